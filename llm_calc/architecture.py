@@ -1,0 +1,303 @@
+"""Transformer architectures: parameter counts and KV-cache size from the shape of a model.
+
+A decoder-only model is described by a :class:`ModelSpec` (the fields of a Hugging Face
+``config.json`` that decide its size). From it we count parameters tensor by tensor (embeddings,
+attention, MLP or experts, norms) and the KV cache a token adds, covering grouped-query and
+multi-query attention, DeepSeek's multi-head latent attention (MLA), sliding-window layers and
+Mixture-of-Experts layers (total vs active parameters).
+
+References
+----------
+.. [1] Vaswani et al. 2017, "Attention Is All You Need" (the layer layout).
+.. [2] Ainslie et al. 2023, "GQA: Training Generalized Multi-Query Transformer Models" (KV heads).
+.. [3] DeepSeek-AI 2024, "DeepSeek-V2" sec. 2.1 (MLA caches ``kv_lora_rank + qk_rope_head_dim``
+       values per token and layer).
+.. [4] Hugging Face ``transformers`` modeling files (tensor shapes of each architecture).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields, replace
+
+NORM_KINDS = ("rmsnorm", "layernorm", "layernorm_nobias")
+"""RMSNorm has a weight vector; LayerNorm a weight and a bias; MPT's LayerNorm only a weight."""
+
+MAX_DIMENSION = 10_000_000
+"""Upper bound accepted for any size field; no real model comes within 10x of it."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """The architecture of a decoder-only transformer (names follow Hugging Face configs).
+
+    Sizes are element counts. ``num_experts == 0`` means a dense model. ``kv_lora_rank > 0``
+    means multi-head latent attention. ``sliding_window_layers`` of the ``num_layers`` layers
+    attend only to the last ``sliding_window`` tokens.
+    """
+
+    name: str
+    vocab_size: int
+    hidden_size: int
+    num_layers: int
+    num_attention_heads: int
+    num_kv_heads: int
+    head_dim: int
+    intermediate_size: int
+    max_context: int = 4096
+    gated_mlp: bool = True
+    tie_embeddings: bool = False
+    qkv_bias: bool = False
+    o_bias: bool = False
+    mlp_bias: bool = False
+    norm: str = "rmsnorm"
+    norms_per_layer: int = 2
+    learned_positions: int = 0
+    num_experts: int = 0
+    experts_per_token: int = 0
+    moe_intermediate_size: int = 0
+    shared_experts: int = 0
+    dense_layers: int = 0
+    q_lora_rank: int = 0
+    kv_lora_rank: int = 0
+    qk_rope_head_dim: int = 0
+    qk_nope_head_dim: int = 0
+    v_head_dim: int = 0
+    sliding_window: int = 0
+    sliding_window_layers: int = 0
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.type == "int":
+                if isinstance(value, bool) or not isinstance(value, int):
+                    raise ValueError(f"{f.name} must be a whole number, got {value!r}")
+                if not 0 <= value <= MAX_DIMENSION:
+                    raise ValueError(f"{f.name} must be between 0 and {MAX_DIMENSION:,}, got {value:.3g}")
+            elif f.type == "bool" and not isinstance(value, bool):
+                raise ValueError(f"{f.name} must be true or false, got {value!r}")
+        for name in (
+            "vocab_size",
+            "hidden_size",
+            "num_layers",
+            "num_attention_heads",
+            "num_kv_heads",
+            "head_dim",
+            "intermediate_size",
+            "max_context",
+        ):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.norm not in NORM_KINDS:
+            raise ValueError(f"norm must be one of {', '.join(NORM_KINDS)}, got {self.norm!r}")
+        if self.num_kv_heads > self.num_attention_heads:
+            raise ValueError(
+                f"num_kv_heads ({self.num_kv_heads}) cannot exceed "
+                f"num_attention_heads ({self.num_attention_heads})"
+            )
+        if self.num_experts and not 1 <= self.experts_per_token <= self.num_experts:
+            raise ValueError(
+                f"experts_per_token must be between 1 and num_experts ({self.num_experts}), "
+                f"got {self.experts_per_token}"
+            )
+        if self.dense_layers > self.num_layers:
+            raise ValueError(f"dense_layers ({self.dense_layers}) exceeds num_layers")
+        if self.sliding_window_layers > self.num_layers:
+            raise ValueError(f"sliding_window_layers ({self.sliding_window_layers}) exceeds num_layers")
+        if self.kv_lora_rank and not (self.qk_nope_head_dim + self.qk_rope_head_dim and self.v_head_dim):
+            raise ValueError("latent attention needs qk_nope_head_dim/qk_rope_head_dim and v_head_dim")
+
+    @property
+    def is_moe(self) -> bool:
+        return self.num_experts > 0
+
+    @property
+    def uses_latent_attention(self) -> bool:
+        return self.kv_lora_rank > 0
+
+    @property
+    def expert_intermediate_size(self) -> int:
+        """Width of one expert's MLP (Mixtral reuses ``intermediate_size``)."""
+        return self.moe_intermediate_size or self.intermediate_size
+
+    @property
+    def moe_layers(self) -> int:
+        return self.num_layers - self.dense_layers if self.is_moe else 0
+
+    def with_changes(self, **changes: object) -> ModelSpec:
+        """A copy with some fields replaced (validated like a new spec)."""
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class ParameterCount:
+    """Parameters of a model by part. ``active`` counts what one token runs through (MoE)."""
+
+    embedding: int
+    attention: int
+    mlp: int
+    norms: int
+    total: int
+    active: int
+
+
+def _norm_size(spec: ModelSpec) -> int:
+    """Parameters of one normalisation layer over the hidden size."""
+    return spec.hidden_size * (2 if spec.norm == "layernorm" else 1)
+
+
+def _mlp_params(spec: ModelSpec, width: int) -> int:
+    """One MLP (or one expert) of inner ``width``: up (+gate) and down projections."""
+    matrices = 3 if spec.gated_mlp else 2
+    biases = ((matrices - 1) * width + spec.hidden_size) if spec.mlp_bias else 0
+    return matrices * spec.hidden_size * width + biases
+
+
+def attention_params_per_layer(spec: ModelSpec) -> int:
+    """Q, K, V and output projections of one layer (with MLA's low-rank factors and norms)."""
+    h, heads = spec.hidden_size, spec.num_attention_heads
+    if spec.uses_latent_attention:
+        qk_head = spec.qk_nope_head_dim + spec.qk_rope_head_dim
+        if spec.q_lora_rank:
+            q = h * spec.q_lora_rank + spec.q_lora_rank + spec.q_lora_rank * heads * qk_head
+        else:
+            q = h * heads * qk_head
+        kv_down = h * (spec.kv_lora_rank + spec.qk_rope_head_dim) + spec.kv_lora_rank
+        kv_up = spec.kv_lora_rank * heads * (spec.qk_nope_head_dim + spec.v_head_dim)
+        out = heads * spec.v_head_dim * h
+        return q + kv_down + kv_up + out
+    q_dim = heads * spec.head_dim
+    kv_dim = spec.num_kv_heads * spec.head_dim
+    weights = h * q_dim + 2 * h * kv_dim + q_dim * h
+    biases = (q_dim + 2 * kv_dim if spec.qkv_bias else 0) + (h if spec.o_bias else 0)
+    return weights + biases
+
+
+def _moe_layer_params(spec: ModelSpec, experts: int) -> int:
+    """Routed experts actually counted, shared experts and the router of one MoE layer."""
+    width = spec.expert_intermediate_size
+    router = spec.hidden_size * spec.num_experts + (spec.num_experts if spec.mlp_bias else 0)
+    return (experts + spec.shared_experts) * _mlp_params(spec, width) + router
+
+
+def count_parameters(spec: ModelSpec) -> ParameterCount:
+    """Count parameters tensor by tensor.
+
+    Returns
+    -------
+    ParameterCount
+        ``total`` is what must be stored; ``active`` is what one token's forward pass reads
+        (for MoE only ``experts_per_token`` routed experts per layer; equal to ``total`` for a
+        dense model). Both include the embedding and output matrices.
+    """
+    h = spec.hidden_size
+    embedding = spec.vocab_size * h * (1 if spec.tie_embeddings else 2) + spec.learned_positions * h
+    attention = spec.num_layers * attention_params_per_layer(spec)
+    norms = (spec.num_layers * spec.norms_per_layer + 1) * _norm_size(spec)
+
+    dense_mlp_layers = spec.dense_layers if spec.is_moe else spec.num_layers
+    dense_mlp = dense_mlp_layers * _mlp_params(spec, spec.intermediate_size)
+    if spec.is_moe:
+        mlp_total = dense_mlp + spec.moe_layers * _moe_layer_params(spec, spec.num_experts)
+        mlp_active = dense_mlp + spec.moe_layers * _moe_layer_params(spec, spec.experts_per_token)
+    else:
+        mlp_total = mlp_active = dense_mlp
+
+    fixed = embedding + attention + norms
+    return ParameterCount(
+        embedding=embedding,
+        attention=attention,
+        mlp=mlp_total,
+        norms=norms,
+        total=fixed + mlp_total,
+        active=fixed + mlp_active,
+    )
+
+
+def expert_params(spec: ModelSpec) -> int:
+    """Parameters in routed experts only (what MoE offloading or sparse reads concern)."""
+    if not spec.is_moe:
+        return 0
+    return spec.moe_layers * spec.num_experts * _mlp_params(spec, spec.expert_intermediate_size)
+
+
+def kv_elements_per_token_per_layer(spec: ModelSpec) -> int:
+    """Values one token adds to one layer's cache: K and V heads, or MLA's latent + rope key."""
+    if spec.uses_latent_attention:
+        return spec.kv_lora_rank + spec.qk_rope_head_dim
+    return 2 * spec.num_kv_heads * spec.head_dim
+
+
+def kv_bytes_per_token(spec: ModelSpec, bits_per_element: float = 16) -> int:
+    """KV cache one token adds across all layers, ignoring sliding windows. [bytes]
+
+    Llama-2-7B at 16 bits: 2 (K and V) x 32 layers x 32 heads x 128 dims x 2 bytes = 524,288.
+    """
+    return math.ceil(kv_elements_per_token_per_layer(spec) * spec.num_layers * bits_per_element / 8)
+
+
+def kv_cache_bytes(spec: ModelSpec, context_tokens: int, batch: int, bits_per_element: float) -> int:
+    """KV cache for ``batch`` sequences of ``context_tokens`` each. [bytes]
+
+    Sliding-window layers keep at most ``sliding_window`` tokens, as vLLM and llama.cpp do for
+    models whose config declares the window.
+    """
+    if context_tokens < 0 or batch < 0:
+        raise ValueError("context and batch must not be negative")
+    windowed = spec.sliding_window_layers if spec.sliding_window else 0
+    cached_window = min(context_tokens, spec.sliding_window) if windowed else 0
+    token_layers = (spec.num_layers - windowed) * context_tokens + windowed * cached_window
+    elements = token_layers * kv_elements_per_token_per_layer(spec) * batch
+    return math.ceil(elements * bits_per_element / 8)
+
+
+# --- a custom model from a parameter count -------------------------------------------------
+
+
+def scale_architecture(base: ModelSpec, target_params: float, name: str = "Custom") -> ModelSpec:
+    """A plausible dense architecture of about ``target_params`` parameters, shaped like ``base``.
+
+    Width and depth both grow as the cube root of the size ratio (so ``12·L·h²`` scales as the
+    ratio), keeping the base's head size, MLP ratio, KV-head ratio and vocabulary; then the layer
+    count is nudged to land closest to the target. The result is a starting point the user edits.
+    """
+    if not target_params > 0 or not math.isfinite(target_params):
+        raise ValueError(f"target parameter count must be positive, got {target_params!r}")
+    base_params = count_parameters(base).total
+    ratio = target_params / base_params
+    head_dim = base.head_dim
+    heads = max(1, round(base.num_attention_heads * ratio ** (1 / 3)))
+    hidden = heads * head_dim
+    kv_ratio = base.num_kv_heads / base.num_attention_heads
+    kv_heads = _largest_divisor_at_most(heads, max(1, round(heads * kv_ratio)))
+    mlp_ratio = base.intermediate_size / base.hidden_size
+    intermediate = max(256, round(hidden * mlp_ratio / 256) * 256)
+    spec = base.with_changes(
+        name=name,
+        hidden_size=hidden,
+        num_attention_heads=heads,
+        num_kv_heads=kv_heads,
+        intermediate_size=intermediate,
+        num_layers=1,
+        num_experts=0,
+        experts_per_token=0,
+        moe_intermediate_size=0,
+        shared_experts=0,
+        dense_layers=0,
+        sliding_window_layers=0,
+        sliding_window=0,
+        kv_lora_rank=0,
+        q_lora_rank=0,
+        qk_rope_head_dim=0,
+        qk_nope_head_dim=0,
+        v_head_dim=0,
+    )
+    one_layer = count_parameters(spec).total
+    per_layer = count_parameters(spec.with_changes(num_layers=2)).total - one_layer
+    fixed = one_layer - per_layer
+    layers = max(1, round((target_params - fixed) / per_layer))
+    return spec.with_changes(num_layers=min(layers, MAX_DIMENSION))
+
+
+def _largest_divisor_at_most(n: int, limit: int) -> int:
+    return max(d for d in range(1, min(n, limit) + 1) if n % d == 0)

@@ -1,0 +1,285 @@
+"""Load and validate the catalogs in ``data/``: models (``models.csv``) and GPUs (``gpus.csv``).
+
+Every row is checked on load: types, ranges and a non-empty source. A bad row raises
+:class:`CatalogError` naming the file, the row (as a spreadsheet shows it, header = row 1) and the
+column, so whoever edits the data can fix it without reading code.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from llm_calc.architecture import ModelSpec
+
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+GPU_CLASSES = ("datacenter", "workstation", "consumer", "apple")
+
+
+class CatalogError(ValueError):
+    """A data file that does not load: says which file, row and column."""
+
+
+@dataclass(frozen=True)
+class Gpu:
+    """One accelerator card (or, for Apple, one chip with its largest memory option)."""
+
+    name: str
+    vendor: str
+    gpu_class: str
+    memory_bytes: int
+    bandwidth_gbs: float
+    tflops_16bit: float
+    tflops_fp8: float | None
+    price_per_hour_usd: float | None
+    price_source: str
+    released: str
+    source: str
+
+    @property
+    def is_apple(self) -> bool:
+        return self.gpu_class == "apple"
+
+
+@dataclass(frozen=True)
+class CatalogModel:
+    """A model preset: its Hugging Face id, architecture, published size and sources."""
+
+    hf_id: str
+    name: str
+    family: str
+    released: str
+    spec: ModelSpec
+    params_published: int
+    active_params_published: int | None
+    published_counts_tied_output: bool
+    params_source: str
+    source: str
+
+
+# --- cell parsers: each returns the value or raises ValueError with what was expected ---------
+
+
+def _text(value: str) -> str:
+    if not value.strip():
+        raise ValueError("expected text, got an empty cell")
+    return value.strip()
+
+
+def _whole(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise ValueError(f"expected a whole number, got {value!r}") from None
+    if number < 0:
+        raise ValueError(f"expected a number >= 0, got {number}")
+    return number
+
+
+def _positive(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError(f"expected a number, got {value!r}") from None
+    if not number > 0 or number == float("inf"):
+        raise ValueError(f"expected a positive finite number, got {value!r}")
+    return number
+
+
+def _optional_positive(value: str) -> float | None:
+    return _positive(value) if value.strip() else None
+
+
+def _optional_whole(value: str) -> int | None:
+    return _whole(value) if value.strip() else None
+
+
+def _boolean(value: str) -> bool:
+    if value.strip().lower() not in ("true", "false"):
+        raise ValueError(f"expected true or false, got {value!r}")
+    return value.strip().lower() == "true"
+
+
+def _year_month(value: str) -> str:
+    parts = value.split("-")
+    if len(parts) != 2 or not all(p.isdigit() for p in parts) or not 1 <= int(parts[1]) <= 12:
+        raise ValueError(f"expected a date as YYYY-MM, got {value!r}")
+    return value
+
+
+def _one_of(choices: tuple[str, ...]) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        if value not in choices:
+            raise ValueError(f"expected one of {', '.join(choices)}, got {value!r}")
+        return value
+
+    return parse
+
+
+def _read_rows(path: Path, columns: dict[str, Callable[[str], Any]]) -> list[tuple[int, dict[str, Any]]]:
+    """Parse every row with the column parsers; errors name file, row and column."""
+    try:
+        handle = path.open(newline="", encoding="utf-8")
+    except OSError as error:
+        raise CatalogError(f"{path}: cannot open ({error.strerror})") from None
+    with handle:
+        reader = csv.DictReader(handle)
+        missing = [c for c in columns if c not in (reader.fieldnames or [])]
+        if missing:
+            raise CatalogError(f"{path.name}: missing column(s) {', '.join(missing)}")
+        rows = []
+        for row_number, raw in enumerate(reader, start=2):
+            if None in raw or any(v is None for v in raw.values()):
+                raise CatalogError(f"{path.name} row {row_number}: wrong number of cells")
+            parsed = {}
+            for column, parse in columns.items():
+                try:
+                    parsed[column] = parse(raw[column])
+                except ValueError as error:
+                    raise CatalogError(f"{path.name} row {row_number}, column {column}: {error}") from None
+            rows.append((row_number, parsed))
+    if not rows:
+        raise CatalogError(f"{path.name}: no rows")
+    return rows
+
+
+GPU_COLUMNS: dict[str, Callable[[str], Any]] = {
+    "name": _text,
+    "vendor": _text,
+    "class": _one_of(GPU_CLASSES),
+    "memory_gib": _positive,
+    "bandwidth_gbs": _positive,
+    "tflops_16bit": _positive,
+    "tflops_fp8": _optional_positive,
+    "price_per_hour_usd": _optional_positive,
+    "price_source": str.strip,
+    "released": _year_month,
+    "source": _text,
+}
+
+
+def load_gpus(path: Path | str = DATA_DIR / "gpus.csv") -> tuple[Gpu, ...]:
+    """Read and validate the GPU catalog. Raises :class:`CatalogError`."""
+    path = Path(path)
+    gpus = []
+    for row_number, row in _read_rows(path, GPU_COLUMNS):
+        if row["price_per_hour_usd"] is not None and not row["price_source"]:
+            raise CatalogError(f"{path.name} row {row_number}, column price_source: a price needs a source")
+        gpus.append(
+            Gpu(
+                name=row["name"],
+                vendor=row["vendor"],
+                gpu_class=row["class"],
+                memory_bytes=round(row["memory_gib"] * 2**30),
+                bandwidth_gbs=row["bandwidth_gbs"],
+                tflops_16bit=row["tflops_16bit"],
+                tflops_fp8=row["tflops_fp8"],
+                price_per_hour_usd=row["price_per_hour_usd"],
+                price_source=row["price_source"],
+                released=row["released"],
+                source=row["source"],
+            )
+        )
+    _check_unique(path, [g.name for g in gpus], "name")
+    return tuple(gpus)
+
+
+_SPEC_PARSERS: dict[str, Callable[[str], Any]] = {
+    f.name: (_boolean if f.type == "bool" else _whole) for f in fields(ModelSpec) if f.type in ("int", "bool")
+}
+_SPEC_PARSERS["norm"] = _one_of(("rmsnorm", "layernorm", "layernorm_nobias"))
+
+MODEL_COLUMNS: dict[str, Callable[[str], Any]] = {
+    "hf_id": _text,
+    "name": _text,
+    "family": _text,
+    "released": _year_month,
+    "params_published": _whole,
+    "active_params_published": _optional_whole,
+    "published_counts_tied_output": _boolean,
+    **_SPEC_PARSERS,
+    "params_source": _text,
+    "source": _text,
+}
+
+
+def load_models(path: Path | str = DATA_DIR / "models.csv") -> tuple[CatalogModel, ...]:
+    """Read and validate the model catalog. Raises :class:`CatalogError`."""
+    path = Path(path)
+    models = []
+    for row_number, row in _read_rows(path, MODEL_COLUMNS):
+        spec_values = {name: row[name] for name in _SPEC_PARSERS}
+        try:
+            spec = ModelSpec(name=row["name"], **spec_values)
+        except ValueError as error:
+            raise CatalogError(f"{path.name} row {row_number}: {error}") from None
+        models.append(
+            CatalogModel(
+                hf_id=row["hf_id"],
+                name=row["name"],
+                family=row["family"],
+                released=row["released"],
+                spec=spec,
+                params_published=row["params_published"],
+                active_params_published=row["active_params_published"],
+                published_counts_tied_output=row["published_counts_tied_output"],
+                params_source=row["params_source"],
+                source=row["source"],
+            )
+        )
+    _check_unique(path, [m.hf_id for m in models], "hf_id")
+    return tuple(models)
+
+
+def _check_unique(path: Path, keys: list[str], column: str) -> None:
+    seen: set[str] = set()
+    for index, key in enumerate(keys, start=2):
+        if key in seen:
+            raise CatalogError(f"{path.name} row {index}, column {column}: duplicate {key!r}")
+        seen.add(key)
+
+
+@cache
+def default_gpus() -> tuple[Gpu, ...]:
+    """The shipped GPU catalog, read once per process."""
+    return load_gpus()
+
+
+@cache
+def default_models() -> tuple[CatalogModel, ...]:
+    """The shipped model catalog, read once per process."""
+    return load_models()
+
+
+def find_model(hf_id: str, models: tuple[CatalogModel, ...] | None = None) -> CatalogModel:
+    """A catalog model by Hugging Face id (case-insensitive). Raises ``ValueError`` if unknown."""
+    models = default_models() if models is None else models
+    for model in models:
+        if model.hf_id.lower() == hf_id.strip().lower():
+            return model
+    raise ValueError(
+        f"unknown model {hf_id!r}; use a Hugging Face id from data/models.csv "
+        f"(e.g. {models[0].hf_id}) or --config / --params"
+    )
+
+
+def find_gpu(name: str, gpus: tuple[Gpu, ...] | None = None) -> Gpu:
+    """A catalog GPU by name (case-insensitive). Raises ``ValueError`` if unknown."""
+    gpus = default_gpus() if gpus is None else gpus
+    for gpu in gpus:
+        if gpu.name.lower() == name.strip().lower():
+            return gpu
+    raise ValueError(f"unknown GPU {name!r}; names are listed in data/gpus.csv")
+
+
+def nearest_dense_model(params: float, models: tuple[CatalogModel, ...] | None = None) -> CatalogModel:
+    """The dense catalog model whose published size is closest to ``params`` on a log scale."""
+    import math
+
+    models = default_models() if models is None else models
+    dense = [m for m in models if not m.spec.is_moe and not m.spec.uses_latent_attention]
+    return min(dense, key=lambda m: abs(math.log(m.params_published / params)))

@@ -1,0 +1,223 @@
+"""Command-line interface: the same numbers as the app, for scripts and for checking.
+
+    python -m llm_calc memory --model meta-llama/Meta-Llama-3-70B --precision q4_k_m \
+        --context 32768 --batch 4 --json
+    python -m llm_calc models          # the catalog's Hugging Face ids
+    python -m llm_calc gpus            # the catalog's cards
+
+Bad input exits with status 2 and one line on stderr saying what is wrong.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+from llm_calc.architecture import ModelSpec, count_parameters, kv_bytes_per_token, scale_architecture
+from llm_calc.catalog import (
+    GPU_CLASSES,
+    CatalogError,
+    default_gpus,
+    default_models,
+    find_model,
+    nearest_dense_model,
+)
+from llm_calc.hardware import CARD_LADDER, DECODE_BANDWIDTH_EFFICIENCY, PREFILL_MFU, size_on_gpus
+from llm_calc.hf_config import MAX_CONFIG_BYTES, ConfigError, parse_config_text
+from llm_calc.memory import DEFAULT_PREFILL_CHUNK_TOKENS, InferenceSettings
+from llm_calc.precision import KV_ALIASES, KV_FORMATS, WEIGHT_FORMATS, kv_format
+from llm_calc.units import format_count, format_gib
+
+MIN_CUSTOM_PARAMS_B = 0.01
+MAX_CUSTOM_PARAMS_B = 10_000
+
+
+class UsageError(Exception):
+    """Input the CLI refuses; the message is printed as one line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # one line, exit 2 (argparse prints usage too)
+        raise UsageError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m llm_calc", description="LLM Primer calculations.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    memory = commands.add_parser("memory", help="memory, GPU fit and decode speed for inference")
+    source = memory.add_mutually_exclusive_group(required=True)
+    source.add_argument("--model", help="Hugging Face id from data/models.csv")
+    source.add_argument("--config", type=Path, help="path to a Hugging Face config.json")
+    source.add_argument("--params", type=float, help="parameter count in billions (custom model)")
+    memory.add_argument("--precision", default="bf16", choices=list(WEIGHT_FORMATS), type=str.lower)
+    memory.add_argument("--context", type=int, default=4096, help="prompt + completion tokens")
+    memory.add_argument("--batch", type=int, default=1, help="concurrent sequences")
+    memory.add_argument("--kv-precision", default="fp16", type=str.lower, choices=[*KV_FORMATS, *KV_ALIASES])
+    memory.add_argument("--gpus", type=int, default=1, help="cards per deployment (1, 2, 4, 8, 16, ...)")
+    memory.add_argument(
+        "--gpu-class", choices=GPU_CLASSES, action="append", help="only these classes (repeatable)"
+    )
+    memory.add_argument("--vendor", action="append", help="only these vendors (repeatable)")
+    memory.add_argument(
+        "--efficiency",
+        type=float,
+        default=DECODE_BANDWIDTH_EFFICIENCY,
+        help="fraction of memory bandwidth decode achieves",
+    )
+    memory.add_argument("--mfu", type=float, default=PREFILL_MFU, help="model-FLOPs utilisation")
+    memory.add_argument("--prefill-chunk", type=int, default=DEFAULT_PREFILL_CHUNK_TOKENS)
+    memory.add_argument("--no-flash-attention", action="store_true")
+    memory.add_argument("--json", action="store_true", help="print one JSON object")
+
+    commands.add_parser("models", help="list the model catalog")
+    commands.add_parser("gpus", help="list the GPU catalog")
+    return parser
+
+
+def resolve_model(args: argparse.Namespace) -> tuple[ModelSpec, str]:
+    """The spec the user asked for and a label saying where it came from."""
+    if args.model:
+        model = find_model(args.model)
+        return model.spec, model.hf_id
+    if args.config:
+        path: Path = args.config
+        try:
+            if path.stat().st_size > MAX_CONFIG_BYTES:
+                raise UsageError(f"{path} is larger than {MAX_CONFIG_BYTES:,} bytes; not a config.json")
+            text = path.read_bytes()
+        except OSError as error:
+            raise UsageError(f"cannot read {path}: {error.strerror}") from None
+        spec = parse_config_text(text, name=str(path))
+        return spec, f"config {path}"
+    billions = args.params
+    if not math.isfinite(billions) or not MIN_CUSTOM_PARAMS_B <= billions <= MAX_CUSTOM_PARAMS_B:
+        raise UsageError(
+            f"--params must be between {MIN_CUSTOM_PARAMS_B} and {MAX_CUSTOM_PARAMS_B:,} (billions)"
+        )
+    base = nearest_dense_model(billions * 1e9)
+    spec = scale_architecture(base.spec, billions * 1e9, name=f"Custom {billions:g}B")
+    return spec, f"custom {billions:g}B shaped like {base.hf_id}"
+
+
+def memory_report(args: argparse.Namespace) -> dict:
+    """Everything ``memory`` prints, as a JSON-ready dictionary."""
+    spec, origin = resolve_model(args)
+    settings = InferenceSettings(
+        weight_format=args.precision,
+        context_tokens=args.context,
+        batch=args.batch,
+        kv_format=args.kv_precision,
+        prefill_chunk_tokens=args.prefill_chunk,
+        flash_attention=not args.no_flash_attention,
+    )
+    gpus = default_gpus()
+    if args.gpu_class:
+        gpus = tuple(g for g in gpus if g.gpu_class in args.gpu_class)
+    if args.vendor:
+        vendors = {v.lower() for v in args.vendor}
+        gpus = tuple(g for g in gpus if g.vendor.lower() in vendors)
+    if args.gpus not in CARD_LADDER:
+        raise UsageError(
+            f"--gpus must be 1, 2, 4, 8 or a multiple of 8 up to {CARD_LADDER[-1]}, got {args.gpus}"
+        )
+    memory, results = size_on_gpus(spec, settings, gpus, args.gpus, args.efficiency, args.mfu)
+    params = count_parameters(spec)
+    return {
+        "model": spec.name,
+        "origin": origin,
+        "params": params.total,
+        "active_params": params.active,
+        "precision": settings.weight_format,
+        "kv_precision": settings.kv_format,
+        "context": settings.context_tokens,
+        "batch": settings.batch,
+        "gpu_count": args.gpus,
+        "weights_bytes": memory.weights_bytes,
+        "kv_cache_bytes": memory.kv_cache_bytes,
+        "activations_bytes": memory.activations_bytes,
+        "overhead_bytes": memory.overhead_bytes,
+        "total_bytes": memory.total_bytes,
+        "kv_bytes_per_token": kv_bytes_per_token(spec, kv_format(settings.kv_format).bits),
+        "gpus": [
+            {
+                "name": r.gpu.name,
+                "class": r.gpu.gpu_class,
+                "memory_bytes": r.gpu.memory_bytes,
+                "usable_memory_bytes": r.usable_memory_bytes,
+                "fits": r.fits,
+                "count_needed": r.count_needed,
+                "cards_used": r.cards_used,
+                "per_card_bytes": r.per_card_bytes,
+                "decode_tokens_per_s": _rounded(r.speed.decode_tokens_per_s if r.speed else None),
+                "aggregate_tokens_per_s": _rounded(r.speed.aggregate_tokens_per_s if r.speed else None),
+                "prefill_seconds": _rounded(r.speed.prefill_seconds if r.speed else None),
+                "price_per_hour_usd": _rounded(r.price_per_hour_usd),
+                "cost_per_million_tokens_usd": _rounded(r.cost_per_million_tokens_usd),
+            }
+            for r in results
+        ],
+    }
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
+def print_memory_text(report: dict) -> None:
+    print(f"{report['model']}  ({report['origin']})")
+    total, active = format_count(report["params"]), format_count(report["active_params"])
+    print(f"  parameters     {total} total, {active} active")
+    print(
+        f"  settings       {report['precision']} weights, {report['kv_precision']} KV cache, "
+        f"{report['context']:,} tokens x {report['batch']} sequences"
+    )
+    for key, label in (
+        ("weights_bytes", "weights"),
+        ("kv_cache_bytes", "KV cache"),
+        ("activations_bytes", "activations"),
+        ("overhead_bytes", "overhead/GPU"),
+        ("total_bytes", "total"),
+    ):
+        print(f"  {label:14s} {format_gib(report[key])}")
+    print(f"  KV per token   {report['kv_bytes_per_token']:,} bytes")
+    print()
+    print(f"  {'card':32s} {'fits':>5s} {'needed':>6s} {'per card':>10s} {'tok/s':>8s} {'$/h':>8s}")
+    for gpu in report["gpus"]:
+        needed = gpu["count_needed"] if gpu["count_needed"] else "-"
+        tps = f"{gpu['decode_tokens_per_s']:.1f}" if gpu["decode_tokens_per_s"] else "-"
+        price = f"{gpu['price_per_hour_usd']:.2f}" if gpu["price_per_hour_usd"] else "-"
+        print(
+            f"  {gpu['name']:32s} {'yes' if gpu['fits'] else 'no':>5s} {needed!s:>6s} "
+            f"{format_gib(gpu['per_card_bytes']):>10s} {tps:>8s} {price:>8s}"
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command == "memory":
+            report = memory_report(args)
+            if args.json:
+                print(json.dumps(report, indent=2))
+            else:
+                print_memory_text(report)
+        elif args.command == "models":
+            for model in default_models():
+                print(f"{model.hf_id:42s} {format_count(model.params_published):>8s}  {model.name}")
+        elif args.command == "gpus":
+            for gpu in default_gpus():
+                print(
+                    f"{gpu.name:32s} {gpu.gpu_class:12s} {format_gib(gpu.memory_bytes):>10s} "
+                    f"{gpu.bandwidth_gbs:>7,.0f} GB/s"
+                )
+    except (UsageError, ConfigError, CatalogError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # `| head` closed the pipe
+        return 0
+    return 0

@@ -1,0 +1,251 @@
+"""Which cards a model fits on, how many of them, how fast it decodes and what it costs.
+
+A model larger than one card is split: tensor parallelism (TP) inside a node of up to
+``MAX_TENSOR_PARALLEL`` cards, then pipeline parallelism (PP) across nodes. TP divides weights,
+activations and KV heads (a KV head cannot be split, so with more cards than KV heads they are
+replicated; MLA's single latent is replicated on every TP rank). PP divides layers. The fixed
+runtime overhead is paid on every card.
+
+Decode is a memory-bandwidth roofline: each step reads the weights a token touches plus the whole
+KV cache, at ``efficiency`` of the datasheet bandwidth; the compute roofline is checked too and the
+slower of the two wins. Prefill is a compute roofline at a model-FLOPs utilisation (MFU).
+
+References
+----------
+.. [1] Shoeybi et al. 2019, "Megatron-LM" (tensor parallelism); Narayanan et al. 2021 (PP).
+.. [2] Williams et al. 2009, "Roofline: an insightful visual performance model".
+.. [3] Pope et al. 2022, "Efficiently Scaling Transformer Inference" (decode is bandwidth-bound;
+       prefill FLOPs = 2 N per token plus attention).
+.. [4] Apple ``MTLDevice.recommendedMaxWorkingSetSize``; llama.cpp reports it at start-up
+       (about 2/3 of RAM up to 36 GB and 3/4 above), raisable with ``sysctl iogpu.wired_limit_mb``.
+.. [5] llama.cpp ``tools/quantize/README.md`` text-generation t/s and vLLM batch-1 decode
+       measurements reach 55-75 % of datasheet bandwidth.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from llm_calc.architecture import ModelSpec, count_parameters, expert_params
+from llm_calc.catalog import Gpu
+from llm_calc.memory import InferenceSettings, MemoryBreakdown, inference_memory
+from llm_calc.precision import weight_format
+
+MAX_TENSOR_PARALLEL = 8
+"""Cards joined by NVLink/Infinity Fabric in one server; beyond it, add nodes with PP."""
+
+MAX_CARDS = 1024
+"""Largest deployment the calculator searches; beyond it we say 'does not fit'."""
+
+APPLE_GPU_SHARE_SMALL = 2 / 3
+"""Share of unified memory macOS lets the GPU wire on machines with up to 36 GB [4]."""
+
+APPLE_GPU_SHARE_LARGE = 3 / 4
+"""Share of unified memory macOS lets the GPU wire on machines with more than 36 GB [4]."""
+
+APPLE_SMALL_MEMORY_LIMIT = 36 * 2**30
+"""Boundary between the two Apple shares. [bytes]"""
+
+DECODE_BANDWIDTH_EFFICIENCY = 0.65
+"""Fraction of datasheet memory bandwidth that decode achieves (55-75 % in llama.cpp and vLLM
+measurements [5]). Adjustable in the app and CLI."""
+
+PREFILL_MFU = 0.5
+"""Model-FLOPs utilisation of prefill and of compute-bound decode: FlashAttention-2 reaches
+50-73 % of peak on A100 in the forward pass (Dao 2023); 50 % is a round, attainable figure."""
+
+CARD_LADDER = (1, 2, 4, 8, *range(16, MAX_CARDS + 1, 8))
+"""Card counts we consider: powers of two inside a node, then whole 8-card nodes."""
+
+
+def usable_memory_bytes(gpu: Gpu) -> int:
+    """Memory a model may use on this card. [bytes]
+
+    Discrete cards: the whole memory (the runtime overhead is counted separately). Apple: only
+    the share of unified memory the GPU may wire; the rest stays with macOS and other apps.
+    """
+    if not gpu.is_apple:
+        return gpu.memory_bytes
+    share = APPLE_GPU_SHARE_SMALL if gpu.memory_bytes <= APPLE_SMALL_MEMORY_LIMIT else APPLE_GPU_SHARE_LARGE
+    return int(gpu.memory_bytes * share)
+
+
+def split(cards: int) -> tuple[int, int]:
+    """Tensor- and pipeline-parallel degrees for ``cards`` (a value from ``CARD_LADDER``)."""
+    tensor = min(cards, MAX_TENSOR_PARALLEL)
+    return tensor, max(1, cards // tensor)
+
+
+def per_card_bytes(spec: ModelSpec, memory: MemoryBreakdown, cards: int) -> int:
+    """Memory each card holds when the model is split over ``cards``. [bytes]"""
+    tensor, pipeline = split(cards)
+    kv_shards = 1 if spec.uses_latent_attention else min(tensor, spec.num_kv_heads)
+    return (
+        math.ceil(memory.weights_bytes / cards)
+        + math.ceil(memory.kv_cache_bytes / (kv_shards * pipeline))
+        + math.ceil(memory.activations_bytes / tensor)
+        + memory.overhead_bytes
+    )
+
+
+def cards_needed(spec: ModelSpec, memory: MemoryBreakdown, gpu: Gpu) -> int | None:
+    """Fewest cards (from ``CARD_LADDER``) the model fits on; ``None`` if none.
+
+    Apple machines are counted one at a time: unified memory is not pooled across Macs.
+    """
+    usable = usable_memory_bytes(gpu)
+    ladder = (1,) if gpu.is_apple else CARD_LADDER
+    for cards in ladder:
+        if per_card_bytes(spec, memory, cards) <= usable:
+            return cards
+    return None
+
+
+def expected_experts_touched(spec: ModelSpec, batch: int) -> float:
+    """Routed experts a decode step reads per MoE layer when ``batch`` tokens route uniformly.
+
+    Each token picks ``k`` of ``E`` experts, so an expert is missed by all tokens with
+    probability ``(1 - k/E) ** batch``.
+    """
+    if not spec.is_moe:
+        return 0.0
+    e, k = spec.num_experts, spec.experts_per_token
+    return e * (1 - (1 - k / e) ** batch)
+
+
+def decode_read_bytes(spec: ModelSpec, memory: MemoryBreakdown, batch: int) -> float:
+    """Bytes one decode step reads: touched weights plus the whole KV cache. [bytes]
+
+    The input embedding is a lookup (one row per token), so it is not read in full; for MoE only
+    the experts some token in the batch routes to are read.
+    """
+    params = count_parameters(spec)
+    input_embedding = spec.vocab_size * spec.hidden_size
+    experts = expert_params(spec)
+    untouched = 0.0
+    if spec.is_moe:
+        untouched = experts * (1 - expected_experts_touched(spec, batch) / spec.num_experts)
+    read_fraction = (params.total - input_embedding - untouched) / params.total
+    return memory.weights_bytes * read_fraction + memory.kv_cache_bytes
+
+
+@dataclass(frozen=True)
+class Speed:
+    """Decode and prefill speed on a number of cards."""
+
+    decode_tokens_per_s: float
+    """Tokens per second for each sequence (what one user sees). [tokens/s]"""
+    aggregate_tokens_per_s: float
+    """All sequences of the batch together. [tokens/s]"""
+    bandwidth_bound: bool
+    prefill_seconds: float
+    """Time to process one prompt that fills the context window. [s]"""
+
+
+def speed(
+    spec: ModelSpec,
+    settings: InferenceSettings,
+    memory: MemoryBreakdown,
+    gpu: Gpu,
+    cards: int,
+    efficiency: float = DECODE_BANDWIDTH_EFFICIENCY,
+    mfu: float = PREFILL_MFU,
+) -> Speed:
+    """Roofline decode and prefill speed of ``spec`` on ``cards`` cards of ``gpu``."""
+    if not 0 < efficiency <= 1 or not 0 < mfu <= 1:
+        raise ValueError("efficiency and MFU must be in (0, 1]")
+    tensor, _ = split(cards)  # pipeline stages run one after another for a single token
+    active = count_parameters(spec).active
+    tflops = gpu.tflops_16bit
+    if weight_format(settings.weight_format).name == "fp8" and gpu.tflops_fp8:
+        tflops = gpu.tflops_fp8  # W8A8: FP8 tensor cores; other formats dequantize to 16-bit
+
+    memory_time = decode_read_bytes(spec, memory, settings.batch) / (
+        tensor * gpu.bandwidth_gbs * 1e9 * efficiency
+    )
+    compute_time = settings.batch * 2 * active / (tensor * tflops * 1e12 * mfu)
+    step = max(memory_time, compute_time)
+
+    tokens = settings.context_tokens
+    q_dim = spec.num_attention_heads * (
+        spec.qk_nope_head_dim + spec.qk_rope_head_dim if spec.uses_latent_attention else spec.head_dim
+    )
+    prefill_flops = 2 * active * tokens + 2 * spec.num_layers * q_dim * tokens**2
+    prefill = prefill_flops / (cards * tflops * 1e12 * mfu)
+    return Speed(
+        decode_tokens_per_s=1 / step,
+        aggregate_tokens_per_s=settings.batch / step,
+        bandwidth_bound=memory_time >= compute_time,
+        prefill_seconds=prefill,
+    )
+
+
+@dataclass(frozen=True)
+class GpuResult:
+    """One card type against one model and settings."""
+
+    gpu: Gpu
+    usable_memory_bytes: int
+    gpu_count: int
+    """Cards the user asked about."""
+    fits: bool
+    """Whether the model fits on ``gpu_count`` cards."""
+    count_needed: int | None
+    """Fewest cards that hold the model, or ``None`` if even ``MAX_CARDS`` do not."""
+    cards_used: int | None
+    """``gpu_count`` if it fits, else ``count_needed``: the deployment speed and cost refer to."""
+    per_card_bytes: int
+    """Memory on each card at ``cards_used`` (at ``gpu_count`` when nothing fits). [bytes]"""
+    speed: Speed | None
+    price_per_hour_usd: float | None
+    """For all ``cards_used`` cards. [USD/h]"""
+
+    @property
+    def cost_per_day_usd(self) -> float | None:
+        return None if self.price_per_hour_usd is None else self.price_per_hour_usd * 24
+
+    @property
+    def cost_per_million_tokens_usd(self) -> float | None:
+        """Rented cost of one million generated tokens at full batch. [USD]"""
+        if self.price_per_hour_usd is None or self.speed is None:
+            return None
+        return self.price_per_hour_usd / (self.speed.aggregate_tokens_per_s * 3600) * 1e6
+
+
+def size_on_gpus(
+    spec: ModelSpec,
+    settings: InferenceSettings,
+    gpus: tuple[Gpu, ...],
+    gpu_count: int = 1,
+    efficiency: float = DECODE_BANDWIDTH_EFFICIENCY,
+    mfu: float = PREFILL_MFU,
+) -> tuple[MemoryBreakdown, list[GpuResult]]:
+    """The memory breakdown and, for every card, fit, count needed, speed and cost."""
+    if gpu_count not in CARD_LADDER:
+        raise ValueError(
+            f"gpu_count must be 1, 2, 4, 8 or a multiple of 8 up to {MAX_CARDS}, got {gpu_count}"
+        )
+    memory = inference_memory(spec, settings)
+    results = []
+    for gpu in gpus:
+        usable = usable_memory_bytes(gpu)
+        needed = cards_needed(spec, memory, gpu)
+        fits = per_card_bytes(spec, memory, gpu_count) <= usable and not (gpu.is_apple and gpu_count > 1)
+        used = gpu_count if fits else needed
+        result_speed = speed(spec, settings, memory, gpu, used, efficiency, mfu) if used else None
+        price = gpu.price_per_hour_usd * used if gpu.price_per_hour_usd and used else None
+        results.append(
+            GpuResult(
+                gpu=gpu,
+                usable_memory_bytes=usable,
+                gpu_count=gpu_count,
+                fits=fits,
+                count_needed=needed,
+                cards_used=used,
+                per_card_bytes=per_card_bytes(spec, memory, used or gpu_count),
+                speed=result_speed,
+                price_per_hour_usd=price,
+            )
+        )
+    return memory, results

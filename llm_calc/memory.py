@@ -1,0 +1,162 @@
+"""Inference memory: weights, KV cache, activations and runtime overhead.
+
+The estimate is the sum of four parts, each computed from the architecture rather than a
+multiplier on model size:
+
+* **weights** — every parameter at the chosen format's bits; GPTQ/AWQ and FP8/INT8 checkpoints
+  keep the embedding and output matrices in 16-bit, GGUF's published averages already include them;
+* **KV cache** — per token and layer, K and V for each KV head (or MLA's latent), times context and
+  batch, with sliding-window layers capped at their window;
+* **activations** — the largest temporary buffers of one forward pass over a prefill chunk, plus
+  fp32 logits for one position per sequence (engines compute only the last position's logits);
+* **overhead** — a fixed per-GPU runtime cost (CUDA context, kernels, library workspaces).
+
+References
+----------
+.. [1] Kwon et al. 2023, "Efficient Memory Management for LLM Serving with PagedAttention"
+       (KV cache size per token = 2 x layers x KV heads x head dim x bytes).
+.. [2] Dao 2023, "FlashAttention-2" (attention without materialising the n x n score matrix).
+.. [3] vLLM docs, "Engine arguments": ``--max-num-batched-tokens`` (prefill chunk) and the
+       profiling run that reserves activation memory; ``--kv-cache-dtype``.
+.. [4] PyTorch docs, "CUDA semantics / memory management": the CUDA context and cuBLAS
+       workspaces are not counted by the caching allocator (typically 0.3-1 GiB per device).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from llm_calc.architecture import ModelSpec, count_parameters, kv_cache_bytes
+from llm_calc.precision import kv_format, weight_format
+from llm_calc.units import GIB
+
+ACTIVATION_BYTES = 2
+"""Activations are 16-bit in every engine, whatever the weight format. [bytes/element]"""
+
+LOGIT_BYTES = 4
+"""Logits are upcast to fp32 before sampling (vLLM, llama.cpp, transformers). [bytes/element]"""
+
+ATTENTION_SCORE_BYTES = 4
+"""Without FlashAttention the score matrix is materialised in fp32 for the softmax. [bytes]"""
+
+DEFAULT_PREFILL_CHUNK_TOKENS = 2048
+"""Tokens processed in one forward pass during prefill (vLLM ``max_num_batched_tokens`` on
+small GPUs; llama.cpp's ``n_batch``) [3]. Larger chunks prefill faster and need more buffer."""
+
+RUNTIME_OVERHEAD_BYTES = 1 * GIB
+"""Per-GPU memory outside the tensors: CUDA context (0.3-0.6 GiB depending on driver and GPU),
+cuBLAS/cuDNN/NCCL workspaces and allocator slack [4]. Counted once per card."""
+
+UNQUANTIZED_EMBEDDING_FORMATS = ("fp8", "int8", "int4")
+"""GPTQ, AWQ, bitsandbytes and FP8 checkpoints quantize only the decoder's linear layers and keep
+``embed_tokens`` and ``lm_head`` at 16 bits (AutoAWQ/AutoGPTQ/llm-compressor defaults)."""
+
+
+@dataclass(frozen=True)
+class InferenceSettings:
+    """How a model is served. Context counts prompt plus completion. [tokens]"""
+
+    weight_format: str = "bf16"
+    context_tokens: int = 4096
+    batch: int = 1
+    kv_format: str = "fp16"
+    prefill_chunk_tokens: int = DEFAULT_PREFILL_CHUNK_TOKENS
+    flash_attention: bool = True
+    runtime_overhead_bytes: int = RUNTIME_OVERHEAD_BYTES
+
+    def __post_init__(self) -> None:
+        weight_format(self.weight_format)  # raises ValueError naming the choices
+        kv_format(self.kv_format)
+        for name in ("context_tokens", "batch", "prefill_chunk_tokens"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a whole number of at least 1, got {value!r}")
+        if self.context_tokens > 100_000_000:
+            raise ValueError(f"context_tokens must be at most 100,000,000, got {self.context_tokens:,}")
+        if self.batch > 1_000_000:
+            raise ValueError(f"batch must be at most 1,000,000, got {self.batch:,}")
+        if self.runtime_overhead_bytes < 0:
+            raise ValueError("runtime_overhead_bytes must not be negative")
+
+
+@dataclass(frozen=True)
+class MemoryBreakdown:
+    """Memory to serve a model on one device (before splitting across GPUs). [bytes]"""
+
+    weights_bytes: int
+    kv_cache_bytes: int
+    activations_bytes: int
+    overhead_bytes: int
+
+    @property
+    def shardable_bytes(self) -> int:
+        """The parts that tensor/pipeline parallelism divides across cards."""
+        return self.weights_bytes + self.kv_cache_bytes + self.activations_bytes
+
+    @property
+    def total_bytes(self) -> int:
+        return self.shardable_bytes + self.overhead_bytes
+
+
+def weights_bytes(spec: ModelSpec, format_name: str) -> int:
+    """Bytes to hold all parameters in ``format_name``. [bytes]
+
+    For GPTQ/AWQ/FP8/INT8 the vocabulary matrices stay at 16 bits (see
+    ``UNQUANTIZED_EMBEDDING_FORMATS``); everything else is at the format's average bits.
+    """
+    fmt = weight_format(format_name)
+    params = count_parameters(spec)
+    if fmt.name in UNQUANTIZED_EMBEDDING_FORMATS:
+        body = params.total - params.embedding
+        return math.ceil(body * fmt.bits / 8) + params.embedding * 2
+    return math.ceil(params.total * fmt.bits / 8)
+
+
+def activation_elements_per_token(spec: ModelSpec) -> int:
+    """Elements alive at the peak of one layer for one token (attention or MLP stage).
+
+    Attention stage: residual + normed input + Q + K + V + attention output.
+    MLP stage: residual + normed input + gate + up + their product (for MoE, per routed and
+    shared expert). Layers run one after another, so only one layer's buffers are alive.
+    """
+    h = spec.hidden_size
+    if spec.uses_latent_attention:
+        q_dim = spec.num_attention_heads * (spec.qk_nope_head_dim + spec.qk_rope_head_dim)
+        kv_dim = spec.num_attention_heads * (spec.qk_nope_head_dim + spec.v_head_dim)
+        attention = 2 * h + 2 * q_dim + kv_dim
+    else:
+        q_dim = spec.num_attention_heads * spec.head_dim
+        attention = 2 * h + 2 * q_dim + 2 * spec.num_kv_heads * spec.head_dim
+    widths = [spec.intermediate_size]
+    if spec.is_moe:
+        widths.append((spec.experts_per_token + spec.shared_experts) * spec.expert_intermediate_size)
+    mlp = 2 * h + (3 if spec.gated_mlp else 2) * max(widths)
+    return max(attention, mlp)
+
+
+def activations_bytes(spec: ModelSpec, settings: InferenceSettings) -> int:
+    """Peak temporary buffers of a forward pass plus the logits. [bytes]
+
+    Tokens in flight are one prefill chunk (at most ``batch x context``, at least one token per
+    sequence). Without FlashAttention the fp32 score matrix of the chunk against the whole
+    context is added.
+    """
+    tokens = max(settings.batch, min(settings.batch * settings.context_tokens, settings.prefill_chunk_tokens))
+    buffers = tokens * activation_elements_per_token(spec) * ACTIVATION_BYTES
+    logits = settings.batch * spec.vocab_size * LOGIT_BYTES
+    scores = 0
+    if not settings.flash_attention:
+        scores = spec.num_attention_heads * tokens * settings.context_tokens * ATTENTION_SCORE_BYTES
+    return buffers + logits + scores
+
+
+def inference_memory(spec: ModelSpec, settings: InferenceSettings) -> MemoryBreakdown:
+    """Memory to serve ``spec`` with ``settings`` on a single device. [bytes]"""
+    kv_bits = kv_format(settings.kv_format).bits
+    return MemoryBreakdown(
+        weights_bytes=weights_bytes(spec, settings.weight_format),
+        kv_cache_bytes=kv_cache_bytes(spec, settings.context_tokens, settings.batch, kv_bits),
+        activations_bytes=activations_bytes(spec, settings),
+        overhead_bytes=settings.runtime_overhead_bytes,
+    )

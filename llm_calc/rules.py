@@ -1,0 +1,26 @@
+"""The primer's rules of thumb, kept beside the detailed estimates so users can compare.
+
+The rules multiply model size by a constant. They answer "roughly how big a GPU?" for a short
+prompt and one user; the detailed estimate adds what grows with use (KV cache with context and
+batch) and what is fixed per card (runtime overhead), which is why the two differ.
+"""
+
+from __future__ import annotations
+
+INFERENCE_GB_PER_BILLION_16BIT = 2.1
+"""Inference at 16 bits: 2 bytes per parameter plus ~5 % for cache and buffers. [GB per 1e9 params]"""
+
+INFERENCE_GB_PER_BILLION_QUANTIZED = 0.7
+"""Inference with 4-bit weights: 0.5 bytes per parameter plus scales, cache and buffers. [GB per 1e9]"""
+
+FINE_TUNING_MULTIPLIER = 12
+"""Full fine-tuning with Adam needs about 12x the 16-bit model size in GB (weights, gradients,
+fp32 master weights and two Adam moments, before activations)."""
+
+
+def inference_rule_bytes(params: float, quantized: bool) -> int:
+    """The rule-of-thumb inference memory for ``params`` parameters. [bytes, decimal GB based]"""
+    if params < 0:
+        raise ValueError("parameter count must not be negative")
+    per_billion = INFERENCE_GB_PER_BILLION_QUANTIZED if quantized else INFERENCE_GB_PER_BILLION_16BIT
+    return round(params / 1e9 * per_billion * 1e9)

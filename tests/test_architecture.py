@@ -1,0 +1,129 @@
+"""Parameter counts and KV-cache sizes against published and hand-derived values."""
+
+import pytest
+
+from llm_calc.architecture import (
+    ModelSpec,
+    count_parameters,
+    kv_bytes_per_token,
+    kv_cache_bytes,
+    scale_architecture,
+)
+from llm_calc.catalog import default_models, find_model
+
+MODELS = default_models()
+
+
+@pytest.mark.parametrize("model", MODELS, ids=[m.hf_id for m in MODELS])
+def test_total_parameters_within_half_a_percent_of_published(model):
+    counted = count_parameters(model.spec).total
+    if model.published_counts_tied_output:
+        # the source counts the tied output matrix a second time (it is stored twice on disk)
+        counted += model.spec.vocab_size * model.spec.hidden_size
+    assert counted == pytest.approx(model.params_published, rel=0.005)
+
+
+@pytest.mark.parametrize(
+    ("hf_id", "published"),
+    [
+        ("meta-llama/Llama-2-7b-hf", 6_738_415_616),
+        ("meta-llama/Meta-Llama-3-8B", 8_030_261_248),
+        ("mistralai/Mixtral-8x7B-v0.1", 46_702_792_704),
+        ("Qwen/Qwen2.5-7B", 7_615_616_512),
+        ("openai-community/gpt2", 124_439_808),
+        ("meta-llama/Llama-3.2-1B", 1_235_814_400),  # PEFT quick tour: 1,236,338,688 - 524,288 LoRA
+    ],
+)
+def test_exact_published_parameter_counts(hf_id, published):
+    assert count_parameters(find_model(hf_id).spec).total == published
+
+
+@pytest.mark.parametrize(
+    ("hf_id", "tolerance"),
+    [
+        ("mistralai/Mixtral-8x7B-v0.1", 0.005),  # "12.9B active" counts both vocabulary matrices
+        ("mistralai/Mixtral-8x22B-v0.1", 0.005),  # "39B active"
+        # "37B activated": DeepSeek leaves the input embedding (0.93 B, a lookup) out; we keep it
+        ("deepseek-ai/DeepSeek-V3", 0.02),
+    ],
+)
+def test_moe_active_parameters_match_published(hf_id, tolerance):
+    model = find_model(hf_id)
+    counts = count_parameters(model.spec)
+    assert counts.active == pytest.approx(model.active_params_published, rel=tolerance)
+    assert counts.active < counts.total / 3
+
+
+def test_dense_model_active_equals_total():
+    counts = count_parameters(find_model("meta-llama/Llama-2-13b-hf").spec)
+    assert counts.active == counts.total
+
+
+@pytest.mark.parametrize(
+    ("hf_id", "bytes_per_token"),
+    [
+        ("meta-llama/Llama-2-7b-hf", 524_288),  # 2 x 32 layers x 32 heads x 128 x 2 bytes
+        ("meta-llama/Meta-Llama-3-8B", 131_072),  # GQA: 8 KV heads
+        ("meta-llama/Meta-Llama-3-70B", 327_680),  # 2 x 80 x 8 x 128 x 2
+        ("tiiuae/falcon-7b", 8_192),  # MQA: 2 x 32 x 1 x 64 x 2
+        ("deepseek-ai/DeepSeek-V3", 70_272),  # MLA: 61 x (512 + 64) x 2
+    ],
+)
+def test_kv_bytes_per_token_at_16_bit(hf_id, bytes_per_token):
+    assert kv_bytes_per_token(find_model(hf_id).spec, 16) == bytes_per_token
+
+
+def test_kv_cache_q8_0_costs_8_5_bits_per_element():
+    # Llama-2-7B: 262,144 elements per token x 34 bytes per 32 elements
+    assert kv_bytes_per_token(find_model("meta-llama/Llama-2-7b-hf").spec, 8.5) == 278_528
+
+
+def test_sliding_window_caps_the_cache_of_every_layer_for_mistral():
+    spec = find_model("mistralai/Mistral-7B-v0.1").spec
+    # 32 layers keep only 4,096 tokens of 2 x 8 x 128 values at 2 bytes
+    assert kv_cache_bytes(spec, 32_768, 1, 16) == 32 * 4096 * 2048 * 2
+    assert kv_cache_bytes(spec, 1_000, 1, 16) == 32 * 1000 * 2048 * 2
+
+
+def test_gemma2_caps_only_its_sliding_layers():
+    spec = find_model("google/gemma-2-9b").spec
+    # 21 global layers x 8,192 tokens + 21 local layers x 4,096, each 2 x 8 x 256 values x 2 bytes
+    assert kv_cache_bytes(spec, 8192, 1, 16) == 2_113_929_216
+
+
+def test_kv_cache_scales_with_batch():
+    spec = find_model("meta-llama/Meta-Llama-3-70B").spec
+    assert kv_cache_bytes(spec, 32_768, 4, 16) == 40 * 2**30  # 327,680 x 32,768 x 4
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"num_kv_heads": 64}, "num_kv_heads"),
+        ({"hidden_size": 0}, "hidden_size"),
+        ({"num_layers": -3}, "num_layers"),
+        ({"hidden_size": 4096.5}, "hidden_size"),
+        ({"norm": "batchnorm"}, "norm"),
+        ({"num_experts": 8, "experts_per_token": 9}, "experts_per_token"),
+        ({"vocab_size": 10**12}, "vocab_size"),
+    ],
+)
+def test_invalid_specs_are_rejected_with_the_field_named(change, message):
+    spec = find_model("meta-llama/Llama-2-7b-hf").spec
+    with pytest.raises(ValueError, match=message):
+        spec.with_changes(**change)
+
+
+def test_scaling_an_architecture_to_its_own_size_returns_it():
+    base = find_model("meta-llama/Llama-2-13b-hf").spec
+    scaled = scale_architecture(base, count_parameters(base).total)
+    assert (scaled.hidden_size, scaled.num_layers) == (base.hidden_size, base.num_layers)
+
+
+@pytest.mark.parametrize("target", [0.5e9, 3e9, 30e9, 300e9, 2e12])
+def test_scaled_architecture_lands_near_the_target(target):
+    base = find_model("meta-llama/Llama-2-13b-hf").spec
+    scaled = scale_architecture(base, target)
+    assert isinstance(scaled, ModelSpec)
+    assert count_parameters(scaled).total == pytest.approx(target, rel=0.05)
+    assert scaled.num_attention_heads % scaled.num_kv_heads == 0

@@ -1,0 +1,121 @@
+"""`python -m llm_calc`: the JSON contract and one-line errors with exit code 2."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from llm_calc.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIGS = Path(__file__).parent / "configs"
+
+
+def run_json(capsys, *args):
+    assert main(["memory", *args, "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_json_has_the_documented_keys_and_values(capsys):
+    report = run_json(
+        capsys,
+        "--model",
+        "meta-llama/Meta-Llama-3-70B",
+        "--precision",
+        "q4_k_m",
+        "--context",
+        "32768",
+        "--batch",
+        "4",
+    )
+    for key in (
+        "params",
+        "active_params",
+        "weights_bytes",
+        "kv_cache_bytes",
+        "activations_bytes",
+        "overhead_bytes",
+        "total_bytes",
+        "kv_bytes_per_token",
+        "gpus",
+    ):
+        assert key in report
+    assert report["params"] == 70_553_706_496
+    assert report["kv_bytes_per_token"] == 327_680
+    assert report["kv_cache_bytes"] == 40 * 2**30
+    assert report["total_bytes"] == sum(
+        report[k] for k in ("weights_bytes", "kv_cache_bytes", "activations_bytes", "overhead_bytes")
+    )
+    h100 = next(g for g in report["gpus"] if g["name"] == "NVIDIA H100 SXM")
+    assert {"name", "memory_bytes", "fits", "count_needed", "decode_tokens_per_s"} <= set(h100)
+    assert (h100["fits"], h100["count_needed"]) == (False, 2)
+    assert h100["decode_tokens_per_s"] > 0
+
+
+def test_config_file_gives_the_same_numbers_as_the_catalog(capsys):
+    by_config = run_json(capsys, "--config", str(CONFIGS / "Llama-2-7b-hf.json"))
+    by_model = run_json(capsys, "--model", "meta-llama/Llama-2-7b-hf")
+    assert by_config["params"] == by_model["params"] == 6_738_415_616
+    assert by_config["total_bytes"] == by_model["total_bytes"]
+    assert by_config["kv_bytes_per_token"] == 524_288
+
+
+def test_params_builds_a_custom_model_of_that_size(capsys):
+    report = run_json(capsys, "--params", "30")
+    assert report["params"] == pytest.approx(30e9, rel=0.05)
+
+
+def test_filters_and_gpu_count(capsys):
+    report = run_json(capsys, "--model", "meta-llama/Llama-2-7b-hf", "--gpu-class", "apple", "--gpus", "1")
+    assert report["gpus"] and all(g["class"] == "apple" for g in report["gpus"])
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--model", "no/such-model"], "unknown model 'no/such-model'"),
+        (["--model", "meta-llama/Llama-2-7b-hf", "--context", "-5"], "context"),
+        (["--model", "meta-llama/Llama-2-7b-hf", "--precision", "fp12"], "invalid choice"),
+        (["--model", "meta-llama/Llama-2-7b-hf", "--gpus", "3"], "--gpus"),
+        (["--config", "/no/such/config.json"], "cannot read"),
+        (["--params", "-1"], "--params"),
+        (["--params", "nan"], "--params"),
+        ([], "one of the arguments"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(capsys, args, message):
+    assert main(["memory", *args]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert len(captured.err.strip().splitlines()) == 1
+    assert message in captured.err
+
+
+def test_unreadable_config_exits_2(capsys, tmp_path):
+    bad = tmp_path / "config.json"
+    bad.write_bytes(b"\x00\xff not json")
+    assert main(["memory", "--config", str(bad)]) == 2
+    assert "config.json" in capsys.readouterr().err
+
+
+def test_module_entry_point_runs_as_a_subprocess():
+    ok = subprocess.run(
+        [sys.executable, "-m", "llm_calc", "memory", "--params", "7", "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout)["params"] > 6e9
+    bad = subprocess.run(
+        [sys.executable, "-m", "llm_calc", "memory", "--model", "x"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert bad.returncode == 2
+    assert bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr

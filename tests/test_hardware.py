@@ -1,0 +1,139 @@
+"""GPU fit, card counts, Apple's unified-memory share and roofline speed."""
+
+import dataclasses
+
+import pytest
+
+from llm_calc.catalog import default_gpus, find_gpu, find_model
+from llm_calc.hardware import (
+    CARD_LADDER,
+    cards_needed,
+    decode_read_bytes,
+    expected_experts_touched,
+    per_card_bytes,
+    size_on_gpus,
+    speed,
+    usable_memory_bytes,
+)
+from llm_calc.memory import InferenceSettings, inference_memory
+
+GIB = 2**30
+LLAMA3_70B = find_model("meta-llama/Meta-Llama-3-70B").spec
+LLAMA2_7B = find_model("meta-llama/Llama-2-7b-hf").spec
+MIXTRAL = find_model("mistralai/Mixtral-8x7B-v0.1").spec
+H100 = find_gpu("NVIDIA H100 SXM")
+
+
+def test_apple_gpu_gets_three_quarters_of_large_unified_memory():
+    assert usable_memory_bytes(find_gpu("Apple M2 Ultra (192 GB)")) == 144 * GIB
+    assert usable_memory_bytes(find_gpu("Apple M4 Pro (64 GB)")) == 48 * GIB
+
+
+def test_apple_gpu_gets_two_thirds_of_small_unified_memory():
+    small = dataclasses.replace(find_gpu("Apple M4 Pro (64 GB)"), memory_bytes=24 * GIB)
+    assert usable_memory_bytes(small) == 16 * GIB
+
+
+def test_discrete_card_keeps_all_its_memory():
+    assert usable_memory_bytes(H100) == 80 * GIB
+
+
+def test_the_done_when_scenario_llama3_70b_q4_k_m_32k_batch4():
+    settings = InferenceSettings(weight_format="q4_k_m", context_tokens=32_768, batch=4)
+    memory = inference_memory(LLAMA3_70B, settings)
+    # ceil(70,553,706,496 x 0.6118) bytes of weights; 40 GiB of KV cache (327,680 B x 32,768 x 4)
+    assert memory.weights_bytes == 43_164_757_635
+    assert memory.kv_cache_bytes == 40 * GIB
+    assert cards_needed(LLAMA3_70B, memory, H100) == 2
+    assert cards_needed(LLAMA3_70B, memory, find_gpu("NVIDIA RTX 4090")) == 4
+    assert cards_needed(LLAMA3_70B, memory, find_gpu("NVIDIA H200 SXM")) == 1
+    # on two H100s: half the weights, half the KV heads, half the buffers, a whole overhead each
+    two = per_card_bytes(LLAMA3_70B, memory, 2)
+    assert two == pytest.approx(
+        memory.weights_bytes / 2 + memory.kv_cache_bytes / 2 + memory.activations_bytes / 2 + GIB, abs=3
+    )
+
+
+def test_kv_heads_are_replicated_when_cards_outnumber_them():
+    falcon = find_model("tiiuae/falcon-7b").spec  # one KV head (multi-query)
+    memory = inference_memory(falcon, InferenceSettings(context_tokens=2048, batch=64))
+    two = per_card_bytes(falcon, memory, 2)
+    assert two - (memory.weights_bytes / 2 + memory.activations_bytes / 2 + GIB) == pytest.approx(
+        memory.kv_cache_bytes, abs=3
+    )
+
+
+def test_latent_attention_cache_is_replicated_across_tensor_ranks():
+    deepseek = find_model("deepseek-ai/DeepSeek-V3").spec
+    memory = inference_memory(deepseek, InferenceSettings(weight_format="fp8", context_tokens=8192))
+    eight = per_card_bytes(deepseek, memory, 8)
+    assert eight - memory.weights_bytes / 8 - memory.activations_bytes / 8 - GIB == pytest.approx(
+        memory.kv_cache_bytes, abs=3
+    )
+
+
+def test_model_too_big_for_any_count_returns_none_on_apple():
+    deepseek = find_model("deepseek-ai/DeepSeek-V3").spec
+    memory = inference_memory(deepseek, InferenceSettings())
+    assert cards_needed(deepseek, memory, find_gpu("Apple M4 Pro (64 GB)")) is None
+
+
+def test_card_ladder_is_powers_of_two_then_whole_nodes():
+    assert CARD_LADDER[:6] == (1, 2, 4, 8, 16, 24)
+    assert all(n % 8 == 0 for n in CARD_LADDER[4:])
+
+
+def test_decode_speed_of_llama2_7b_bf16_is_bandwidth_over_bytes_read():
+    settings = InferenceSettings(context_tokens=1)
+    memory = inference_memory(LLAMA2_7B, settings)
+    # weights minus the input embedding (a lookup): (6,738,415,616 - 131,072,000) x 2 bytes,
+    # plus one token of KV cache (524,288 bytes)
+    assert decode_read_bytes(LLAMA2_7B, memory, 1) == pytest.approx(13_215_211_520)
+    result = speed(LLAMA2_7B, settings, memory, H100, 1, efficiency=1.0)
+    assert result.decode_tokens_per_s == pytest.approx(3350e9 / 13_215_211_520)
+    assert result.bandwidth_bound
+
+
+def test_moe_decode_reads_only_routed_experts():
+    assert expected_experts_touched(MIXTRAL, 1) == pytest.approx(2)
+    assert expected_experts_touched(MIXTRAL, 64) == pytest.approx(8, rel=1e-6)
+    memory = inference_memory(MIXTRAL, InferenceSettings(weight_format="bf16", context_tokens=1))
+    one = decode_read_bytes(MIXTRAL, memory, 1)
+    # about 12.9 B active minus 0.13 B input embedding, at 2 bytes
+    assert one == pytest.approx((12_879_925_248 - 131_072_000) * 2, rel=1e-4)
+    assert one < memory.weights_bytes / 3
+
+
+def test_large_batches_become_compute_bound():
+    # 512 sequences of one token: 13.5 GB read per step takes 6 ms at 65 % of 3.35 TB/s, while
+    # 512 x 2 x 6.74e9 FLOPs take 14 ms at 50 % of 989 TFLOPS
+    settings = InferenceSettings(context_tokens=1, batch=512)
+    memory = inference_memory(LLAMA2_7B, settings)
+    result = speed(LLAMA2_7B, settings, memory, H100, 1)
+    assert not result.bandwidth_bound
+    assert result.aggregate_tokens_per_s == pytest.approx(989e12 * 0.5 / (2 * 6_738_415_616))
+
+
+def test_prefill_flops_include_attention():
+    settings = InferenceSettings(context_tokens=1000)
+    memory = inference_memory(LLAMA2_7B, settings)
+    result = speed(LLAMA2_7B, settings, memory, H100, 1, mfu=1.0)
+    flops = 2 * 6_738_415_616 * 1000 + 2 * 32 * 4096 * 1000**2
+    assert result.prefill_seconds == pytest.approx(flops / 989e12)
+
+
+def test_size_on_gpus_covers_every_card_and_prices_the_cards_used():
+    settings = InferenceSettings(weight_format="q4_k_m", context_tokens=32_768, batch=4)
+    _, results = size_on_gpus(LLAMA3_70B, settings, default_gpus(), gpu_count=1)
+    assert len(results) == len(default_gpus())
+    h100 = next(r for r in results if r.gpu.name == "NVIDIA H100 SXM")
+    assert (h100.fits, h100.count_needed, h100.cards_used) == (False, 2, 2)
+    assert h100.price_per_hour_usd == pytest.approx(2 * 2.99)
+    assert h100.cost_per_day_usd == pytest.approx(48 * 2.99)
+    b200 = next(r for r in results if r.gpu.name == "NVIDIA B200")
+    assert b200.fits and b200.cards_used == 1
+
+
+def test_gpu_count_outside_the_ladder_is_refused():
+    with pytest.raises(ValueError, match="gpu_count"):
+        size_on_gpus(LLAMA2_7B, InferenceSettings(), default_gpus(), gpu_count=3)
