@@ -95,6 +95,11 @@ class ModelSpec:
                 f"num_kv_heads ({self.num_kv_heads}) cannot exceed "
                 f"num_attention_heads ({self.num_attention_heads})"
             )
+        if self.num_attention_heads % self.num_kv_heads:
+            raise ValueError(
+                f"num_attention_heads ({self.num_attention_heads}) must be a multiple of "
+                f"num_kv_heads ({self.num_kv_heads})"
+            )
         if self.num_experts and not 1 <= self.experts_per_token <= self.num_experts:
             raise ValueError(
                 f"experts_per_token must be between 1 and num_experts ({self.num_experts}), "

@@ -44,6 +44,39 @@ class Gpu:
     def is_apple(self) -> bool:
         return self.gpu_class == "apple"
 
+    @classmethod
+    def custom(
+        cls,
+        name: str,
+        memory_gib: float,
+        bandwidth_gbs: float,
+        tflops_16bit: float,
+        price_per_hour_usd: float | None = None,
+        gpu_class: str = "datacenter",
+    ) -> Gpu:
+        """A user-defined card. Raises ``ValueError`` naming the bad field."""
+        for label, value in (("memory", memory_gib), ("bandwidth", bandwidth_gbs), ("TFLOPS", tflops_16bit)):
+            if not 0 < value < 1e7:
+                raise ValueError(f"custom card {label} must be a positive number, got {value!r}")
+        if price_per_hour_usd is not None and not 0 <= price_per_hour_usd < 1e6:
+            raise ValueError(f"custom card price must be zero or positive, got {price_per_hour_usd!r}")
+        if gpu_class not in GPU_CLASSES:
+            raise ValueError(f"custom card class must be one of {', '.join(GPU_CLASSES)}")
+        label = "".join(ch for ch in name if ch.isprintable() and ch not in "<>&\"'").strip()[:40]
+        return cls(
+            name=label or "Custom card",
+            vendor="Custom",
+            gpu_class=gpu_class,
+            memory_bytes=round(memory_gib * 2**30),
+            bandwidth_gbs=bandwidth_gbs,
+            tflops_16bit=tflops_16bit,
+            tflops_fp8=None,
+            price_per_hour_usd=price_per_hour_usd or None,
+            price_source="entered by the user",
+            released="",
+            source="entered by the user",
+        )
+
 
 @dataclass(frozen=True)
 class CatalogModel:

@@ -1,0 +1,23 @@
+"""LLM Primer: entry point and navigation. Run with `streamlit run app.py`."""
+
+import streamlit as st
+
+st.set_page_config(page_title="LLM Primer", page_icon=":material/neurology:", layout="wide")
+
+PAGES = {
+    "Primer": [
+        st.Page(
+            "app_pages/home.py", title="Overview", icon=":material/home:", url_path="overview", default=True
+        ),
+    ],
+    "Tools": [
+        st.Page(
+            "app_pages/hardware_calculator.py",
+            title="Hardware calculator",
+            icon=":material/memory:",
+            url_path="hardware_calculator",
+        ),
+    ],
+}
+
+st.navigation(PAGES).run()

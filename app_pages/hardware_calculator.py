@@ -1,0 +1,399 @@
+"""Hardware calculator: the memory a model needs, the cards that hold it, its speed and cost."""
+
+import pandas as pd
+import streamlit as st
+
+from llm_calc.architecture import count_parameters, kv_bytes_per_token, scale_architecture
+from llm_calc.assumptions import inference_assumptions
+from llm_calc.catalog import CatalogError, Gpu, default_gpus, default_models, nearest_dense_model
+from llm_calc.hardware import DECODE_BANDWIDTH_EFFICIENCY, PREFILL_MFU, size_on_gpus
+from llm_calc.hf_config import ConfigError, parse_config_text
+from llm_calc.memory import DEFAULT_PREFILL_CHUNK_TOKENS, InferenceSettings
+from llm_calc.precision import KV_FORMATS, WEIGHT_FORMATS, kv_format, weight_format
+from llm_calc.rules import inference_rule_bytes
+from llm_calc.sweep import CONTEXT_STEPS, memory_by_context
+from llm_calc.units import GB, format_count, format_gib
+from ui.charts import context_label, decode_speed_figure, gpu_fit_figure, memory_by_context_figure
+from ui.tables import gpu_table
+
+CUSTOM_SIZES_B = (
+    0.1,
+    0.2,
+    0.3,
+    0.5,
+    0.7,
+    1,
+    1.5,
+    2,
+    3,
+    4,
+    5,
+    7,
+    8,
+    10,
+    13,
+    15,
+    20,
+    30,
+    34,
+    40,
+    50,
+    70,
+    100,
+    130,
+    175,
+    200,
+    300,
+    400,
+    500,
+    700,
+    1000,
+    1500,
+    2000,
+)
+GPU_COUNTS = (1, 2, 4, 8, 16, 32, 64)
+ARCH_FIELDS = {  # widget key -> (ModelSpec field, label)
+    "arch_layers": ("num_layers", "Layers"),
+    "arch_hidden": ("hidden_size", "Hidden size"),
+    "arch_heads": ("num_attention_heads", "Attention heads"),
+    "arch_kv_heads": ("num_kv_heads", "KV heads"),
+    "arch_ffn": ("intermediate_size", "MLP size"),
+    "arch_vocab": ("vocab_size", "Vocabulary"),
+}
+
+try:
+    MODELS = default_models()
+    GPUS = default_gpus()
+except CatalogError as error:
+    st.error(f"The data files do not load: {error}")
+    st.stop()
+MODELS_BY_NAME = {m.name: m for m in MODELS}
+
+
+def derived_architecture(billions: float):
+    """The custom model's starting architecture: the nearest real one, scaled."""
+    base = nearest_dense_model(billions * 1e9)
+    return base, scale_architecture(base.spec, billions * 1e9, name=f"Custom {billions:g}B")
+
+
+def reset_custom_architecture() -> None:
+    """When the size slider moves, the editable fields follow the new derived architecture."""
+    _, spec = derived_architecture(st.session_state["custom_size"])
+    for key, (field, _) in ARCH_FIELDS.items():
+        st.session_state[key] = getattr(spec, field)
+
+
+st.title("Hardware calculator")
+st.write(
+    "What it takes to **serve** a model: memory part by part, which cards hold it and how many, "
+    "how fast it generates and what that costs. Everything is computed from the architecture; "
+    "the constants are listed under *Assumptions* at the bottom. Share the URL to share the view."
+)
+
+# --- inputs -----------------------------------------------------------------------------------
+with st.sidebar:
+    st.header("Model")
+    source = st.radio(
+        "Model from",
+        ["Catalog", "config.json", "Custom size"],
+        key="source",
+        bind="query-params",
+        horizontal=True,
+    )
+    catalog_model = None
+    if source == "Catalog":
+        name = st.selectbox(
+            "Model",
+            list(MODELS_BY_NAME),
+            index=list(MODELS_BY_NAME).index("Llama 3.1 8B"),
+            key="model",
+            bind="query-params",
+        )
+        catalog_model = MODELS_BY_NAME[name]
+        spec = catalog_model.spec
+        st.caption(f"[{catalog_model.hf_id}]({catalog_model.source})")
+    elif source == "config.json":
+        upload = st.file_uploader(
+            "Hugging Face config.json",
+            type=["json"],
+            key="config_upload",
+            help="The config.json from a model repository on the Hub.",
+        )
+        if upload is None:
+            st.info("Upload a model's `config.json` to size it.")
+            st.stop()
+        try:
+            spec = parse_config_text(upload.getvalue(), name=upload.name)
+        except ConfigError as error:
+            st.error(str(error))
+            st.stop()
+        st.caption(f"Read **{spec.name}** from the upload.")
+    else:
+        billions = st.select_slider(
+            "Parameters (billions)",
+            CUSTOM_SIZES_B,
+            value=8,
+            key="custom_size",
+            bind="query-params",
+            on_change=reset_custom_architecture,
+        )
+        base, derived = derived_architecture(billions)
+        with st.expander("Architecture (editable)"):
+            st.caption(f"Derived by scaling **{base.name}** to {billions:g} B parameters.")
+            for key, (field, _) in ARCH_FIELDS.items():
+                st.session_state.setdefault(key, getattr(derived, field))
+            edits = {
+                field: st.number_input(
+                    label, min_value=1, max_value=1_000_000, step=1, key=key, bind="query-params"
+                )
+                for key, (field, label) in ARCH_FIELDS.items()
+            }
+        try:
+            spec = derived.with_changes(
+                head_dim=max(1, edits["hidden_size"] // edits["num_attention_heads"]), **edits
+            )
+        except ValueError as error:
+            st.error(f"That architecture is not valid: {error}")
+            st.stop()
+
+    st.header("Serving")
+    precision = st.selectbox(
+        "Weight precision", list(WEIGHT_FORMATS), index=1, key="precision", bind="query-params"
+    )
+    st.caption(
+        f"{weight_format(precision).label}: {weight_format(precision).bits:.4g} bits per weight "
+        f"({weight_format(precision).note})."
+    )
+    context = st.select_slider(
+        "Context window (prompt + completion, tokens)",
+        CONTEXT_STEPS,
+        value=8192,
+        format_func=context_label,
+        key="context",
+        bind="query-params",
+    )
+    batch = st.number_input(
+        "Concurrent sequences (batch)",
+        min_value=1,
+        max_value=4096,
+        value=1,
+        step=1,
+        key="batch",
+        bind="query-params",
+    )
+    kv_precision = st.selectbox(
+        "KV-cache precision",
+        list(KV_FORMATS),
+        key="kv",
+        bind="query-params",
+        format_func=lambda k: kv_format(k).label,
+    )
+
+    st.header("GPUs")
+    vendors = sorted({g.vendor for g in GPUS})
+    chosen_vendors = st.multiselect("Vendor", vendors, default=vendors, key="vendor", bind="query-params")
+    classes = ["datacenter", "workstation", "consumer", "apple"]
+    chosen_classes = st.multiselect("Class", classes, default=classes, key="gpu_class", bind="query-params")
+    gpu_count = st.select_slider("GPUs per deployment", GPU_COUNTS, value=1, key="gpus", bind="query-params")
+    with st.expander("Your own card"):
+        add_custom = st.toggle("Add a card not in the catalog", key="custom_card", bind="query-params")
+        custom_name = st.text_input(
+            "Name", value="My card", max_chars=40, key="card_name", bind="query-params"
+        )
+        custom_memory = st.number_input(
+            "Memory (GiB)", 1.0, 100_000.0, 48.0, key="card_mem", bind="query-params"
+        )
+        custom_bandwidth = st.number_input(
+            "Bandwidth (GB/s)", 1.0, 100_000.0, 1000.0, key="card_bw", bind="query-params"
+        )
+        custom_tflops = st.number_input(
+            "Dense 16-bit TFLOPS", 1.0, 100_000.0, 200.0, key="card_tflops", bind="query-params"
+        )
+        custom_price = st.number_input(
+            "Price ($ per hour, 0 = none)", 0.0, 10_000.0, 0.0, key="card_price", bind="query-params"
+        )
+
+    with st.expander("Advanced"):
+        efficiency = st.slider(
+            "Decode bandwidth efficiency",
+            0.2,
+            1.0,
+            DECODE_BANDWIDTH_EFFICIENCY,
+            0.05,
+            key="efficiency",
+            bind="query-params",
+        )
+        mfu = st.slider(
+            "Prefill model-FLOPs utilisation", 0.1, 1.0, PREFILL_MFU, 0.05, key="mfu", bind="query-params"
+        )
+        chunk = st.select_slider(
+            "Prefill chunk (tokens)",
+            (256, 512, 1024, 2048, 4096, 8192, 16384),
+            value=DEFAULT_PREFILL_CHUNK_TOKENS,
+            key="chunk",
+            bind="query-params",
+        )
+        flash = st.toggle("FlashAttention", value=True, key="flash", bind="query-params")
+
+gpus = tuple(g for g in GPUS if g.vendor in chosen_vendors and g.gpu_class in chosen_classes)
+if add_custom:
+    try:
+        gpus += (
+            Gpu.custom(custom_name, custom_memory, custom_bandwidth, custom_tflops, custom_price or None),
+        )
+    except ValueError as error:
+        st.warning(f"Your card was left out: {error}")
+
+# --- results ----------------------------------------------------------------------------------
+try:
+    settings = InferenceSettings(
+        weight_format=precision,
+        context_tokens=context,
+        batch=int(batch),
+        kv_format=kv_precision,
+        prefill_chunk_tokens=chunk,
+        flash_attention=flash,
+    )
+    memory, results = size_on_gpus(spec, settings, gpus, gpu_count, efficiency, mfu)
+    params = count_parameters(spec)
+except ValueError as error:
+    st.error(f"Cannot size this model: {error}")
+    st.stop()
+
+st.subheader(
+    f"{spec.name} · {format_count(params.total)} parameters"
+    + (f" ({format_count(params.active)} active per token)" if spec.is_moe else "")
+)
+if context > spec.max_context:
+    st.warning(
+        f"{spec.name} was trained for {spec.max_context:,} tokens; {context:,} needs RoPE scaling "
+        "or another extension. The memory estimate still holds."
+    )
+
+total, weights, kv, activations, overhead = st.columns(5)
+total.metric("Total on one card", format_gib(memory.total_bytes))
+weights.metric("Weights", format_gib(memory.weights_bytes), help=f"{precision}, every parameter")
+kv.metric(
+    "KV cache",
+    format_gib(memory.kv_cache_bytes),
+    help=f"{kv_bytes_per_token(spec, kv_format(kv_precision).bits):,} bytes per token × "
+    f"{context:,} tokens × {batch} sequences (sliding-window layers capped)",
+)
+activations.metric(
+    "Activations",
+    format_gib(memory.activations_bytes),
+    help="peak temporary buffers of a prefill chunk, plus fp32 logits",
+)
+overhead.metric(
+    "Overhead per GPU", format_gib(memory.overhead_bytes), help="CUDA context, kernels and library workspaces"
+)
+
+fitting = [r for r in results if r.fits]
+deployable = [r for r in results if r.cards_used and r.price_per_hour_usd]
+if not gpus:
+    st.warning("No card matches the vendor and class filters.")
+elif fitting:
+    names = ", ".join(r.gpu.name for r in sorted(fitting, key=lambda r: r.usable_memory_bytes)[:6])
+    more = f" and {len(fitting) - 6} more" if len(fitting) > 6 else ""
+    st.success(f"Fits on {gpu_count} card{'s' if gpu_count > 1 else ''} of: {names}{more}.")
+else:
+    st.info(f"No card holds it with {gpu_count} per deployment; the table shows how many each needs.")
+if deployable:
+    cheapest = min(deployable, key=lambda r: r.price_per_hour_usd)
+    st.write(
+        f"Cheapest rented deployment in the catalog: **{cheapest.gpu.name} × {cheapest.cards_used}** at "
+        f"${cheapest.price_per_hour_usd:,.2f}/h (${cheapest.cost_per_day_usd:,.0f}/day), "
+        f"{cheapest.speed.decode_tokens_per_s:,.0f} tokens/s per sequence."
+    )
+
+with st.container(border=True):
+    rule_16 = inference_rule_bytes(params.total, quantized=False)
+    rule_q = inference_rule_bytes(params.total, quantized=True)
+    quantized = weight_format(precision).bits < 16
+    st.markdown(
+        f"**Rules of thumb** — 16-bit: 2.1 GB per billion parameters → **{rule_16 / GB:,.1f} GB**; "
+        f"quantized (4-bit): 0.7 GB per billion → **{rule_q / GB:,.1f} GB**. "
+        f"Detailed estimate here: **{memory.total_bytes / GB:,.1f} GB** ({format_gib(memory.total_bytes)}) "
+        f"at {'this quantization' if quantized else '16 bits or more'}."
+    )
+    st.caption(
+        "They differ because the rules assume a short prompt and one user, while the detailed figure adds "
+        "the KV cache, which grows with context × batch, and a fixed runtime overhead per card."
+    )
+
+fit_tab, context_tab, speed_tab, table_tab = st.tabs(["Which cards", "Memory vs context", "Speed", "Table"])
+with fit_tab:
+    st.plotly_chart(gpu_fit_figure(results, memory.total_bytes), width="stretch")
+    st.caption(
+        "Bars: memory each card lets a model use (Apple: the GPU's share of unified memory). "
+        "Labels: cards needed with tensor parallelism, each card paying the runtime overhead."
+    )
+with context_tab:
+    largest = max(context, 32_768)
+    st.plotly_chart(
+        memory_by_context_figure(memory_by_context(spec, settings, largest), context), width="stretch"
+    )
+    st.caption(
+        "The weights are fixed; the KV cache grows linearly with context (up to the sliding window "
+        "on windowed layers) and with the number of concurrent sequences."
+    )
+with speed_tab:
+    st.plotly_chart(decode_speed_figure(results), width="stretch")
+    st.caption(
+        f"Memory-bandwidth roofline at {efficiency:.0%} of datasheet bandwidth: every token reads the "
+        "weights it touches and the whole KV cache. Compute-bound batches are capped by TFLOPS."
+    )
+with table_tab:
+    table = gpu_table(results)
+    st.dataframe(table, hide_index=True, width="stretch")
+    st.download_button(
+        "Download CSV", table.to_csv(index=False).encode(), file_name="llm_hardware.csv", mime="text/csv"
+    )
+
+with st.expander("Model architecture and parameter count"):
+    left, right = st.columns(2)
+    left.dataframe(
+        pd.DataFrame(
+            {
+                "part": ["embeddings", "attention", "MLP / experts", "norms", "total", "active per token"],
+                "parameters": [
+                    f"{v:,}"
+                    for v in (
+                        params.embedding,
+                        params.attention,
+                        params.mlp,
+                        params.norms,
+                        params.total,
+                        params.active,
+                    )
+                ],
+            }
+        ),
+        hide_index=True,
+        width="stretch",
+    )
+    right.dataframe(
+        pd.DataFrame({"field": list(vars(spec)), "value": [str(v) for v in vars(spec).values()]}),
+        hide_index=True,
+        width="stretch",
+        height=300,
+    )
+    if catalog_model:
+        st.caption(f"Published: {catalog_model.params_published:,} ({catalog_model.params_source}).")
+
+with st.expander("Assumptions"):
+    st.dataframe(pd.DataFrame([vars(a) for a in inference_assumptions()]), hide_index=True, width="stretch")
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {"format": f.name, "label": f.label, "bits per weight": f.bits, "why": f.note}
+                for f in WEIGHT_FORMATS.values()
+            ]
+        ),
+        hide_index=True,
+        width="stretch",
+    )
+    st.caption(
+        "GPU figures (memory, bandwidth, dense TFLOPS, prices) come from data/gpus.csv, each row "
+        "with its datasheet or price page; memory is shown in GiB (2³⁰ bytes), as cards report it."
+    )

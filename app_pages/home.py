@@ -1,0 +1,26 @@
+"""Overview: what the dashboard does and where to start."""
+
+import streamlit as st
+
+st.title("LLM Primer")
+st.write(
+    "How large language models work, and the two questions every team asks before spending "
+    "money on one: **how many tokens is this text?** and **what hardware does this model need?** "
+    "Every number here is computed by our own `llm_calc` package, explained on the page and "
+    "reproducible from the command line."
+)
+
+with st.container(border=True):
+    st.subheader(":material/memory: Hardware calculator")
+    st.write(
+        "Pick a model (from 31 presets, your own `config.json`, or a size), a precision, a context "
+        "length and a batch. See the memory it needs part by part, which of 41 GPUs hold it and "
+        "how many of each, how fast it generates, and what it costs to rent."
+    )
+    st.page_link("app_pages/hardware_calculator.py", label="Open the hardware calculator →")
+
+st.caption(
+    "The same estimate from a terminal: "
+    "`python -m llm_calc memory --model meta-llama/Meta-Llama-3-70B --precision q4_k_m "
+    "--context 32768 --batch 4`"
+)

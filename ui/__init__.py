@@ -1,0 +1,1 @@
+"""Helpers shared by the Streamlit pages: figure builders and display formatting (no maths)."""

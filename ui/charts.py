@@ -1,0 +1,156 @@
+"""Plotly figures for the pages. Each takes data computed by ``llm_calc`` and returns a Figure,
+so tests can inspect it and pages only place it."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+
+from llm_calc.hardware import GpuResult
+from llm_calc.memory import MemoryBreakdown
+from llm_calc.units import GIB
+
+FITS_COLOR = "#16a34a"
+MULTI_COLOR = "#f59e0b"
+NO_FIT_COLOR = "#9ca3af"
+PART_COLORS = {
+    "Weights": "#4f46e5",
+    "KV cache": "#0ea5e9",
+    "Activations": "#f59e0b",
+    "Overhead": "#9ca3af",
+}
+
+
+def context_label(tokens: int) -> str:
+    """1024 -> "1k", 1048576 -> "1M", 1000 -> "1,000"."""
+    if tokens >= 2**20 and tokens % 2**20 == 0:
+        return f"{tokens // 2**20}M"
+    if tokens >= 1024 and tokens % 1024 == 0:
+        return f"{tokens // 1024}k"
+    return f"{tokens:,}"
+
+
+def short_name(name: str) -> str:
+    """Card names without the vendor words that every row repeats, so phone-width charts fit."""
+    for prefix in ("NVIDIA ", "AMD Instinct ", "AMD Radeon "):
+        if name.startswith(prefix):
+            return name[len(prefix) :]
+    return name
+
+
+def fit_status(result: GpuResult) -> str:
+    if result.fits:
+        return "fits"
+    if result.count_needed:
+        return "needs more cards"
+    return "does not fit"
+
+
+def gpu_fit_figure(results: list[GpuResult], single_card_bytes: int) -> go.Figure:
+    """Usable memory of every card against what the model needs on one card.
+
+    Bars are the cards' usable memory, coloured by whether the model fits with the chosen number
+    of cards; the label says how many cards it takes. The dashed line is the single-card need.
+    """
+    ordered = sorted(results, key=lambda r: (r.usable_memory_bytes, r.gpu.name))
+    colors = {"fits": FITS_COLOR, "needs more cards": MULTI_COLOR, "does not fit": NO_FIT_COLOR}
+    figure = go.Figure()
+    for status, color in colors.items():
+        rows = [r for r in ordered if fit_status(r) == status]
+        if not rows:
+            continue
+        figure.add_bar(
+            name=status,
+            orientation="h",
+            y=[short_name(r.gpu.name) for r in rows],
+            x=[r.usable_memory_bytes / GIB for r in rows],
+            marker_color=color,
+            text=[_cards_text(r) for r in rows],
+            textposition="outside",
+            cliponaxis=False,
+            hovertemplate="%{y}<br>usable %{x:.1f} GiB<br>%{text}<extra></extra>",
+        )
+    figure.add_vline(
+        x=single_card_bytes / GIB,
+        line_dash="dash",
+        line_color="#111827",
+        annotation_text=f"needed on one card: {single_card_bytes / GIB:,.1f} GiB",
+        annotation_position="top",
+    )
+    figure.update_layout(
+        barmode="overlay",
+        height=max(360, 22 * len(ordered) + 140),
+        margin={"l": 10, "r": 60, "t": 50, "b": 40},
+        xaxis_title="usable memory per card (GiB)",
+        yaxis={"categoryorder": "array", "categoryarray": [short_name(r.gpu.name) for r in ordered]},
+        legend={"orientation": "h", "y": -0.08 if len(ordered) > 20 else -0.2},
+    )
+    return figure
+
+
+def _cards_text(result: GpuResult) -> str:
+    if result.count_needed is None:
+        return "does not fit"
+    if result.count_needed == 1:
+        return "1 card"
+    return f"{result.count_needed} cards"
+
+
+def memory_parts(memory: MemoryBreakdown) -> dict[str, int]:
+    return {
+        "Weights": memory.weights_bytes,
+        "KV cache": memory.kv_cache_bytes,
+        "Activations": memory.activations_bytes,
+        "Overhead": memory.overhead_bytes,
+    }
+
+
+def memory_by_context_figure(series: list[tuple[int, MemoryBreakdown]], selected: int) -> go.Figure:
+    """Stacked memory parts at each context length; the selected context is outlined."""
+    labels = [context_label(c) for c, _ in series]
+    figure = go.Figure()
+    for part, color in PART_COLORS.items():
+        figure.add_bar(
+            name=part,
+            x=labels,
+            y=[memory_parts(m)[part] / GIB for _, m in series],
+            marker_color=color,
+            hovertemplate=f"{part}: %{{y:,.1f}} GiB<extra>%{{x}} tokens</extra>",
+        )
+    figure.update_layout(
+        barmode="stack",
+        height=380,
+        margin={"l": 10, "r": 10, "t": 30, "b": 40},
+        xaxis_title="context (tokens)",
+        yaxis_title="memory (GiB)",
+        legend={"orientation": "h", "y": 1.12},
+    )
+    if selected in [c for c, _ in series]:
+        figure.add_annotation(
+            x=context_label(selected),
+            y=sum(memory_parts(dict(series)[selected]).values()) / GIB,
+            text="selected",
+            showarrow=True,
+            arrowhead=2,
+            yshift=4,
+        )
+    return figure
+
+
+def decode_speed_figure(results: list[GpuResult]) -> go.Figure:
+    """Tokens per second per sequence on each deployment that holds the model."""
+    rows = sorted((r for r in results if r.speed), key=lambda r: r.speed.decode_tokens_per_s)
+    figure = go.Figure(
+        go.Bar(
+            orientation="h",
+            y=[f"{short_name(r.gpu.name)} ×{r.cards_used}" for r in rows],
+            x=[r.speed.decode_tokens_per_s for r in rows],
+            marker_color=[FITS_COLOR if r.fits else MULTI_COLOR for r in rows],
+            hovertemplate="%{y}: %{x:,.1f} tokens/s per sequence<extra></extra>",
+        )
+    )
+    figure.update_layout(
+        height=max(360, 22 * len(rows) + 100),
+        margin={"l": 10, "r": 10, "t": 30, "b": 40},
+        xaxis_title="decode speed per sequence (tokens/s)",
+    )
+    return figure

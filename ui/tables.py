@@ -1,0 +1,37 @@
+"""Tables shown on the pages (and offered as CSV downloads)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from llm_calc.hardware import GpuResult
+from llm_calc.units import GIB
+
+
+def gpu_table(results: list[GpuResult]) -> pd.DataFrame:
+    """One row per card: fit, count, per-card memory, speed and cost. Units in column names."""
+    rows = []
+    for r in results:
+        rows.append(
+            {
+                "card": r.gpu.name,
+                "class": r.gpu.gpu_class,
+                "usable memory (GiB)": round(r.usable_memory_bytes / GIB, 1),
+                f"fits on {r.gpu_count}": r.fits,
+                "cards needed": r.count_needed,
+                "cards used": r.cards_used,
+                "memory per card (GiB)": round(r.per_card_bytes / GIB, 2),
+                "decode (tokens/s per sequence)": _round(r.speed and r.speed.decode_tokens_per_s, 1),
+                "decode (tokens/s, whole batch)": _round(r.speed and r.speed.aggregate_tokens_per_s, 1),
+                "prefill of full context (s)": _round(r.speed and r.speed.prefill_seconds, 2),
+                "price ($/h)": _round(r.price_per_hour_usd, 2),
+                "cost per day ($)": _round(r.cost_per_day_usd, 0),
+                "cost per 1M output tokens ($)": _round(r.cost_per_million_tokens_usd, 2),
+            }
+        )
+    table = pd.DataFrame(rows)
+    return table.sort_values(["cards needed", "usable memory (GiB)"], na_position="last", kind="stable")
+
+
+def _round(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
