@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields, replace
+from functools import lru_cache
 
 NORM_KINDS = ("rmsnorm", "layernorm", "layernorm_nobias")
 """RMSNorm has a weight vector; LayerNorm a weight and a bias; MPT's LayerNorm only a weight."""
@@ -185,6 +186,7 @@ def _moe_layer_params(spec: ModelSpec, experts: int) -> int:
     return (experts + spec.shared_experts) * _mlp_params(spec, width) + router
 
 
+@lru_cache(maxsize=256)
 def count_parameters(spec: ModelSpec) -> ParameterCount:
     """Count parameters tensor by tensor.
 

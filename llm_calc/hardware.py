@@ -94,10 +94,27 @@ def cards_needed(spec: ModelSpec, memory: MemoryBreakdown, gpu: Gpu) -> int | No
 
     Apple machines are counted one at a time: unified memory is not pooled across Macs.
     """
+    return _first_fit(_ladder_needs(spec, memory, usable_memory_bytes(gpu)), gpu)
+
+
+def _ladder_needs(spec: ModelSpec, memory: MemoryBreakdown, smallest_usable: int) -> list[tuple[int, int]]:
+    """Per-card memory along the ladder, the same for every GPU, so computed once per estimate.
+
+    The need only falls as cards are added, so the walk stops at the first step that fits the
+    smallest card considered.
+    """
+    needs = []
+    for cards in CARD_LADDER:
+        needs.append((cards, per_card_bytes(spec, memory, cards)))
+        if needs[-1][1] <= smallest_usable:
+            break
+    return needs
+
+
+def _first_fit(needs: list[tuple[int, int]], gpu: Gpu) -> int | None:
     usable = usable_memory_bytes(gpu)
-    ladder = (1,) if gpu.is_apple else CARD_LADDER
-    for cards in ladder:
-        if per_card_bytes(spec, memory, cards) <= usable:
+    for cards, need in needs[:1] if gpu.is_apple else needs:
+        if need <= usable:
             return cards
     return None
 
@@ -143,6 +160,45 @@ class Speed:
     """Time to process one prompt that fills the context window. [s]"""
 
 
+@dataclass(frozen=True)
+class _Workload:
+    """What speed depends on that is the same for every card: bytes and FLOPs per step."""
+
+    read_bytes: float
+    decode_flops: float
+    prefill_flops: float
+    fp8_weights: bool
+
+
+def _workload(spec: ModelSpec, settings: InferenceSettings, memory: MemoryBreakdown) -> _Workload:
+    active = count_parameters(spec).active
+    tokens = settings.context_tokens
+    head_width = (
+        (spec.qk_nope_head_dim + spec.qk_rope_head_dim) if spec.uses_latent_attention else spec.head_dim
+    )
+    q_dim = spec.num_attention_heads * head_width
+    return _Workload(
+        read_bytes=decode_read_bytes(spec, memory, settings.batch),
+        decode_flops=settings.batch * 2 * active,
+        prefill_flops=2 * active * tokens + 2 * spec.num_layers * q_dim * tokens**2,
+        fp8_weights=weight_format(settings.weight_format).name == "fp8",
+    )
+
+
+def _speed(work: _Workload, batch: int, gpu: Gpu, cards: int, efficiency: float, mfu: float) -> Speed:
+    tensor, _ = split(cards)  # pipeline stages run one after another for a single token
+    tflops = gpu.tflops_fp8 if work.fp8_weights and gpu.tflops_fp8 else gpu.tflops_16bit
+    memory_time = work.read_bytes / (tensor * gpu.bandwidth_gbs * 1e9 * efficiency)
+    compute_time = work.decode_flops / (tensor * tflops * 1e12 * mfu)
+    step = max(memory_time, compute_time)
+    return Speed(
+        decode_tokens_per_s=1 / step,
+        aggregate_tokens_per_s=batch / step,
+        bandwidth_bound=memory_time >= compute_time,
+        prefill_seconds=work.prefill_flops / (cards * tflops * 1e12 * mfu),
+    )
+
+
 def speed(
     spec: ModelSpec,
     settings: InferenceSettings,
@@ -152,33 +208,20 @@ def speed(
     efficiency: float = DECODE_BANDWIDTH_EFFICIENCY,
     mfu: float = PREFILL_MFU,
 ) -> Speed:
-    """Roofline decode and prefill speed of ``spec`` on ``cards`` cards of ``gpu``."""
+    """Roofline decode and prefill speed of ``spec`` on ``cards`` cards of ``gpu``.
+
+    Decode: each step reads ``decode_read_bytes`` at ``efficiency`` of the bandwidth of the
+    tensor-parallel cards, or does ``batch x 2 x active`` FLOPs at ``mfu`` of their TFLOPS,
+    whichever is slower. Prefill: ``2 x active x tokens + 2 x layers x query width x tokens²``
+    FLOPs at ``mfu`` on all cards. FP8 weights use FP8 tensor TFLOPS where the card has them.
+    """
+    _check_efficiencies(efficiency, mfu)
+    return _speed(_workload(spec, settings, memory), settings.batch, gpu, cards, efficiency, mfu)
+
+
+def _check_efficiencies(efficiency: float, mfu: float) -> None:
     if not 0 < efficiency <= 1 or not 0 < mfu <= 1:
-        raise ValueError("efficiency and MFU must be in (0, 1]")
-    tensor, _ = split(cards)  # pipeline stages run one after another for a single token
-    active = count_parameters(spec).active
-    tflops = gpu.tflops_16bit
-    if weight_format(settings.weight_format).name == "fp8" and gpu.tflops_fp8:
-        tflops = gpu.tflops_fp8  # W8A8: FP8 tensor cores; other formats dequantize to 16-bit
-
-    memory_time = decode_read_bytes(spec, memory, settings.batch) / (
-        tensor * gpu.bandwidth_gbs * 1e9 * efficiency
-    )
-    compute_time = settings.batch * 2 * active / (tensor * tflops * 1e12 * mfu)
-    step = max(memory_time, compute_time)
-
-    tokens = settings.context_tokens
-    q_dim = spec.num_attention_heads * (
-        spec.qk_nope_head_dim + spec.qk_rope_head_dim if spec.uses_latent_attention else spec.head_dim
-    )
-    prefill_flops = 2 * active * tokens + 2 * spec.num_layers * q_dim * tokens**2
-    prefill = prefill_flops / (cards * tflops * 1e12 * mfu)
-    return Speed(
-        decode_tokens_per_s=1 / step,
-        aggregate_tokens_per_s=settings.batch / step,
-        bandwidth_bound=memory_time >= compute_time,
-        prefill_seconds=prefill,
-    )
+        raise ValueError(f"efficiency and MFU must be in (0, 1], got {efficiency} and {mfu}")
 
 
 @dataclass(frozen=True)
@@ -226,15 +269,21 @@ def size_on_gpus(
         raise ValueError(
             f"gpu_count must be 1, 2, 4, 8 or a multiple of 8 up to {MAX_CARDS}, got {gpu_count}"
         )
+    _check_efficiencies(efficiency, mfu)
     memory = inference_memory(spec, settings)
+    needs = _ladder_needs(spec, memory, min((usable_memory_bytes(g) for g in gpus), default=0))
+    need_by_cards = dict(needs)
+    asked = per_card_bytes(spec, memory, gpu_count)
+    work = _workload(spec, settings, memory)
     results = []
     for gpu in gpus:
         usable = usable_memory_bytes(gpu)
-        needed = cards_needed(spec, memory, gpu)
-        fits = per_card_bytes(spec, memory, gpu_count) <= usable and not (gpu.is_apple and gpu_count > 1)
+        needed = _first_fit(needs, gpu)
+        fits = asked <= usable and not (gpu.is_apple and gpu_count > 1)
         used = gpu_count if fits else needed
-        result_speed = speed(spec, settings, memory, gpu, used, efficiency, mfu) if used else None
+        result_speed = _speed(work, settings.batch, gpu, used, efficiency, mfu) if used else None
         price = gpu.price_per_hour_usd * used if gpu.price_per_hour_usd and used else None
+        per_card = need_by_cards[used] if used else asked
         results.append(
             GpuResult(
                 gpu=gpu,
@@ -243,7 +292,7 @@ def size_on_gpus(
                 fits=fits,
                 count_needed=needed,
                 cards_used=used,
-                per_card_bytes=per_card_bytes(spec, memory, used or gpu_count),
+                per_card_bytes=per_card,
                 speed=result_speed,
                 price_per_hour_usd=price,
             )

@@ -7,9 +7,26 @@ import pandas as pd
 from llm_calc.hardware import GpuResult
 from llm_calc.units import GIB
 
+COLUMNS = [
+    "card",
+    "class",
+    "usable memory (GiB)",
+    "fits",
+    "cards needed",
+    "cards used",
+    "memory per card (GiB)",
+    "decode (tokens/s per sequence)",
+    "decode (tokens/s, whole batch)",
+    "prefill of full context (s)",
+    "price ($/h)",
+    "cost per day ($)",
+    "cost per 1M output tokens ($)",
+]
+
 
 def gpu_table(results: list[GpuResult]) -> pd.DataFrame:
-    """One row per card: fit, count, per-card memory, speed and cost. Units in column names."""
+    """One row per card: fit (with the chosen card count), count needed, per-card memory, speed and
+    cost. Units are in the column names."""
     rows = []
     for r in results:
         rows.append(
@@ -17,7 +34,7 @@ def gpu_table(results: list[GpuResult]) -> pd.DataFrame:
                 "card": r.gpu.name,
                 "class": r.gpu.gpu_class,
                 "usable memory (GiB)": round(r.usable_memory_bytes / GIB, 1),
-                f"fits on {r.gpu_count}": r.fits,
+                "fits": r.fits,
                 "cards needed": r.count_needed,
                 "cards used": r.cards_used,
                 "memory per card (GiB)": round(r.per_card_bytes / GIB, 2),
@@ -29,7 +46,9 @@ def gpu_table(results: list[GpuResult]) -> pd.DataFrame:
                 "cost per 1M output tokens ($)": _round(r.cost_per_million_tokens_usd, 2),
             }
         )
-    table = pd.DataFrame(rows)
+    if not rows:
+        return pd.DataFrame(columns=COLUMNS)
+    table = pd.DataFrame(rows, columns=COLUMNS)
     return table.sort_values(["cards needed", "usable memory (GiB)"], na_position="last", kind="stable")
 
 

@@ -1,0 +1,83 @@
+"""The app in a real browser: what a user sees, clicks and shares."""
+
+import re
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from playwright.sync_api import expect
+
+from .conftest import ARTIFACTS, metric, open_page, wait_until_idle
+
+pytestmark = pytest.mark.browser
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+PAGES = {"overview": "", "hardware_calculator": "hardware_calculator"}
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_every_page_renders_without_an_exception(page, app_url, name):
+    """A user opening any page sees it drawn, not a red exception box."""
+    open_page(page, f"{app_url}/{PAGES[name]}")
+    assert page.locator("[data-testid='stException']").count() == 0
+    expect(page.locator("h1").first).to_be_visible()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def test_shared_url_reproduces_the_view(page, app_url):
+    """A colleague opening a shared link sees the same model, precision, context and batch."""
+    open_page(page, f"{app_url}/hardware_calculator?model=Llama+3+70B&precision=q4_k_m&context=32k&batch=4")
+    expect(metric(page, "Weights")).to_have_text("40.2 GiB")
+    expect(metric(page, "KV cache")).to_have_text("40.0 GiB")
+    expect(page.get_by_text("Llama 3 70B · 70.6 B parameters")).to_be_visible()
+
+
+def test_changing_the_batch_updates_memory_and_the_url(page, app_url):
+    """Typing a new batch size changes the KV cache and is written to the URL for sharing."""
+    open_page(page, f"{app_url}/hardware_calculator")
+    expect(metric(page, "KV cache")).to_have_text("1.0 GiB")
+    batch = page.get_by_label("Concurrent sequences (batch)")
+    batch.fill("8")
+    batch.press("Enter")
+    expect(metric(page, "KV cache")).to_have_text("8.0 GiB")
+    expect(page).to_have_url(re.compile(r"batch=8"))
+
+
+def test_uploading_a_config_recognises_the_model(page, app_url):
+    """Uploading Llama-2-7B's config.json sizes that model: 6.74 B parameters, 12.6 GiB of weights."""
+    open_page(page, f"{app_url}/hardware_calculator?source=config.json")
+    page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(
+        str(CONFIGS / "Llama-2-7b-hf.json")
+    )
+    expect(page.get_by_text("6.74 B parameters")).to_be_visible(timeout=30_000)
+    expect(metric(page, "Weights")).to_have_text("12.6 GiB")
+
+
+def test_a_broken_upload_is_explained(page, app_url, tmp_path):
+    """A binary file posing as config.json gets a clear message and the page keeps working."""
+    bad = tmp_path / "config.json"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00 not a config")
+    open_page(page, f"{app_url}/hardware_calculator?source=config.json")
+    page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(bad))
+    expect(page.locator("[data-testid='stAlert']").filter(has_text="config.json")).to_be_visible(
+        timeout=30_000
+    )
+    assert page.locator("[data-testid='stException']").count() == 0
+
+
+def test_hostile_card_name_is_shown_as_text_and_runs_nothing(page, app_url):
+    """Markup typed as a card name never executes: window.__pwned stays undefined."""
+    payload = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=1</script>'
+    open_page(page, f"{app_url}/hardware_calculator?custom_card=true&card_name={quote(payload)}")
+    wait_until_idle(page)
+    page.get_by_role("tab", name="Table").click()
+    expect(page.locator("[data-testid='stDataFrame']").first).to_be_visible()
+    assert page.evaluate("() => window.__pwned") is None
+    assert page.locator("[data-testid='stException']").count() == 0
+
+
+def test_garbage_query_parameters_are_ignored(page, app_url):
+    """A mangled shared link falls back to defaults instead of crashing."""
+    open_page(page, f"{app_url}/hardware_calculator?model=%3Cscript%3E&context=banana&batch=-7&gpus=3")
+    assert page.locator("[data-testid='stException']").count() == 0
+    expect(metric(page, "Weights")).to_have_text("15.0 GiB")

@@ -1,0 +1,113 @@
+"""AppTest: every page runs, and the calculator's numbers follow its inputs.
+
+Expected values are hand-derived: Llama 3.1 8B has 8,030,261,248 parameters (16.06 GB at 2 bytes =
+14.96 GiB) and 131,072 bytes of KV cache per token (8,192 tokens = 1 GiB).
+"""
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+CALCULATOR = "app_pages/hardware_calculator.py"
+
+
+def open_calculator() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    at.switch_page(CALCULATOR).run()
+    assert not at.exception
+    return at
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def test_overview_page_runs_and_links_to_the_calculator():
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception
+    assert at.title[0].value == "LLM Primer"
+
+
+def test_calculator_defaults_to_llama_31_8b_at_bf16_and_8k():
+    at = open_calculator()
+    shown = metrics(at)
+    assert shown["Weights"] == "15.0 GiB"
+    assert shown["KV cache"] == "1.0 GiB"
+    assert shown["Overhead per GPU"] == "1.0 GiB"
+    assert "Llama 3.1 8B" in at.subheader[0].value
+
+
+def test_the_done_when_scenario_shows_cards_and_counts():
+    at = open_calculator()
+    at.selectbox(key="model").set_value("Llama 3 70B")
+    at.selectbox(key="precision").set_value("q4_k_m")
+    at.select_slider(key="context").set_value(32768)
+    at.number_input(key="batch").set_value(4)
+    at.run()
+    assert not at.exception
+    shown = metrics(at)
+    assert shown["Weights"] == "40.2 GiB"  # 70,553,706,496 x 4.8944 bits
+    assert shown["KV cache"] == "40.0 GiB"  # 327,680 B x 32,768 x 4
+    table = at.dataframe[0].value
+    h100 = table[table["card"] == "NVIDIA H100 SXM"].iloc[0]
+    assert h100["cards needed"] == 2
+    assert h100["decode (tokens/s per sequence)"] > 0
+    assert any("trained for 8,192 tokens" in w.value for w in at.warning)
+
+
+def test_batch_grows_the_kv_cache_linearly():
+    at = open_calculator()
+    at.number_input(key="batch").set_value(8).run()
+    assert metrics(at)["KV cache"] == "8.0 GiB"
+
+
+def test_custom_size_builds_an_editable_architecture():
+    at = open_calculator()
+    at.radio(key="source").set_value("Custom size").run()
+    at.select_slider(key="custom_size").set_value(70).run()
+    assert not at.exception
+    assert at.subheader[0].value.startswith("Custom 70B")
+    before = metrics(at)["Weights"]
+    at.number_input(key="arch_layers").set_value(10).run()
+    assert metrics(at)["Weights"] != before
+
+
+def test_invalid_custom_architecture_is_explained_not_crashed():
+    at = open_calculator()
+    at.radio(key="source").set_value("Custom size").run()
+    at.number_input(key="arch_kv_heads").set_value(7).run()
+    assert not at.exception
+    assert any("multiple of num_kv_heads" in e.value for e in at.error)
+
+
+def test_config_mode_without_upload_asks_for_a_file():
+    at = open_calculator()
+    at.radio(key="source").set_value("config.json").run()
+    assert not at.exception
+    assert any("config.json" in i.value for i in at.info)
+
+
+def test_custom_card_name_is_sanitised_and_listed():
+    at = open_calculator()
+    at.toggle(key="custom_card").set_value(True)
+    at.text_input(key="card_name").set_value("<img src=x onerror=alert(1)> Lab card")
+    at.run()
+    cards = list(at.dataframe[0].value["card"])
+    assert "img src=x onerror=alert(1) Lab card" in cards
+    assert not any("<" in card for card in cards)
+
+
+def test_filters_that_exclude_every_card_warn():
+    at = open_calculator()
+    at.multiselect(key="vendor").set_value([]).run()
+    assert not at.exception
+    assert any("No card matches" in w.value for w in at.warning)
+
+
+@pytest.mark.parametrize("precision", ["fp32", "fp8", "int4", "q2_k"])
+def test_every_precision_renders(precision):
+    at = open_calculator()
+    at.selectbox(key="precision").set_value(precision).run()
+    assert not at.exception
