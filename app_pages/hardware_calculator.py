@@ -339,9 +339,33 @@ with context_tab:
     )
 with speed_tab:
     st.plotly_chart(decode_speed_figure(results), width="stretch")
+    deployments = [r for r in results if r.speed]
+    if deployments:
+        default = min(deployments, key=lambda r: (not r.fits, r.cards_used, r.usable_memory_bytes))
+        explained = st.selectbox(
+            "Explain the speed on",
+            deployments,
+            index=deployments.index(default),
+            format_func=lambda r: f"{r.gpu.name} × {r.cards_used}",
+            key="explain",
+        )
+        why = explained.speed
+        st.markdown(
+            f"Each decode step reads **{why.read_bytes / GB:,.1f} GB**: the weights a token touches "
+            f"({(why.read_bytes - memory.kv_cache_bytes) / GB:,.1f} GB) plus the whole KV cache "
+            f"({memory.kv_cache_bytes / GB:,.1f} GB for {batch} × {context:,} tokens). "
+            f"At {efficiency:.0%} of the datasheet bandwidth of the tensor-parallel cards "
+            f"(≈ {why.effective_bandwidth_gbs:,.0f} GB/s) "
+            f"that takes "
+            f"**{why.memory_seconds * 1000:,.1f} ms**; the step's FLOPs take "
+            f"{why.compute_seconds * 1000:,.2f} ms, so decode is "
+            f"**{'memory-bandwidth' if why.bandwidth_bound else 'compute'}-bound**: "
+            f"{why.decode_tokens_per_s:,.1f} tokens/s per sequence, {why.aggregate_tokens_per_s:,.0f} for "
+            f"the batch. A prompt filling the context takes about {why.prefill_seconds:,.1f} s to prefill."
+        )
     st.caption(
-        f"Memory-bandwidth roofline at {efficiency:.0%} of datasheet bandwidth: every token reads the "
-        "weights it touches and the whole KV cache. Compute-bound batches are capped by TFLOPS."
+        "Pipeline stages beyond one 8-card node run one after another for each token, so extra "
+        "nodes add memory, not decode speed. Adjust the efficiency and MFU under *Advanced*."
     )
 with table_tab:
     table = gpu_table(results)

@@ -2,6 +2,8 @@
 
 import streamlit as st
 
+from llm_calc.catalog import default_gpus, default_models
+
 st.title("LLM Primer")
 st.write(
     "How large language models work, and the two questions every team asks before spending "
@@ -13,9 +15,10 @@ st.write(
 with st.container(border=True):
     st.subheader(":material/memory: Hardware calculator")
     st.write(
-        "Pick a model (from 31 presets, your own `config.json`, or a size), a precision, a context "
-        "length and a batch. See the memory it needs part by part, which of 41 GPUs hold it and "
-        "how many of each, how fast it generates, and what it costs to rent."
+        f"Pick a model (from {len(default_models())} presets, your own `config.json`, or a size), a "
+        "precision, a context length and a batch. See the memory it needs part by part, which of "
+        f"{len(default_gpus())} GPUs hold it and how many of each, how fast it generates, and what it "
+        "costs to rent."
     )
     st.page_link("app_pages/hardware_calculator.py", label="Open the hardware calculator →")
 

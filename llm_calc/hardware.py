@@ -94,7 +94,8 @@ def cards_needed(spec: ModelSpec, memory: MemoryBreakdown, gpu: Gpu) -> int | No
 
     Apple machines are counted one at a time: unified memory is not pooled across Macs.
     """
-    return _first_fit(_ladder_needs(spec, memory, usable_memory_bytes(gpu)), gpu)
+    usable = usable_memory_bytes(gpu)
+    return _first_fit(_ladder_needs(spec, memory, usable), usable, gpu.is_apple)
 
 
 def _ladder_needs(spec: ModelSpec, memory: MemoryBreakdown, smallest_usable: int) -> list[tuple[int, int]]:
@@ -111,9 +112,8 @@ def _ladder_needs(spec: ModelSpec, memory: MemoryBreakdown, smallest_usable: int
     return needs
 
 
-def _first_fit(needs: list[tuple[int, int]], gpu: Gpu) -> int | None:
-    usable = usable_memory_bytes(gpu)
-    for cards, need in needs[:1] if gpu.is_apple else needs:
+def _first_fit(needs: list[tuple[int, int]], usable: int, single_only: bool) -> int | None:
+    for cards, need in needs[:1] if single_only else needs:
         if need <= usable:
             return cards
     return None
@@ -147,7 +147,7 @@ def decode_read_bytes(spec: ModelSpec, memory: MemoryBreakdown, batch: int) -> f
     return memory.weights_bytes * read_fraction + memory.kv_cache_bytes
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Speed:
     """Decode and prefill speed on a number of cards."""
 
@@ -158,6 +158,14 @@ class Speed:
     bandwidth_bound: bool
     prefill_seconds: float
     """Time to process one prompt that fills the context window. [s]"""
+    read_bytes: float
+    """Bytes one decode step reads (touched weights plus the whole KV cache). [bytes]"""
+    effective_bandwidth_gbs: float
+    """Bandwidth of the tensor-parallel cards times the efficiency. [GB/s]"""
+    memory_seconds: float
+    """Time to read ``read_bytes`` at ``effective_bandwidth_gbs``. [s]"""
+    compute_seconds: float
+    """Time for one step's FLOPs at the MFU. [s]"""
 
 
 @dataclass(frozen=True)
@@ -188,7 +196,8 @@ def _workload(spec: ModelSpec, settings: InferenceSettings, memory: MemoryBreakd
 def _speed(work: _Workload, batch: int, gpu: Gpu, cards: int, efficiency: float, mfu: float) -> Speed:
     tensor, _ = split(cards)  # pipeline stages run one after another for a single token
     tflops = gpu.tflops_fp8 if work.fp8_weights and gpu.tflops_fp8 else gpu.tflops_16bit
-    memory_time = work.read_bytes / (tensor * gpu.bandwidth_gbs * 1e9 * efficiency)
+    bandwidth_gbs = tensor * gpu.bandwidth_gbs * efficiency
+    memory_time = work.read_bytes / (bandwidth_gbs * 1e9)
     compute_time = work.decode_flops / (tensor * tflops * 1e12 * mfu)
     step = max(memory_time, compute_time)
     return Speed(
@@ -196,6 +205,10 @@ def _speed(work: _Workload, batch: int, gpu: Gpu, cards: int, efficiency: float,
         aggregate_tokens_per_s=batch / step,
         bandwidth_bound=memory_time >= compute_time,
         prefill_seconds=work.prefill_flops / (cards * tflops * 1e12 * mfu),
+        read_bytes=work.read_bytes,
+        effective_bandwidth_gbs=bandwidth_gbs,
+        memory_seconds=memory_time,
+        compute_seconds=compute_time,
     )
 
 
@@ -224,7 +237,7 @@ def _check_efficiencies(efficiency: float, mfu: float) -> None:
         raise ValueError(f"efficiency and MFU must be in (0, 1], got {efficiency} and {mfu}")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class GpuResult:
     """One card type against one model and settings."""
 
@@ -271,14 +284,14 @@ def size_on_gpus(
         )
     _check_efficiencies(efficiency, mfu)
     memory = inference_memory(spec, settings)
-    needs = _ladder_needs(spec, memory, min((usable_memory_bytes(g) for g in gpus), default=0))
+    usables = [usable_memory_bytes(gpu) for gpu in gpus]
+    needs = _ladder_needs(spec, memory, min(usables, default=0))
     need_by_cards = dict(needs)
     asked = per_card_bytes(spec, memory, gpu_count)
     work = _workload(spec, settings, memory)
     results = []
-    for gpu in gpus:
-        usable = usable_memory_bytes(gpu)
-        needed = _first_fit(needs, gpu)
+    for gpu, usable in zip(gpus, usables, strict=True):
+        needed = _first_fit(needs, usable, gpu.is_apple)
         fits = asked <= usable and not (gpu.is_apple and gpu_count > 1)
         used = gpu_count if fits else needed
         result_speed = _speed(work, settings.batch, gpu, used, efficiency, mfu) if used else None

@@ -55,6 +55,8 @@ def test_the_done_when_scenario_shows_cards_and_counts():
     assert h100["cards needed"] == 2
     assert h100["decode (tokens/s per sequence)"] > 0
     assert any("trained for 8,192 tokens" in w.value for w in at.warning)
+    why = next(m.value for m in at.markdown if "Each decode step reads" in m.value)
+    assert "memory-bandwidth-bound" in why
 
 
 def test_batch_grows_the_kv_cache_linearly():
