@@ -15,6 +15,7 @@ from llm_calc.sweep import CONTEXT_STEPS, memory_by_context
 from llm_calc.units import GB, format_count, format_gib
 from ui.charts import context_label, decode_speed_figure, gpu_fit_figure, memory_by_context_figure
 from ui.tables import gpu_table
+from ui.text import escape_markdown
 
 CUSTOM_SIZES_B = (
     0.1,
@@ -125,9 +126,9 @@ with st.sidebar:
         try:
             spec = parse_config_text(upload.getvalue(), name=upload.name)
         except ConfigError as error:
-            st.error(str(error))
+            st.error(escape_markdown(str(error)))
             st.stop()
-        st.caption(f"Read **{spec.name}** from the upload.")
+        st.caption(f"Read **{escape_markdown(spec.name)}** from the upload.")
     else:
         billions = st.select_slider(
             "Parameters (billions)",
@@ -153,7 +154,7 @@ with st.sidebar:
                 head_dim=max(1, edits["hidden_size"] // edits["num_attention_heads"]), **edits
             )
         except ValueError as error:
-            st.error(f"That architecture is not valid: {error}")
+            st.error(f"That architecture is not valid: {escape_markdown(str(error))}")
             st.stop()
 
     st.header("Serving")
@@ -242,7 +243,7 @@ if add_custom:
             Gpu.custom(custom_name, custom_memory, custom_bandwidth, custom_tflops, custom_price or None),
         )
     except ValueError as error:
-        st.warning(f"Your card was left out: {error}")
+        st.warning(f"Your card was left out: {escape_markdown(str(error))}")
 
 # --- results ----------------------------------------------------------------------------------
 try:
@@ -257,7 +258,7 @@ try:
     memory, results = size_on_gpus(spec, settings, gpus, gpu_count, efficiency, mfu)
     params = count_parameters(spec)
 except ValueError as error:
-    st.error(f"Cannot size this model: {error}")
+    st.error(f"Cannot size this model: {escape_markdown(str(error))}")
     st.stop()
 
 st.subheader(

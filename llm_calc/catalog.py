@@ -8,6 +8,7 @@ column, so whoever edits the data can fix it without reading code.
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from functools import cache
@@ -62,7 +63,8 @@ class Gpu:
             raise ValueError(f"custom card price must be zero or positive, got {price_per_hour_usd!r}")
         if gpu_class not in GPU_CLASSES:
             raise ValueError(f"custom card class must be one of {', '.join(GPU_CLASSES)}")
-        label = "".join(ch for ch in name if ch.isprintable() and ch not in "<>&\"'").strip()[:40]
+        # Only characters that mean nothing to HTML, markdown or plotly labels.
+        label = re.sub(r"[^A-Za-z0-9 ._()+/-]", "", name).strip()[:40]
         return cls(
             name=label or "Custom card",
             vendor="Custom",

@@ -14,6 +14,7 @@ References
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from llm_calc.architecture import MAX_DIMENSION, ModelSpec
@@ -92,7 +93,7 @@ def spec_from_config(config: Any, name: str = "uploaded config") -> ModelSpec:
     layers = reader.int("num_hidden_layers", "n_layer", "n_layers", "num_layers")
     vocab = reader.int("vocab_size", "padded_vocab_size")
     fields: dict[str, Any] = {
-        "name": str(config.get("_name_or_path") or name)[:200],
+        "name": _model_name(config.get("_name_or_path"), name),
         "vocab_size": vocab,
         "hidden_size": hidden,
         "num_layers": layers,
@@ -142,6 +143,13 @@ def spec_from_config(config: Any, name: str = "uploaded config") -> ModelSpec:
         return ModelSpec(**fields)
     except ValueError as error:
         raise ConfigError(f"{name}: {error}") from None
+
+
+def _model_name(raw: Any, fallback: str) -> str:
+    """A display name from ``_name_or_path``: the characters a Hub id can have, at most 100."""
+    text = raw if isinstance(raw, str) and raw.strip() else fallback
+    cleaned = re.sub(r"[^A-Za-z0-9._/ -]", "", text).strip()[:100]
+    return cleaned or "uploaded model"
 
 
 def _falcon(config: dict, reader: _Reader, fields: dict[str, Any]) -> None:

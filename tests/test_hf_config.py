@@ -79,3 +79,8 @@ def test_hostile_or_broken_configs_raise_a_clear_config_error(text, message):
 def test_binary_upload_is_reported_not_crashed():
     with pytest.raises(ConfigError, match="UTF-8|JSON"):
         parse_config_text(b"\xff\xfe\x00\x81garbage")
+
+
+def test_model_name_from_a_config_keeps_only_hub_id_characters():
+    spec = parse_config_text(_llama(_name_or_path="[x](javascript:alert(1)) <script>$y$"))
+    assert spec.name == "xjavascriptalert1 scripty"
