@@ -12,6 +12,12 @@ PAGES = {
     ],
     "Tools": [
         st.Page(
+            "app_pages/token_estimator.py",
+            title="Token estimator",
+            icon=":material/token:",
+            url_path="token_estimator",
+        ),
+        st.Page(
             "app_pages/hardware_calculator.py",
             title="Hardware calculator",
             icon=":material/memory:",

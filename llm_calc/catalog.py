@@ -270,6 +270,80 @@ def load_models(path: Path | str = DATA_DIR / "models.csv") -> tuple[CatalogMode
     return tuple(models)
 
 
+@dataclass(frozen=True)
+class ApiModel:
+    """A model users send text to: its context window, tokenizer and list price."""
+
+    model: str
+    provider: str
+    released: str
+    tokenizer: str
+    tokenizer_exact: bool
+    """False when the model's own tokenizer is not public and a similar one stands in."""
+    context_tokens: int
+    max_output_tokens: int | None
+    input_usd_per_mtok: float | None
+    output_usd_per_mtok: float | None
+    price_as_of: str
+    context_source: str
+    price_source: str
+
+
+def _optional_year_month(value: str) -> str:
+    return _year_month(value) if value.strip() else ""
+
+
+def _price(value: str) -> float | None:
+    if not value.strip():
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError(f"expected a price in USD, got {value!r}") from None
+    if not 0 <= number < 1e6:
+        raise ValueError(f"expected a price from 0 to 1,000,000 USD, got {value!r}")
+    return number
+
+
+API_MODEL_COLUMNS: dict[str, Callable[[str], Any]] = {
+    "model": _text,
+    "provider": _text,
+    "released": _year_month,
+    "tokenizer": _text,
+    "tokenizer_exact": _boolean,
+    "context_tokens": _whole,
+    "max_output_tokens": _optional_whole,
+    "input_usd_per_mtok": _price,
+    "output_usd_per_mtok": _price,
+    "price_as_of": _optional_year_month,
+    "context_source": _text,
+    "price_source": str.strip,
+}
+
+
+def load_api_models(
+    path: Path | str = DATA_DIR / "api_models.csv", tokenizers: frozenset[str] | None = None
+) -> tuple[ApiModel, ...]:
+    """Read and validate the context-window and price table. Raises :class:`CatalogError`.
+
+    ``tokenizers``, when given, are the names a row may use in its ``tokenizer`` column.
+    """
+    path = Path(path)
+    models = []
+    for row_number, row in _read_rows(path, API_MODEL_COLUMNS):
+        where = f"{path.name} row {row_number}"
+        if tokenizers is not None and row["tokenizer"] not in tokenizers:
+            raise CatalogError(f"{where}, column tokenizer: unknown tokenizer {row['tokenizer']!r}")
+        if row["context_tokens"] < 1:
+            raise CatalogError(f"{where}, column context_tokens: expected at least 1")
+        priced = row["input_usd_per_mtok"] is not None or row["output_usd_per_mtok"] is not None
+        if priced and not (row["price_source"] and row["price_as_of"]):
+            raise CatalogError(f"{where}, column price_source: a price needs a source and a date")
+        models.append(ApiModel(**{key.replace("-", "_"): value for key, value in row.items()}))
+    _check_unique(path, [m.model for m in models], "model")
+    return tuple(models)
+
+
 def _check_unique(path: Path, keys: list[str], column: str) -> None:
     seen: set[str] = set()
     for index, key in enumerate(keys, start=2):

@@ -2,6 +2,7 @@
 
     python -m llm_calc memory --model meta-llama/Meta-Llama-3-70B --precision q4_k_m \
         --context 32768 --batch 4 --json
+    python -m llm_calc tokens notes.txt --encoding cl100k_base --json
     python -m llm_calc models          # the catalog's Hugging Face ids
     python -m llm_calc gpus            # the catalog's cards
 
@@ -30,6 +31,8 @@ from llm_calc.hardware import CARD_LADDER, DECODE_BANDWIDTH_EFFICIENCY, PREFILL_
 from llm_calc.hf_config import MAX_CONFIG_BYTES, ConfigError, parse_config_text
 from llm_calc.memory import DEFAULT_PREFILL_CHUNK_TOKENS, InferenceSettings
 from llm_calc.precision import KV_ALIASES, KV_FORMATS, WEIGHT_FORMATS, kv_format
+from llm_calc.tokenizers import REGISTRY, TokenizerError
+from llm_calc.tokens import count_tokens, decode_upload
 from llm_calc.units import format_count, format_gib
 
 MIN_CUSTOM_PARAMS_B = 0.01
@@ -73,6 +76,18 @@ def build_parser() -> argparse.ArgumentParser:
     memory.add_argument("--prefill-chunk", type=int, default=DEFAULT_PREFILL_CHUNK_TOKENS)
     memory.add_argument("--no-flash-attention", action="store_true")
     memory.add_argument("--json", action="store_true", help="print one JSON object")
+
+    tokens = commands.add_parser("tokens", help="exact token counts of a text file or stdin")
+    tokens.add_argument("file", nargs="?", default="-", help="a text file, or - for standard input")
+    tokens.add_argument(
+        "--encoding", action="append", choices=list(REGISTRY), help="tokenizer (repeatable; default: all)"
+    )
+    tokens.add_argument(
+        "--special",
+        action="store_true",
+        help="count special-token text such as <|endoftext|> as special tokens",
+    )
+    tokens.add_argument("--json", action="store_true", help="print a JSON list, one object per encoding")
 
     commands.add_parser("models", help="list the model catalog")
     commands.add_parser("gpus", help="list the GPU catalog")
@@ -197,6 +212,40 @@ def print_memory_text(report: dict) -> None:
         )
 
 
+MAX_TOKEN_INPUT_BYTES = 512 * 1024**2
+"""Largest file ``tokens`` reads (512 MiB); beyond that, split the file."""
+
+
+def tokens_report(args: argparse.Namespace) -> list[dict]:
+    """Per encoding: the count and the words-based rule beside it."""
+    if args.file == "-":
+        data = sys.stdin.buffer.read(MAX_TOKEN_INPUT_BYTES + 1)
+    else:
+        path = Path(args.file)
+        try:
+            with path.open("rb") as handle:
+                data = handle.read(MAX_TOKEN_INPUT_BYTES + 1)
+        except OSError as error:
+            raise UsageError(f"cannot read {path}: {error.strerror}") from None
+    if len(data) > MAX_TOKEN_INPUT_BYTES:
+        raise UsageError(f"input is larger than {MAX_TOKEN_INPUT_BYTES:,} bytes; split it")
+    upload = decode_upload(data)
+    counts = count_tokens(upload.text, args.encoding or list(REGISTRY), special=args.special)
+    return [
+        {
+            "encoding": c.encoding,
+            "tokens": c.tokens,
+            "characters": c.characters,
+            "words": c.words,
+            "tokens_per_word": _rounded(c.tokens_per_word),
+            "characters_per_token": _rounded(c.characters_per_token),
+            "rule_estimate": c.rule_estimate,
+            "undecodable_bytes": upload.replaced_bytes,
+        }
+        for c in counts
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
@@ -206,6 +255,16 @@ def main(argv: list[str] | None = None) -> int:
                 print(json.dumps(report, indent=2))
             else:
                 print_memory_text(report)
+        elif args.command == "tokens":
+            report = tokens_report(args)
+            if args.json:
+                print(json.dumps(report, indent=2))
+            else:
+                for row in report:
+                    print(
+                        f"{row['encoding']:16s} {row['tokens']:>12,} tokens  {row['characters']:>12,} chars"
+                        f"  {row['words']:>10,} words  (rule of thumb: {row['rule_estimate']:,})"
+                    )
         elif args.command == "models":
             for model in default_models():
                 print(f"{model.hf_id:42s} {format_count(model.params_published):>8s}  {model.name}")
@@ -215,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"{gpu.name:32s} {gpu.gpu_class:12s} {format_gib(gpu.memory_bytes):>10s} "
                     f"{gpu.bandwidth_gbs:>7,.0f} GB/s"
                 )
-    except (UsageError, ConfigError, CatalogError, ValueError) as error:
+    except (UsageError, ConfigError, CatalogError, TokenizerError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # `| head` closed the pipe

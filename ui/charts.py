@@ -154,3 +154,52 @@ def decode_speed_figure(results: list[GpuResult]) -> go.Figure:
         xaxis_title="decode speed per sequence (tokens/s)",
     )
     return figure
+
+
+def token_count_figure(labels: list[str], tokens: list[int], rule_estimate: int) -> go.Figure:
+    """Exact tokens per tokenizer, with the 1.3-tokens-per-word rule as a dashed line."""
+    figure = go.Figure(
+        go.Bar(
+            x=labels,
+            y=tokens,
+            marker_color="#4f46e5",
+            text=[f"{t:,}" for t in tokens],
+            textposition="outside",
+            cliponaxis=False,
+            hovertemplate="%{x}: %{y:,} tokens<extra></extra>",
+        )
+    )
+    figure.add_hline(
+        y=rule_estimate,
+        line_dash="dash",
+        line_color="#f59e0b",
+        annotation_text=f"1.3 × words = {rule_estimate:,}",
+        annotation_position="top left",
+    )
+    figure.update_layout(height=340, margin={"l": 10, "r": 10, "t": 30, "b": 40}, yaxis_title="tokens")
+    return figure
+
+
+def context_fill_figure(models: list[str], percents: list[float]) -> go.Figure:
+    """Share of each model's context window the prompt plus completion takes (100 % = full)."""
+    colors = [FITS_COLOR if p <= 100 else "#dc2626" for p in percents]
+    figure = go.Figure(
+        go.Bar(
+            orientation="h",
+            y=models,
+            x=[min(p, 150) for p in percents],
+            marker_color=colors,
+            text=[f"{p:,.1f} %" if p < 1000 else f"{p:,.0f} %" for p in percents],
+            textposition="outside",
+            cliponaxis=False,
+            hovertemplate="%{y}: %{text} of the window<extra></extra>",
+        )
+    )
+    figure.add_vline(x=100, line_dash="dash", line_color="#111827")
+    figure.update_layout(
+        height=max(300, 24 * len(models) + 80),
+        margin={"l": 10, "r": 60, "t": 20, "b": 40},
+        xaxis={"title": "share of the context window (%), capped at 150", "range": [0, 160]},
+        yaxis={"autorange": "reversed"},
+    )
+    return figure

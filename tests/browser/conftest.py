@@ -1,6 +1,7 @@
 """A real `streamlit run` server and a headless Chromium for the browser tests."""
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -119,9 +120,6 @@ def open_page(page, url: str) -> None:
 
 
 def metric(page, label: str):
-    """The value element of the st.metric with this label."""
-    return (
-        page.locator("[data-testid='stMetric']")
-        .filter(has_text=label)
-        .locator("[data-testid='stMetricValue']")
-    )
+    """The value element of the st.metric whose label starts with ``label``."""
+    title = page.locator("[data-testid='stMetricLabel']", has_text=re.compile(rf"^\s*{re.escape(label)}"))
+    return page.locator("[data-testid='stMetric']").filter(has=title).locator("[data-testid='stMetricValue']")

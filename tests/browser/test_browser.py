@@ -11,7 +11,13 @@ from .conftest import ARTIFACTS, metric, open_page, wait_until_idle
 
 pytestmark = pytest.mark.browser
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
-PAGES = {"overview": "", "hardware_calculator": "hardware_calculator"}
+PAGES = {"overview": "", "hardware_calculator": "hardware_calculator", "token_estimator": "token_estimator"}
+XSS = (
+    "<script>window.__pwned=1</script>"
+    '<img src=x onerror="window.__pwned=1">'
+    '<iframe srcdoc="<script>parent.__pwned=1</script>"></iframe>'
+    "<style>body{display:none}</style>"
+)
 
 
 @pytest.mark.parametrize("name", PAGES)
@@ -81,3 +87,46 @@ def test_garbage_query_parameters_are_ignored(page, app_url):
     open_page(page, f"{app_url}/hardware_calculator?model=%3Cscript%3E&context=banana&batch=-7&gpus=3")
     assert page.locator("[data-testid='stException']").count() == 0
     expect(metric(page, "Weights")).to_have_text("15.0 GiB")
+
+
+def test_pasting_text_updates_the_counts(page, app_url):
+    """Pasting text and confirming it recounts: the word metric follows what was pasted."""
+    open_page(page, f"{app_url}/token_estimator")
+    area = page.get_by_label("Text", exact=True)
+    area.fill("one two three four five")
+    area.press("Control+Enter")
+    expect(metric(page, "Words")).to_have_text("5")
+    expect(metric(page, "Rule of thumb")).to_have_text("6")  # round(5 x 1.3)
+    expect(page).to_have_url(re.compile(r"text=one"))
+
+
+def test_pasted_markup_is_shown_as_text_and_runs_nothing(page, app_url):
+    """Script, img-onerror, iframe and style payloads show as text in the token view; none runs."""
+    open_page(page, f"{app_url}/token_estimator")
+    area = page.get_by_label("Text", exact=True)
+    area.fill(XSS)
+    area.press("Control+Enter")
+    wait_until_idle(page)
+    expect(metric(page, "Characters")).to_have_text(f"{len(XSS):,}")
+    assert page.evaluate("() => window.__pwned") is None
+    assert page.locator("iframe[srcdoc]").count() == 0
+    expect(page.locator("h1").first).to_be_visible()  # the <style> did not hide the page
+    expect(page.get_by_text("window.__pwned=1", exact=False).first).to_be_attached()
+
+
+def test_a_link_with_text_reproduces_the_counts(page, app_url):
+    """A shared link carrying a short text and tokenizer choice shows the same counts."""
+    open_page(page, f"{app_url}/token_estimator?text={quote('hello world')}&tokenizers=cl100k_base")
+    expect(metric(page, "Words")).to_have_text("2")
+    expect(page.get_by_text("OpenAI cl100k_base").first).to_be_visible()
+
+
+def test_uploading_a_file_with_bad_bytes_is_reported(page, app_url, tmp_path):
+    """An upload with invalid UTF-8 is counted and the bad bytes are reported, not a crash."""
+    upload = tmp_path / "notes.txt"
+    upload.write_bytes(b"caf\xe9 au lait \xff\xfe and more words here\n")
+    open_page(page, f"{app_url}/token_estimator?input=Upload+a+file")
+    page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(upload))
+    expect(page.get_by_text("were not valid UTF-8")).to_be_visible(timeout=30_000)
+    expect(metric(page, "Words")).to_have_text("8")  # "caf�", "au", "lait", "��", and, more, words, here
+    assert page.locator("[data-testid='stException']").count() == 0

@@ -1,0 +1,305 @@
+"""Token estimator: exact counts for real tokenizers, context-window fill, cost and the tokens."""
+
+import pandas as pd
+import streamlit as st
+
+from llm_calc.catalog import CatalogError
+from llm_calc.tokenizers import REGISTRY, TokenizerError, get_tokenizer
+from llm_calc.tokens import (
+    CHAT_REPLY_PRIMER,
+    CHAT_TOKENS_PER_MESSAGE,
+    CHAT_TOKENS_PER_NAME,
+    RULE_TOKENS_PER_WORD,
+    SAMPLES,
+    ChatMessage,
+    TokenCount,
+    chat_tokens,
+    context_fills,
+    decode_upload,
+    sample_text,
+    special_markers,
+    token_spans,
+    word_count,
+)
+from ui.charts import context_fill_figure, token_count_figure
+from ui.text import escape_markdown
+from ui.token_html import spans_html
+
+MAX_TEXT_IN_URL = 2000  # texts up to this many characters travel in the link; longer ones and uploads do not
+DISPLAY_TOKENS = 2000  # tokens drawn as coloured spans; the counts always cover the whole text
+PROGRESS_FROM_CHARS = 200_000
+DEFAULT_TOKENIZERS = ["o200k_base", "cl100k_base", "llama3", "mistral_tekken"]
+COMPLETION_STEPS = (0, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536, 100000, 128000)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def cached_count(text: str, encoding: str, special: bool) -> int:
+    return get_tokenizer(encoding).count(text, special)
+
+
+def count_everything(text: str, special: bool) -> dict[str, TokenCount]:
+    """Counts for every shipped tokenizer (the context table needs them all), with a progress
+    bar for long texts."""
+    bar = st.progress(0.0, "Counting tokens…") if len(text) > PROGRESS_FROM_CHARS else None
+    counts = {}
+    characters, words = len(text), word_count(text)
+    for index, name in enumerate(REGISTRY):
+        if bar:
+            bar.progress(index / len(REGISTRY), f"Counting with {REGISTRY[name].label}…")
+        counts[name] = TokenCount(name, cached_count(text, name, special), characters, words)
+    if bar:
+        bar.empty()
+    return counts
+
+
+def load_sample() -> None:
+    if st.session_state["sample"] in SAMPLES:
+        st.session_state["text"] = sample_text(st.session_state["sample"])
+
+
+st.title("Token estimator")
+st.write(
+    "How many tokens is this text? Exact counts from the real tokenizers of GPT, Llama and Mistral "
+    "models, side by side, next to the “≈ 1.3 tokens per English word” rule; how much of each "
+    "model's context window it fills and what it costs to send. Everything runs offline."
+)
+
+# --- input ------------------------------------------------------------------------------------
+if "text" not in st.session_state:
+    st.session_state["text"] = st.query_params.get("text") or sample_text("English prose")
+
+source = st.radio(
+    "Text from", ["Type or paste", "Upload a file"], horizontal=True, key="input", bind="query-params"
+)
+if source == "Type or paste":
+    st.selectbox("Start from a sample", ["—", *SAMPLES], key="sample", on_change=load_sample)
+    text = st.text_area("Text", key="text", height=200, placeholder="Paste any text here")
+    if len(text) <= MAX_TEXT_IN_URL:
+        st.query_params["text"] = text
+    else:
+        st.query_params.pop("text", None)
+else:
+    st.query_params.pop("text", None)
+    upload = st.file_uploader(
+        "A text file (up to 50 MB)",
+        type=[
+            "txt",
+            "md",
+            "csv",
+            "tsv",
+            "json",
+            "jsonl",
+            "py",
+            "js",
+            "ts",
+            "html",
+            "xml",
+            "yaml",
+            "yml",
+            "log",
+            "rst",
+            "tex",
+            "sql",
+            "c",
+            "cpp",
+            "java",
+            "go",
+            "rs",
+        ],
+        key="upload",
+    )
+    if upload is None:
+        st.info("Upload a file to count its tokens; its text is not put in the link.")
+        st.stop()
+    decoded = decode_upload(upload.getvalue())
+    text = decoded.text
+    if decoded.looks_binary:
+        st.warning("This file looks binary; its bytes were read as UTF-8 text anyway.")
+    if decoded.replaced_bytes:
+        st.warning(
+            f"{decoded.replaced_bytes:,} byte sequences were not valid UTF-8 and are counted as "
+            "the replacement character �."
+        )
+    st.caption(f"{upload.size:,} bytes read.")
+
+chosen = st.multiselect(
+    "Tokenizers to compare",
+    list(REGISTRY),
+    default=DEFAULT_TOKENIZERS,
+    key="tokenizers",
+    bind="query-params",
+    format_func=lambda name: REGISTRY[name].label,
+)
+special_col, space_col, ids_col = st.columns(3)
+count_special = special_col.toggle(
+    "Count special tokens as special",
+    key="special",
+    bind="query-params",
+    help="By default text such as <|endoftext|> is counted as ordinary text, as an API treats user content.",
+)
+show_whitespace = space_col.toggle("Show whitespace", key="whitespace", bind="query-params")
+show_ids = ids_col.toggle("Show token ids", key="ids", bind="query-params")
+
+try:
+    counts = count_everything(text, count_special)
+except (TokenizerError, CatalogError) as error:
+    st.error(f"A tokenizer could not be loaded: {escape_markdown(str(error))}")
+    st.stop()
+
+# --- counts -----------------------------------------------------------------------------------
+markers = special_markers(text)
+if markers:
+    listed = ", ".join(f"`{marker}` × {n}" for marker, n in markers.items())
+    st.warning(
+        f"The text contains control-token text: {listed}. It is counted "
+        f"{'as special tokens where a tokenizer defines them' if count_special else 'as ordinary text'}; "
+        "switch *Count special tokens as special* to compare. Mistral tokenizers never parse them."
+    )
+
+any_count = next(iter(counts.values()))
+characters, words, rule = st.columns(3)
+characters.metric("Characters", f"{any_count.characters:,}")
+words.metric(
+    "Words", f"{any_count.words:,}", help="whitespace-separated; not meaningful for Chinese or Japanese"
+)
+rule.metric(f"Rule of thumb ({RULE_TOKENS_PER_WORD} × words)", f"{any_count.rule_estimate:,}")
+
+if not chosen:
+    st.info("Choose at least one tokenizer to compare.")
+else:
+    table = pd.DataFrame(
+        [
+            {
+                "tokenizer": REGISTRY[name].label,
+                "used by": REGISTRY[name].models,
+                "tokens": counts[name].tokens,
+                "tokens per word": counts[name].tokens_per_word,
+                "characters per token": counts[name].characters_per_token,
+                "rule of thumb": counts[name].rule_estimate,
+                "rule error (%)": None if counts[name].rule_error is None else 100 * counts[name].rule_error,
+            }
+            for name in chosen
+        ]
+    )
+    st.dataframe(
+        table,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "tokens per word": st.column_config.NumberColumn(format="%.2f"),
+            "characters per token": st.column_config.NumberColumn(format="%.2f"),
+            "rule error (%)": st.column_config.NumberColumn(format="%+.1f"),
+        },
+    )
+    st.plotly_chart(
+        token_count_figure(
+            [REGISTRY[n].label for n in chosen], [counts[n].tokens for n in chosen], any_count.rule_estimate
+        ),
+        width="stretch",
+    )
+    st.caption(
+        "The rule error is (rule − exact) / exact: positive when the rule over-counts. The rule fits "
+        "English prose; code, other scripts and emoji take more tokens per word."
+    )
+
+# --- context window and cost ------------------------------------------------------------------
+st.subheader("Context window and cost")
+completion = st.select_slider(
+    "Max completion tokens (the window holds prompt and completion)",
+    COMPLETION_STEPS,
+    value=1024,
+    key="completion",
+    bind="query-params",
+    format_func=lambda n: f"{n:,}",
+)
+fills = context_fills({name: c.tokens for name, c in counts.items()}, completion)
+st.plotly_chart(
+    context_fill_figure([f.model.model for f in fills], [100 * f.fraction for f in fills]), width="stretch"
+)
+st.dataframe(
+    pd.DataFrame(
+        [
+            {
+                "model": f.model.model,
+                "window (tokens)": f.model.context_tokens,
+                "counted with": REGISTRY[f.model.tokenizer].label
+                + ("" if f.model.tokenizer_exact else " (approximate)"),
+                "prompt tokens": f.prompt_tokens,
+                "prompt + completion": f.total_tokens,
+                "of window (%)": 100 * f.fraction,
+                "fits": f.fits,
+                "completion over output limit": f.completion_exceeds_output_limit,
+                "input cost ($)": f.input_cost_usd,
+                "completion cost ($)": f.output_cost_usd,
+                "$ / 1M input": f.model.input_usd_per_mtok,
+                "$ / 1M output": f.model.output_usd_per_mtok,
+                "price as of": f.model.price_as_of,
+                "price source": f.model.price_source,
+                "window source": f.model.context_source,
+            }
+            for f in fills
+        ]
+    ),
+    hide_index=True,
+    width="stretch",
+    column_config={
+        "of window (%)": st.column_config.NumberColumn(format="%.1f"),
+        "input cost ($)": st.column_config.NumberColumn(format="%.6f"),
+        "completion cost ($)": st.column_config.NumberColumn(format="%.6f"),
+    },
+)
+st.caption(
+    "Approximate rows use a public tokenizer of the same design where the model's own is not "
+    "published (Claude, Gemini, Llama 2). Prices are list prices per million tokens on the date shown; "
+    "providers change them, and batch or cached-input discounts are not applied."
+)
+
+# --- chat -------------------------------------------------------------------------------------
+with st.expander("Count a chat request (system + user message)"):
+    system = st.text_area("System message", "You are a helpful assistant.", key="chat_system")
+    user = st.text_area("User message", text[:MAX_TEXT_IN_URL], key="chat_user")
+    name = st.text_input("Optional name on the user message", key="chat_name", max_chars=64)
+    messages = [ChatMessage("system", system), ChatMessage("user", user, name or None)]
+    for column, encoding in zip(st.columns(2), ("o200k_base", "cl100k_base"), strict=True):
+        column.metric(
+            f"Prompt tokens ({REGISTRY[encoding].label})",
+            f"{chat_tokens(get_tokenizer(encoding), messages):,}",
+        )
+    st.caption(
+        f"OpenAI's chat format adds {CHAT_TOKENS_PER_MESSAGE} tokens per message (plus the role), "
+        f"{CHAT_TOKENS_PER_NAME} per name, and {CHAT_REPLY_PRIMER} to prime the reply "
+        "(OpenAI Cookbook, “How to count tokens with tiktoken”)."
+    )
+
+# --- the tokens -------------------------------------------------------------------------------
+st.subheader("The tokens")
+if chosen:
+    shown = st.selectbox("Tokenizer", chosen, format_func=lambda n: REGISTRY[n].label, key="view")
+    spans, truncated = token_spans(get_tokenizer(shown), text, DISPLAY_TOKENS, count_special)
+    if truncated:
+        st.caption(
+            f"Showing the first {DISPLAY_TOKENS:,} of {counts[shown].tokens:,} tokens; the counts above "
+            "cover the whole text."
+        )
+    st.html(spans_html(spans, show_whitespace, show_ids))
+    st.caption(
+        "Each colour is one token (hover for its id). A character that a tokenizer splits across "
+        "several byte-level tokens, such as an emoji or a Devanagari syllable, is shown whole with all "
+        "its ids."
+    )
+
+with st.expander("Tokenizers and sources"):
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {"tokenizer": i.label, "name": i.name, "used by": i.models, "file": i.source}
+                for i in REGISTRY.values()
+            ]
+        ),
+        hide_index=True,
+        width="stretch",
+    )
+    st.caption(
+        "Files are read from disk and checked against their SHA-256 before use; nothing is downloaded. "
+        "The 1.3 tokens-per-word rule is OpenAI's guidance for English (about ¾ of a word per token)."
+    )
