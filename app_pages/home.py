@@ -3,6 +3,7 @@
 import streamlit as st
 
 from llm_calc.catalog import default_gpus, default_models
+from llm_calc.tokenizers import REGISTRY
 
 st.title("LLM Primer")
 st.write(
@@ -11,6 +12,15 @@ st.write(
     "Every number here is computed by our own `llm_calc` package, explained on the page and "
     "reproducible from the command line."
 )
+
+with st.container(border=True):
+    st.subheader(":material/token: Token estimator")
+    st.write(
+        f"Paste or upload text and get exact counts from {len(REGISTRY)} real tokenizers (GPT-2 to GPT-5, "
+        "Llama 3, Mistral) side by side, next to the 1.3-tokens-per-word rule; see how much of each "
+        "model's context window it fills, what it costs to send, and the tokens themselves."
+    )
+    st.page_link("app_pages/token_estimator.py", label="Open the token estimator →")
 
 with st.container(border=True):
     st.subheader(":material/memory: Hardware calculator")
@@ -23,7 +33,7 @@ with st.container(border=True):
     st.page_link("app_pages/hardware_calculator.py", label="Open the hardware calculator →")
 
 st.caption(
-    "The same estimate from a terminal: "
+    "The same numbers from a terminal: `python -m llm_calc tokens notes.txt` and "
     "`python -m llm_calc memory --model meta-llama/Meta-Llama-3-70B --precision q4_k_m "
     "--context 32768 --batch 4`"
 )

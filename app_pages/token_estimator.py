@@ -37,19 +37,27 @@ def cached_count(text: str, encoding: str, special: bool) -> int:
     return get_tokenizer(encoding).count(text, special)
 
 
-def count_everything(text: str, special: bool) -> dict[str, TokenCount]:
+@st.cache_data(max_entries=16, show_spinner=False)
+def cached_words(text: str) -> int:
+    return word_count(text)
+
+
+def count_everything(text: str, special: bool) -> tuple[dict[str, TokenCount], dict[str, str]]:
     """Counts for every shipped tokenizer (the context table needs them all), with a progress
-    bar for long texts."""
+    bar for long texts; a tokenizer whose file is missing or altered is reported, not fatal."""
     bar = st.progress(0.0, "Counting tokens…") if len(text) > PROGRESS_FROM_CHARS else None
-    counts = {}
-    characters, words = len(text), word_count(text)
+    counts, broken = {}, {}
+    characters, words = len(text), cached_words(text)
     for index, name in enumerate(REGISTRY):
         if bar:
             bar.progress(index / len(REGISTRY), f"Counting with {REGISTRY[name].label}…")
-        counts[name] = TokenCount(name, cached_count(text, name, special), characters, words)
+        try:
+            counts[name] = TokenCount(name, cached_count(text, name, special), characters, words)
+        except TokenizerError as error:
+            broken[name] = str(error)
     if bar:
         bar.empty()
-    return counts
+    return counts, broken
 
 
 def load_sample() -> None:
@@ -140,10 +148,11 @@ count_special = special_col.toggle(
 show_whitespace = space_col.toggle("Show whitespace", key="whitespace", bind="query-params")
 show_ids = ids_col.toggle("Show token ids", key="ids", bind="query-params")
 
-try:
-    counts = count_everything(text, count_special)
-except (TokenizerError, CatalogError) as error:
-    st.error(f"A tokenizer could not be loaded: {escape_markdown(str(error))}")
+counts, broken = count_everything(text, count_special)
+for name, problem in broken.items():
+    st.error(f"{REGISTRY[name].label} is unavailable: {escape_markdown(problem)}")
+chosen = [name for name in chosen if name in counts]
+if not counts:
     st.stop()
 
 # --- counts -----------------------------------------------------------------------------------
@@ -212,7 +221,11 @@ completion = st.select_slider(
     bind="query-params",
     format_func=lambda n: f"{n:,}",
 )
-fills = context_fills({name: c.tokens for name, c in counts.items()}, completion)
+try:
+    fills = context_fills({name: c.tokens for name, c in counts.items()}, completion)
+except CatalogError as error:
+    st.error(f"The context-window table does not load: {escape_markdown(str(error))}")
+    st.stop()
 st.plotly_chart(
     context_fill_figure([f.model.model for f in fills], [100 * f.fraction for f in fills]), width="stretch"
 )
@@ -261,6 +274,8 @@ with st.expander("Count a chat request (system + user message)"):
     name = st.text_input("Optional name on the user message", key="chat_name", max_chars=64)
     messages = [ChatMessage("system", system), ChatMessage("user", user, name or None)]
     for column, encoding in zip(st.columns(2), ("o200k_base", "cl100k_base"), strict=True):
+        if encoding not in counts:
+            continue
         column.metric(
             f"Prompt tokens ({REGISTRY[encoding].label})",
             f"{chat_tokens(get_tokenizer(encoding), messages):,}",

@@ -172,18 +172,30 @@ _SAFE_CUT = re.compile(r"(?<=\S)\n(?=\S)")
 
 def split_for_counting(text: str, size: int = CHUNK_CHARS) -> list[str]:
     """Pieces of ``text`` at token-boundary-safe newlines, each about ``size`` characters."""
+    return _split(text, size, _SAFE_CUT, drop_separator=False)
+
+
+_SPACE_CUT = re.compile(r"(?<=\S) (?=\S)")
+
+
+def split_at_spaces(text: str, size: int = CHUNK_CHARS) -> list[str]:
+    """Pieces for SentencePiece: cut at a single space between two visible characters and drop
+    that space. SentencePiece adds a dummy-prefix space to every piece it encodes and splits on
+    whitespace, so each piece's first word gets back exactly the "▁" it had in the whole text."""
+    return _split(text, size, _SPACE_CUT, drop_separator=True)
+
+
+def _split(text: str, size: int, cut: re.Pattern[str], drop_separator: bool) -> list[str]:
     if len(text) <= size:
         return [text]
     pieces, start = [], 0
     while start < len(text):
-        end = start + size
-        if end >= len(text):
+        match = cut.search(text, start + size) if start + size < len(text) else None
+        if match is None:
             pieces.append(text[start:])
             break
-        cut = _SAFE_CUT.search(text, end)
-        stop = cut.end() if cut else len(text)
-        pieces.append(text[start:stop])
-        start = stop
+        pieces.append(text[start : match.start() if drop_separator else match.end()])
+        start = match.end()
     return pieces
 
 
@@ -209,7 +221,11 @@ class TiktokenTokenizer:
         pieces = split_for_counting(text)
         if len(pieces) == 1:
             return len(self._encoding.encode_ordinary(text))
-        return sum(map(len, self._encoding.encode_ordinary_batch(pieces, num_threads=2)))
+        # a few pieces at a time, so at most ~1 M characters of token lists are alive at once
+        return sum(
+            sum(map(len, self._encoding.encode_ordinary_batch(pieces[i : i + 4], num_threads=2)))
+            for i in range(0, len(pieces), 4)
+        )
 
     def token_bytes(self, token_id: int) -> bytes:
         return self._encoding.decode_single_token_bytes(token_id - self._id_offset)
@@ -231,7 +247,12 @@ class SentencePieceTokenizer:
         return self._sp.encode(text)
 
     def count(self, text: str, special: bool = False) -> int:
-        return len(self._sp.encode(text))
+        pieces = split_at_spaces(text)
+        if len(pieces) == 1:
+            return len(self._sp.encode(text))
+        return sum(
+            sum(map(len, self._sp.encode(pieces[i : i + 4], num_threads=2))) for i in range(0, len(pieces), 4)
+        )
 
     def token_bytes(self, token_id: int) -> bytes:
         piece = self._sp.id_to_piece(token_id)

@@ -119,3 +119,36 @@ def test_module_entry_point_runs_as_a_subprocess():
     )
     assert bad.returncode == 2
     assert bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
+
+
+def test_tokens_json_from_stdin(monkeypatch, capsys):
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"hello world")))
+    assert main(["tokens", "-", "--encoding", "cl100k_base", "--encoding", "o200k_base", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["encoding"], r["tokens"], r["characters"], r["words"]) for r in rows] == [
+        ("cl100k_base", 2, 11, 2),
+        ("o200k_base", 2, 11, 2),
+    ]
+
+
+def test_tokens_counts_a_file_with_every_tokenizer(tmp_path, capsys):
+    path = tmp_path / "t.txt"
+    path.write_text("The quick brown fox jumps over the lazy dog.")
+    assert main(["tokens", str(path), "--json"]) == 0
+    rows = {r["encoding"]: r["tokens"] for r in json.loads(capsys.readouterr().out)}
+    assert len(rows) == 7 and rows["cl100k_base"] == 10
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["tokens", "/no/such/file.txt"], "cannot read"),
+        (["tokens", "-", "--encoding", "gpt9"], "invalid choice"),
+    ],
+)
+def test_tokens_bad_input_exits_2(capsys, args, message):
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1

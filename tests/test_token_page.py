@@ -93,3 +93,22 @@ def test_spans_html_escapes_markup():
     # stripping our own tags and unescaping gives back exactly what was pasted (plus the ids)
     plain = spans_html(spans)
     assert html.unescape(re.sub(r"<[^>]+>", "", plain)) == payload
+
+
+def test_a_broken_tokenizer_file_is_reported_and_the_rest_still_count(page, monkeypatch, tmp_path):
+    import shutil
+
+    from llm_calc import tokenizers
+
+    shutil.copytree(tokenizers.TOKENIZER_DIR, tmp_path, dirs_exist_ok=True)
+    (tmp_path / "r50k_base.tiktoken").write_bytes(b"tampered")
+    monkeypatch.setattr(tokenizers, "TOKENIZER_DIR", tmp_path)
+    tokenizers.get_tokenizer.cache_clear()
+    try:
+        page.multiselect(key="tokenizers").set_value(["r50k_base", "cl100k_base"])
+        page.text_area(key="text").set_value("a fresh text to count").run()
+        assert not page.exception
+        assert any("r50k_base" in e.value and "altered or corrupt" in e.value for e in page.error)
+        assert list(page.dataframe[0].value["tokenizer"]) == ["OpenAI cl100k_base"]
+    finally:
+        tokenizers.get_tokenizer.cache_clear()

@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from llm_calc.catalog import CatalogError, load_api_models
-from llm_calc.tokenizers import REGISTRY, get_tokenizer, split_for_counting
+from llm_calc.tokenizers import REGISTRY, get_tokenizer, split_at_spaces, split_for_counting
 from llm_calc.tokens import (
     ChatMessage,
     api_models,
@@ -148,3 +148,12 @@ def test_any_text_counts_the_same_in_pieces(text, size):
     for name in ("cl100k_base", "o200k_base", "p50k_base", "r50k_base", "llama3", "mistral_tekken"):
         tokenizer = get_tokenizer(name)
         assert sum(len(tokenizer.encode(p)) for p in pieces) == len(tokenizer.encode(text)), name
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(alphabet, max_size=200).map("".join), st.integers(min_value=1, max_value=40))
+def test_sentencepiece_counts_the_same_in_pieces(text, size):
+    pieces = split_at_spaces(text, size=size)
+    assert " ".join(pieces) == text
+    tokenizer = get_tokenizer("mistral_v1")
+    assert sum(len(tokenizer.encode(p)) for p in pieces) == len(tokenizer.encode(text))
