@@ -6,24 +6,17 @@ st.set_page_config(page_title="LLM Primer", page_icon=":material/neurology:", la
 
 PAGES = {
     "Primer": [
-        st.Page(
-            "app_pages/home.py", title="Overview", icon=":material/home:", url_path="overview", default=True
-        ),
+        st.Page("app_pages/home.py", title="Overview", icon=":material/home:", url_path="overview",
+                default=True),
     ],
     "Tools": [
-        st.Page(
-            "app_pages/token_estimator.py",
-            title="Token estimator",
-            icon=":material/token:",
-            url_path="token_estimator",
-        ),
-        st.Page(
-            "app_pages/hardware_calculator.py",
-            title="Hardware calculator",
-            icon=":material/memory:",
-            url_path="hardware_calculator",
-        ),
+        st.Page("app_pages/token_estimator.py", title="Token estimator", icon=":material/token:",
+                url_path="token_estimator"),
+        st.Page("app_pages/hardware_calculator.py", title="Hardware calculator", icon=":material/memory:",
+                url_path="hardware_calculator"),
+        st.Page("app_pages/training.py", title="Training and fine-tuning", icon=":material/model_training:",
+                url_path="training"),
     ],
-}
+}  # fmt: skip
 
 st.navigation(PAGES).run()

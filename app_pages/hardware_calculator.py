@@ -3,85 +3,27 @@
 import pandas as pd
 import streamlit as st
 
-from llm_calc.architecture import count_parameters, kv_bytes_per_token, scale_architecture
+from llm_calc.architecture import count_parameters, kv_bytes_per_token
 from llm_calc.assumptions import inference_assumptions
-from llm_calc.catalog import CatalogError, Gpu, default_gpus, default_models, nearest_dense_model
+from llm_calc.catalog import CatalogError, Gpu, default_gpus
 from llm_calc.hardware import DECODE_BANDWIDTH_EFFICIENCY, PREFILL_MFU, size_on_gpus
-from llm_calc.hf_config import ConfigError, parse_config_text
 from llm_calc.memory import DEFAULT_PREFILL_CHUNK_TOKENS, InferenceSettings
 from llm_calc.precision import KV_FORMATS, WEIGHT_FORMATS, kv_format, weight_format
 from llm_calc.rules import inference_rule_bytes
 from llm_calc.sweep import CONTEXT_STEPS, memory_by_context
 from llm_calc.units import GB, format_count, format_gib
 from ui.charts import context_label, decode_speed_figure, gpu_fit_figure, memory_by_context_figure
+from ui.model_picker import pick_model
 from ui.tables import gpu_table
 from ui.text import escape_markdown
 
-CUSTOM_SIZES_B = (
-    0.1,
-    0.2,
-    0.3,
-    0.5,
-    0.7,
-    1,
-    1.5,
-    2,
-    3,
-    4,
-    5,
-    7,
-    8,
-    10,
-    13,
-    15,
-    20,
-    30,
-    34,
-    40,
-    50,
-    70,
-    100,
-    130,
-    175,
-    200,
-    300,
-    400,
-    500,
-    700,
-    1000,
-    1500,
-    2000,
-)
 GPU_COUNTS = (1, 2, 4, 8, 16, 32, 64)
-ARCH_FIELDS = {  # widget key -> (ModelSpec field, label)
-    "arch_layers": ("num_layers", "Layers"),
-    "arch_hidden": ("hidden_size", "Hidden size"),
-    "arch_heads": ("num_attention_heads", "Attention heads"),
-    "arch_kv_heads": ("num_kv_heads", "KV heads"),
-    "arch_ffn": ("intermediate_size", "MLP size"),
-    "arch_vocab": ("vocab_size", "Vocabulary"),
-}
 
 try:
-    MODELS = default_models()
     GPUS = default_gpus()
 except CatalogError as error:
     st.error(f"The data files do not load: {error}")
     st.stop()
-MODELS_BY_NAME = {m.name: m for m in MODELS}
-
-
-def derived_architecture(billions: float):
-    """The custom model's starting architecture: the nearest real one, scaled."""
-    base = nearest_dense_model(billions * 1e9)
-    return base, scale_architecture(base.spec, billions * 1e9, name=f"Custom {billions:g}B")
-
-
-def reset_custom_architecture() -> None:
-    """When the size slider moves, the editable fields follow the new derived architecture."""
-    _, spec = derived_architecture(st.session_state["custom_size"])
-    for key, (field, _) in ARCH_FIELDS.items():
-        st.session_state[key] = getattr(spec, field)
 
 
 st.title("Hardware calculator")
@@ -94,68 +36,7 @@ st.write(
 # --- inputs -----------------------------------------------------------------------------------
 with st.sidebar:
     st.header("Model")
-    source = st.radio(
-        "Model from",
-        ["Catalog", "config.json", "Custom size"],
-        key="source",
-        bind="query-params",
-        horizontal=True,
-    )
-    catalog_model = None
-    if source == "Catalog":
-        name = st.selectbox(
-            "Model",
-            list(MODELS_BY_NAME),
-            index=list(MODELS_BY_NAME).index("Llama 3.1 8B"),
-            key="model",
-            bind="query-params",
-        )
-        catalog_model = MODELS_BY_NAME[name]
-        spec = catalog_model.spec
-        st.caption(f"[{catalog_model.hf_id}]({catalog_model.source})")
-    elif source == "config.json":
-        upload = st.file_uploader(
-            "Hugging Face config.json",
-            type=["json"],
-            key="config_upload",
-            help="The config.json from a model repository on the Hub.",
-        )
-        if upload is None:
-            st.info("Upload a model's `config.json` to size it.")
-            st.stop()
-        try:
-            spec = parse_config_text(upload.getvalue(), name=upload.name)
-        except ConfigError as error:
-            st.error(escape_markdown(str(error)))
-            st.stop()
-        st.caption(f"Read **{escape_markdown(spec.name)}** from the upload.")
-    else:
-        billions = st.select_slider(
-            "Parameters (billions)",
-            CUSTOM_SIZES_B,
-            value=8,
-            key="custom_size",
-            bind="query-params",
-            on_change=reset_custom_architecture,
-        )
-        base, derived = derived_architecture(billions)
-        with st.expander("Architecture (editable)"):
-            st.caption(f"Derived by scaling **{base.name}** to {billions:g} B parameters.")
-            for key, (field, _) in ARCH_FIELDS.items():
-                st.session_state.setdefault(key, getattr(derived, field))
-            edits = {
-                field: st.number_input(
-                    label, min_value=1, max_value=1_000_000, step=1, key=key, bind="query-params"
-                )
-                for key, (field, label) in ARCH_FIELDS.items()
-            }
-        try:
-            spec = derived.with_changes(
-                head_dim=max(1, edits["hidden_size"] // edits["num_attention_heads"]), **edits
-            )
-        except ValueError as error:
-            st.error(f"That architecture is not valid: {escape_markdown(str(error))}")
-            st.stop()
+    spec, catalog_model = pick_model()
 
     st.header("Serving")
     precision = st.selectbox(
@@ -187,7 +68,7 @@ with st.sidebar:
         list(KV_FORMATS),
         key="kv",
         bind="query-params",
-        format_func=lambda k: kv_format(k).label,
+        help=", ".join(f"{k}: {f.label}" for k, f in KV_FORMATS.items()),
     )
 
     st.header("GPUs")

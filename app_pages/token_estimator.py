@@ -21,7 +21,7 @@ from llm_calc.tokens import (
     token_spans,
     word_count,
 )
-from ui.charts import context_fill_figure, token_count_figure
+from ui.charts import context_fill_figure, context_label, token_count_figure
 from ui.text import escape_markdown
 from ui.token_html import spans_html
 
@@ -82,7 +82,7 @@ source = st.radio(
 if source == "Type or paste":
     st.selectbox("Start from a sample", ["—", *SAMPLES], key="sample", on_change=load_sample)
     text = st.text_area("Text", key="text", height=200, placeholder="Paste any text here")
-    if len(text) <= MAX_TEXT_IN_URL:
+    if len(text) <= MAX_TEXT_IN_URL and text != sample_text("English prose"):
         st.query_params["text"] = text
     else:
         st.query_params.pop("text", None)
@@ -136,7 +136,7 @@ chosen = st.multiselect(
     default=DEFAULT_TOKENIZERS,
     key="tokenizers",
     bind="query-params",
-    format_func=lambda name: REGISTRY[name].label,
+    help="; ".join(f"{n}: {i.models}" for n, i in REGISTRY.items()),
 )
 special_col, space_col, ids_col = st.columns(3)
 count_special = special_col.toggle(
@@ -210,6 +210,13 @@ else:
         "The rule error is (rule − exact) / exact: positive when the rule over-counts. The rule fits "
         "English prose; code, other scripts and emoji take more tokens per word."
     )
+    reference = counts.get("llama3") or next(iter(counts.values()))
+    st.page_link(
+        "app_pages/training.py",
+        label=f"Fine-tune on these {reference.tokens:,} tokens →",
+        query_params={"tokens": str(reference.tokens)},
+        icon=":material/model_training:",
+    )
 
 # --- context window and cost ------------------------------------------------------------------
 st.subheader("Context window and cost")
@@ -219,7 +226,7 @@ completion = st.select_slider(
     value=1024,
     key="completion",
     bind="query-params",
-    format_func=lambda n: f"{n:,}",
+    format_func=context_label,
 )
 try:
     fills = context_fills({name: c.tokens for name, c in counts.items()}, completion)

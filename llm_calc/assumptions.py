@@ -98,3 +98,67 @@ def inference_assumptions() -> list[Assumption]:
             "Fedus et al. 2022 (Switch Transformers) routing; probability of an expert being missed.",
         ),
     ]
+
+
+def training_assumptions() -> list[Assumption]:
+    """The constants of ``llm_calc.training`` as shown to users."""
+    from llm_calc import training
+
+    return [
+        Assumption(
+            "Full fine-tuning model states",
+            f"{training.WORKING_WEIGHT_BYTES} + {training.GRADIENT_BYTES} + {training.MASTER_WEIGHT_BYTES}"
+            " + optimizer bytes per parameter",
+            "bf16 weights and gradients, fp32 master weights; AdamW adds 8 (two fp32 moments), "
+            "8-bit Adam 2, SGD with momentum 4.",
+            "Rajbhandari et al. 2020 (ZeRO), section 3.1; Dettmers et al. 2022 (8-bit optimizers).",
+        ),
+        Assumption(
+            "LoRA adapters",
+            f"{training.LORA_ADAPTER_BYTES} bytes per adapter parameter",
+            "fp32 adapter weights and gradients with two Adam moments; the base stays frozen at 16 bits.",
+            "Hu et al. 2021 (LoRA); PEFT upcasts adapters to fp32.",
+        ),
+        Assumption(
+            "QLoRA",
+            f"NF4 at {training.NF4_BITS_PER_WEIGHT:.3f} bits; adapters {training.QLORA_ADAPTER_BYTES} bytes",
+            "4-bit NormalFloat with double-quantized scales; embeddings and output stay 16-bit; "
+            "bf16 adapters with paged fp32 Adam states.",
+            "Dettmers et al. 2023 (QLoRA), sections 3-4.",
+        ),
+        Assumption(
+            "Activations",
+            "per tensor, 2 bytes; fp32 logits",
+            "Each layer saves its inputs to attention (Q, K, V, output) and MLP, the MLP's inner "
+            "products and two norm inputs; without FlashAttention also heads × s² softmax outputs. "
+            "Checkpointing keeps only each layer's input plus one layer at a time.",
+            "Korthikanti et al. 2022 (34·s·b·h + 5·a·s²·b per layer, here without dropout).",
+        ),
+        Assumption(
+            "Sharding",
+            "ZeRO-1/2/3 over data-parallel GPUs; TP 1-8",
+            "Stage 1 shards optimizer states, 2 also gradients, 3 (FSDP) also weights, plus two layers of "
+            "gather buffers; tensor parallelism splits model states and (with sequence parallelism) "
+            "activations.",
+            "Rajbhandari et al. 2020; Korthikanti et al. 2022.",
+        ),
+        Assumption(
+            "Training FLOPs",
+            "6 × active params × tokens (LoRA: 4 × active + 6 × adapters)",
+            "Forward 2, backward 4 FLOPs per parameter and token; frozen weights need no weight gradients. "
+            "Optional attention term 12 × layers × query width × sequence.",
+            "Kaplan et al. 2020; Chowdhery et al. 2022 (PaLM), appendix B.",
+        ),
+        Assumption(
+            "Model-FLOPs utilisation",
+            f"{training.DEFAULT_MFU:.0%} by default",
+            "Share of the GPUs' dense 16-bit TFLOPS a run achieves.",
+            "LLaMA 65B ≈ 47 % (380 tokens/s/GPU); PaLM 540B 46.2 %.",
+        ),
+        Assumption(
+            "Compute-optimal data",
+            f"{training.CHINCHILLA_TOKENS_PER_PARAMETER} tokens per parameter",
+            "A hint for pre-training budgets, not a requirement.",
+            "Hoffmann et al. 2022 (Chinchilla).",
+        ),
+    ]

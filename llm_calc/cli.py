@@ -24,15 +24,36 @@ from llm_calc.catalog import (
     CatalogError,
     default_gpus,
     default_models,
+    find_gpu,
     find_model,
     nearest_dense_model,
 )
-from llm_calc.hardware import CARD_LADDER, DECODE_BANDWIDTH_EFFICIENCY, PREFILL_MFU, size_on_gpus
+from llm_calc.hardware import (
+    CARD_LADDER,
+    DECODE_BANDWIDTH_EFFICIENCY,
+    PREFILL_MFU,
+    size_on_gpus,
+    usable_memory_bytes,
+)
 from llm_calc.hf_config import MAX_CONFIG_BYTES, ConfigError, parse_config_text
 from llm_calc.memory import DEFAULT_PREFILL_CHUNK_TOKENS, InferenceSettings
 from llm_calc.precision import KV_ALIASES, KV_FORMATS, WEIGHT_FORMATS, kv_format
 from llm_calc.tokenizers import REGISTRY, TokenizerError
 from llm_calc.tokens import count_tokens, decode_upload
+from llm_calc.training import (
+    DEFAULT_MFU,
+    LORA_TARGETS,
+    METHODS,
+    OPTIMIZER_STATE_BYTES,
+    TENSOR_PARALLEL_SIZES,
+    TrainingSetup,
+    cards_needed_for_training,
+    chinchilla_tokens,
+    trainable_params,
+    training_flops,
+    training_memory,
+    training_run,
+)
 from llm_calc.units import format_count, format_gib
 
 MIN_CUSTOM_PARAMS_B = 0.01
@@ -53,10 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     memory = commands.add_parser("memory", help="memory, GPU fit and decode speed for inference")
-    source = memory.add_mutually_exclusive_group(required=True)
-    source.add_argument("--model", help="Hugging Face id from data/models.csv")
-    source.add_argument("--config", type=Path, help="path to a Hugging Face config.json")
-    source.add_argument("--params", type=float, help="parameter count in billions (custom model)")
+    _add_model_source(memory)
     memory.add_argument("--precision", default="bf16", choices=list(WEIGHT_FORMATS), type=str.lower)
     memory.add_argument("--context", type=int, default=4096, help="prompt + completion tokens")
     memory.add_argument("--batch", type=int, default=1, help="concurrent sequences")
@@ -77,6 +95,36 @@ def build_parser() -> argparse.ArgumentParser:
     memory.add_argument("--no-flash-attention", action="store_true")
     memory.add_argument("--json", action="store_true", help="print one JSON object")
 
+    train = commands.add_parser("train", help="training / fine-tuning memory per GPU, time and cost")
+    _add_model_source(train)
+    train.add_argument("--method", choices=METHODS, default="full")
+    train.add_argument("--optimizer", choices=list(OPTIMIZER_STATE_BYTES), default="adamw")
+    train.add_argument("--seq-len", type=int, default=2048, help="tokens per sequence")
+    train.add_argument("--micro-batch", type=int, default=1, help="sequences per GPU per step")
+    train.add_argument("--checkpointing", action="store_true", help="gradient (activation) checkpointing")
+    train.add_argument("--no-flash-attention", action="store_true")
+    train.add_argument("--gpus", type=int, default=1, help="number of GPUs")
+    train.add_argument("--gpu", default=DEFAULT_TRAINING_GPU, help="card name from data/gpus.csv")
+    train.add_argument("--zero", type=int, choices=(0, 1, 2, 3), default=0, help="ZeRO / FSDP stage")
+    train.add_argument("--tp", type=int, choices=TENSOR_PARALLEL_SIZES, default=1, help="tensor parallel")
+    train.add_argument("--lora-rank", type=int, default=8)
+    train.add_argument("--lora-alpha", type=int, default=16)
+    train.add_argument(
+        "--lora-targets",
+        default="q_proj,v_proj",
+        help="comma-separated PEFT module names: " + ",".join(LORA_TARGETS),
+    )
+    train.add_argument(
+        "--tokens",
+        type=_token_amount,
+        default=None,
+        help="training tokens, e.g. 1.4e12 or 1.4T (default: 20 per parameter)",
+    )
+    train.add_argument("--mfu", type=float, default=DEFAULT_MFU, help="model-FLOPs utilisation")
+    train.add_argument("--price", type=float, default=None, help="$ per GPU-hour (default: the catalog's)")
+    train.add_argument("--attention-flops", action="store_true", help="add the attention FLOPs term")
+    train.add_argument("--json", action="store_true", help="print one JSON object")
+
     tokens = commands.add_parser("tokens", help="exact token counts of a text file or stdin")
     tokens.add_argument("file", nargs="?", default="-", help="a text file, or - for standard input")
     tokens.add_argument(
@@ -92,6 +140,30 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("models", help="list the model catalog")
     commands.add_parser("gpus", help="list the GPU catalog")
     return parser
+
+
+def _add_model_source(parser: argparse.ArgumentParser) -> None:
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--model", help="Hugging Face id from data/models.csv")
+    source.add_argument("--config", type=Path, help="path to a Hugging Face config.json")
+    source.add_argument("--params", type=float, help="parameter count in billions (custom model)")
+
+
+_SUFFIXES = {"k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12}
+
+
+def _token_amount(text: str) -> float:
+    """'1.4T', '300B', '5e9' -> tokens."""
+    cleaned = text.strip().lower()
+    scale = _SUFFIXES.get(cleaned[-1:], 1.0)
+    number = cleaned[:-1] if cleaned[-1:] in _SUFFIXES else cleaned
+    try:
+        value = float(number) * scale
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a token amount: {text!r} (try 1.4e12 or 1.4T)") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"not a token amount: {text!r}")
+    return value
 
 
 def resolve_model(args: argparse.Namespace) -> tuple[ModelSpec, str]:
@@ -212,6 +284,85 @@ def print_memory_text(report: dict) -> None:
         )
 
 
+DEFAULT_TRAINING_GPU = "NVIDIA A100 80GB SXM"
+
+
+def train_report(args: argparse.Namespace) -> dict:
+    """Everything ``train`` prints, as a JSON-ready dictionary."""
+    spec, origin = resolve_model(args)
+    targets = tuple(t.strip() for t in args.lora_targets.split(",") if t.strip())
+    setup = TrainingSetup(
+        method=args.method,
+        optimizer=args.optimizer,
+        seq_len=args.seq_len,
+        micro_batch=args.micro_batch,
+        checkpointing=args.checkpointing,
+        flash_attention=not args.no_flash_attention,
+        gpus=args.gpus,
+        zero_stage=args.zero,
+        tensor_parallel=args.tp,
+        lora_rank=args.lora_rank,
+        lora_alpha=args.lora_alpha,
+        lora_targets=targets,
+    )
+    gpu = find_gpu(args.gpu)
+    memory = training_memory(spec, setup)
+    trainable = trainable_params(spec, setup)
+    tokens = args.tokens if args.tokens is not None else float(chinchilla_tokens(spec))
+    flops = training_flops(spec, tokens, setup.method, trainable, setup.seq_len, args.attention_flops)
+    price = args.price if args.price is not None else gpu.price_per_hour_usd
+    run = training_run(flops, setup.gpus, gpu.tflops_16bit, args.mfu, price)
+    return {
+        "model": spec.name,
+        "origin": origin,
+        "method": setup.method,
+        "params": count_parameters(spec).total,
+        "trainable_params": trainable,
+        "gpu": gpu.name,
+        "gpus": setup.gpus,
+        "memory_per_gpu_bytes": memory.total_bytes,
+        "weights_bytes": memory.weights_bytes,
+        "gradients_bytes": memory.gradients_bytes,
+        "optimizer_bytes": memory.optimizer_bytes,
+        "activations_bytes": memory.activations_bytes,
+        "overhead_bytes": memory.overhead_bytes,
+        "fits": memory.total_bytes <= usable_memory_bytes(gpu),
+        "count_needed": cards_needed_for_training(spec, setup, gpu),
+        "tokens": tokens,
+        "flops": flops,
+        "mfu": args.mfu,
+        "days": run.days,
+        "gpu_hours": run.gpu_hours,
+        "price_per_gpu_hour_usd": price,
+        "cost_usd": run.cost_usd,
+    }
+
+
+def print_train_text(report: dict) -> None:
+    print(f"{report['model']}  ({report['origin']})")
+    print(f"  {report['method']} on {report['gpus']} x {report['gpu']}")
+    trainable, total = format_count(report["trainable_params"]), format_count(report["params"])
+    print(f"  trainable            {trainable} of {total}")
+    for key in (
+        "weights_bytes",
+        "gradients_bytes",
+        "optimizer_bytes",
+        "activations_bytes",
+        "overhead_bytes",
+        "memory_per_gpu_bytes",
+    ):
+        print(f"  {key.removesuffix('_bytes').replace('_', ' '):20s} {format_gib(report[key])}")
+    print(
+        f"  fits                 {'yes' if report['fits'] else 'no'} "
+        f"(fewest GPUs that fit: {report['count_needed'] or 'none'})"
+    )
+    cost = f"${report['cost_usd']:,.0f}" if report["cost_usd"] is not None else "no price"
+    print(
+        f"  {report['tokens']:.3g} tokens, {report['flops']:.3g} FLOPs: {report['days']:,.1f} days, "
+        f"{report['gpu_hours']:,.0f} GPU-hours, {cost}"
+    )
+
+
 MAX_TOKEN_INPUT_BYTES = 512 * 1024**2
 """Largest file ``tokens`` reads (512 MiB); beyond that, split the file."""
 
@@ -255,6 +406,12 @@ def main(argv: list[str] | None = None) -> int:
                 print(json.dumps(report, indent=2))
             else:
                 print_memory_text(report)
+        elif args.command == "train":
+            report = train_report(args)
+            if args.json:
+                print(json.dumps(report, indent=2))
+            else:
+                print_train_text(report)
         elif args.command == "tokens":
             report = tokens_report(args)
             if args.json:

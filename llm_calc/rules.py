@@ -13,9 +13,9 @@ INFERENCE_GB_PER_BILLION_16BIT = 2.1
 INFERENCE_GB_PER_BILLION_QUANTIZED = 0.7
 """Inference with 4-bit weights: 0.5 bytes per parameter plus scales, cache and buffers. [GB per 1e9]"""
 
-FINE_TUNING_MULTIPLIER = 12
-"""Full fine-tuning with Adam needs about 12x the 16-bit model size in GB (weights, gradients,
-fp32 master weights and two Adam moments, before activations)."""
+FINE_TUNING_GB_PER_BILLION = 12
+"""Full fine-tuning: about 12 GB per billion parameters, i.e. 12 bytes per parameter (16-bit
+weights and gradients plus two fp32 Adam moments: 2 + 2 + 8), activations not counted."""
 
 
 def inference_rule_bytes(params: float, quantized: bool) -> int:
@@ -24,3 +24,10 @@ def inference_rule_bytes(params: float, quantized: bool) -> int:
         raise ValueError("parameter count must not be negative")
     per_billion = INFERENCE_GB_PER_BILLION_QUANTIZED if quantized else INFERENCE_GB_PER_BILLION_16BIT
     return round(params / 1e9 * per_billion * 1e9)
+
+
+def fine_tuning_rule_bytes(params: float) -> int:
+    """The rule-of-thumb full fine-tuning memory for ``params`` parameters. [bytes]"""
+    if params < 0:
+        raise ValueError("parameter count must not be negative")
+    return round(params / 1e9 * FINE_TUNING_GB_PER_BILLION * 1e9)

@@ -152,3 +152,75 @@ def test_tokens_bad_input_exits_2(capsys, args, message):
     assert main(args) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_train_json_has_the_documented_keys(capsys):
+    assert (
+        main(
+            [
+                "train",
+                "--model",
+                "meta-llama/Llama-2-7b-hf",
+                "--method",
+                "lora",
+                "--lora-rank",
+                "8",
+                "--lora-targets",
+                "q_proj,v_proj",
+                "--tokens",
+                "10M",
+                "--json",
+            ]
+        )
+        == 0
+    )
+    report = json.loads(capsys.readouterr().out)
+    for key in ("memory_per_gpu_bytes", "trainable_params", "flops", "gpu_hours", "days", "cost_usd"):
+        assert key in report
+    assert report["trainable_params"] == 4_194_304
+    assert report["flops"] == (4 * 6_738_415_616 + 6 * 4_194_304) * 10e6
+    assert report["price_per_gpu_hour_usd"] == 1.79  # the default card's catalog price
+
+
+def test_train_reproduces_the_llama_65b_run(capsys):
+    assert (
+        main(
+            [
+                "train",
+                "--model",
+                "huggyllama/llama-65b",
+                "--gpus",
+                "2048",
+                "--zero",
+                "3",
+                "--tokens",
+                "1.4T",
+                "--mfu",
+                "0.477",
+                "--price",
+                "3.7",
+                "--json",
+            ]
+        )
+        == 0
+    )
+    report = json.loads(capsys.readouterr().out)
+    assert report["days"] == pytest.approx(21, rel=0.1)
+    assert report["cost_usd"] == pytest.approx(3.8e6, rel=0.05)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--params", "7", "--zero", "5"], "invalid choice"),
+        (["--params", "7", "--method", "lora", "--lora-targets", "c_attn"], "LoRA targets"),
+        (["--params", "7", "--gpu", "GTX 480"], "unknown GPU"),
+        (["--params", "7", "--tokens", "lots"], "not a token amount"),
+        (["--params", "7", "--mfu", "2"], "MFU"),
+        (["--params", "7", "--gpus", "6", "--tp", "4"], "multiple of tensor_parallel"),
+    ],
+)
+def test_train_bad_input_exits_2(capsys, args, message):
+    assert main(["train", *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1

@@ -203,3 +203,75 @@ def context_fill_figure(models: list[str], percents: list[float]) -> go.Figure:
         yaxis={"autorange": "reversed"},
     )
     return figure
+
+
+TRAINING_PART_COLORS = {
+    "Weights": "#4f46e5",
+    "Gradients": "#a855f7",
+    "Optimizer & adapters": "#0ea5e9",
+    "Activations": "#f59e0b",
+    "Overhead": "#9ca3af",
+}
+
+
+def training_memory_figure(
+    methods: list[str], parts: list[dict[str, int]], cards: dict[str, int]
+) -> go.Figure:
+    """Stacked memory per GPU for each method, with dashed lines at card capacities (GiB)."""
+    figure = go.Figure()
+    for part, color in TRAINING_PART_COLORS.items():
+        figure.add_bar(
+            name=part,
+            x=methods,
+            y=[p[part] / GIB for p in parts],
+            marker_color=color,
+            hovertemplate=f"{part}: %{{y:,.1f}} GiB<extra>%{{x}}</extra>",
+        )
+    for label, capacity in cards.items():
+        figure.add_hline(
+            y=capacity / GIB,
+            line_dash="dot",
+            line_color="#6b7280",
+            annotation_text=label,
+            annotation_position="top right",
+        )
+    figure.update_layout(
+        barmode="stack",
+        height=420,
+        margin={"l": 10, "r": 10, "t": 30, "b": 40},
+        yaxis_title="memory per GPU (GiB)",
+        legend={"orientation": "h", "y": 1.12},
+    )
+    return figure
+
+
+def time_and_cost_figure(gpus: list[int], days: list[float], costs: list[float | None]) -> go.Figure:
+    """Wall-clock days (left axis, log) and rented cost (right axis) against the number of GPUs."""
+    figure = go.Figure()
+    figure.add_scatter(
+        x=gpus,
+        y=days,
+        name="days",
+        mode="lines+markers",
+        line_color="#4f46e5",
+        hovertemplate="%{x} GPUs: %{y:,.2f} days<extra></extra>",
+    )
+    if any(c is not None for c in costs):
+        figure.add_scatter(
+            x=gpus,
+            y=costs,
+            name="cost ($)",
+            mode="lines",
+            line_color="#16a34a",
+            yaxis="y2",
+            hovertemplate="%{x} GPUs: $%{y:,.0f}<extra></extra>",
+        )
+    figure.update_layout(
+        height=360,
+        margin={"l": 10, "r": 10, "t": 30, "b": 40},
+        xaxis={"title": "GPUs", "type": "log"},
+        yaxis={"title": "days", "type": "log"},
+        yaxis2={"title": "cost ($)", "overlaying": "y", "side": "right", "rangemode": "tozero"},
+        legend={"orientation": "h", "y": 1.12},
+    )
+    return figure

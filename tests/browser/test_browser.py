@@ -11,7 +11,12 @@ from .conftest import ARTIFACTS, metric, open_page, wait_until_idle
 
 pytestmark = pytest.mark.browser
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
-PAGES = {"overview": "", "hardware_calculator": "hardware_calculator", "token_estimator": "token_estimator"}
+PAGES = {
+    "overview": "",
+    "token_estimator": "token_estimator",
+    "hardware_calculator": "hardware_calculator",
+    "training": "training",
+}
 XSS = (
     "<script>window.__pwned=1</script>"
     '<img src=x onerror="window.__pwned=1">'
@@ -118,7 +123,9 @@ def test_a_link_with_text_reproduces_the_counts(page, app_url):
     """A shared link carrying a short text and tokenizer choice shows the same counts."""
     open_page(page, f"{app_url}/token_estimator?text={quote('hello world')}&tokenizers=cl100k_base")
     expect(metric(page, "Words")).to_have_text("2")
-    expect(page.get_by_text("OpenAI cl100k_base").first).to_be_visible()
+    chips = page.locator("[data-testid='stMultiSelect']").first
+    expect(chips.get_by_text("cl100k_base")).to_be_visible()
+    expect(chips.get_by_text("o200k_base")).to_have_count(0)  # the default choice was replaced
 
 
 def test_uploading_a_file_with_bad_bytes_is_reported(page, app_url, tmp_path):
@@ -130,3 +137,26 @@ def test_uploading_a_file_with_bad_bytes_is_reported(page, app_url, tmp_path):
     expect(page.get_by_text("were not valid UTF-8")).to_be_visible(timeout=30_000)
     expect(metric(page, "Words")).to_have_text("8")  # "caf�", "au", "lait", "��", and, more, words, here
     assert page.locator("[data-testid='stException']").count() == 0
+
+
+def test_a_training_link_shows_qlora_65b_fitting_a_48_gb_card(page, app_url):
+    """The QLoRA claim from the primer, opened from a shared link: 65B fits one RTX A6000."""
+    targets = "&".join(
+        f"targets={t}" for t in ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+    )
+    open_page(
+        page,
+        f"{app_url}/training?model=LLaMA+65B&method=qlora&rank=64&{targets}&seq=512&ckpt=true"
+        "&card=NVIDIA+RTX+A6000",
+    )
+    expect(page.get_by_text("fits 48.0 GiB")).to_be_visible()
+    expect(metric(page, "Trainable parameters")).to_have_text("800 M")
+
+
+def test_token_estimator_hands_its_count_to_the_training_page(page, app_url):
+    """Following "Fine-tune on these tokens" opens the training page with the count filled in."""
+    open_page(page, f"{app_url}/token_estimator?text={quote('hello world')}")
+    page.get_by_text("Fine-tune on these 2 tokens").click()
+    wait_until_idle(page)
+    expect(page).to_have_url(re.compile(r"training\?tokens=2"))
+    expect(page.get_by_role("spinbutton", name="Dataset tokens")).to_have_value("2")

@@ -1,0 +1,316 @@
+"""Training and fine-tuning: memory per GPU, which cards fit, time and cost."""
+
+from dataclasses import replace
+
+import pandas as pd
+import streamlit as st
+
+from llm_calc.architecture import count_parameters
+from llm_calc.assumptions import training_assumptions
+from llm_calc.catalog import CatalogError, default_gpus, find_gpu, find_model
+from llm_calc.hardware import usable_memory_bytes
+from llm_calc.rules import FINE_TUNING_GB_PER_BILLION, fine_tuning_rule_bytes
+from llm_calc.training import (
+    CHINCHILLA_TOKENS_PER_PARAMETER,
+    DEFAULT_MFU,
+    GPT3_RUN,
+    LLAMA_65B_RUN,
+    LORA_TARGETS,
+    METHODS,
+    TrainingSetup,
+    cards_needed_for_training,
+    chinchilla_tokens,
+    price_for_budget,
+    recompute_run,
+    trainable_params,
+    training_flops,
+    training_memory,
+    training_run,
+)
+from llm_calc.units import GB, format_count, format_gib
+from ui.charts import time_and_cost_figure, training_memory_figure
+from ui.model_picker import pick_model
+from ui.text import escape_markdown
+
+METHOD_LABELS = {"full": "Full fine-tuning / pre-training", "lora": "LoRA", "qlora": "QLoRA (4-bit base)"}
+OPTIMIZER_LABELS = {"adamw": "AdamW (mixed precision)", "adam8bit": "8-bit Adam", "sgd": "SGD with momentum"}
+GPU_COUNTS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096)
+SEQ_LENS = (256, 512, 1024, 2048, 4096, 8192, 16384, 32768)
+RANKS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+REFERENCE_CARDS = ("NVIDIA RTX 4090", "NVIDIA RTX A6000", "NVIDIA A100 80GB SXM", "NVIDIA H200 SXM")
+
+try:
+    GPUS = default_gpus()
+except CatalogError as error:
+    st.error(f"The data files do not load: {escape_markdown(str(error))}")
+    st.stop()
+GPU_NAMES = [g.name for g in GPUS if not g.is_apple]
+
+st.title("Training and fine-tuning")
+st.write(
+    "What it takes to **train** a model: memory on each GPU part by part (weights, gradients, optimizer "
+    "states, activations), which cards fit and how many, and how long and how much a run takes. "
+    "Full fine-tuning, LoRA and QLoRA side by side; the constants are listed under *Assumptions*."
+)
+
+# --- inputs -----------------------------------------------------------------------------------
+with st.sidebar:
+    st.header("Model")
+    spec, catalog_model = pick_model(allow_upload=True)
+
+    st.header("Method")
+    # plain option values (no format_func) keep shared links readable: ?method=qlora&optimizer=sgd
+    method = st.radio(
+        "Method", METHODS, captions=list(METHOD_LABELS.values()), key="method", bind="query-params"
+    )
+    optimizer = st.selectbox(
+        "Optimizer",
+        list(OPTIMIZER_LABELS),
+        key="optimizer",
+        bind="query-params",
+        disabled=method != "full",
+        help="; ".join(f"{name}: {label}" for name, label in OPTIMIZER_LABELS.items()),
+    )
+    rank = st.select_slider(
+        "LoRA rank", RANKS, value=16, key="rank", bind="query-params", disabled=method == "full"
+    )
+    alpha = st.number_input(
+        "LoRA alpha",
+        1,
+        4096,
+        32,
+        key="alpha",
+        bind="query-params",
+        disabled=method == "full",
+        help="Scales the update by alpha / rank; no effect on memory.",
+    )
+    targets = st.multiselect(
+        "LoRA target modules",
+        LORA_TARGETS,
+        default=["q_proj", "k_proj", "v_proj", "o_proj"],
+        key="targets",
+        bind="query-params",
+        disabled=method == "full",
+    )
+
+    st.header("Batch")
+    seq_len = st.select_slider(
+        "Sequence length (tokens)", SEQ_LENS, value=2048, key="seq", bind="query-params"
+    )
+    micro_batch = st.number_input(
+        "Micro-batch (sequences per GPU)", 1, 1024, 1, key="micro", bind="query-params"
+    )
+    checkpointing = st.toggle(
+        "Gradient checkpointing", value=method != "full", key="ckpt", bind="query-params"
+    )
+    flash = st.toggle("FlashAttention", value=True, key="flash_train", bind="query-params")
+
+    st.header("GPUs")
+    gpu_name = st.selectbox(
+        "Card", GPU_NAMES, index=GPU_NAMES.index("NVIDIA A100 80GB SXM"), key="card", bind="query-params"
+    )
+    gpus = st.select_slider("Number of GPUs", GPU_COUNTS, value=1, key="n_gpus", bind="query-params")
+    zero = st.radio(
+        "ZeRO / FSDP stage",
+        (0, 1, 2, 3),
+        horizontal=True,
+        key="zero",
+        bind="query-params",
+        help="1 shards optimizer states, 2 also gradients, 3 (FSDP full shard) also weights.",
+    )
+    tensor_parallel = st.select_slider(
+        "Tensor parallel", (1, 2, 4, 8), value=1, key="tp", bind="query-params"
+    )
+
+    st.header("Data and cost")
+    dataset_tokens = st.number_input(
+        "Dataset tokens",
+        1,
+        10**15,
+        100_000_000,
+        step=1_000_000,
+        key="tokens",
+        bind="query-params",
+        help="Tokens in the training data. The token estimator links here with its count.",
+    )
+    st.caption(f"= {format_count(dataset_tokens)} tokens")
+    epochs = st.number_input("Epochs", 1, 1000, 1, key="epochs", bind="query-params")
+    mfu = st.slider(
+        "Model-FLOPs utilisation", 0.05, 0.8, DEFAULT_MFU, 0.01, key="train_mfu", bind="query-params"
+    )
+    price_override = st.number_input(
+        "Price per GPU-hour ($, 0 = catalog price)", 0.0, 1000.0, 0.0, key="gpu_price", bind="query-params"
+    )
+    attention_flops = st.toggle("Count attention FLOPs", key="attn_flops", bind="query-params")
+
+gpu = find_gpu(gpu_name)
+price = price_override or gpu.price_per_hour_usd
+try:
+    setup = TrainingSetup(
+        method=method,
+        optimizer=optimizer,
+        seq_len=seq_len,
+        micro_batch=int(micro_batch),
+        checkpointing=checkpointing,
+        flash_attention=flash,
+        gpus=gpus,
+        zero_stage=zero,
+        tensor_parallel=min(tensor_parallel, gpus),
+        lora_rank=rank,
+        lora_alpha=int(alpha),
+        lora_targets=tuple(targets) or ("q_proj",),
+    )
+    memory = training_memory(spec, setup)
+    trainable = trainable_params(spec, setup)
+    tokens = float(dataset_tokens) * epochs
+    flops = training_flops(spec, tokens, method, trainable, seq_len, attention_flops)
+    run = training_run(flops, gpus, gpu.tflops_16bit, mfu, price)
+except ValueError as error:
+    st.error(f"Cannot estimate this run: {escape_markdown(str(error))}")
+    st.stop()
+params = count_parameters(spec)
+
+# --- results ----------------------------------------------------------------------------------
+st.subheader(f"{spec.name} · {METHOD_LABELS[method]} on {gpus} × {gpu.name}")
+if method != "full" and not targets:
+    st.warning("No LoRA target chosen; showing q_proj only.")
+usable = usable_memory_bytes(gpu)
+per_gpu, trainable_col, time_col = st.columns(3)
+per_gpu.metric(
+    "Memory per GPU",
+    format_gib(memory.total_bytes),
+    delta=f"{'fits' if memory.total_bytes <= usable else 'exceeds'} {format_gib(usable)}",
+    delta_color="normal" if memory.total_bytes <= usable else "inverse",
+)
+trainable_col.metric(
+    "Trainable parameters", format_count(trainable), help=f"of {params.total:,} in the model"
+)
+time_col.metric("Time", f"{run.days:,.1f} days" if run.days >= 1 else f"{run.seconds / 3600:,.1f} hours")
+flops_col, hours_col, cost_col = st.columns(3)
+flops_col.metric("Training FLOPs", f"{flops:.3g}")
+hours_col.metric("GPU-hours", f"{run.gpu_hours:,.0f}")
+cost_col.metric(
+    "Cost",
+    f"${run.cost_usd:,.0f}" if run.cost_usd is not None else "no price",
+    help=f"at ${price:,.2f} per GPU-hour" if price else "set a price in the sidebar",
+)
+st.caption(
+    f"{tokens:,.3g} tokens at {mfu:.0%} of {gpu.tflops_16bit:,.0f} dense 16-bit TFLOPS per GPU. "
+    f"Compute-optimal pre-training would use about {chinchilla_tokens(spec) / 1e9:,.0f} B tokens "
+    f"({CHINCHILLA_TOKENS_PER_PARAMETER} per parameter)."
+)
+
+parts = pd.DataFrame(
+    {
+        "part": [
+            "weights",
+            "gradients",
+            "optimizer states" if method == "full" else "adapters with their optimizer",
+            "activations",
+            "overhead",
+        ],
+        "per GPU": [
+            format_gib(v)
+            for v in (
+                memory.weights_bytes,
+                memory.gradients_bytes,
+                memory.optimizer_bytes,
+                memory.activations_bytes,
+                memory.overhead_bytes,
+            )
+        ],
+    }
+)
+st.dataframe(parts, hide_index=True, width="content")
+
+with st.container(border=True):
+    rule = fine_tuning_rule_bytes(params.total)
+    full = training_memory(spec, replace(setup, method="full", gpus=1, zero_stage=0, tensor_parallel=1))
+    st.markdown(
+        f"**Rule of thumb** — full fine-tuning needs about {FINE_TUNING_GB_PER_BILLION} GB per billion "
+        f"parameters → **{rule / GB:,.0f} GB**. Detailed, on one GPU: **{full.total_bytes / GB:,.0f} GB** "
+        f"({(full.weights_bytes + full.gradients_bytes + full.optimizer_bytes) / GB:,.0f} GB of model states "
+        f"+ {full.activations_bytes / GB:,.1f} GB of activations + overhead)."
+    )
+    st.caption(
+        "The rule counts 12 bytes per parameter (16-bit weights and gradients, two Adam moments); "
+        "mixed-precision training also keeps a 4-byte fp32 master copy, and activations grow with "
+        "sequence length and micro-batch."
+    )
+
+memory_tab, cards_tab, time_tab, examples_tab = st.tabs(
+    ["Memory by method", "Cards", "Time and cost", "Worked examples"]
+)
+with memory_tab:
+    by_method = {m: training_memory(spec, replace(setup, method=m)) for m in METHODS}
+    figure = training_memory_figure(
+        [METHOD_LABELS[m] for m in METHODS],
+        [
+            {
+                "Weights": b.weights_bytes,
+                "Gradients": b.gradients_bytes,
+                "Optimizer & adapters": b.optimizer_bytes,
+                "Activations": b.activations_bytes,
+                "Overhead": b.overhead_bytes,
+            }
+            for b in by_method.values()
+        ],
+        {find_gpu(n).name.removeprefix("NVIDIA "): usable_memory_bytes(find_gpu(n)) for n in REFERENCE_CARDS},
+    )
+    st.plotly_chart(figure, width="stretch")
+    st.caption(
+        "Same sequence length, batch, GPUs and sharding for the three methods; dotted lines are card "
+        "capacities."
+    )
+with cards_tab:
+    rows = []
+    for card in GPUS:
+        row = {
+            "card": card.name,
+            "class": card.gpu_class,
+            "usable memory (GiB)": round(usable_memory_bytes(card) / 2**30, 1),
+        }
+        for m in METHODS:
+            row[f"{m}: GPUs needed"] = cards_needed_for_training(spec, replace(setup, method=m), card)
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    st.dataframe(table, hide_index=True, width="stretch")
+    st.caption(
+        f"Fewest GPUs that hold the run with ZeRO stage {zero} and tensor parallel {tensor_parallel}; "
+        "empty where no count does (without ZeRO or TP every GPU holds the whole model)."
+    )
+    st.download_button(
+        "Download CSV", table.to_csv(index=False).encode(), "llm_training_cards.csv", "text/csv"
+    )
+with time_tab:
+    counts = [n for n in GPU_COUNTS if n % setup.tensor_parallel == 0]
+    runs = [training_run(flops, n, gpu.tflops_16bit, mfu, price) for n in counts]
+    st.plotly_chart(
+        time_and_cost_figure(counts, [r.days for r in runs], [r.cost_usd for r in runs]), width="stretch"
+    )
+    st.caption(
+        "At a fixed MFU the cost does not depend on the number of GPUs; in practice MFU falls as runs "
+        "grow, so large runs cost somewhat more than this line."
+    )
+with examples_tab:
+    for published in (LLAMA_65B_RUN, GPT3_RUN):
+        example_gpu = find_gpu(published.gpu_name)
+        example, example_mfu = recompute_run(published, find_model(published.hf_id).spec, example_gpu)
+        st.markdown(f"**{published.name}** — reported: {published.reported} ({published.source}).")
+        cost = (
+            f", ${example.cost_usd:,.0f} at ${example_gpu.price_per_hour_usd}/GPU-hour"
+            if example.cost_usd
+            else ""
+        )
+        st.markdown(
+            f"Ours: {example.flops:.3g} FLOPs on {published.gpus:,} × {example_gpu.name} at "
+            f"{example_mfu:.0%} MFU → **{example.days:,.1f} days**, {example.gpu_hours:,.0f} GPU-hours{cost}."
+        )
+        if published is LLAMA_65B_RUN:
+            st.markdown(
+                f"The primer's ≈ $3.8M corresponds to **${price_for_budget(example, 3.8e6):,.2f} per "
+                "A100-hour**, a typical 2023 on-demand price."
+            )
+
+with st.expander("Assumptions"):
+    st.dataframe(pd.DataFrame([vars(a) for a in training_assumptions()]), hide_index=True, width="stretch")

@@ -1,0 +1,437 @@
+"""Training and fine-tuning: memory per GPU, compute, time and cost.
+
+Memory per GPU is the sum of model states (16-bit working weights, gradients, fp32 master
+weights and optimizer states, or for LoRA/QLoRA a frozen base plus small trainable adapters),
+activations saved for the backward pass, and the fixed runtime overhead. Model states are split
+by tensor parallelism and, with ZeRO, across the data-parallel group: stage 1 shards optimizer
+states, stage 2 also gradients, stage 3 (FSDP full shard) also weights.
+
+Activations follow Korthikanti et al. (2022), derived per tensor for the model's actual shapes
+(grouped-query attention, gated MLPs, MoE routing) instead of the GPT-3-only constant 34·s·b·h.
+
+References
+----------
+.. [1] Rajbhandari et al. 2020, "ZeRO: Memory Optimizations Toward Training Trillion Parameter
+       Models": mixed-precision Adam keeps 2 + 2 + (4 + 4 + 4) = 16 bytes per parameter.
+.. [2] Korthikanti et al. 2022, "Reducing Activation Recomputation in Large Transformer Models":
+       per-layer activations 34·s·b·h + 5·a·s²·b bytes (16-bit), 4·s·b·v for the logits.
+.. [3] Hu et al. 2021, "LoRA"; Dettmers et al. 2023, "QLoRA" (NF4 with double quantization:
+       0.127 bits of scales per parameter; 16-bit adapters; paged optimizers; a 65B model
+       fine-tuned on one 48 GB GPU).
+.. [4] Dettmers et al. 2022, "8-bit Optimizers via Block-wise Quantization" (2 bytes of state).
+.. [5] Kaplan et al. 2020 (6·N FLOPs per token); Chowdhery et al. 2022, PaLM, appendix B
+       (attention adds 12·L·H·Q·T per token; model-FLOPs utilisation, 46.2 % for PaLM 540B).
+.. [6] Hoffmann et al. 2022, "Training Compute-Optimal Large Language Models" (≈ 20 tokens per
+       parameter).
+.. [7] Touvron et al. 2023, LLaMA: 65B trained on 1.4 T tokens on 2,048 A100-80GB at about
+       380 tokens/s/GPU, about 21 days.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from llm_calc.architecture import ModelSpec, count_parameters
+from llm_calc.catalog import Gpu
+from llm_calc.hardware import CARD_LADDER, usable_memory_bytes
+from llm_calc.memory import RUNTIME_OVERHEAD_BYTES
+
+METHODS = ("full", "lora", "qlora")
+
+OPTIMIZER_STATE_BYTES = {"adamw": 8, "adam8bit": 2, "sgd": 4}
+"""Optimizer state per trainable parameter: Adam's two fp32 moments (8), 8-bit Adam's two
+8-bit moments (2) [4], SGD's fp32 momentum (4). [bytes]"""
+
+WORKING_WEIGHT_BYTES = 2
+"""16-bit copy of each weight used in the forward and backward pass [1]. [bytes]"""
+GRADIENT_BYTES = 2
+"""16-bit gradient per trainable parameter [1]. [bytes]"""
+MASTER_WEIGHT_BYTES = 4
+"""fp32 master copy the optimizer updates (mixed precision) [1]. [bytes]"""
+
+LORA_ADAPTER_BYTES = 16
+"""Per LoRA adapter parameter: fp32 weight, fp32 gradient, two fp32 Adam moments (PEFT upcasts
+adapters to fp32 by default). [bytes]"""
+QLORA_ADAPTER_BYTES = 12
+"""Per QLoRA adapter parameter: bf16 weight and gradient, two fp32 (paged) Adam moments [3]. [bytes]"""
+
+NF4_BITS_PER_WEIGHT = 4 + 0.127
+"""NF4 with double quantization: 4 bits plus 0.127 bits of quantization constants [3]. [bits]"""
+
+LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+"""Module names as PEFT spells them for Llama-style models."""
+
+ACTIVATION_BYTES = 2
+LOGIT_BYTES = 4
+"""Logits are kept in fp32 for the cross-entropy loss [2]. [bytes]"""
+
+DEFAULT_MFU = 0.40
+"""Model-FLOPs utilisation of a well-tuned large run: LLaMA 65B ≈ 47 % [7], PaLM 46.2 % [5],
+Megatron/FSDP runs 35-50 %. Adjustable."""
+
+CHINCHILLA_TOKENS_PER_PARAMETER = 20
+"""Compute-optimal training tokens per parameter [6]."""
+
+TENSOR_PARALLEL_SIZES = (1, 2, 4, 8)
+
+
+@dataclass(frozen=True)
+class TrainingSetup:
+    """How a model is trained. ``micro_batch`` is sequences per GPU per step. [tokens, counts]"""
+
+    method: str = "full"
+    optimizer: str = "adamw"
+    seq_len: int = 2048
+    micro_batch: int = 1
+    checkpointing: bool = False
+    flash_attention: bool = True
+    gpus: int = 1
+    zero_stage: int = 0
+    tensor_parallel: int = 1
+    lora_rank: int = 8
+    lora_alpha: int = 16
+    lora_targets: tuple[str, ...] = ("q_proj", "v_proj")
+    runtime_overhead_bytes: int = field(default=RUNTIME_OVERHEAD_BYTES)
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}")
+        if self.optimizer not in OPTIMIZER_STATE_BYTES:
+            raise ValueError(
+                f"unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZER_STATE_BYTES)}"
+            )
+        for name, low, high in (
+            ("seq_len", 1, 10_000_000),
+            ("micro_batch", 1, 100_000),
+            ("gpus", 1, 1_000_000),
+            ("lora_rank", 1, 65_536),
+            ("lora_alpha", 1, 1_000_000),
+        ):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise ValueError(f"{name} must be a whole number from {low:,} to {high:,}, got {value!r}")
+        if self.zero_stage not in (0, 1, 2, 3):
+            raise ValueError(f"zero_stage must be 0, 1, 2 or 3, got {self.zero_stage!r}")
+        if self.tensor_parallel not in TENSOR_PARALLEL_SIZES:
+            raise ValueError(f"tensor_parallel must be 1, 2, 4 or 8, got {self.tensor_parallel!r}")
+        if self.gpus % self.tensor_parallel:
+            raise ValueError(
+                f"gpus ({self.gpus}) must be a multiple of tensor_parallel ({self.tensor_parallel})"
+            )
+        unknown = [t for t in self.lora_targets if t not in LORA_TARGETS]
+        if unknown or (self.method != "full" and not self.lora_targets):
+            raise ValueError(
+                f"LoRA targets must be some of {', '.join(LORA_TARGETS)}, got {list(self.lora_targets)}"
+            )
+
+    @property
+    def data_parallel(self) -> int:
+        return self.gpus // self.tensor_parallel
+
+
+# --- parameters ---------------------------------------------------------------------------
+
+
+def _lora_matrices(spec: ModelSpec, target: str) -> list[tuple[int, int, int]]:
+    """(input, output, count) of every matrix a PEFT target name covers in the model."""
+    h = spec.hidden_size
+    q_dim = spec.num_attention_heads * spec.head_dim
+    kv_dim = spec.num_kv_heads * spec.head_dim
+    if target in ("q_proj", "k_proj", "v_proj", "o_proj") and spec.uses_latent_attention:
+        raise ValueError(f"{spec.name} uses latent attention (MLA): it has no {target}; target the MLP")
+    layers = spec.num_layers
+    if target == "q_proj":
+        return [(h, q_dim, layers)]
+    if target in ("k_proj", "v_proj"):
+        return [(h, kv_dim, layers)]
+    if target == "o_proj":
+        return [(q_dim, h, layers)]
+    if target == "gate_proj" and not spec.gated_mlp:
+        raise ValueError(f"{spec.name} has no gate_proj (its MLP is not gated)")
+    dense_layers = spec.dense_layers if spec.is_moe else layers
+    experts = spec.moe_layers * (spec.num_experts + spec.shared_experts)
+    shapes = [(spec.intermediate_size, dense_layers), (spec.expert_intermediate_size, experts)]
+    if target in ("gate_proj", "up_proj"):
+        return [(h, width, count) for width, count in shapes if count]
+    return [(width, h, count) for width, count in shapes if count]  # down_proj
+
+
+def lora_trainable_params(spec: ModelSpec, rank: int, targets: tuple[str, ...]) -> int:
+    """LoRA adapter parameters: rank × (in + out) for every targeted matrix [3].
+
+    Llama-2-7B, rank 8 on q_proj and v_proj: 32 layers × 2 × 8 × (4096 + 4096) = 4,194,304.
+    """
+    return sum(
+        rank * (fan_in + fan_out) * count
+        for t in dict.fromkeys(targets)
+        for fan_in, fan_out, count in _lora_matrices(spec, t)
+    )
+
+
+def trainable_params(spec: ModelSpec, setup: TrainingSetup) -> int:
+    if setup.method == "full":
+        return count_parameters(spec).total
+    return lora_trainable_params(spec, setup.lora_rank, setup.lora_targets)
+
+
+# --- memory -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrainingMemory:
+    """Memory on each GPU during training. [bytes]"""
+
+    weights_bytes: int
+    """16-bit working weights (full) or the frozen base model (LoRA: 16-bit, QLoRA: NF4)."""
+    gradients_bytes: int
+    optimizer_bytes: int
+    """fp32 master weights and optimizer states (full), or the adapters with theirs (LoRA)."""
+    activations_bytes: int
+    overhead_bytes: int
+    """Runtime overhead plus ZeRO-3's gather buffers."""
+
+    @property
+    def total_bytes(self) -> int:
+        return (
+            self.weights_bytes
+            + self.gradients_bytes
+            + self.optimizer_bytes
+            + self.activations_bytes
+            + self.overhead_bytes
+        )
+
+
+def base_weight_bytes(spec: ModelSpec, method: str) -> int:
+    """The whole model's weights as trained: 16-bit, or NF4 for QLoRA (bitsandbytes keeps the
+    embedding and output matrices at 16 bits). [bytes]"""
+    params = count_parameters(spec)
+    if method == "qlora":
+        quantized = params.total - params.embedding
+        return math.ceil(quantized * NF4_BITS_PER_WEIGHT / 8) + params.embedding * WORKING_WEIGHT_BYTES
+    return params.total * WORKING_WEIGHT_BYTES
+
+
+def activation_bytes_per_layer(spec: ModelSpec, seq_len: int, micro_batch: int, flash_attention: bool) -> int:
+    """Activations one transformer layer saves for backward, following Korthikanti et al. [2]
+    without dropout, for the model's real shapes. [bytes]
+
+    Attention: its input, Q, K, V and the output-projection input (2 bytes each); without
+    FlashAttention also the softmax output (heads × s² per sequence). MLP: its input plus, per
+    token, the gate and up outputs, the activation output and their product (gated), or the
+    activation input and output (plain). Two norm inputs.
+    """
+    s, b, h = seq_len, micro_batch, spec.hidden_size
+    tokens = s * b
+    q_dim = spec.num_attention_heads * (
+        spec.qk_nope_head_dim + spec.qk_rope_head_dim if spec.uses_latent_attention else spec.head_dim
+    )
+    kv_dim = q_dim if spec.uses_latent_attention else spec.num_kv_heads * spec.head_dim
+    attention = tokens * (h + 2 * q_dim + 2 * kv_dim) * ACTIVATION_BYTES
+    if not flash_attention:
+        attention += spec.num_attention_heads * s * s * b * ACTIVATION_BYTES
+    width = spec.intermediate_size
+    if spec.is_moe:
+        width = max(width, (spec.experts_per_token + spec.shared_experts) * spec.expert_intermediate_size)
+    mlp = tokens * (h + (4 if spec.gated_mlp else 2) * width) * ACTIVATION_BYTES
+    norms = 2 * tokens * h * ACTIVATION_BYTES
+    return attention + mlp + norms
+
+
+def activation_bytes(spec: ModelSpec, setup: TrainingSetup) -> int:
+    """Activations per GPU: every layer's (or, with checkpointing, every layer's input plus one
+    layer recomputed at a time) and the fp32 logits, divided by tensor parallelism (with
+    sequence parallelism, as Korthikanti et al. show). [bytes]"""
+    per_layer = activation_bytes_per_layer(spec, setup.seq_len, setup.micro_batch, setup.flash_attention)
+    tokens = setup.seq_len * setup.micro_batch
+    if setup.checkpointing:
+        layers = spec.num_layers * tokens * spec.hidden_size * ACTIVATION_BYTES + per_layer
+    else:
+        layers = spec.num_layers * per_layer
+    logits = tokens * spec.vocab_size * LOGIT_BYTES
+    return math.ceil((layers + logits) / setup.tensor_parallel)
+
+
+def training_memory(spec: ModelSpec, setup: TrainingSetup) -> TrainingMemory:
+    """Memory per GPU for ``setup`` (method, optimizer, ZeRO stage, TP and data parallelism)."""
+    tp, dp, zero = setup.tensor_parallel, setup.data_parallel, setup.zero_stage
+    params = count_parameters(spec).total
+    weights = base_weight_bytes(spec, setup.method) / tp
+    if zero == 3:
+        weights /= dp
+    if setup.method == "full":
+        gradients = params * GRADIENT_BYTES / tp / (dp if zero >= 2 else 1)
+        states = params * (MASTER_WEIGHT_BYTES + OPTIMIZER_STATE_BYTES[setup.optimizer])
+        optimizer = states / tp / (dp if zero >= 1 else 1)
+    else:
+        gradients = 0  # the adapters' gradients are counted with them
+        per_adapter = LORA_ADAPTER_BYTES if setup.method == "lora" else QLORA_ADAPTER_BYTES
+        adapters = lora_trainable_params(spec, setup.lora_rank, setup.lora_targets) * per_adapter
+        optimizer = adapters / tp / (dp if zero >= 1 else 1)
+    overhead = setup.runtime_overhead_bytes
+    if zero == 3 and dp > 1:
+        # gather buffers: the layer being computed and the one being prefetched, at 16 bits
+        layer = (params - count_parameters(spec).embedding) / spec.num_layers
+        overhead += math.ceil(2 * layer * WORKING_WEIGHT_BYTES / tp)
+    return TrainingMemory(
+        weights_bytes=math.ceil(weights),
+        gradients_bytes=math.ceil(gradients),
+        optimizer_bytes=math.ceil(optimizer),
+        activations_bytes=activation_bytes(spec, setup),
+        overhead_bytes=overhead,
+    )
+
+
+def cards_needed_for_training(spec: ModelSpec, setup: TrainingSetup, gpu: Gpu) -> int | None:
+    """Fewest GPUs of this card (from the card ladder, keeping the setup's TP and ZeRO stage)
+    whose per-GPU memory fits; ``None`` if no count does (e.g. no ZeRO and no TP: every GPU
+    holds everything). Apple machines are counted one at a time."""
+    usable = usable_memory_bytes(gpu)
+    ladder = (1,) if gpu.is_apple else CARD_LADDER
+    for cards in ladder:
+        if cards % setup.tensor_parallel:
+            continue
+        trial = _with_gpus(setup, cards)
+        if training_memory(spec, trial).total_bytes <= usable:
+            return cards
+    return None
+
+
+def _with_gpus(setup: TrainingSetup, gpus: int) -> TrainingSetup:
+    from dataclasses import replace
+
+    return replace(setup, gpus=gpus)
+
+
+# --- compute, time, cost ------------------------------------------------------------------
+
+
+def training_flops(
+    spec: ModelSpec,
+    tokens: float,
+    method: str = "full",
+    trainable: int | None = None,
+    seq_len: int = 2048,
+    attention: bool = False,
+) -> float:
+    """Model FLOPs to train on ``tokens`` tokens [5].
+
+    Full: 6 × active parameters per token (forward 2, backward 4). LoRA/QLoRA: the frozen base
+    needs no weight gradients, so 4 × active + 6 × adapter parameters. With ``attention`` the
+    12 × layers × query width × sequence length term is added (PaLM's definition).
+    """
+    if tokens < 0 or not math.isfinite(tokens):
+        raise ValueError(f"tokens must be a finite number >= 0, got {tokens!r}")
+    active = count_parameters(spec).active
+    per_token = 6 * active if method == "full" else 4 * active + 6 * (trainable or 0)
+    if attention:
+        head_width = (
+            spec.qk_nope_head_dim + spec.qk_rope_head_dim if spec.uses_latent_attention else spec.head_dim
+        )
+        per_token += 12 * spec.num_layers * spec.num_attention_heads * head_width * seq_len
+    return per_token * tokens
+
+
+def mfu_from_throughput(tokens_per_s_per_gpu: float, spec: ModelSpec, peak_tflops: float) -> float:
+    """The MFU a reported throughput implies: 6 × active parameters × tokens/s ÷ peak FLOP/s."""
+    return 6 * count_parameters(spec).active * tokens_per_s_per_gpu / (peak_tflops * 1e12)
+
+
+@dataclass(frozen=True)
+class TrainingRun:
+    """Time and cost of a run. [FLOPs, s, GPU-h, USD]"""
+
+    flops: float
+    gpus: int
+    seconds: float
+    price_per_gpu_hour_usd: float | None
+
+    @property
+    def days(self) -> float:
+        return self.seconds / 86_400
+
+    @property
+    def gpu_hours(self) -> float:
+        return self.gpus * self.seconds / 3600
+
+    @property
+    def cost_usd(self) -> float | None:
+        return None if self.price_per_gpu_hour_usd is None else self.gpu_hours * self.price_per_gpu_hour_usd
+
+
+def training_run(
+    flops: float,
+    gpus: int,
+    peak_tflops: float,
+    mfu: float = DEFAULT_MFU,
+    price_per_gpu_hour_usd: float | None = None,
+) -> TrainingRun:
+    """Wall-clock time of ``flops`` on ``gpus`` GPUs at ``mfu`` of ``peak_tflops`` each."""
+    if not 0 < mfu <= 1:
+        raise ValueError(f"MFU must be in (0, 1], got {mfu!r}")
+    if gpus < 1 or not peak_tflops > 0:
+        raise ValueError("need at least one GPU with positive TFLOPS")
+    if price_per_gpu_hour_usd is not None and price_per_gpu_hour_usd < 0:
+        raise ValueError("price must not be negative")
+    seconds = flops / (gpus * peak_tflops * 1e12 * mfu)
+    return TrainingRun(flops, gpus, seconds, price_per_gpu_hour_usd)
+
+
+def chinchilla_tokens(spec: ModelSpec) -> int:
+    """Compute-optimal training tokens: about 20 per parameter [6]."""
+    return CHINCHILLA_TOKENS_PER_PARAMETER * count_parameters(spec).total
+
+
+# --- published runs, recomputed ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PublishedRun:
+    """A training run from a paper, recomputed with our formulas."""
+
+    name: str
+    hf_id: str
+    tokens: float
+    gpus: int
+    gpu_name: str
+    tokens_per_s_per_gpu: float | None
+    """Reported throughput, when the paper gives one (sets the MFU)."""
+    reported: str
+    source: str
+
+
+LLAMA_65B_RUN = PublishedRun(
+    name="LLaMA 65B pre-training",
+    hf_id="huggyllama/llama-65b",
+    tokens=1.4e12,
+    gpus=2048,
+    gpu_name="NVIDIA A100 80GB SXM",
+    tokens_per_s_per_gpu=380,
+    reported="about 21 days on 2,048 A100-80GB (≈ $3.8M if rented)",
+    source="Touvron et al. 2023, LLaMA, section 2.4",
+)
+GPT3_RUN = PublishedRun(
+    name="GPT-3 175B pre-training",
+    hf_id="openai/gpt-3-175b",
+    tokens=300e9,
+    gpus=1024,
+    gpu_name="NVIDIA V100 SXM2 32GB",
+    tokens_per_s_per_gpu=None,
+    reported="3.14e23 FLOPs for 300 B tokens; the GPU count was not published (1,024 V100s assumed here)",
+    source="Brown et al. 2020, GPT-3, Table D.1",
+)
+
+
+def recompute_run(
+    run: PublishedRun, spec: ModelSpec, gpu: Gpu, mfu: float = DEFAULT_MFU
+) -> tuple[TrainingRun, float]:
+    """Our estimate of a published run and the MFU used (the reported throughput's, if any)."""
+    if run.tokens_per_s_per_gpu:
+        mfu = mfu_from_throughput(run.tokens_per_s_per_gpu, spec, gpu.tflops_16bit)
+    flops = training_flops(spec, run.tokens)
+    return training_run(flops, run.gpus, gpu.tflops_16bit, mfu, gpu.price_per_hour_usd), mfu
+
+
+def price_for_budget(run: TrainingRun, budget_usd: float) -> float:
+    """The $/GPU-hour at which ``run`` costs ``budget_usd``."""
+    return budget_usd / run.gpu_hours

@@ -1,0 +1,190 @@
+"""Training memory, FLOPs, time and cost against published runs and hand-derived values."""
+
+import dataclasses
+
+import pytest
+
+from llm_calc.catalog import find_gpu, find_model
+from llm_calc.training import (
+    LORA_TARGETS,
+    TrainingSetup,
+    activation_bytes,
+    activation_bytes_per_layer,
+    cards_needed_for_training,
+    chinchilla_tokens,
+    lora_trainable_params,
+    mfu_from_throughput,
+    training_flops,
+    training_memory,
+    training_run,
+)
+
+LLAMA2_7B = find_model("meta-llama/Llama-2-7b-hf").spec
+LLAMA_65B = find_model("huggyllama/llama-65b").spec
+GPT3 = find_model("openai/gpt-3-175b").spec
+A100 = find_gpu("NVIDIA A100 80GB SXM")
+P7 = 6_738_415_616
+
+
+def model_states(memory) -> int:
+    return memory.weights_bytes + memory.gradients_bytes + memory.optimizer_bytes
+
+
+@pytest.mark.parametrize(("optimizer", "bytes_per_param"), [("adamw", 16), ("adam8bit", 10), ("sgd", 12)])
+def test_full_fine_tuning_bytes_per_parameter(optimizer, bytes_per_param):
+    # mixed precision: 2 (bf16 weights) + 2 (grads) + 4 (fp32 master) + optimizer states
+    memory = training_memory(LLAMA2_7B, TrainingSetup(optimizer=optimizer))
+    assert model_states(memory) == bytes_per_param * P7
+
+
+def test_7b_adamw_is_112_gb_before_activations():
+    assert 16 * 7e9 == 112e9  # the issue's figure, for a round 7 B
+    assert model_states(training_memory(LLAMA2_7B, TrainingSetup())) == pytest.approx(112e9, rel=0.04)
+
+
+def test_lora_rank_8_on_q_and_v_of_llama2_7b():
+    assert lora_trainable_params(LLAMA2_7B, 8, ("q_proj", "v_proj")) == 4_194_304
+
+
+def test_lora_matches_the_peft_quick_tour_for_llama_32_1b():
+    # PEFT quick tour: LoraConfig(r=8, target_modules=["q_proj"]) prints 524,288 trainable
+    assert lora_trainable_params(find_model("meta-llama/Llama-3.2-1B").spec, 8, ("q_proj",)) == 524_288
+
+
+def test_lora_on_grouped_query_projections_uses_the_kv_width():
+    llama3 = find_model("meta-llama/Meta-Llama-3-8B").spec
+    # k_proj is 4096 -> 1024 in Llama 3 8B: 32 layers x 8 x (4096 + 1024)
+    assert lora_trainable_params(llama3, 8, ("k_proj",)) == 32 * 8 * 5120
+
+
+def test_lora_on_moe_experts_counts_every_expert():
+    mixtral = find_model("mistralai/Mixtral-8x7B-v0.1").spec
+    assert lora_trainable_params(mixtral, 8, ("up_proj",)) == 32 * 8 * 8 * (4096 + 14336)
+
+
+def test_lora_7b_needs_about_16_gb_not_177():
+    memory = training_memory(LLAMA2_7B, TrainingSetup(method="lora", seq_len=512))
+    assert 14e9 < memory.total_bytes < 18.5e9
+    assert memory.optimizer_bytes == 4_194_304 * 16
+
+
+def test_qlora_fine_tunes_65b_on_one_48_gb_gpu():
+    # QLoRA paper: LLaMA 65B, NF4 + double quantization, r=64 on all linear layers, gradient
+    # checkpointing, micro-batch 1 (sequence length 512) fits a single 48 GB GPU
+    setup = TrainingSetup(
+        method="qlora", seq_len=512, checkpointing=True, lora_rank=64, lora_targets=LORA_TARGETS
+    )
+    memory = training_memory(LLAMA_65B, setup)
+    assert memory.total_bytes < 48e9
+    assert memory.total_bytes > 35e9  # the 4-bit base alone is ~34 GB
+    # and 16-bit full fine-tuning of the same model needs more than the paper's 780 GB
+    assert training_memory(LLAMA_65B, TrainingSetup()).total_bytes > 780e9
+
+
+def test_korthikanti_activations_for_gpt3_without_dropout():
+    # 32 s b h + 2 a s^2 b (Korthikanti's 34 s b h + 5 a s^2 b less the dropout masks and outputs)
+    s, b, h, a = 2048, 1, 12288, 96
+    assert activation_bytes_per_layer(GPT3, s, b, flash_attention=False) == 32 * s * b * h + 2 * a * s * s * b
+    assert activation_bytes_per_layer(GPT3, s, b, flash_attention=True) == 32 * s * b * h
+
+
+def test_checkpointing_keeps_layer_inputs_plus_one_layer():
+    setup = TrainingSetup(seq_len=1024, micro_batch=2, checkpointing=True)
+    per_layer = activation_bytes_per_layer(LLAMA2_7B, 1024, 2, True)
+    inputs = 32 * 1024 * 2 * 4096 * 2
+    logits = 1024 * 2 * 32000 * 4
+    assert activation_bytes(LLAMA2_7B, setup) == inputs + per_layer + logits
+    assert (
+        activation_bytes(LLAMA2_7B, dataclasses.replace(setup, checkpointing=False))
+        == 32 * per_layer + logits
+    )
+
+
+@pytest.mark.parametrize(
+    ("zero", "sharded"),
+    [
+        (0, ()),
+        (1, ("optimizer",)),
+        (2, ("optimizer", "gradients")),
+        (3, ("optimizer", "gradients", "weights")),
+    ],
+)
+def test_zero_stages_shard_model_states_across_data_parallel_gpus(zero, sharded):
+    one = training_memory(LLAMA2_7B, TrainingSetup(gpus=1))
+    eight = training_memory(LLAMA2_7B, TrainingSetup(gpus=8, zero_stage=zero))
+    for part in ("optimizer", "gradients", "weights"):
+        expected = getattr(one, f"{part}_bytes") / (8 if part in sharded else 1)
+        assert getattr(eight, f"{part}_bytes") == pytest.approx(expected, abs=1)
+    assert eight.activations_bytes == one.activations_bytes
+
+
+def test_tensor_parallel_splits_states_and_activations():
+    one = training_memory(LLAMA2_7B, TrainingSetup(gpus=1))
+    four = training_memory(LLAMA2_7B, TrainingSetup(gpus=4, tensor_parallel=4))
+    assert four.weights_bytes == pytest.approx(one.weights_bytes / 4, abs=1)
+    assert four.activations_bytes == pytest.approx(one.activations_bytes / 4, abs=1)
+
+
+def test_llama_65b_pretraining_takes_about_21_days():
+    # LLaMA paper: 1.4 T tokens on 2,048 A100-80GB at ~380 tokens/s/GPU -> ~21 days
+    mfu = mfu_from_throughput(380, LLAMA_65B, A100.tflops_16bit)
+    assert mfu == pytest.approx(0.47, abs=0.01)
+    run = training_run(training_flops(LLAMA_65B, 1.4e12), 2048, A100.tflops_16bit, mfu)
+    assert run.days == pytest.approx(21, rel=0.10)
+    assert run.gpu_hours == pytest.approx(2048 * 21 * 24, rel=0.10)
+    # the primer's ~$3.8M corresponds to about $3.7 per A100-hour
+    assert 3.8e6 / run.gpu_hours == pytest.approx(3.7, rel=0.05)
+
+
+def test_gpt3_training_flops_match_the_paper():
+    assert training_flops(GPT3, 300e9) == pytest.approx(3.14e23, rel=0.01)  # Brown et al. 2020, Table D.1
+    assert training_flops(GPT3, 300e9, attention=True) > 3.14e23
+
+
+def test_lora_flops_skip_frozen_weight_gradients():
+    full = training_flops(LLAMA2_7B, 1e6)
+    lora = training_flops(LLAMA2_7B, 1e6, "lora", 4_194_304)
+    assert full == 6 * P7 * 1e6
+    assert lora == (4 * P7 + 6 * 4_194_304) * 1e6
+
+
+def test_cost_and_chinchilla():
+    run = training_run(1e21, 8, 312, 0.5, price_per_gpu_hour_usd=2.0)
+    assert run.seconds == pytest.approx(1e21 / (8 * 312e12 * 0.5))
+    assert run.cost_usd == pytest.approx(run.gpu_hours * 2.0)
+    assert chinchilla_tokens(LLAMA2_7B) == 20 * P7
+
+
+def test_cards_needed_depend_on_sharding():
+    setup = TrainingSetup(
+        method="qlora", seq_len=512, checkpointing=True, lora_rank=64, lora_targets=LORA_TARGETS
+    )
+    rtx4090 = find_gpu("NVIDIA RTX 4090")
+    assert cards_needed_for_training(LLAMA_65B, setup, find_gpu("NVIDIA RTX A6000")) == 1
+    assert cards_needed_for_training(LLAMA_65B, setup, rtx4090) is None  # every GPU holds it all
+    assert cards_needed_for_training(LLAMA_65B, dataclasses.replace(setup, zero_stage=3), rtx4090) >= 2
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"method": "dpo"}, "unknown method"),
+        ({"optimizer": "lion"}, "unknown optimizer"),
+        ({"seq_len": 0}, "seq_len"),
+        ({"zero_stage": 4}, "zero_stage"),
+        ({"tensor_parallel": 3}, "tensor_parallel"),
+        ({"gpus": 6, "tensor_parallel": 4}, "multiple of tensor_parallel"),
+        ({"method": "lora", "lora_targets": ("c_attn",)}, "LoRA targets"),
+        ({"method": "lora", "lora_targets": ()}, "LoRA targets"),
+    ],
+)
+def test_invalid_setups_are_refused(change, message):
+    with pytest.raises(ValueError, match=message):
+        TrainingSetup(**change)
+
+
+def test_lora_targets_missing_from_the_architecture_are_explained():
+    with pytest.raises(ValueError, match="no gate_proj"):
+        lora_trainable_params(GPT3, 8, ("gate_proj",))
+    with pytest.raises(ValueError, match="latent attention"):
+        lora_trainable_params(find_model("deepseek-ai/DeepSeek-V3").spec, 8, ("q_proj",))
