@@ -18,6 +18,8 @@ from llm_calc.training import (
     LORA_TARGETS,
     METHODS,
     TrainingSetup,
+    activation_terms,
+    activation_terms_per_layer,
     cards_needed_for_training,
     chinchilla_tokens,
     price_for_budget,
@@ -195,7 +197,7 @@ cost_col.metric(
     help=f"at ${price:,.2f} per GPU-hour" if price else "set a price in the sidebar",
 )
 st.caption(
-    f"{tokens:,.3g} tokens at {mfu:.0%} of {gpu.tflops_16bit:,.0f} dense 16-bit TFLOPS per GPU. "
+    f"{format_count(tokens)} tokens at {mfu:.0%} of {gpu.tflops_16bit:,.0f} dense 16-bit TFLOPS per GPU. "
     f"Compute-optimal pre-training would use about {chinchilla_tokens(spec) / 1e9:,.0f} B tokens "
     f"({CHINCHILLA_TOKENS_PER_PARAMETER} per parameter)."
 )
@@ -222,6 +224,28 @@ parts = pd.DataFrame(
     }
 )
 st.dataframe(parts, hide_index=True, width="content")
+
+with st.expander("Activation terms"):
+    layer_terms = activation_terms_per_layer(spec, seq_len, int(micro_batch), flash)
+    st.dataframe(
+        pd.DataFrame(
+            {"per layer": list(layer_terms), "bytes": [format_gib(v) for v in layer_terms.values()]}
+        ),
+        hide_index=True,
+    )
+    st.dataframe(
+        pd.DataFrame(
+            {
+                "per GPU": list(activation_terms(spec, setup)),
+                "bytes": [format_gib(v) for v in activation_terms(spec, setup).values()],
+            }
+        ),
+        hide_index=True,
+    )
+    st.caption(
+        "Korthikanti et al. (2022) for the model's real shapes, 2-byte activations without dropout; "
+        "divided by tensor parallelism (sequence parallelism assumed)."
+    )
 
 with st.container(border=True):
     rule = fine_tuning_rule_bytes(params.total)

@@ -212,9 +212,11 @@ def base_weight_bytes(spec: ModelSpec, method: str) -> int:
     return params.total * WORKING_WEIGHT_BYTES
 
 
-def activation_bytes_per_layer(spec: ModelSpec, seq_len: int, micro_batch: int, flash_attention: bool) -> int:
-    """Activations one transformer layer saves for backward, following Korthikanti et al. [2]
-    without dropout, for the model's real shapes. [bytes]
+def activation_terms_per_layer(
+    spec: ModelSpec, seq_len: int, micro_batch: int, flash_attention: bool
+) -> dict[str, int]:
+    """Activations one transformer layer saves for backward, term by term, following Korthikanti
+    et al. [2] without dropout, for the model's real shapes. [bytes]
 
     Attention: its input, Q, K, V and the output-projection input (2 bytes each); without
     FlashAttention also the softmax output (heads × s² per sequence). MLP: its input plus, per
@@ -227,29 +229,50 @@ def activation_bytes_per_layer(spec: ModelSpec, seq_len: int, micro_batch: int, 
         spec.qk_nope_head_dim + spec.qk_rope_head_dim if spec.uses_latent_attention else spec.head_dim
     )
     kv_dim = q_dim if spec.uses_latent_attention else spec.num_kv_heads * spec.head_dim
-    attention = tokens * (h + 2 * q_dim + 2 * kv_dim) * ACTIVATION_BYTES
-    if not flash_attention:
-        attention += spec.num_attention_heads * s * s * b * ACTIVATION_BYTES
     width = spec.intermediate_size
     if spec.is_moe:
         width = max(width, (spec.experts_per_token + spec.shared_experts) * spec.expert_intermediate_size)
-    mlp = tokens * (h + (4 if spec.gated_mlp else 2) * width) * ACTIVATION_BYTES
-    norms = 2 * tokens * h * ACTIVATION_BYTES
-    return attention + mlp + norms
+    return {
+        "attention inputs, Q, K, V, output": tokens * (h + 2 * q_dim + 2 * kv_dim) * ACTIVATION_BYTES,
+        "softmax scores (no FlashAttention)": 0
+        if flash_attention
+        else spec.num_attention_heads * s * s * b * ACTIVATION_BYTES,
+        "MLP input and inner activations": tokens
+        * (h + (4 if spec.gated_mlp else 2) * width)
+        * ACTIVATION_BYTES,
+        "norm inputs": 2 * tokens * h * ACTIVATION_BYTES,
+    }
+
+
+def activation_bytes_per_layer(spec: ModelSpec, seq_len: int, micro_batch: int, flash_attention: bool) -> int:
+    """Sum of :func:`activation_terms_per_layer`. [bytes]"""
+    return sum(activation_terms_per_layer(spec, seq_len, micro_batch, flash_attention).values())
+
+
+def activation_terms(spec: ModelSpec, setup: TrainingSetup) -> dict[str, int]:
+    """Activations per GPU by term: the layers (all of them, or with checkpointing every layer's
+    input plus one layer recomputed at a time) and the fp32 logits, divided by tensor parallelism
+    (with sequence parallelism, as Korthikanti et al. show). [bytes]"""
+    per_layer = activation_bytes_per_layer(spec, setup.seq_len, setup.micro_batch, setup.flash_attention)
+    tokens = setup.seq_len * setup.micro_batch
+    tp = setup.tensor_parallel
+    if setup.checkpointing:
+        terms = {
+            f"layer inputs kept for recomputation ({spec.num_layers} layers)": spec.num_layers
+            * tokens
+            * spec.hidden_size
+            * ACTIVATION_BYTES,
+            "one layer recomputed at a time": per_layer,
+        }
+    else:
+        terms = {f"{spec.num_layers} layers × per-layer activations": spec.num_layers * per_layer}
+    terms["fp32 logits"] = tokens * spec.vocab_size * LOGIT_BYTES
+    return {name: math.ceil(value / tp) for name, value in terms.items()}
 
 
 def activation_bytes(spec: ModelSpec, setup: TrainingSetup) -> int:
-    """Activations per GPU: every layer's (or, with checkpointing, every layer's input plus one
-    layer recomputed at a time) and the fp32 logits, divided by tensor parallelism (with
-    sequence parallelism, as Korthikanti et al. show). [bytes]"""
-    per_layer = activation_bytes_per_layer(spec, setup.seq_len, setup.micro_batch, setup.flash_attention)
-    tokens = setup.seq_len * setup.micro_batch
-    if setup.checkpointing:
-        layers = spec.num_layers * tokens * spec.hidden_size * ACTIVATION_BYTES + per_layer
-    else:
-        layers = spec.num_layers * per_layer
-    logits = tokens * spec.vocab_size * LOGIT_BYTES
-    return math.ceil((layers + logits) / setup.tensor_parallel)
+    """Activations per GPU (see :func:`activation_terms`). [bytes]"""
+    return sum(activation_terms(spec, setup).values())
 
 
 def training_memory(spec: ModelSpec, setup: TrainingSetup) -> TrainingMemory:

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from llm_calc.assumptions import inference_assumptions
+from llm_calc.assumptions import inference_assumptions, training_assumptions
 from llm_calc.catalog import default_gpus, default_models
 from llm_calc.tokenizers import REGISTRY
 from llm_calc.tokens import api_models
@@ -12,7 +12,7 @@ README = (ROOT / "README.md").read_text()
 
 
 def test_readme_lists_every_assumption_with_its_current_value():
-    for assumption in inference_assumptions():
+    for assumption in [*inference_assumptions(), *training_assumptions()]:
         assert f"| {assumption.name} | {assumption.value} |" in README, assumption.name
 
 

@@ -122,7 +122,7 @@ def memory_by_context_figure(series: list[tuple[int, MemoryBreakdown]], selected
         margin={"l": 10, "r": 10, "t": 30, "b": 40},
         xaxis_title="context (tokens)",
         yaxis_title="memory (GiB)",
-        legend={"orientation": "h", "y": 1.12},
+        legend={"orientation": "h", "yanchor": "top", "y": -0.2},
     )
     if selected in [c for c, _ in series]:
         figure.add_annotation(
@@ -227,6 +227,9 @@ def training_memory_figure(
             marker_color=color,
             hovertemplate=f"{part}: %{{y:,.1f}} GiB<extra>%{{x}}</extra>",
         )
+    for method, part in zip(methods, parts, strict=True):
+        total = sum(part.values()) / GIB
+        figure.add_annotation(x=method, y=total, text=f"{total:,.1f} GiB", showarrow=False, yshift=10)
     for label, capacity in cards.items():
         figure.add_hline(
             y=capacity / GIB,
@@ -240,7 +243,7 @@ def training_memory_figure(
         height=420,
         margin={"l": 10, "r": 10, "t": 30, "b": 40},
         yaxis_title="memory per GPU (GiB)",
-        legend={"orientation": "h", "y": 1.12},
+        legend={"orientation": "h", "yanchor": "top", "y": -0.2},
     )
     return figure
 
@@ -272,6 +275,6 @@ def time_and_cost_figure(gpus: list[int], days: list[float], costs: list[float |
         xaxis={"title": "GPUs", "type": "log"},
         yaxis={"title": "days", "type": "log"},
         yaxis2={"title": "cost ($)", "overlaying": "y", "side": "right", "rangemode": "tozero"},
-        legend={"orientation": "h", "y": 1.12},
+        legend={"orientation": "h", "yanchor": "top", "y": -0.2},
     )
     return figure
