@@ -8,6 +8,13 @@ PAGES = {
     "Primer": [
         st.Page("app_pages/home.py", title="Overview", icon=":material/home:", url_path="overview",
                 default=True),
+        st.Page("app_pages/primer_foundations.py", title="Model foundations", icon=":material/school:",
+                url_path="foundations"),
+        st.Page("app_pages/primer_inference.py", title="Model inference", icon=":material/chat:",
+                url_path="inference"),
+        st.Page("app_pages/primer_hardware.py", title="Hardware requirements", icon=":material/developer_board:",
+                url_path="hardware"),
+        st.Page("app_pages/primer_sources.py", title="Sources", icon=":material/menu_book:", url_path="sources"),
     ],
     "Tools": [
         st.Page("app_pages/token_estimator.py", title="Token estimator", icon=":material/token:",

@@ -39,9 +39,7 @@ with st.sidebar:
     spec, catalog_model = pick_model()
 
     st.header("Serving")
-    precision = st.selectbox(
-        "Weight precision", list(WEIGHT_FORMATS), index=1, key="precision", bind="query-params"
-    )
+    precision = st.selectbox("Weight precision", list(WEIGHT_FORMATS), index=1, key="precision", bind="query-params")
     st.caption(
         f"{weight_format(precision).label}: {weight_format(precision).bits:.4g} bits per weight "
         f"({weight_format(precision).note})."
@@ -79,12 +77,8 @@ with st.sidebar:
     gpu_count = st.select_slider("GPUs per deployment", GPU_COUNTS, value=1, key="gpus", bind="query-params")
     with st.expander("Your own card"):
         add_custom = st.toggle("Add a card not in the catalog", key="custom_card", bind="query-params")
-        custom_name = st.text_input(
-            "Name", value="My card", max_chars=40, key="card_name", bind="query-params"
-        )
-        custom_memory = st.number_input(
-            "Memory (GiB)", 1.0, 100_000.0, 48.0, key="card_mem", bind="query-params"
-        )
+        custom_name = st.text_input("Name", value="My card", max_chars=40, key="card_name", bind="query-params")
+        custom_memory = st.number_input("Memory (GiB)", 1.0, 100_000.0, 48.0, key="card_mem", bind="query-params")
         custom_bandwidth = st.number_input(
             "Bandwidth (GB/s)", 1.0, 100_000.0, 1000.0, key="card_bw", bind="query-params"
         )
@@ -105,9 +99,7 @@ with st.sidebar:
             key="efficiency",
             bind="query-params",
         )
-        mfu = st.slider(
-            "Prefill model-FLOPs utilisation", 0.1, 1.0, PREFILL_MFU, 0.05, key="mfu", bind="query-params"
-        )
+        mfu = st.slider("Prefill model-FLOPs utilisation", 0.1, 1.0, PREFILL_MFU, 0.05, key="mfu", bind="query-params")
         chunk = st.select_slider(
             "Prefill chunk (tokens)",
             (256, 512, 1024, 2048, 4096, 8192, 16384),
@@ -120,9 +112,7 @@ with st.sidebar:
 gpus = tuple(g for g in GPUS if g.vendor in chosen_vendors and g.gpu_class in chosen_classes)
 if add_custom:
     try:
-        gpus += (
-            Gpu.custom(custom_name, custom_memory, custom_bandwidth, custom_tflops, custom_price or None),
-        )
+        gpus += (Gpu.custom(custom_name, custom_memory, custom_bandwidth, custom_tflops, custom_price or None),)
     except ValueError as error:
         st.warning(f"Your card was left out: {escape_markdown(str(error))}")
 
@@ -212,9 +202,7 @@ with fit_tab:
     )
 with context_tab:
     largest = max(context, 32_768)
-    st.plotly_chart(
-        memory_by_context_figure(memory_by_context(spec, settings, largest), context), width="stretch"
-    )
+    st.plotly_chart(memory_by_context_figure(memory_by_context(spec, settings, largest), context), width="stretch")
     st.caption(
         "The weights are fixed; the KV cache grows linearly with context (up to the sliding window "
         "on windowed layers) and with the number of concurrent sequences."

@@ -76,9 +76,7 @@ st.write(
 if "text" not in st.session_state:
     st.session_state["text"] = st.query_params.get("text") or sample_text("English prose")
 
-source = st.radio(
-    "Text from", ["Type or paste", "Upload a file"], horizontal=True, key="input", bind="query-params"
-)
+source = st.radio("Text from", ["Type or paste", "Upload a file"], horizontal=True, key="input", bind="query-params")
 if source == "Type or paste":
     st.selectbox("Start from a sample", ["—", *SAMPLES], key="sample", on_change=load_sample)
     text = st.text_area("Text", key="text", height=200, placeholder="Paste any text here")
@@ -168,9 +166,7 @@ if markers:
 any_count = next(iter(counts.values()))
 characters, words, rule = st.columns(3)
 characters.metric("Characters", f"{any_count.characters:,}")
-words.metric(
-    "Words", f"{any_count.words:,}", help="whitespace-separated; not meaningful for Chinese or Japanese"
-)
+words.metric("Words", f"{any_count.words:,}", help="whitespace-separated; not meaningful for Chinese or Japanese")
 rule.metric(f"Rule of thumb ({RULE_TOKENS_PER_WORD} × words)", f"{any_count.rule_estimate:,}")
 
 if not chosen:
@@ -233,9 +229,7 @@ try:
 except CatalogError as error:
     st.error(f"The context-window table does not load: {escape_markdown(str(error))}")
     st.stop()
-st.plotly_chart(
-    context_fill_figure([f.model.model for f in fills], [100 * f.fraction for f in fills]), width="stretch"
-)
+st.plotly_chart(context_fill_figure([f.model.model for f in fills], [100 * f.fraction for f in fills]), width="stretch")
 st.dataframe(
     pd.DataFrame(
         [
@@ -313,10 +307,7 @@ if chosen:
 with st.expander("Tokenizers and sources"):
     st.dataframe(
         pd.DataFrame(
-            [
-                {"tokenizer": i.label, "name": i.name, "used by": i.models, "file": i.source}
-                for i in REGISTRY.values()
-            ]
+            [{"tokenizer": i.label, "name": i.name, "used by": i.models, "file": i.source} for i in REGISTRY.values()]
         ),
         hide_index=True,
         width="stretch",

@@ -62,9 +62,7 @@ with st.sidebar:
 
     st.header("Method")
     # plain option values (no format_func) keep shared links readable: ?method=qlora&optimizer=sgd
-    method = st.radio(
-        "Method", METHODS, captions=list(METHOD_LABELS.values()), key="method", bind="query-params"
-    )
+    method = st.radio("Method", METHODS, captions=list(METHOD_LABELS.values()), key="method", bind="query-params")
     optimizer = st.selectbox(
         "Optimizer",
         list(OPTIMIZER_LABELS),
@@ -73,9 +71,7 @@ with st.sidebar:
         disabled=method != "full",
         help="; ".join(f"{name}: {label}" for name, label in OPTIMIZER_LABELS.items()),
     )
-    rank = st.select_slider(
-        "LoRA rank", RANKS, value=16, key="rank", bind="query-params", disabled=method == "full"
-    )
+    rank = st.select_slider("LoRA rank", RANKS, value=16, key="rank", bind="query-params", disabled=method == "full")
     alpha = st.number_input(
         "LoRA alpha",
         1,
@@ -96,15 +92,9 @@ with st.sidebar:
     )
 
     st.header("Batch")
-    seq_len = st.select_slider(
-        "Sequence length (tokens)", SEQ_LENS, value=2048, key="seq", bind="query-params"
-    )
-    micro_batch = st.number_input(
-        "Micro-batch (sequences per GPU)", 1, 1024, 1, key="micro", bind="query-params"
-    )
-    checkpointing = st.toggle(
-        "Gradient checkpointing", value=method != "full", key="ckpt", bind="query-params"
-    )
+    seq_len = st.select_slider("Sequence length (tokens)", SEQ_LENS, value=2048, key="seq", bind="query-params")
+    micro_batch = st.number_input("Micro-batch (sequences per GPU)", 1, 1024, 1, key="micro", bind="query-params")
+    checkpointing = st.toggle("Gradient checkpointing", value=method != "full", key="ckpt", bind="query-params")
     flash = st.toggle("FlashAttention", value=True, key="flash_train", bind="query-params")
 
     st.header("GPUs")
@@ -120,9 +110,7 @@ with st.sidebar:
         bind="query-params",
         help="1 shards optimizer states, 2 also gradients, 3 (FSDP full shard) also weights.",
     )
-    tensor_parallel = st.select_slider(
-        "Tensor parallel", (1, 2, 4, 8), value=1, key="tp", bind="query-params"
-    )
+    tensor_parallel = st.select_slider("Tensor parallel", (1, 2, 4, 8), value=1, key="tp", bind="query-params")
 
     st.header("Data and cost")
     dataset_tokens = st.number_input(
@@ -137,9 +125,7 @@ with st.sidebar:
     )
     st.caption(f"= {format_count(dataset_tokens)} tokens")
     epochs = st.number_input("Epochs", 1, 1000, 1, key="epochs", bind="query-params")
-    mfu = st.slider(
-        "Model-FLOPs utilisation", 0.05, 0.8, DEFAULT_MFU, 0.01, key="train_mfu", bind="query-params"
-    )
+    mfu = st.slider("Model-FLOPs utilisation", 0.05, 0.8, DEFAULT_MFU, 0.01, key="train_mfu", bind="query-params")
     price_override = st.number_input(
         "Price per GPU-hour ($, 0 = catalog price)", 0.0, 1000.0, 0.0, key="gpu_price", bind="query-params"
     )
@@ -184,9 +170,7 @@ per_gpu.metric(
     delta=f"{'fits' if memory.total_bytes <= usable else 'exceeds'} {format_gib(usable)}",
     delta_color="normal" if memory.total_bytes <= usable else "inverse",
 )
-trainable_col.metric(
-    "Trainable parameters", format_count(trainable), help=f"of {params.total:,} in the model"
-)
+trainable_col.metric("Trainable parameters", format_count(trainable), help=f"of {params.total:,} in the model")
 time_col.metric("Time", f"{run.days:,.1f} days" if run.days >= 1 else f"{run.seconds / 3600:,.1f} hours")
 flops_col, hours_col, cost_col = st.columns(3)
 flops_col.metric("Training FLOPs", f"{flops:.3g}")
@@ -228,9 +212,7 @@ st.dataframe(parts, hide_index=True, width="content")
 with st.expander("Activation terms"):
     layer_terms = activation_terms_per_layer(spec, seq_len, int(micro_batch), flash)
     st.dataframe(
-        pd.DataFrame(
-            {"per layer": list(layer_terms), "bytes": [format_gib(v) for v in layer_terms.values()]}
-        ),
+        pd.DataFrame({"per layer": list(layer_terms), "bytes": [format_gib(v) for v in layer_terms.values()]}),
         hide_index=True,
     )
     st.dataframe(
@@ -283,8 +265,7 @@ with memory_tab:
     )
     st.plotly_chart(figure, width="stretch")
     st.caption(
-        "Same sequence length, batch, GPUs and sharding for the three methods; dotted lines are card "
-        "capacities."
+        "Same sequence length, batch, GPUs and sharding for the three methods; dotted lines are card capacities."
     )
 with cards_tab:
     rows = []
@@ -303,15 +284,11 @@ with cards_tab:
         f"Fewest GPUs that hold the run with ZeRO stage {zero} and tensor parallel {tensor_parallel}; "
         "empty where no count does (without ZeRO or TP every GPU holds the whole model)."
     )
-    st.download_button(
-        "Download CSV", table.to_csv(index=False).encode(), "llm_training_cards.csv", "text/csv"
-    )
+    st.download_button("Download CSV", table.to_csv(index=False).encode(), "llm_training_cards.csv", "text/csv")
 with time_tab:
     counts = [n for n in GPU_COUNTS if n % setup.tensor_parallel == 0]
     runs = [training_run(flops, n, gpu.tflops_16bit, mfu, price) for n in counts]
-    st.plotly_chart(
-        time_and_cost_figure(counts, [r.days for r in runs], [r.cost_usd for r in runs]), width="stretch"
-    )
+    st.plotly_chart(time_and_cost_figure(counts, [r.days for r in runs], [r.cost_usd for r in runs]), width="stretch")
     st.caption(
         "At a fixed MFU the cost does not depend on the number of GPUs; in practice MFU falls as runs "
         "grow, so large runs cost somewhat more than this line."
@@ -321,11 +298,7 @@ with examples_tab:
         example_gpu = find_gpu(published.gpu_name)
         example, example_mfu = recompute_run(published, find_model(published.hf_id).spec, example_gpu)
         st.markdown(f"**{published.name}** — reported: {published.reported} ({published.source}).")
-        cost = (
-            f", ${example.cost_usd:,.0f} at ${example_gpu.price_per_hour_usd}/GPU-hour"
-            if example.cost_usd
-            else ""
-        )
+        cost = f", ${example.cost_usd:,.0f} at ${example_gpu.price_per_hour_usd}/GPU-hour" if example.cost_usd else ""
         st.markdown(
             f"Ours: {example.flops:.3g} FLOPs on {published.gpus:,} × {example_gpu.name} at "
             f"{example_mfu:.0%} MFU → **{example.days:,.1f} days**, {example.gpu_hours:,.0f} GPU-hours{cost}."

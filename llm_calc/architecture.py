@@ -93,8 +93,7 @@ class ModelSpec:
             raise ValueError(f"norm must be one of {', '.join(NORM_KINDS)}, got {self.norm!r}")
         if self.num_kv_heads > self.num_attention_heads:
             raise ValueError(
-                f"num_kv_heads ({self.num_kv_heads}) cannot exceed "
-                f"num_attention_heads ({self.num_attention_heads})"
+                f"num_kv_heads ({self.num_kv_heads}) cannot exceed num_attention_heads ({self.num_attention_heads})"
             )
         if self.num_attention_heads % self.num_kv_heads:
             raise ValueError(

@@ -80,9 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     memory.add_argument("--batch", type=int, default=1, help="concurrent sequences")
     memory.add_argument("--kv-precision", default="fp16", type=str.lower, choices=[*KV_FORMATS, *KV_ALIASES])
     memory.add_argument("--gpus", type=int, default=1, help="cards per deployment (1, 2, 4, 8, 16, ...)")
-    memory.add_argument(
-        "--gpu-class", choices=GPU_CLASSES, action="append", help="only these classes (repeatable)"
-    )
+    memory.add_argument("--gpu-class", choices=GPU_CLASSES, action="append", help="only these classes (repeatable)")
     memory.add_argument("--vendor", action="append", help="only these vendors (repeatable)")
     memory.add_argument(
         "--efficiency",
@@ -183,9 +181,7 @@ def resolve_model(args: argparse.Namespace) -> tuple[ModelSpec, str]:
         return spec, f"config {path}"
     billions = args.params
     if not math.isfinite(billions) or not MIN_CUSTOM_PARAMS_B <= billions <= MAX_CUSTOM_PARAMS_B:
-        raise UsageError(
-            f"--params must be between {MIN_CUSTOM_PARAMS_B} and {MAX_CUSTOM_PARAMS_B:,} (billions)"
-        )
+        raise UsageError(f"--params must be between {MIN_CUSTOM_PARAMS_B} and {MAX_CUSTOM_PARAMS_B:,} (billions)")
     base = nearest_dense_model(billions * 1e9)
     spec = scale_architecture(base.spec, billions * 1e9, name=f"Custom {billions:g}B")
     return spec, f"custom {billions:g}B shaped like {base.hf_id}"
@@ -209,9 +205,7 @@ def memory_report(args: argparse.Namespace) -> dict:
         vendors = {v.lower() for v in args.vendor}
         gpus = tuple(g for g in gpus if g.vendor.lower() in vendors)
     if args.gpus not in CARD_LADDER:
-        raise UsageError(
-            f"--gpus must be 1, 2, 4, 8 or a multiple of 8 up to {CARD_LADDER[-1]}, got {args.gpus}"
-        )
+        raise UsageError(f"--gpus must be 1, 2, 4, 8 or a multiple of 8 up to {CARD_LADDER[-1]}, got {args.gpus}")
     memory, results = size_on_gpus(spec, settings, gpus, args.gpus, args.efficiency, args.mfu)
     params = count_parameters(spec)
     return {

@@ -181,9 +181,7 @@ class _Workload:
 def _workload(spec: ModelSpec, settings: InferenceSettings, memory: MemoryBreakdown) -> _Workload:
     active = count_parameters(spec).active
     tokens = settings.context_tokens
-    head_width = (
-        (spec.qk_nope_head_dim + spec.qk_rope_head_dim) if spec.uses_latent_attention else spec.head_dim
-    )
+    head_width = (spec.qk_nope_head_dim + spec.qk_rope_head_dim) if spec.uses_latent_attention else spec.head_dim
     q_dim = spec.num_attention_heads * head_width
     return _Workload(
         read_bytes=decode_read_bytes(spec, memory, settings.batch),
@@ -279,9 +277,7 @@ def size_on_gpus(
 ) -> tuple[MemoryBreakdown, list[GpuResult]]:
     """The memory breakdown and, for every card, fit, count needed, speed and cost."""
     if gpu_count not in CARD_LADDER:
-        raise ValueError(
-            f"gpu_count must be 1, 2, 4, 8 or a multiple of 8 up to {MAX_CARDS}, got {gpu_count}"
-        )
+        raise ValueError(f"gpu_count must be 1, 2, 4, 8 or a multiple of 8 up to {MAX_CARDS}, got {gpu_count}")
     _check_efficiencies(efficiency, mfu)
     memory = inference_memory(spec, settings)
     usables = [usable_memory_bytes(gpu) for gpu in gpus]
@@ -311,3 +307,10 @@ def size_on_gpus(
             )
         )
     return memory, results
+
+
+def daily_cost_usd(gpu: Gpu, cards: int = 1) -> float | None:
+    """Rented cost of ``cards`` of this card for 24 hours at its catalog price. [USD]"""
+    if cards < 1:
+        raise ValueError("cards must be at least 1")
+    return None if gpu.price_per_hour_usd is None else gpu.price_per_hour_usd * cards * 24

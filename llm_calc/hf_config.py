@@ -170,9 +170,7 @@ def _moe(reader: _Reader, fields: dict[str, Any]) -> None:
     if not experts:
         return
     fields["num_experts"] = experts
-    fields["experts_per_token"] = reader.int(
-        "num_experts_per_tok", "experts_per_token", "moe_topk", default=2
-    )
+    fields["experts_per_token"] = reader.int("num_experts_per_tok", "experts_per_token", "moe_topk", default=2)
     fields["moe_intermediate_size"] = reader.int("moe_intermediate_size", default=0)
     fields["shared_experts"] = reader.int("n_shared_experts", default=0)
     fields["dense_layers"] = reader.int("first_k_dense_replace", default=0)

@@ -113,6 +113,16 @@ def weights_bytes(spec: ModelSpec, format_name: str) -> int:
     return math.ceil(params.total * fmt.bits / 8)
 
 
+def weights_bytes_for_params(params: float, format_name: str) -> int:
+    """Weights of a model of ``params`` parameters stored entirely in ``format_name``. [bytes]
+
+    The primer's quick figure: 70 B parameters at 16 bits are 140 GB; at Q4_0 (4.5 bits) 39.4 GB.
+    """
+    if params < 0 or not math.isfinite(params):
+        raise ValueError(f"parameter count must be a finite number >= 0, got {params!r}")
+    return math.ceil(params * weight_format(format_name).bits / 8)
+
+
 def activation_elements_per_token(spec: ModelSpec) -> int:
     """Elements alive at the peak of one layer for one token (attention or MLP stage).
 

@@ -87,9 +87,7 @@ def weight_format(name: str) -> NumberFormat:
     try:
         return WEIGHT_FORMATS[name.lower()]
     except KeyError:
-        raise ValueError(
-            f"unknown weight precision {name!r}; choose one of {', '.join(WEIGHT_FORMATS)}"
-        ) from None
+        raise ValueError(f"unknown weight precision {name!r}; choose one of {', '.join(WEIGHT_FORMATS)}") from None
 
 
 def kv_format(name: str) -> NumberFormat:

@@ -134,9 +134,7 @@ def package_file(distribution: str, relative: str) -> Path:
     try:
         files = metadata.files(distribution) or []
     except metadata.PackageNotFoundError:
-        raise TokenizerError(
-            f"package {distribution!r} is not installed: pip install -r requirements.txt"
-        ) from None
+        raise TokenizerError(f"package {distribution!r} is not installed: pip install -r requirements.txt") from None
     for file in files:
         if str(file) == relative:
             return Path(str(file.locate()))
@@ -250,9 +248,7 @@ class SentencePieceTokenizer:
         pieces = split_at_spaces(text)
         if len(pieces) == 1:
             return len(self._sp.encode(text))
-        return sum(
-            sum(map(len, self._sp.encode(pieces[i : i + 4], num_threads=2))) for i in range(0, len(pieces), 4)
-        )
+        return sum(sum(map(len, self._sp.encode(pieces[i : i + 4], num_threads=2))) for i in range(0, len(pieces), 4))
 
     def token_bytes(self, token_id: int) -> bytes:
         piece = self._sp.id_to_piece(token_id)
@@ -314,9 +310,7 @@ def _llama3() -> Tokenizer:
     special = {token: len(ranks) + i for i, token in enumerate(names)}
     return TiktokenTokenizer(
         "llama3",
-        tiktoken.Encoding(
-            name="llama3", pat_str=LLAMA3_PATTERN, mergeable_ranks=ranks, special_tokens=special
-        ),
+        tiktoken.Encoding(name="llama3", pat_str=LLAMA3_PATTERN, mergeable_ranks=ranks, special_tokens=special),
     )
 
 

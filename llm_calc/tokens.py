@@ -32,6 +32,9 @@ CHAT_TOKENS_PER_NAME = 1
 CHAT_REPLY_PRIMER = 3
 """Every reply is primed with ``<|start|>assistant<|message|>`` [1]."""
 
+WORDS_PER_PAGE = 500
+"""Words on a single-spaced page of 12-point text (a common publishing rule of thumb)."""
+
 SPECIAL_MARKER = re.compile(r"<\|[A-Za-z0-9_]{1,40}\|>")
 """Text shaped like a control token (``<|endoftext|>``, ``<|im_start|>``)."""
 
@@ -66,6 +69,13 @@ def api_models() -> tuple[ApiModel, ...]:
 def word_count(text: str) -> int:
     """Whitespace-separated words (the unit of the 1.3 rule; meaningless for CJK text)."""
     return len(text.split())
+
+
+def pages_for_tokens(tokens: int, words_per_page: int = WORDS_PER_PAGE) -> float:
+    """Printed pages of English text that ``tokens`` tokens hold: tokens ÷ 1.3 words per page."""
+    if tokens < 0 or words_per_page <= 0:
+        raise ValueError("tokens must be >= 0 and words per page > 0")
+    return tokens / RULE_TOKENS_PER_WORD / words_per_page
 
 
 def rule_of_thumb_tokens(words: int) -> int:
@@ -162,9 +172,7 @@ def group_into_spans(tokenizer: Tokenizer, token_ids: list[int]) -> list[TokenSp
     return spans
 
 
-def token_spans(
-    tokenizer: Tokenizer, text: str, limit: int, special: bool = False
-) -> tuple[list[TokenSpan], bool]:
+def token_spans(tokenizer: Tokenizer, text: str, limit: int, special: bool = False) -> tuple[list[TokenSpan], bool]:
     """Spans for the first ``limit`` tokens of ``text`` and whether the text has more.
 
     Only a prefix of the text is encoded (a token is rarely longer than 64 characters), so the

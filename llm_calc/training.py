@@ -98,9 +98,7 @@ class TrainingSetup:
         if self.method not in METHODS:
             raise ValueError(f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}")
         if self.optimizer not in OPTIMIZER_STATE_BYTES:
-            raise ValueError(
-                f"unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZER_STATE_BYTES)}"
-            )
+            raise ValueError(f"unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZER_STATE_BYTES)}")
         for name, low, high in (
             ("seq_len", 1, 10_000_000),
             ("micro_batch", 1, 100_000),
@@ -116,14 +114,10 @@ class TrainingSetup:
         if self.tensor_parallel not in TENSOR_PARALLEL_SIZES:
             raise ValueError(f"tensor_parallel must be 1, 2, 4 or 8, got {self.tensor_parallel!r}")
         if self.gpus % self.tensor_parallel:
-            raise ValueError(
-                f"gpus ({self.gpus}) must be a multiple of tensor_parallel ({self.tensor_parallel})"
-            )
+            raise ValueError(f"gpus ({self.gpus}) must be a multiple of tensor_parallel ({self.tensor_parallel})")
         unknown = [t for t in self.lora_targets if t not in LORA_TARGETS]
         if unknown or (self.method != "full" and not self.lora_targets):
-            raise ValueError(
-                f"LoRA targets must be some of {', '.join(LORA_TARGETS)}, got {list(self.lora_targets)}"
-            )
+            raise ValueError(f"LoRA targets must be some of {', '.join(LORA_TARGETS)}, got {list(self.lora_targets)}")
 
     @property
     def data_parallel(self) -> int:
@@ -237,9 +231,7 @@ def activation_terms_per_layer(
         "softmax scores (no FlashAttention)": 0
         if flash_attention
         else spec.num_attention_heads * s * s * b * ACTIVATION_BYTES,
-        "MLP input and inner activations": tokens
-        * (h + (4 if spec.gated_mlp else 2) * width)
-        * ACTIVATION_BYTES,
+        "MLP input and inner activations": tokens * (h + (4 if spec.gated_mlp else 2) * width) * ACTIVATION_BYTES,
         "norm inputs": 2 * tokens * h * ACTIVATION_BYTES,
     }
 
@@ -348,11 +340,16 @@ def training_flops(
     active = count_parameters(spec).active
     per_token = 6 * active if method == "full" else 4 * active + 6 * (trainable or 0)
     if attention:
-        head_width = (
-            spec.qk_nope_head_dim + spec.qk_rope_head_dim if spec.uses_latent_attention else spec.head_dim
-        )
+        head_width = spec.qk_nope_head_dim + spec.qk_rope_head_dim if spec.uses_latent_attention else spec.head_dim
         per_token += 12 * spec.num_layers * spec.num_attention_heads * head_width * seq_len
     return per_token * tokens
+
+
+def dense_training_flops(params: float, tokens: float) -> float:
+    """The 6 · N · D estimate for a dense model of ``params`` parameters on ``tokens`` tokens [5]."""
+    if params < 0 or tokens < 0:
+        raise ValueError("parameters and tokens must not be negative")
+    return 6 * params * tokens
 
 
 def mfu_from_throughput(tokens_per_s_per_gpu: float, spec: ModelSpec, peak_tflops: float) -> float:
@@ -445,9 +442,7 @@ GPT3_RUN = PublishedRun(
 )
 
 
-def recompute_run(
-    run: PublishedRun, spec: ModelSpec, gpu: Gpu, mfu: float = DEFAULT_MFU
-) -> tuple[TrainingRun, float]:
+def recompute_run(run: PublishedRun, spec: ModelSpec, gpu: Gpu, mfu: float = DEFAULT_MFU) -> tuple[TrainingRun, float]:
     """Our estimate of a published run and the MFU used (the reported throughput's, if any)."""
     if run.tokens_per_s_per_gpu:
         mfu = mfu_from_throughput(run.tokens_per_s_per_gpu, spec, gpu.tflops_16bit)

@@ -73,16 +73,12 @@ def test_bad_number_names_file_row_and_column(tmp_path):
         "NVIDIA V100 SXM2 32GB,NVIDIA,datacenter,32,900",
         "NVIDIA V100 SXM2 32GB,NVIDIA,datacenter,32,fast",
     )
-    with pytest.raises(
-        CatalogError, match=r"gpus\.csv row 3, column bandwidth_gbs: expected a number, got 'fast'"
-    ):
+    with pytest.raises(CatalogError, match=r"gpus\.csv row 3, column bandwidth_gbs: expected a number, got 'fast'"):
         load_gpus(path)
 
 
 def test_negative_memory_is_rejected(tmp_path):
-    path = _broken_copy(
-        tmp_path, "gpus.csv", "NVIDIA T4,NVIDIA,datacenter,16", "NVIDIA T4,NVIDIA,datacenter,-16"
-    )
+    path = _broken_copy(tmp_path, "gpus.csv", "NVIDIA T4,NVIDIA,datacenter,16", "NVIDIA T4,NVIDIA,datacenter,-16")
     with pytest.raises(CatalogError, match=r"row 2, column memory_gib: expected a positive"):
         load_gpus(path)
 
@@ -111,9 +107,7 @@ def test_duplicate_model_id_is_rejected(tmp_path):
 
 
 def test_impossible_architecture_is_rejected_with_its_row(tmp_path):
-    path = _broken_copy(
-        tmp_path, "models.csv", "32000,4096,32,32,32,128,11008", "32000,4096,32,32,64,128,11008"
-    )
+    path = _broken_copy(tmp_path, "models.csv", "32000,4096,32,32,32,128,11008", "32000,4096,32,32,64,128,11008")
     with pytest.raises(CatalogError, match=r"models\.csv row 4: num_kv_heads \(64\) cannot exceed"):
         load_models(path)
 

@@ -73,9 +73,7 @@ def test_short_context_limits_tokens_in_flight():
 def test_total_is_the_sum_of_its_parts_plus_one_gib_overhead():
     memory = inference_memory(LLAMA2_7B, InferenceSettings())
     assert memory.overhead_bytes == GIB
-    assert memory.total_bytes == (
-        memory.weights_bytes + memory.kv_cache_bytes + memory.activations_bytes + GIB
-    )
+    assert memory.total_bytes == (memory.weights_bytes + memory.kv_cache_bytes + memory.activations_bytes + GIB)
 
 
 @pytest.mark.parametrize(

@@ -67,16 +67,11 @@ def official_tiktoken(tmp_path_factory):
     cache = tmp_path_factory.mktemp("tiktoken-cache")
     for name in ("o200k_base", "cl100k_base", "p50k_base", "r50k_base"):
         url = f"https://openaipublic.blob.core.windows.net/encodings/{name}.tiktoken"
-        shutil.copy(
-            tokenizers.TOKENIZER_DIR / f"{name}.tiktoken", cache / hashlib.sha1(url.encode()).hexdigest()
-        )
+        shutil.copy(tokenizers.TOKENIZER_DIR / f"{name}.tiktoken", cache / hashlib.sha1(url.encode()).hexdigest())
     previous = os.environ.get("TIKTOKEN_CACHE_DIR")
     os.environ["TIKTOKEN_CACHE_DIR"] = str(cache)
     try:
-        yield {
-            name: tiktoken.get_encoding(name)
-            for name in ("o200k_base", "cl100k_base", "p50k_base", "r50k_base")
-        }
+        yield {name: tiktoken.get_encoding(name) for name in ("o200k_base", "cl100k_base", "p50k_base", "r50k_base")}
     finally:
         if previous is None:
             os.environ.pop("TIKTOKEN_CACHE_DIR", None)

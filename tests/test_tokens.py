@@ -123,9 +123,7 @@ def test_api_catalog_rejects_unknown_tokenizer(tmp_path):
 
     path = tmp_path / "api_models.csv"
     path.write_text((DATA_DIR / "api_models.csv").read_text().replace(",cl100k_base,", ",gpt9_base,", 1))
-    with pytest.raises(
-        CatalogError, match=r"api_models\.csv row \d+, column tokenizer: unknown tokenizer 'gpt9_base'"
-    ):
+    with pytest.raises(CatalogError, match=r"api_models\.csv row \d+, column tokenizer: unknown tokenizer 'gpt9_base'"):
         load_api_models(path, tokenizers=frozenset(REGISTRY))
 
 

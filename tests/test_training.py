@@ -71,9 +71,7 @@ def test_lora_7b_needs_about_16_gb_not_177():
 def test_qlora_fine_tunes_65b_on_one_48_gb_gpu():
     # QLoRA paper: LLaMA 65B, NF4 + double quantization, r=64 on all linear layers, gradient
     # checkpointing, micro-batch 1 (sequence length 512) fits a single 48 GB GPU
-    setup = TrainingSetup(
-        method="qlora", seq_len=512, checkpointing=True, lora_rank=64, lora_targets=LORA_TARGETS
-    )
+    setup = TrainingSetup(method="qlora", seq_len=512, checkpointing=True, lora_rank=64, lora_targets=LORA_TARGETS)
     memory = training_memory(LLAMA_65B, setup)
     assert memory.total_bytes < 48e9
     assert memory.total_bytes > 35e9  # the 4-bit base alone is ~34 GB
@@ -94,10 +92,7 @@ def test_checkpointing_keeps_layer_inputs_plus_one_layer():
     inputs = 32 * 1024 * 2 * 4096 * 2
     logits = 1024 * 2 * 32000 * 4
     assert activation_bytes(LLAMA2_7B, setup) == inputs + per_layer + logits
-    assert (
-        activation_bytes(LLAMA2_7B, dataclasses.replace(setup, checkpointing=False))
-        == 32 * per_layer + logits
-    )
+    assert activation_bytes(LLAMA2_7B, dataclasses.replace(setup, checkpointing=False)) == 32 * per_layer + logits
 
 
 @pytest.mark.parametrize(
@@ -156,9 +151,7 @@ def test_cost_and_chinchilla():
 
 
 def test_cards_needed_depend_on_sharding():
-    setup = TrainingSetup(
-        method="qlora", seq_len=512, checkpointing=True, lora_rank=64, lora_targets=LORA_TARGETS
-    )
+    setup = TrainingSetup(method="qlora", seq_len=512, checkpointing=True, lora_rank=64, lora_targets=LORA_TARGETS)
     rtx4090 = find_gpu("NVIDIA RTX 4090")
     assert cards_needed_for_training(LLAMA_65B, setup, find_gpu("NVIDIA RTX A6000")) == 1
     assert cards_needed_for_training(LLAMA_65B, setup, rtx4090) is None  # every GPU holds it all

@@ -214,9 +214,7 @@ TRAINING_PART_COLORS = {
 }
 
 
-def training_memory_figure(
-    methods: list[str], parts: list[dict[str, int]], cards: dict[str, int]
-) -> go.Figure:
+def training_memory_figure(methods: list[str], parts: list[dict[str, int]], cards: dict[str, int]) -> go.Figure:
     """Stacked memory per GPU for each method, with dashed lines at card capacities (GiB)."""
     figure = go.Figure()
     for part, color in TRAINING_PART_COLORS.items():
@@ -277,4 +275,89 @@ def time_and_cost_figure(gpus: list[int], days: list[float], costs: list[float |
         yaxis2={"title": "cost ($)", "overlaying": "y", "side": "right", "rangemode": "tozero"},
         legend={"orientation": "h", "yanchor": "top", "y": -0.2},
     )
+    return figure
+
+
+def model_sizes_figure(names: list[str], released: list[str], params: list[int], families: list[str]) -> go.Figure:
+    """Parameter counts of catalog models by release month, log scale."""
+    figure = go.Figure()
+    for family in dict.fromkeys(families):
+        rows = [i for i, f in enumerate(families) if f == family]
+        figure.add_scatter(
+            x=[released[i] + "-01" for i in rows],
+            y=[params[i] for i in rows],
+            text=[names[i] for i in rows],
+            name=family,
+            mode="markers",
+            marker={"size": 10},
+            hovertemplate="%{text}: %{y:.3s} parameters<extra>%{x|%b %Y}</extra>",
+        )
+    figure.update_layout(
+        height=420,
+        margin={"l": 10, "r": 10, "t": 20, "b": 40},
+        yaxis={"title": "parameters", "type": "log"},
+        xaxis_title="released",
+        legend={"orientation": "h", "yanchor": "top", "y": -0.2},
+    )
+    return figure
+
+
+def context_windows_figure(names: list[str], released: list[str], windows: list[int]) -> go.Figure:
+    """Context windows of catalog models by release month, log scale."""
+    figure = go.Figure(
+        go.Scatter(
+            x=[r + "-01" for r in released],
+            y=windows,
+            text=names,
+            mode="markers+text",
+            textposition="top center",
+            marker={"size": 10, "color": "#4f46e5"},
+            hovertemplate="%{text}: %{y:,} tokens<extra>%{x|%b %Y}</extra>",
+        )
+    )
+    figure.update_layout(
+        height=420,
+        margin={"l": 10, "r": 10, "t": 20, "b": 40},
+        yaxis={"title": "context window (tokens)", "type": "log"},
+        xaxis_title="released",
+    )
+    return figure
+
+
+def probabilities_figure(probabilities: dict[str, float]) -> go.Figure:
+    """Next-token probabilities as bars (tokens shown with their leading space as ␣)."""
+    labels = [token.replace(" ", "␣") for token in probabilities]
+    figure = go.Figure(
+        go.Bar(
+            x=labels,
+            y=[100 * p for p in probabilities.values()],
+            marker_color="#4f46e5",
+            text=[f"{100 * p:.1f} %" for p in probabilities.values()],
+            textposition="outside",
+            cliponaxis=False,
+        )
+    )
+    figure.update_layout(
+        height=300,
+        margin={"l": 10, "r": 10, "t": 20, "b": 40},
+        yaxis={"title": "probability (%)", "range": [0, 110]},
+    )
+    return figure
+
+
+def parameter_parts_figure(parts: dict[str, int]) -> go.Figure:
+    """Where a model's parameters are (embeddings, attention, MLP, norms)."""
+    figure = go.Figure(
+        go.Bar(
+            x=list(parts.values()),
+            y=list(parts),
+            orientation="h",
+            marker_color="#4f46e5",
+            text=[f"{v / sum(parts.values()):.1%}" for v in parts.values()],
+            textposition="outside",
+            cliponaxis=False,
+            hovertemplate="%{y}: %{x:,} parameters<extra></extra>",
+        )
+    )
+    figure.update_layout(height=240, margin={"l": 10, "r": 50, "t": 10, "b": 30}, xaxis_title="parameters")
     return figure

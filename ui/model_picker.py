@@ -36,18 +36,14 @@ def _reset_custom_architecture() -> None:
         st.session_state[key] = getattr(spec, field)
 
 
-def pick_model(
-    default: str = "Llama 3.1 8B", allow_upload: bool = True
-) -> tuple[ModelSpec, CatalogModel | None]:
+def pick_model(default: str = "Llama 3.1 8B", allow_upload: bool = True) -> tuple[ModelSpec, CatalogModel | None]:
     """Draw the chooser; return the spec and, for a preset, its catalog row. Stops the page with
     a message when no valid model is chosen yet."""
     models = {m.name: m for m in default_models()}
     sources = ["Catalog", "config.json", "Custom size"] if allow_upload else ["Catalog", "Custom size"]
     source = st.radio("Model from", sources, key="source", bind="query-params", horizontal=True)
     if source == "Catalog":
-        name = st.selectbox(
-            "Model", list(models), index=list(models).index(default), key="model", bind="query-params"
-        )
+        name = st.selectbox("Model", list(models), index=list(models).index(default), key="model", bind="query-params")
         chosen = models[name]
         st.caption(f"[{chosen.hf_id}]({chosen.source})")
         return chosen.spec, chosen
@@ -82,15 +78,11 @@ def pick_model(
         for key, (field, _) in ARCH_FIELDS.items():
             st.session_state.setdefault(key, getattr(derived, field))
         edits = {
-            field: st.number_input(
-                label, min_value=1, max_value=1_000_000, step=1, key=key, bind="query-params"
-            )
+            field: st.number_input(label, min_value=1, max_value=1_000_000, step=1, key=key, bind="query-params")
             for key, (field, label) in ARCH_FIELDS.items()
         }
     try:
-        spec = derived.with_changes(
-            head_dim=max(1, edits["hidden_size"] // edits["num_attention_heads"]), **edits
-        )
+        spec = derived.with_changes(head_dim=max(1, edits["hidden_size"] // edits["num_attention_heads"]), **edits)
     except ValueError as error:
         st.error(f"That architecture is not valid: {escape_markdown(str(error))}")
         st.stop()

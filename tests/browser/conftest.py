@@ -105,13 +105,9 @@ def page(browser):
 def wait_until_idle(page, timeout_ms: int = 60_000) -> None:
     """Wait for the websocket and for the script run to finish (no fixed sleeps)."""
     app = "[data-testid='stApp']"
-    page.locator(f"{app}[data-test-connection-state='CONNECTED']").wait_for(
-        state="attached", timeout=timeout_ms
-    )
+    page.locator(f"{app}[data-test-connection-state='CONNECTED']").wait_for(state="attached", timeout=timeout_ms)
     page.locator(f"{app}[data-test-script-state='notRunning']").wait_for(state="attached", timeout=timeout_ms)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stSkeleton\"]')", timeout=timeout_ms
-    )
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stSkeleton\"]')", timeout=timeout_ms)
 
 
 def open_page(page, url: str) -> None:

@@ -13,6 +13,10 @@ pytestmark = pytest.mark.browser
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 PAGES = {
     "overview": "",
+    "foundations": "foundations",
+    "inference": "inference",
+    "hardware": "hardware",
+    "sources": "sources",
     "token_estimator": "token_estimator",
     "hardware_calculator": "hardware_calculator",
     "training": "training",
@@ -57,9 +61,7 @@ def test_changing_the_batch_updates_memory_and_the_url(page, app_url):
 def test_uploading_a_config_recognises_the_model(page, app_url):
     """Uploading Llama-2-7B's config.json sizes that model: 6.74 B parameters, 12.6 GiB of weights."""
     open_page(page, f"{app_url}/hardware_calculator?source=config.json")
-    page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(
-        str(CONFIGS / "Llama-2-7b-hf.json")
-    )
+    page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(CONFIGS / "Llama-2-7b-hf.json"))
     expect(page.get_by_text("6.74 B parameters")).to_be_visible(timeout=30_000)
     expect(metric(page, "Weights")).to_have_text("12.6 GiB")
 
@@ -70,9 +72,7 @@ def test_a_broken_upload_is_explained(page, app_url, tmp_path):
     bad.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00 not a config")
     open_page(page, f"{app_url}/hardware_calculator?source=config.json")
     page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(bad))
-    expect(page.locator("[data-testid='stAlert']").filter(has_text="config.json")).to_be_visible(
-        timeout=30_000
-    )
+    expect(page.locator("[data-testid='stAlert']").filter(has_text="config.json")).to_be_visible(timeout=30_000)
     assert page.locator("[data-testid='stException']").count() == 0
 
 
@@ -146,8 +146,7 @@ def test_a_training_link_shows_qlora_65b_fitting_a_48_gb_card(page, app_url):
     )
     open_page(
         page,
-        f"{app_url}/training?model=LLaMA+65B&method=qlora&rank=64&{targets}&seq=512&ckpt=true"
-        "&card=NVIDIA+RTX+A6000",
+        f"{app_url}/training?model=LLaMA+65B&method=qlora&rank=64&{targets}&seq=512&ckpt=true&card=NVIDIA+RTX+A6000",
     )
     expect(page.get_by_text("fits 48.0 GiB")).to_be_visible()
     expect(metric(page, "Trainable parameters")).to_have_text("800 M")
@@ -160,3 +159,33 @@ def test_token_estimator_hands_its_count_to_the_training_page(page, app_url):
     wait_until_idle(page)
     expect(page).to_have_url(re.compile(r"training\?tokens=2"))
     expect(page.get_by_role("spinbutton", name="Dataset tokens")).to_have_value("2")
+
+
+def test_primer_estimate_tokens_link_carries_the_sentence(page, app_url):
+    """A reader who types a sentence in the primer and follows "Estimate tokens" sees it counted."""
+    open_page(page, f"{app_url}/foundations")
+    sentence = page.get_by_label("Type a sentence")
+    sentence.fill("one two three")
+    sentence.press("Enter")
+    wait_until_idle(page)
+    page.get_by_text("Estimate tokens →").click()
+    wait_until_idle(page)
+    expect(page).to_have_url(re.compile(r"token_estimator\?text=one"))
+    expect(metric(page, "Words")).to_have_text("3")
+
+
+def test_primer_try_it_link_opens_the_calculator_with_the_size(page, app_url):
+    """ "Try it in the calculator" opens the hardware calculator on a custom model of the chosen size."""
+    open_page(page, f"{app_url}/foundations")
+    page.get_by_role("link", name=re.compile("Try it in the calculator")).click()
+    wait_until_idle(page)
+    expect(page.get_by_text(re.compile(r"Custom 70B · \d+\.?\d* B parameters"))).to_be_visible()
+
+
+def test_primer_reads_in_order_with_next_links(page, app_url):
+    """Next links walk Overview → foundations → inference → hardware → sources."""
+    open_page(page, app_url)
+    for title in ("Model foundations", "Model inference", "Hardware requirements", "Sources"):
+        page.get_by_role("link", name=f"{title} →", exact=True).click()
+        wait_until_idle(page)
+        expect(page.locator("h1").first).to_have_text(title)

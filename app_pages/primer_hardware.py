@@ -1,0 +1,234 @@
+"""Primer 3 — hardware requirements: what training, fine-tuning and inference cost."""
+
+import pandas as pd
+import streamlit as st
+
+from llm_calc.catalog import default_gpus, find_gpu, find_model
+from llm_calc.hardware import daily_cost_usd, size_on_gpus
+from llm_calc.memory import InferenceSettings
+from llm_calc.rules import (
+    FINE_TUNING_GB_PER_BILLION,
+    INFERENCE_GB_PER_BILLION_16BIT,
+    INFERENCE_GB_PER_BILLION_QUANTIZED,
+    fine_tuning_rule_bytes,
+    inference_rule_bytes,
+)
+from llm_calc.training import (
+    DEFAULT_MFU,
+    GPT3_RUN,
+    LLAMA_65B_RUN,
+    TrainingSetup,
+    price_for_budget,
+    recompute_run,
+    trainable_params,
+    training_flops,
+    training_memory,
+    training_run,
+)
+from llm_calc.units import GB, format_gib
+from ui.model_picker import CUSTOM_SIZES_B
+from ui.primer import primer_footer
+
+PRICED = [g for g in default_gpus() if g.price_per_hour_usd]
+
+st.title("Hardware requirements")
+st.write(
+    "What it costs to train, fine-tune and run a model, and the rules of thumb for the memory it needs. "
+    "Every figure below is recomputed from our catalogs when the page loads."
+)
+
+# --- cloud servers ----------------------------------------------------------------------------
+st.header("Cloud GPU servers")
+st.write(
+    "Most teams rent GPUs by the hour. A single mid-range card costs tens of dollars a day; a server with "
+    "eight data-center GPUs costs **roughly $100 to $1,000 per day**, depending on the generation."
+)
+servers = pd.DataFrame(
+    [
+        {
+            "card": g.name,
+            "1 card ($/day)": daily_cost_usd(g, 1),
+            "8 cards ($/day)": daily_cost_usd(g, 8),
+            "price source": g.price_source,
+        }
+        for g in PRICED
+    ]
+)
+st.dataframe(
+    servers,
+    hide_index=True,
+    width="stretch",
+    column_config={c: st.column_config.NumberColumn(format="$%.0f") for c in ("1 card ($/day)", "8 cards ($/day)")},
+)
+st.page_link(
+    "app_pages/hardware_calculator.py",
+    label="Compare every card in the calculator →",
+    icon=":material/memory:",
+)
+
+# --- training ---------------------------------------------------------------------------------
+st.header("Training")
+llama = find_model(LLAMA_65B_RUN.hf_id)
+a100 = find_gpu(LLAMA_65B_RUN.gpu_name)
+llama_run, llama_mfu = recompute_run(LLAMA_65B_RUN, llama.spec, a100)
+st.write(
+    "Pre-training a large model takes thousands of high-end GPUs — NVIDIA A100 or H100, 80 GB each — for "
+    f"weeks. Meta trained **LLaMA 65B** on 1.4 T tokens with 2,048 A100-80GB GPUs in about 21 days. "
+    f"Recomputed here at the throughput the paper reports ({LLAMA_65B_RUN.tokens_per_s_per_gpu:.0f} tokens/s "
+    f"per GPU, {llama_mfu:.0%} of peak): **{llama_run.days:.1f} days**, {llama_run.gpu_hours:,.0f} GPU-hours; "
+    f"the often-quoted ≈ $3.8M corresponds to **${price_for_budget(llama_run, 3.8e6):.2f} per GPU-hour**, "
+    f"and today's catalog price (${a100.price_per_hour_usd}/h) gives ${llama_run.cost_usd / 1e6:.1f}M."
+)
+st.page_link(
+    "app_pages/training.py",
+    label="Try it in the training calculator →",
+    icon=":material/model_training:",
+    query_params={
+        "model": llama.name,
+        "n_gpus": "2048",
+        "zero": "3",
+        "tokens": "1400000000000",
+        "train_mfu": f"{llama_mfu:.2f}",
+        "card": a100.name,
+    },
+)
+
+st.subheader("Training keeps getting cheaper")
+gpt3 = find_model(GPT3_RUN.hf_id).spec
+gpt3_flops = training_flops(gpt3, GPT3_RUN.tokens)
+then = training_run(
+    gpt3_flops,
+    1024,
+    find_gpu("NVIDIA V100 SXM2 32GB").tflops_16bit,
+    DEFAULT_MFU,
+    find_gpu("NVIDIA V100 SXM2 32GB").price_per_hour_usd,
+)
+h100 = find_gpu("NVIDIA H100 SXM")
+now = training_run(gpt3_flops, 1024, h100.tflops_16bit, DEFAULT_MFU, h100.price_per_hour_usd)
+st.write(
+    f"GPT-3 175B took {gpt3_flops:.3g} FLOPs. On 2020's V100s at {DEFAULT_MFU:.0%} utilisation and today's V100 "
+    f"price that is **${then.cost_usd / 1e6:.1f}M** (Lambda estimated $4.6M in 2020); on H100s at "
+    f"${h100.price_per_hour_usd}/h it is **${now.cost_usd / 1e3:,.0f}k** — the fall from ≈ $5M to ≈ $500k "
+    "that MosaicML reported in 2022 comes from faster GPUs, better utilisation and lower prices."
+)
+
+# --- fine-tuning ------------------------------------------------------------------------------
+st.header("Fine-tuning")
+llama70 = find_model("meta-llama/Llama-3.1-70B").spec
+lora = TrainingSetup(
+    method="lora",
+    seq_len=2048,
+    checkpointing=True,
+    gpus=8,
+    zero_stage=3,
+    lora_rank=16,
+    lora_targets=("q_proj", "k_proj", "v_proj", "o_proj"),
+)
+lora_memory = training_memory(llama70, lora)
+lora_run = training_run(
+    training_flops(llama70, 1e9, "lora", trainable_params(llama70, lora)),
+    8,
+    a100.tflops_16bit,
+    DEFAULT_MFU,
+    a100.price_per_hour_usd,
+)
+st.write(
+    "Adapting a trained model to your data is far cheaper. **LoRA** freezes the model and trains small "
+    "low-rank matrices beside some of its layers, so gradients and optimizer states are needed only for "
+    f"those: fine-tuning Llama 3.1 70B with rank-16 LoRA on 1 B tokens uses {format_gib(lora_memory.total_bytes)} "
+    f"per GPU on 8 A100s and takes **{lora_run.days:.1f} days, about ${lora_run.cost_usd:,.0f}** — thousands "
+    "of dollars, not millions. **QLoRA** also stores the frozen model in 4 bits, which brings a 65B model "
+    "onto a single 48 GB GPU."
+)
+st.page_link(
+    "app_pages/training.py",
+    label="Size a fine-tuning run →",
+    icon=":material/model_training:",
+    query_params={
+        "model": "Llama 3.1 70B",
+        "method": "lora",
+        "n_gpus": "8",
+        "zero": "3",
+        "ckpt": "true",
+        "tokens": "1000000000",
+    },
+)
+
+# --- inference --------------------------------------------------------------------------------
+st.header("Inference")
+rows = []
+for hf_id, precision in (
+    ("meta-llama/Llama-3.1-8B", "bf16"),
+    ("meta-llama/Llama-3.1-70B", "q4_k_m"),
+    ("meta-llama/Llama-3.1-70B", "bf16"),
+):
+    served = find_model(hf_id)
+    _, results = size_on_gpus(
+        served.spec, InferenceSettings(weight_format=precision, context_tokens=8192), tuple(PRICED)
+    )
+    cheapest = min((r for r in results if r.cards_used), key=lambda r: r.price_per_hour_usd)
+    rows.append(
+        {
+            "model": served.name,
+            "weights": precision,
+            "cheapest rented deployment": f"{cheapest.gpu.name} × {cheapest.cards_used}",
+            "$/day": cheapest.cost_per_day_usd,
+            "tokens/s per user": cheapest.speed.decode_tokens_per_s,
+        }
+    )
+st.write(
+    "Serving a model costs what its GPUs cost while they run: **tens to hundreds of dollars a day** for a "
+    "single deployment, set by how much memory the model needs."
+)
+st.dataframe(
+    pd.DataFrame(rows),
+    hide_index=True,
+    width="stretch",
+    column_config={
+        "$/day": st.column_config.NumberColumn(format="$%.0f"),
+        "tokens/s per user": st.column_config.NumberColumn(format="%.0f"),
+    },
+)
+
+# --- rules of thumb ---------------------------------------------------------------------------
+st.header("Memory rules of thumb")
+st.write(
+    f"- **Inference ≈ {INFERENCE_GB_PER_BILLION_16BIT} GB per billion parameters** at 16 bits: 2 bytes per "
+    "weight plus about 5 % for the KV cache and buffers of a short prompt.\n"
+    f"- **Quantized ≈ {INFERENCE_GB_PER_BILLION_QUANTIZED} GB per billion**: 4-bit weights are half a byte, "
+    "plus their scales and the same cache and buffers.\n"
+    f"- **Fine-tuning ≈ {FINE_TUNING_GB_PER_BILLION} GB per billion**: 16-bit weights and gradients and two "
+    "Adam moments (2 + 2 + 8 bytes); mixed precision adds a 4-byte master copy, and activations come on top."
+)
+billions = st.select_slider("Parameters (billions)", CUSTOM_SIZES_B, value=13, key="primer_rules")
+inference, quantized, fine_tuning = st.columns(3)
+inference.metric("Inference, 16-bit", f"{inference_rule_bytes(billions * 1e9, False) / GB:,.1f} GB")
+quantized.metric("Inference, 4-bit", f"{inference_rule_bytes(billions * 1e9, True) / GB:,.1f} GB")
+fine_tuning.metric("Full fine-tuning", f"{fine_tuning_rule_bytes(billions * 1e9) / GB:,.0f} GB")
+st.page_link(
+    "app_pages/hardware_calculator.py",
+    label="See the detailed estimate →",
+    icon=":material/memory:",
+    query_params={"source": "Custom size", "custom_size": f"{billions:g}"},
+)
+
+# --- Apple ------------------------------------------------------------------------------------
+st.header("Running models locally on a Mac")
+m2 = find_gpu("Apple M2 Ultra (192 GB)")
+llama3_70b = find_model("meta-llama/Meta-Llama-3-70B").spec
+_, (mac,) = size_on_gpus(llama3_70b, InferenceSettings(weight_format="q4_k_m", context_tokens=8192), (m2,))
+st.write(
+    "Apple's M-series chips share one pool of **unified memory** between CPU and GPU, so a Mac with 64–512 GB "
+    "can hold models that would need several gaming GPUs. With **quantization** to about 4–5 bits, "
+    f"Llama 3 70B needs {format_gib(mac.per_card_bytes)}; an {m2.name} lets its GPU use "
+    f"{format_gib(mac.usable_memory_bytes)} of {format_gib(m2.memory_bytes)}, so it "
+    f"{'fits' if mac.fits else 'does not fit'}, generating about **{mac.speed.decode_tokens_per_s:.0f} tokens/s**."
+)
+st.page_link(
+    "app_pages/hardware_calculator.py",
+    label="Compare Macs in the calculator →",
+    icon=":material/memory:",
+    query_params={"model": "Llama 3 70B", "precision": "q4_k_m", "gpu_class": "apple"},
+)
+
+primer_footer("app_pages/primer_hardware.py")

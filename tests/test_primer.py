@@ -1,0 +1,98 @@
+"""The primer pages: every concept has its heading, and the live examples follow their inputs
+with values computed by hand."""
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from llm_calc.sampling import EXAMPLE_LOGITS, temperature_probabilities
+from llm_calc.tokens import pages_for_tokens
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+PRIMER = {
+    "app_pages/home.py": [],
+    "app_pages/primer_foundations.py": ["What a large language model is", "Token", "Parameters", "Training",
+                                        "Model size"],
+    "app_pages/primer_inference.py": ["Loading a model and completing a prompt", "Context window", "Prompt",
+                                      "Completion"],
+    "app_pages/primer_hardware.py": ["Cloud GPU servers", "Training", "Fine-tuning", "Inference",
+                                     "Memory rules of thumb", "Running models locally on a Mac"],
+    "app_pages/primer_sources.py": ["Papers and documents", "Models (data/models.csv)", "GPUs (data/gpus.csv)"],
+}  # fmt: skip
+
+
+def open_page(path: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    at.switch_page(path).run()
+    assert not at.exception, path
+    return at
+
+
+def metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+@pytest.mark.parametrize("path", PRIMER)
+def test_every_primer_page_runs_and_has_its_headings(path):
+    at = open_page(path)
+    assert [h.value for h in at.header][: len(PRIMER[path])] == PRIMER[path]
+
+
+def test_model_size_slider_shows_hand_computed_weights():
+    at = open_page("app_pages/primer_foundations.py")
+    assert metric(at, "Weights at 16 bits") == "140.0 GB"  # 70e9 x 2 bytes
+    assert metric(at, "Weights at 4 bits (Q4_0)") == "39.4 GB"  # 70e9 x 4.5 / 8
+    at.select_slider(key="primer_size").set_value(7).run()
+    assert metric(at, "Weights at 16 bits") == "14.0 GB"
+    assert metric(at, "Weights at 4 bits (Q4_0)") == "3.9 GB"
+    assert metric(at, "Rule of thumb, 16-bit / quantized") == "15 / 5 GB"  # 2.1 x 7 = 14.7, 0.7 x 7 = 4.9
+
+
+def test_training_compute_is_six_n_d():
+    at = open_page("app_pages/primer_foundations.py")
+    assert metric(at, "Training compute") == "5.88e+22 FLOPs"  # 6 x 7e9 x 1.4e12
+    at.select_slider(key="primer_train_params").set_value(70).run()
+    assert metric(at, "Training compute") == "5.88e+23 FLOPs"
+
+
+def test_token_example_tokenizes_in_place():
+    at = open_page("app_pages/primer_foundations.py")
+    at.text_input(key="primer_sentence").set_value("hello world").run()
+    assert any(c.value.startswith("2 tokens for 2 words") for c in at.caption)
+
+
+def test_pages_per_window():
+    at = open_page("app_pages/primer_inference.py")
+    assert metric(at, "131,072 tokens of English") == "≈ 202 pages"  # 131072 / 1.3 / 500 = 201.6
+    at.select_slider(key="primer_window").set_value(4096).run()
+    assert metric(at, "4,096 tokens of English") == "≈ 6 pages"  # 4096 / 1.3 / 500 = 6.3
+    assert pages_for_tokens(650) == pytest.approx(1.0)
+
+
+def test_temperature_reshapes_probabilities():
+    # softmax of the example scores at T = 1: e^0 / (1 + e^-3.5 + e^-4 + e^-4.4 + e^-5.8 + e^-6.2)
+    assert temperature_probabilities(EXAMPLE_LOGITS, 1.0)[" Paris"] == pytest.approx(0.93823, abs=1e-4)
+    assert temperature_probabilities(EXAMPLE_LOGITS, 0.0)[" Paris"] == 1.0
+    hot = temperature_probabilities(EXAMPLE_LOGITS, 2.0)
+    assert hot[" Paris"] < 0.93823 and sum(hot.values()) == pytest.approx(1.0)
+    with pytest.raises(ValueError):
+        temperature_probabilities(EXAMPLE_LOGITS, -1)
+    at = open_page("app_pages/primer_inference.py")
+    at.slider(key="primer_temperature").set_value(0.0).run()
+    assert not at.exception
+
+
+def test_rules_of_thumb_follow_the_slider():
+    at = open_page("app_pages/primer_hardware.py")
+    assert metric(at, "Inference, 16-bit") == "27.3 GB"  # 2.1 x 13
+    assert metric(at, "Inference, 4-bit") == "9.1 GB"  # 0.7 x 13
+    assert metric(at, "Full fine-tuning") == "156 GB"  # 12 x 13
+    at.select_slider(key="primer_rules").set_value(70).run()
+    assert metric(at, "Inference, 16-bit") == "147.0 GB"
+
+
+def test_hardware_page_recomputes_the_llama_example():
+    at = open_page("app_pages/primer_hardware.py")
+    text = " ".join(m.value for m in at.markdown)
+    assert "20.8 days" in text and "$3.71 per GPU-hour" in text
