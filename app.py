@@ -23,6 +23,7 @@ PAGES = {
                 url_path="hardware_calculator"),
         st.Page("app_pages/training.py", title="Training and fine-tuning", icon=":material/model_training:",
                 url_path="training"),
+        st.Page("app_pages/accuracy.py", title="Accuracy", icon=":material/verified:", url_path="accuracy"),
     ],
 }  # fmt: skip
 

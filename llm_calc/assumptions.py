@@ -83,7 +83,7 @@ def inference_assumptions() -> list[Assumption]:
             "Decode bandwidth efficiency",
             f"{hardware.DECODE_BANDWIDTH_EFFICIENCY:.0%} of datasheet bandwidth",
             "Each generated token reads the touched weights and the whole KV cache once.",
-            "llama.cpp and vLLM batch-1 decode measurements reach 55–75 %.",
+            "Fitted on llama.cpp M2 Ultra rows of data/measurements.csv; see the Accuracy page.",
         ),
         Assumption(
             "Prefill model-FLOPs utilisation",

@@ -18,8 +18,7 @@ References
        prefill FLOPs = 2 N per token plus attention).
 .. [4] Apple ``MTLDevice.recommendedMaxWorkingSetSize``; llama.cpp reports it at start-up
        (about 2/3 of RAM up to 36 GB and 3/4 above), raisable with ``sysctl iogpu.wired_limit_mb``.
-.. [5] llama.cpp ``tools/quantize/README.md`` text-generation t/s and vLLM batch-1 decode
-       measurements reach 55-75 % of datasheet bandwidth.
+.. [5] llama.cpp decode benchmarks collected in ``data/measurements.csv`` (batch 1, tg128).
 """
 
 from __future__ import annotations
@@ -47,9 +46,12 @@ APPLE_GPU_SHARE_LARGE = 3 / 4
 APPLE_SMALL_MEMORY_LIMIT = 36 * 2**30
 """Boundary between the two Apple shares. [bytes]"""
 
-DECODE_BANDWIDTH_EFFICIENCY = 0.65
-"""Fraction of datasheet memory bandwidth that decode achieves (55-75 % in llama.cpp and vLLM
-measurements [5]). Adjustable in the app and CLI."""
+DECODE_BANDWIDTH_EFFICIENCY = 0.48
+"""Fraction of datasheet memory bandwidth that batch-1 decode achieves: fitted (median of
+measured ÷ roofline) on the llama.cpp M2 Ultra rows marked ``used_for_fit`` in
+``data/measurements.csv``, and checked on the held-out rows (see ``llm_calc.accuracy`` and the
+Accuracy page). Engines with heavier-tuned kernels (vLLM, TensorRT-LLM) do better; adjustable in
+the app and CLI."""
 
 PREFILL_MFU = 0.5
 """Model-FLOPs utilisation of prefill and of compute-bound decode: FlashAttention-2 reaches
@@ -134,11 +136,12 @@ def expected_experts_touched(spec: ModelSpec, batch: int) -> float:
 def decode_read_bytes(spec: ModelSpec, memory: MemoryBreakdown, batch: int) -> float:
     """Bytes one decode step reads: touched weights plus the whole KV cache. [bytes]
 
-    The input embedding is a lookup (one row per token), so it is not read in full; for MoE only
-    the experts some token in the batch routes to are read.
+    The input embedding is a lookup (one row per token), so it is not read in full unless it is
+    tied to the output layer; for MoE only the experts some token in the batch routes to are read.
     """
     params = count_parameters(spec)
-    input_embedding = spec.vocab_size * spec.hidden_size
+    # a tied embedding is read in full anyway, as the output layer
+    input_embedding = 0 if spec.tie_embeddings else spec.vocab_size * spec.hidden_size
     experts = expert_params(spec)
     untouched = 0.0
     if spec.is_moe:

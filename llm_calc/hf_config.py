@@ -48,6 +48,14 @@ FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {
         "o_bias": True,
         "mlp_bias": True,
     },
+    "gpt_bigcode": {
+        "tie_embeddings": True,
+        "gated_mlp": False,
+        "norm": "layernorm",
+        "qkv_bias": True,
+        "o_bias": True,
+        "mlp_bias": True,
+    },
     "gpt_neox": {
         "tie_embeddings": False,
         "gated_mlp": False,
@@ -130,8 +138,10 @@ def spec_from_config(config: Any, name: str = "uploaded config") -> ModelSpec:
         fields["tie_embeddings"] = True
         fields["qkv_bias"] = fields["o_bias"] = fields["mlp_bias"] = not reader.bool("no_bias", default=True)
         fields["norm"] = "layernorm_nobias" if reader.bool("no_bias", default=True) else "layernorm"
-    elif model_type == "gpt2":
+    elif model_type in ("gpt2", "gpt_bigcode"):
         fields["learned_positions"] = fields["max_context"]
+        if model_type == "gpt_bigcode" and reader.bool("multi_query", default=True):
+            kv_heads = 1
     fields["head_dim"] = head_dim
     fields["num_kv_heads"] = kv_heads
     fields["intermediate_size"] = intermediate or 4 * hidden

@@ -48,9 +48,9 @@ RUNTIME_OVERHEAD_BYTES = 1 * GIB
 """Per-GPU memory outside the tensors: CUDA context (0.3-0.6 GiB depending on driver and GPU),
 cuBLAS/cuDNN/NCCL workspaces and allocator slack [4]. Counted once per card."""
 
-UNQUANTIZED_EMBEDDING_FORMATS = ("fp8", "int8", "int4")
+UNQUANTIZED_EMBEDDING_FORMATS = ("fp8", "int8", "int4", "nf4")
 """GPTQ, AWQ, bitsandbytes and FP8 checkpoints quantize only the decoder's linear layers and keep
-``embed_tokens`` and ``lm_head`` at 16 bits (AutoAWQ/AutoGPTQ/llm-compressor defaults)."""
+``embed_tokens`` and ``lm_head`` at 16 bits (AutoAWQ/AutoGPTQ/llm-compressor/transformers defaults)."""
 
 
 @dataclass(frozen=True)

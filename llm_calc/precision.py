@@ -42,6 +42,12 @@ AWQ_GROUP_SIZE = 128
 INT4_GROUP_OVERHEAD_BITS = 16 + 4
 """Per group: one fp16 scale and one packed 4-bit zero point [3]. [bits]"""
 
+BNB_BLOCK_SIZE = 64
+"""Weights per block in bitsandbytes 4-bit quantization (Dettmers et al. 2023, QLoRA)."""
+
+BNB_ABSMAX_BITS = 32
+"""One fp32 absmax scale per block. [bits]"""
+
 WEIGHT_FORMATS: dict[str, NumberFormat] = {
     f.name: f
     for f in (
@@ -55,6 +61,13 @@ WEIGHT_FORMATS: dict[str, NumberFormat] = {
             "INT4 (GPTQ/AWQ, g128)",
             4 + INT4_GROUP_OVERHEAD_BITS / AWQ_GROUP_SIZE,
             "4-bit + fp16 scale and 4-bit zero per 128 weights",
+            True,
+        ),
+        NumberFormat(
+            "nf4",
+            "NF4 / FP4 (bitsandbytes)",
+            4 + BNB_ABSMAX_BITS / BNB_BLOCK_SIZE,
+            "bitsandbytes 4-bit: fp32 scale per 64 weights (QLoRA's double quantization: 4.127)",
             True,
         ),
         NumberFormat("q8_0", "GGUF Q8_0", 8.5008, "llama-quantize on Llama-3.1-8B [1]", True),

@@ -105,7 +105,7 @@ def test_moe_decode_reads_only_routed_experts():
 
 
 def test_large_batches_become_compute_bound():
-    # 512 sequences of one token: 13.5 GB read per step takes 6 ms at 65 % of 3.35 TB/s, while
+    # 512 sequences of one token: 13.5 GB read per step takes 8 ms at 48 % of 3.35 TB/s, while
     # 512 x 2 x 6.74e9 FLOPs take 14 ms at 50 % of 989 TFLOPS
     settings = InferenceSettings(context_tokens=1, batch=512)
     memory = inference_memory(LLAMA2_7B, settings)

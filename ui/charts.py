@@ -361,3 +361,57 @@ def parameter_parts_figure(parts: dict[str, int]) -> go.Figure:
     )
     figure.update_layout(height=240, margin={"l": 10, "r": 50, "t": 10, "b": 30}, xaxis_title="parameters")
     return figure
+
+
+def predicted_vs_measured_figure(
+    labels: list[str], measured: list[float], predicted: list[float], groups: list[str]
+) -> go.Figure:
+    """Our estimate against the measurement on log axes, with the y = x line."""
+    figure = go.Figure()
+    for group in dict.fromkeys(groups):
+        rows = [i for i, g in enumerate(groups) if g == group]
+        figure.add_scatter(
+            x=[measured[i] for i in rows],
+            y=[predicted[i] for i in rows],
+            text=[labels[i] for i in rows],
+            name=group,
+            mode="markers",
+            marker={"size": 10},
+            hovertemplate="%{text}<br>measured %{x:,.3g}<br>ours %{y:,.3g}<extra></extra>",
+        )
+    low, high = min(measured + predicted) / 1.5, max(measured + predicted) * 1.5
+    figure.add_scatter(
+        x=[low, high],
+        y=[low, high],
+        mode="lines",
+        name="y = x",
+        line={"dash": "dash", "color": "#6b7280"},
+        hoverinfo="skip",
+    )
+    figure.update_layout(
+        height=420,
+        margin={"l": 10, "r": 10, "t": 20, "b": 40},
+        xaxis={"title": "measured", "type": "log"},
+        yaxis={"title": "our estimate", "type": "log"},
+        legend={"orientation": "h", "yanchor": "top", "y": -0.2},
+    )
+    return figure
+
+
+def error_by_group_figure(groups: list[str], errors: list[float], labels: list[str]) -> go.Figure:
+    """Signed error (%) of each row, grouped (e.g. by device family)."""
+    figure = go.Figure(
+        go.Box(
+            x=groups,
+            y=[100 * e for e in errors],
+            text=labels,
+            boxpoints="all",
+            jitter=0.4,
+            pointpos=0,
+            marker_color="#4f46e5",
+            hovertemplate="%{text}: %{y:+.1f} %<extra></extra>",
+        )
+    )
+    figure.add_hline(y=0, line_dash="dash", line_color="#6b7280")
+    figure.update_layout(height=340, margin={"l": 10, "r": 10, "t": 20, "b": 40}, yaxis_title="error (%)")
+    return figure

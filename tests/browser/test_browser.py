@@ -20,6 +20,7 @@ PAGES = {
     "token_estimator": "token_estimator",
     "hardware_calculator": "hardware_calculator",
     "training": "training",
+    "accuracy": "accuracy",
 }
 XSS = (
     "<script>window.__pwned=1</script>"
