@@ -25,7 +25,7 @@ CHROMIUM_ARGS = [
 ]
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -39,44 +39,42 @@ def _healthy(url: str) -> bool:
         return False
 
 
+def start_app(port: int, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """``streamlit run app.py`` on a loopback port; returns once /_stcore/health answers ok."""
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+         "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
+    )  # fmt: skip
+    wait_healthy(f"http://127.0.0.1:{port}", server)
+    return server
+
+
+def wait_healthy(url: str, process: subprocess.Popen, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not _healthy(url):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            output = process.stdout.read().decode(errors="replace") if process.stdout else ""
+            pytest.fail(f"{url} did not become healthy:\n{output[-2000:]}")
+        time.sleep(0.2)
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
 @pytest.fixture(scope="session")
 def app_url():
     """Start the app on a free port, wait until /_stcore/health says ok, stop it afterwards."""
-    port = _free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "app.py",
-            "--server.headless",
-            "true",
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-            "--browser.gatherUsageStats",
-            "false",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while not _healthy(url):
-        if server.poll() is not None or time.monotonic() > deadline:
-            server.kill()
-            output = server.stdout.read().decode(errors="replace") if server.stdout else ""
-            pytest.fail(f"streamlit did not become healthy:\n{output[-2000:]}")
-        time.sleep(0.2)
-    yield url
-    server.terminate()
-    try:
-        server.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        server.kill()
+    port = free_port()
+    server = start_app(port)
+    yield f"http://127.0.0.1:{port}"
+    stop(server)
 
 
 @pytest.fixture(scope="session")

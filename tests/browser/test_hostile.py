@@ -67,7 +67,11 @@ def upload(page, app_url, path, tmp_path, name, data: bytes):
 @pytest.mark.parametrize(
     ("name", "data", "message"),
     [
-        ("config.json", json.dumps({"_name_or_path": PAYLOADS[1], "hidden_size": 4096}).encode(), "num_attention_heads"),
+        (
+            "config.json",
+            json.dumps({"_name_or_path": PAYLOADS[1], "hidden_size": 4096}).encode(),
+            "num_attention_heads",
+        ),
         ("config.json", b"[" * 50_000 + b"]" * 50_000, "nested too deeply"),
         (
             "config.json",
