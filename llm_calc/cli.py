@@ -391,31 +391,31 @@ def tokens_report(args: argparse.Namespace) -> list[dict]:
     ]
 
 
+def print_tokens_text(report: list[dict]) -> None:
+    for row in report:
+        print(
+            f"{row['encoding']:16s} {row['tokens']:>12,} tokens  {row['characters']:>12,} chars"
+            f"  {row['words']:>10,} words  (rule of thumb: {row['rule_estimate']:,})"
+        )
+
+
+REPORTS = {  # command -> (build the JSON-ready report, print it as text)
+    "memory": (memory_report, print_memory_text),
+    "train": (train_report, print_train_text),
+    "tokens": (tokens_report, print_tokens_text),
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
-        if args.command == "memory":
-            report = memory_report(args)
+        if args.command in REPORTS:
+            build, print_text = REPORTS[args.command]
+            report = build(args)
             if args.json:
                 print(json.dumps(report, indent=2))
             else:
-                print_memory_text(report)
-        elif args.command == "train":
-            report = train_report(args)
-            if args.json:
-                print(json.dumps(report, indent=2))
-            else:
-                print_train_text(report)
-        elif args.command == "tokens":
-            report = tokens_report(args)
-            if args.json:
-                print(json.dumps(report, indent=2))
-            else:
-                for row in report:
-                    print(
-                        f"{row['encoding']:16s} {row['tokens']:>12,} tokens  {row['characters']:>12,} chars"
-                        f"  {row['words']:>10,} words  (rule of thumb: {row['rule_estimate']:,})"
-                    )
+                print_text(report)
         elif args.command == "models":
             for model in default_models():
                 print(f"{model.hf_id:42s} {format_count(model.params_published):>8s}  {model.name}")

@@ -30,7 +30,7 @@ References
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from llm_calc.architecture import ModelSpec, count_parameters
 from llm_calc.catalog import Gpu
@@ -306,16 +306,9 @@ def cards_needed_for_training(spec: ModelSpec, setup: TrainingSetup, gpu: Gpu) -
     for cards in ladder:
         if cards % setup.tensor_parallel:
             continue
-        trial = _with_gpus(setup, cards)
-        if training_memory(spec, trial).total_bytes <= usable:
+        if training_memory(spec, replace(setup, gpus=cards)).total_bytes <= usable:
             return cards
     return None
-
-
-def _with_gpus(setup: TrainingSetup, gpus: int) -> TrainingSetup:
-    from dataclasses import replace
-
-    return replace(setup, gpus=gpus)
 
 
 # --- compute, time, cost ------------------------------------------------------------------
