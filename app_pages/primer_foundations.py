@@ -96,6 +96,12 @@ st.caption(
     f"{chosen.name}: {counts.total:,} parameters counted tensor by tensor from its architecture "
     f"(published: {format_count(chosen.params_published)})."
 )
+st.page_link(
+    "app_pages/hardware_calculator.py",
+    label=f"Try {chosen.name} in the calculator →",
+    icon=":material/memory:",
+    query_params={"model": chosen.name},
+)
 
 # --- training ---------------------------------------------------------------------------------
 st.header("Training")

@@ -60,10 +60,20 @@ st.dataframe(
     width="stretch",
     column_config={c: st.column_config.NumberColumn(format="$%.0f") for c in ("1 card ($/day)", "8 cards ($/day)")},
 )
+server_card, server_count = st.columns(2)
+card = server_card.selectbox(
+    "A server of",
+    [g.name for g in PRICED],
+    index=[g.name for g in PRICED].index("NVIDIA H100 SXM"),
+    key="primer_server",
+)
+count = server_count.select_slider("GPUs", (1, 2, 4, 8), value=8, key="primer_server_count")
+st.metric(f"{count} × {card}, per day", f"${daily_cost_usd(find_gpu(card), count):,.0f}")
 st.page_link(
     "app_pages/hardware_calculator.py",
     label="Compare every card in the calculator →",
     icon=":material/memory:",
+    query_params={"gpus": str(count)},
 )
 
 # --- training ---------------------------------------------------------------------------------
@@ -110,6 +120,12 @@ st.write(
     f"price that is **${then.cost_usd / 1e6:.1f}M** (Lambda estimated $4.6M in 2020); on H100s at "
     f"${h100.price_per_hour_usd}/h it is **${now.cost_usd / 1e3:,.0f}k** — the fall from ≈ $5M to ≈ $500k "
     "that MosaicML reported in 2022 comes from faster GPUs, better utilisation and lower prices."
+)
+st.page_link(
+    "app_pages/training.py",
+    label="Recompute GPT-3 on other GPUs →",
+    icon=":material/model_training:",
+    query_params={"model": "GPT-3 175B", "tokens": "300000000000", "n_gpus": "1024", "zero": "3", "card": h100.name},
 )
 
 # --- fine-tuning ------------------------------------------------------------------------------
@@ -188,6 +204,12 @@ st.dataframe(
         "$/day": st.column_config.NumberColumn(format="$%.0f"),
         "tokens/s per user": st.column_config.NumberColumn(format="%.0f"),
     },
+)
+st.page_link(
+    "app_pages/hardware_calculator.py",
+    label="Size a deployment in the calculator →",
+    icon=":material/memory:",
+    query_params={"model": "Llama 3.1 70B", "precision": "q4_k_m"},
 )
 
 # --- rules of thumb ---------------------------------------------------------------------------

@@ -60,7 +60,11 @@ st.metric(
     f"≈ {pages_for_tokens(window):,.0f} pages",
     help="1.3 tokens per word, 500 words per single-spaced page",
 )
-st.page_link("app_pages/token_estimator.py", label="Check a text against every window →", icon=":material/token:")
+st.page_link(
+    "app_pages/token_estimator.py",
+    label="Check a text against every window →",
+    icon=":material/token:",
+)
 
 # --- prompt -----------------------------------------------------------------------------------
 st.header("Prompt")
@@ -75,6 +79,12 @@ user = st.text_input(
 )
 prompt_tokens = chat_tokens(get_tokenizer("o200k_base"), [ChatMessage("system", system), ChatMessage("user", user)])
 st.metric("Prompt tokens (GPT-4o)", prompt_tokens)
+st.page_link(
+    "app_pages/token_estimator.py",
+    label="Count this message with every tokenizer →",
+    icon=":material/token:",
+    query_params={"text": user},
+)
 
 # --- completion -------------------------------------------------------------------------------
 st.header("Completion")
@@ -92,6 +102,12 @@ fill = next(f for f in context_fills({"o200k_base": prompt_tokens}, max_tokens) 
 st.write(
     f"With GPT-4o's {fill.model.context_tokens:,}-token window, this prompt plus a {max_tokens:,}-token "
     f"completion takes **{fill.fraction:.2%}** of it."
+)
+st.page_link(
+    "app_pages/token_estimator.py",
+    label="See this completion budget against every window →",
+    icon=":material/token:",
+    query_params={"text": user, "completion": context_label(max_tokens)},
 )
 
 primer_footer("app_pages/primer_inference.py")
