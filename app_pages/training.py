@@ -20,7 +20,7 @@ from llm_calc.training import (
     TrainingSetup,
     activation_terms,
     activation_terms_per_layer,
-    cards_needed_for_training,
+    cards_needed_for_training_on,
     chinchilla_tokens,
     price_for_budget,
     recompute_run,
@@ -268,16 +268,12 @@ with memory_tab:
         "Same sequence length, batch, GPUs and sharding for the three methods; dotted lines are card capacities."
     )
 with cards_tab:
-    rows = []
-    for card in GPUS:
-        row = {
-            "card": card.name,
-            "class": card.gpu_class,
-            "usable memory (GiB)": round(usable_memory_bytes(card) / 2**30, 1),
-        }
-        for m in METHODS:
-            row[f"{m}: GPUs needed"] = cards_needed_for_training(spec, replace(setup, method=m), card)
-        rows.append(row)
+    needed = {m: cards_needed_for_training_on(spec, replace(setup, method=m), GPUS) for m in METHODS}
+    rows = [
+        {"card": card.name, "class": card.gpu_class, "usable memory (GiB)": round(usable_memory_bytes(card) / 2**30, 1),
+         **{f"{m}: GPUs needed": needed[m][index] for m in METHODS}}
+        for index, card in enumerate(GPUS)
+    ]  # fmt: skip
     table = pd.DataFrame(rows)
     st.dataframe(table, hide_index=True, width="stretch")
     st.caption(

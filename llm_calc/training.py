@@ -301,14 +301,26 @@ def cards_needed_for_training(spec: ModelSpec, setup: TrainingSetup, gpu: Gpu) -
     """Fewest GPUs of this card (from the card ladder, keeping the setup's TP and ZeRO stage)
     whose per-GPU memory fits; ``None`` if no count does (e.g. no ZeRO and no TP: every GPU
     holds everything). Apple machines are counted one at a time."""
-    usable = usable_memory_bytes(gpu)
-    ladder = (1,) if gpu.is_apple else CARD_LADDER
-    for cards in ladder:
+    return cards_needed_for_training_on(spec, setup, (gpu,))[0]
+
+
+def cards_needed_for_training_on(spec: ModelSpec, setup: TrainingSetup, gpus: tuple[Gpu, ...]) -> list[int | None]:
+    """:func:`cards_needed_for_training` for many cards at once: the memory at each GPU count is
+    the same for every card, so the ladder is walked once, only as far as the smallest card needs."""
+    usables = [usable_memory_bytes(gpu) for gpu in gpus]
+    smallest = min(usables, default=0)
+    needs: list[tuple[int, int]] = []
+    for cards in CARD_LADDER:
         if cards % setup.tensor_parallel:
             continue
-        if training_memory(spec, replace(setup, gpus=cards)).total_bytes <= usable:
-            return cards
-    return None
+        needs.append((cards, training_memory(spec, replace(setup, gpus=cards)).total_bytes))
+        if needs[-1][1] <= smallest:
+            break
+    results = []
+    for gpu, usable in zip(gpus, usables, strict=True):
+        ladder = needs[:1] if gpu.is_apple else needs
+        results.append(next((cards for cards, need in ladder if need <= usable), None))
+    return results
 
 
 # --- compute, time, cost ------------------------------------------------------------------
