@@ -37,13 +37,16 @@ from llm_calc.memory import InferenceSettings, inference_memory, weights_bytes
 from llm_calc.training import LORA_TARGETS, TrainingSetup, training_memory
 from llm_calc.units import GB, GIB
 
-KINDS = ("weights_file", "decode", "peak_memory", "training_fits")
+KINDS = ("weights_file", "decode", "prefill", "peak_memory", "training_fits")
 UNITS = {"GiB": GIB, "GB": GB, "tokens/s": 1}
 
 MEMORY_ERROR_TARGET = 0.05
 """Median absolute error we promise for memory and file sizes (held-out rows)."""
 DECODE_ERROR_TARGET = 0.25
 """Median absolute error we promise for decode speed (held-out rows)."""
+PREFILL_ERROR_TARGET = 0.35
+"""Median absolute error we promise for prompt processing (a compute roofline at a fixed MFU;
+the catalog's Apple TFLOPS are derived, not published)."""
 OUTLIER_FACTOR = 2.0
 """A row off by more than this factor must say why in its note."""
 
@@ -119,8 +122,8 @@ def load_measurements(path: Path | str = DATA_DIR / "measurements.csv") -> tuple
     path = Path(path)
     rows = []
     for number, row in _read_rows(path, COLUMNS):
-        if row["kind"] == "decode" and not row["gpu"]:
-            raise CatalogError(f"{path.name} row {number}, column gpu: a decode speed needs its device")
+        if row["kind"] in ("decode", "prefill") and not row["gpu"]:
+            raise CatalogError(f"{path.name} row {number}, column gpu: a speed needs its device")
         rows.append(Measurement(**row))
     return tuple(rows)
 
@@ -147,7 +150,10 @@ def predict(row: Measurement, efficiency: float = DECODE_BANDWIDTH_EFFICIENCY) -
     memory = inference_memory(spec, settings)
     if row.kind == "peak_memory":  # max_memory_allocated excludes the CUDA context
         return (memory.total_bytes - memory.overhead_bytes) / scale
-    return speed(spec, settings, memory, find_gpu(row.gpu), 1, efficiency).decode_tokens_per_s
+    result = speed(spec, settings, memory, find_gpu(row.gpu), 1, efficiency)
+    if row.kind == "prefill":  # pp512: a 512-token prompt processed at once
+        return settings.context_tokens / result.prefill_seconds
+    return result.decode_tokens_per_s
 
 
 def compare(rows: tuple[Measurement, ...], efficiency: float = DECODE_BANDWIDTH_EFFICIENCY) -> list[Comparison]:

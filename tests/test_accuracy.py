@@ -10,6 +10,7 @@ from llm_calc.accuracy import (
     DECODE_ERROR_TARGET,
     MEMORY_ERROR_TARGET,
     OUTLIER_FACTOR,
+    PREFILL_ERROR_TARGET,
     compare,
     default_measurements,
     fitted_efficiency,
@@ -27,12 +28,16 @@ SUMMARY = {s.kind: s for s in summarize(COMPARISONS)}
 
 def test_every_row_has_a_source_and_the_issue_s_kinds_are_covered():
     assert all(r.source.startswith("http") for r in ROWS)
-    assert {r.kind for r in ROWS} == {"weights_file", "decode", "peak_memory", "training_fits"}
+    assert {r.kind for r in ROWS} == {"weights_file", "decode", "prefill", "peak_memory", "training_fits"}
     assert {r.gpu for r in ROWS if r.kind == "decode"} >= {"Apple M2 Ultra (192 GB)", "NVIDIA RTX 3090 Ti"}
 
 
 def test_memory_and_file_sizes_within_five_percent_median_on_held_out_rows():
-    held = [abs(c.error) for c in COMPARISONS if c.measurement.kind != "decode" and not c.measurement.used_for_fit]
+    held = [
+        abs(c.error)
+        for c in COMPARISONS
+        if c.measurement.kind not in ("decode", "prefill") and not c.measurement.used_for_fit
+    ]
     assert len(held) >= 10
     assert sorted(held)[len(held) // 2] <= MEMORY_ERROR_TARGET
 
@@ -45,6 +50,11 @@ def test_each_memory_kind_is_within_target(kind):
 def test_decode_speed_within_twenty_five_percent_median_on_held_out_rows():
     assert SUMMARY["decode"].held_out_rows >= 4
     assert SUMMARY["decode"].held_out_median_abs_error <= DECODE_ERROR_TARGET
+
+
+def test_prompt_processing_within_target_on_held_out_rows():
+    assert SUMMARY["prefill"].held_out_rows >= 4
+    assert SUMMARY["prefill"].held_out_median_abs_error <= PREFILL_ERROR_TARGET
 
 
 def test_no_row_off_by_more_than_a_factor_of_two_without_a_note():
