@@ -58,7 +58,8 @@ for column, (kind, label) in zip(columns, KIND_LABELS.items(), strict=True):
     column.metric(label, value, help=f"median absolute error over {summary.held_out_rows} held-out rows")
 st.caption(
     f"Targets: memory and file sizes within {MEMORY_ERROR_TARGET:.0%} median, decode speed within "
-    f"{DECODE_ERROR_TARGET:.0%} median, prompt processing within {PREFILL_ERROR_TARGET:.0%} median, no row off by more than 2× without an explanation in its note."
+    f"{DECODE_ERROR_TARGET:.0%} median, prompt processing within {PREFILL_ERROR_TARGET:.0%} median, "
+    "no row off by more than 2× without an explanation in its note."
 )
 
 st.subheader("Estimate against measurement")
