@@ -6,7 +6,13 @@ import streamlit as st
 from llm_calc.architecture import count_parameters, kv_bytes_per_token
 from llm_calc.assumptions import inference_assumptions
 from llm_calc.catalog import CatalogError, Gpu, default_gpus
-from llm_calc.hardware import DECODE_BANDWIDTH_EFFICIENCY, PREFILL_MFU, size_on_gpus
+from llm_calc.hardware import (
+    APPLE_GPU_SHARE_LARGE,
+    APPLE_GPU_SHARE_SMALL,
+    DECODE_BANDWIDTH_EFFICIENCY,
+    PREFILL_MFU,
+    size_on_gpus,
+)
 from llm_calc.memory import DEFAULT_PREFILL_CHUNK_TOKENS, InferenceSettings
 from llm_calc.precision import KV_FORMATS, WEIGHT_FORMATS, kv_format, weight_format
 from llm_calc.rules import inference_rule_bytes
@@ -22,7 +28,7 @@ GPU_COUNTS = (1, 2, 4, 8, 16, 32, 64)
 try:
     GPUS = default_gpus()
 except CatalogError as error:
-    st.error(f"The data files do not load: {error}")
+    st.error(f"The data files do not load: {escape_markdown(str(error))}")
     st.stop()
 
 
@@ -74,6 +80,12 @@ with st.sidebar:
     chosen_vendors = st.multiselect("Vendor", vendors, default=vendors, key="vendor", bind="query-params")
     classes = ["datacenter", "workstation", "consumer", "apple"]
     chosen_classes = st.multiselect("Class", classes, default=classes, key="gpu_class", bind="query-params")
+    if "apple" in chosen_classes:
+        st.caption(
+            f"Apple: the GPU may use {APPLE_GPU_SHARE_SMALL:.0%} of unified memory up to 36 GB and "
+            f"{APPLE_GPU_SHARE_LARGE:.0%} above — macOS keeps the rest for itself and other apps "
+            "(raise it with `sudo sysctl iogpu.wired_limit_mb`). One Mac per deployment."
+        )
     gpu_count = st.select_slider("GPUs per deployment", GPU_COUNTS, value=1, key="gpus", bind="query-params")
     with st.expander("Your own card"):
         add_custom = st.toggle("Add a card not in the catalog", key="custom_card", bind="query-params")
