@@ -4,7 +4,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
+from apptest_pages import open_app_page
 
 from llm_calc.accuracy import (
     DECODE_ERROR_TARGET,
@@ -89,9 +89,7 @@ def test_a_row_for_an_unknown_model_names_file_row_and_column(tmp_path):
 
 
 def test_the_accuracy_page_shows_every_row():
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
-    at.switch_page("app_pages/accuracy.py").run()
-    assert not at.exception
+    at = open_app_page("app_pages/accuracy.py")
     assert len(at.dataframe[0].value) == len(ROWS)
     at.slider(key="accuracy_efficiency").set_value(0.9).run()
     assert not at.exception

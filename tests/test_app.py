@@ -4,20 +4,15 @@ Expected values are hand-derived: Llama 3.1 8B has 8,030,261,248 parameters (16.
 14.96 GiB) and 131,072 bytes of KV cache per token (8,192 tokens = 1 GiB).
 """
 
-from pathlib import Path
-
 import pytest
+from apptest_pages import open_app_page
 from streamlit.testing.v1 import AppTest
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
 CALCULATOR = "app_pages/hardware_calculator.py"
 
 
 def open_calculator() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60).run()
-    at.switch_page(CALCULATOR).run()
-    assert not at.exception
-    return at
+    return open_app_page(CALCULATOR)
 
 
 def metrics(at: AppTest) -> dict[str, str]:
@@ -25,8 +20,7 @@ def metrics(at: AppTest) -> dict[str, str]:
 
 
 def test_overview_page_runs_and_links_to_the_calculator():
-    at = AppTest.from_file(APP, default_timeout=60).run()
-    assert not at.exception
+    at = open_app_page()
     assert at.title[0].value == "LLM Primer"
 
 

@@ -1,15 +1,13 @@
 """The primer pages: every concept has its heading, and the live examples follow their inputs
 with values computed by hand."""
 
-from pathlib import Path
-
 import pytest
+from apptest_pages import open_app_page
 from streamlit.testing.v1 import AppTest
 
 from llm_calc.sampling import EXAMPLE_LOGITS, temperature_probabilities
 from llm_calc.tokens import pages_for_tokens
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PRIMER = {
     "app_pages/home.py": [],
     "app_pages/primer_foundations.py": ["What a large language model is", "Token", "Parameters", "Training",
@@ -22,11 +20,7 @@ PRIMER = {
 }  # fmt: skip
 
 
-def open_page(path: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60).run()
-    at.switch_page(path).run()
-    assert not at.exception, path
-    return at
+open_page = open_app_page
 
 
 def metric(at: AppTest, label: str) -> str:

@@ -2,23 +2,19 @@
 
 import html
 import re
-from pathlib import Path
 
 import pytest
+from apptest_pages import open_app_page
 from streamlit.testing.v1 import AppTest
 
 from ui.token_html import spans_html
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PAGE = "app_pages/token_estimator.py"
 
 
 @pytest.fixture()
 def page():
-    at = AppTest.from_file(APP, default_timeout=60).run()
-    at.switch_page(PAGE).run()
-    assert not at.exception
-    return at
+    return open_app_page(PAGE)
 
 
 def tokens_by_tokenizer(at: AppTest) -> dict[str, int]:

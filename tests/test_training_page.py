@@ -1,20 +1,15 @@
 """AppTest for the training page: the numbers follow the inputs and match hand-derived values."""
 
-from pathlib import Path
-
 import pytest
+from apptest_pages import open_app_page
 from streamlit.testing.v1 import AppTest
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PAGE = "app_pages/training.py"
 
 
 @pytest.fixture()
 def page():
-    at = AppTest.from_file(APP, default_timeout=60).run()
-    at.switch_page(PAGE).run()
-    assert not at.exception
-    return at
+    return open_app_page(PAGE)
 
 
 def metric(at: AppTest, label: str) -> str:
