@@ -190,3 +190,21 @@ def test_primer_reads_in_order_with_next_links(page, app_url):
         page.get_by_role("link", name=f"{title} →", exact=True).click()
         wait_until_idle(page)
         expect(page.locator("h1").first).to_have_text(title)
+
+
+def test_a_link_from_the_primer_replaces_text_typed_earlier_in_the_session(page, app_url):
+    """A reader who used the estimator, then follows a primer link, sees the primer's sentence."""
+    open_page(page, f"{app_url}/token_estimator")
+    area = page.get_by_label("Text", exact=True)
+    area.fill("first text typed here")
+    area.press("Control+Enter")
+    expect(metric(page, "Words")).to_have_text("4")
+    page.get_by_role("link", name="Model foundations", exact=True).click()
+    wait_until_idle(page)
+    sentence = page.get_by_label("Type a sentence")
+    sentence.fill("a b c d e f")
+    sentence.press("Enter")
+    wait_until_idle(page)
+    page.get_by_text("Estimate tokens →").click()
+    wait_until_idle(page)
+    expect(metric(page, "Words")).to_have_text("6")
