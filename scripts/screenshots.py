@@ -35,6 +35,7 @@ SHOTS = [  # (file, path, width, height)
     ("primer_foundations.png", "foundations", 1400, 1800),
     ("primer_inference.png", "inference", 1400, 1800),
     ("primer_hardware.png", "hardware", 1400, 1800),
+    ("primer_sources.png", "sources", 1400, 1600),
     ("token_estimator.png", TOKENS, 1400, 3200),
     ("token_estimator_phone.png", "token_estimator", 390, 2600),
     ("hardware_calculator.png", LLAMA_70B, 1400, 2600),
