@@ -72,7 +72,11 @@ def cli_ms() -> float:
 def main() -> int:
     recompute_all()  # warm the catalog cache
     results = [
-        ("recompute: 41 cards x 13 precisions", median_ms(recompute_all, 50), 5.0),
+        (
+            f"recompute: {len(default_gpus())} cards x {len(WEIGHT_FORMATS)} precisions",
+            median_ms(recompute_all, 50),
+            5.0,
+        ),
         ("page rerun under AppTest (warm)", page_rerun_ms(), 300.0),
         ("python -m llm_calc memory --json", cli_ms(), 1000.0),
     ]

@@ -4,15 +4,9 @@ GPU memory is sold in binary units: an "80 GB" A100 reports 81,920 MiB in ``nvid
 80 GiB. We therefore show memory in GiB (2**30 bytes) everywhere, and keep bytes inside.
 """
 
-KIB = 1024
 MIB = 1024**2
 GIB = 1024**3
 GB = 10**9
-
-
-def gib(n_bytes: float) -> float:
-    """Bytes to GiB. [bytes] -> [GiB]"""
-    return n_bytes / GIB
 
 
 def format_gib(n_bytes: float, digits: int = 1) -> str:
