@@ -106,13 +106,8 @@ st.page_link(
 st.subheader("Training keeps getting cheaper")
 gpt3 = find_model(GPT3_RUN.hf_id).spec
 gpt3_flops = training_flops(gpt3, GPT3_RUN.tokens)
-then = training_run(
-    gpt3_flops,
-    1024,
-    find_gpu("NVIDIA V100 SXM2 32GB").tflops_16bit,
-    DEFAULT_MFU,
-    find_gpu("NVIDIA V100 SXM2 32GB").price_per_hour_usd,
-)
+v100 = find_gpu("NVIDIA V100 SXM2 32GB")
+then = training_run(gpt3_flops, 1024, v100.tflops_16bit, DEFAULT_MFU, v100.price_per_hour_usd)
 h100 = find_gpu("NVIDIA H100 SXM")
 now = training_run(gpt3_flops, 1024, h100.tflops_16bit, DEFAULT_MFU, h100.price_per_hour_usd)
 st.write(

@@ -8,6 +8,7 @@ column, so whoever edits the data can fix it without reading code.
 from __future__ import annotations
 
 import csv
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, fields
@@ -387,8 +388,6 @@ def find_gpu(name: str, gpus: tuple[Gpu, ...] | None = None) -> Gpu:
 
 def nearest_dense_model(params: float, models: tuple[CatalogModel, ...] | None = None) -> CatalogModel:
     """The dense catalog model whose published size is closest to ``params`` on a log scale."""
-    import math
-
     models = default_models() if models is None else models
     dense = [m for m in models if not m.spec.is_moe and not m.spec.uses_latent_attention]
     return min(dense, key=lambda m: abs(math.log(m.params_published / params)))
