@@ -3,9 +3,11 @@ per-row baseline, and a row that gets worse fails the build."""
 
 import dataclasses
 import shutil
+from pathlib import Path
 
 import pytest
 from apptest_pages import open_app_page
+from streamlit.testing.v1 import AppTest
 
 from llm_calc.accuracy import (
     BASELINE_TOLERANCE,
@@ -30,7 +32,7 @@ from llm_calc.hardware import DECODE_BANDWIDTH_EFFICIENCY
 ROWS = default_measurements()
 COMPARISONS = compare(ROWS)
 SUMMARY = {s.kind: s for s in summarize(COMPARISONS)}
-GIB = 2**30
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _row(**changes) -> Measurement:
@@ -227,3 +229,12 @@ def test_the_accuracy_page_shows_every_row_and_its_counts_from_the_data():
     assert list(goals["met"]) == [{True: "yes", False: "no", None: "—"}[s.target_met] for s in SUMMARY.values()]
     at.slider(key="accuracy_efficiency").set_value(0.9).run()
     assert not at.exception
+
+
+@pytest.mark.parametrize(("query", "expected"), [("0.9", 0.9), ("nan", DECODE_BANDWIDTH_EFFICIENCY)])
+def test_the_efficiency_is_in_the_link_and_garbage_falls_back_to_the_default(query, expected):
+    at = AppTest.from_file(str(ROOT / "app_pages" / "accuracy.py"), default_timeout=60)
+    at.query_params["accuracy_efficiency"] = query
+    at.run()
+    assert not at.exception
+    assert at.slider(key="accuracy_efficiency").value == pytest.approx(expected)
