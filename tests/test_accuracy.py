@@ -1,29 +1,61 @@
-"""The published error figures hold: CI fails when a change makes our estimates worse."""
+"""The published error figures are honest and CI guards them: every row is compared with the
+per-row baseline, and a row that gets worse fails the build."""
 
+import dataclasses
 import shutil
 from pathlib import Path
 
 import pytest
 from apptest_pages import open_app_page
+from streamlit.testing.v1 import AppTest
 
 from llm_calc.accuracy import (
-    DECODE_ERROR_TARGET,
-    MEMORY_ERROR_TARGET,
+    BASELINE_TOLERANCE,
     OUTLIER_FACTOR,
-    PREFILL_ERROR_TARGET,
+    UNITS,
+    Comparison,
+    Measurement,
     compare,
     default_measurements,
     fitted_efficiency,
+    improvements,
+    load_baseline,
     load_measurements,
+    new_baseline,
+    regressions,
     summarize,
+    write_baseline,
 )
 from llm_calc.catalog import DATA_DIR, CatalogError
 from llm_calc.hardware import DECODE_BANDWIDTH_EFFICIENCY
 
-ROOT = Path(__file__).resolve().parent.parent
 ROWS = default_measurements()
 COMPARISONS = compare(ROWS)
 SUMMARY = {s.kind: s for s in summarize(COMPARISONS)}
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _row(**changes) -> Measurement:
+    base = Measurement(
+        id="r",
+        kind="training_fits",
+        hf_id="huggyllama/llama-30b",
+        precision="qlora",
+        gpu="NVIDIA RTX 4090",
+        context_tokens=512,
+        batch=1,
+        measured=24.0,
+        unit="GiB",
+        bound="at_most",
+        used_for_fit=False,
+        engine="e",
+        note="",
+        source="https://example.org",
+    )
+    return dataclasses.replace(base, **changes)
+
+
+# --- the data --------------------------------------------------------------------------------
 
 
 def test_every_row_has_a_source_and_the_issue_s_kinds_are_covered():
@@ -32,29 +64,27 @@ def test_every_row_has_a_source_and_the_issue_s_kinds_are_covered():
     assert {r.gpu for r in ROWS if r.kind == "decode"} >= {"Apple M2 Ultra (192 GB)", "NVIDIA RTX 3090 Ti"}
 
 
-def test_memory_and_file_sizes_within_five_percent_median_on_held_out_rows():
-    held = [
-        abs(c.error)
-        for c in COMPARISONS
-        if c.measurement.kind not in ("decode", "prefill") and not c.measurement.used_for_fit
-    ]
-    assert len(held) >= 10
-    assert sorted(held)[len(held) // 2] <= MEMORY_ERROR_TARGET
+def test_each_held_out_figure_rests_on_a_meaningful_number_of_rows():
+    # issue 10: the held-out decode figure rested on four rows
+    assert SUMMARY["decode"].held_out_rows >= 15
+    assert SUMMARY["prefill"].held_out_rows >= 15
+    assert SUMMARY["weights_file"].held_out_rows >= 10
 
 
-@pytest.mark.parametrize("kind", ["weights_file", "peak_memory", "training_fits"])
-def test_each_memory_kind_is_within_target(kind):
-    assert SUMMARY[kind].held_out_median_abs_error <= MEMORY_ERROR_TARGET
+def test_the_qlora_claims_are_bounded_by_the_cards_gib_not_by_decimal_gb():
+    # The paper's "24GB" and "48GB" GPUs are cards sold in binary units: an RTX 4090 has 24 GiB
+    # (24 x 2**30 = 25,769,803,776 bytes), an RTX A6000 48 GiB (51,539,607,552 bytes), not 24e9/48e9.
+    bounds = {r.hf_id: r.measured * UNITS[r.unit] for r in ROWS if r.kind == "training_fits"}
+    assert bounds == {"huggyllama/llama-30b": 25_769_803_776, "huggyllama/llama-65b": 51_539_607_552}
+    assert all(r.bound == "at_most" and r.unit == "GiB" and r.gpu for r in ROWS if r.kind == "training_fits")
 
 
-def test_decode_speed_within_twenty_five_percent_median_on_held_out_rows():
-    assert SUMMARY["decode"].held_out_rows >= 4
-    assert SUMMARY["decode"].held_out_median_abs_error <= DECODE_ERROR_TARGET
-
-
-def test_prompt_processing_within_target_on_held_out_rows():
-    assert SUMMARY["prefill"].held_out_rows >= 4
-    assert SUMMARY["prefill"].held_out_median_abs_error <= PREFILL_ERROR_TARGET
+def test_memory_rows_use_the_unit_their_source_prints():
+    # llama.cpp's quantize README prints "Original size" in decimal GB (32.1 GB for Llama-3.1-8B
+    # in fp32: 8,030,261,248 x 4 bytes = 32.12e9) and its per-quant table in GiB (Q4_K_M 4.58 GiB).
+    by_id = {r.id: r for r in ROWS}
+    assert by_id["q31-8b-f32"].unit == "GB" and by_id["q31-8b-q4km"].unit == "GiB"
+    assert all(r.unit in ("GiB", "GB") for r in ROWS if r.kind in ("weights_file", "peak_memory", "training_fits"))
 
 
 def test_no_row_off_by_more_than_a_factor_of_two_without_a_note():
@@ -64,32 +94,147 @@ def test_no_row_off_by_more_than_a_factor_of_two_without_a_note():
 
 
 def test_the_app_constant_is_the_fitted_one():
-    # fitted on the rows marked used_for_fit only; the held-out rows above check it
+    # fitted on the rows marked used_for_fit only; the held-out rows check it
     assert round(fitted_efficiency(ROWS), 2) == DECODE_BANDWIDTH_EFFICIENCY
 
 
-def test_readme_quotes_the_current_error_figures():
-    readme = (ROOT / "README.md").read_text()
-    for kind, label in (
-        ("weights_file", "weight file sizes"),
-        ("peak_memory", "peak GPU memory"),
-        ("decode", "decode speed"),
-        ("training_fits", "training fits"),
-    ):
-        figure = f"{SUMMARY[kind].held_out_median_abs_error:.1%}"
-        assert f"| {label} | {SUMMARY[kind].held_out_rows} | {figure} |" in readme, (label, figure)
-
-
-def test_a_row_for_an_unknown_model_names_file_row_and_column(tmp_path):
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("huggyllama/llama-7b", "someone/llama-8b", r"column hf_id: unknown model"),
+        (
+            "NVIDIA RTX 4090,512,1,,GiB,at_most",
+            "NVIDIA RTX 4090,512,1,24,GiB,at_most",
+            r"column measured: leave it empty",
+        ),
+        ("NVIDIA RTX 4090,512,1,,GiB,at_most", ",512,1,,GiB,at_most", r"column gpu: a bound needs the card"),
+        ("NVIDIA RTX 4090,512,1,,GiB,at_most", "NVIDIA RTX 4090,512,1,,tokens/s,at_most", r"column unit"),
+        ("l7b-q80,", "l7b-f16,", r"column id: 'l7b-f16' appears twice"),
+    ],
+)
+def test_a_bad_row_names_file_row_and_column(tmp_path, old, new, message):
     path = tmp_path / "measurements.csv"
     shutil.copy(DATA_DIR / "measurements.csv", path)
-    path.write_text(path.read_text().replace("huggyllama/llama-7b", "someone/llama-8b", 1))
-    with pytest.raises(CatalogError, match=r"measurements\.csv row \d+, column hf_id: unknown model"):
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+    with pytest.raises(CatalogError, match=r"measurements\.csv row \d+, " + message):
         load_measurements(path)
 
 
-def test_the_accuracy_page_shows_every_row():
+# --- scoring ---------------------------------------------------------------------------------
+
+
+def test_a_bound_is_scored_by_its_signed_error_and_a_verdict_never_a_clamped_zero():
+    under = Comparison(_row(), predicted=12.0)  # half the card: -50 %, fits
+    assert under.error == pytest.approx(-0.5)
+    assert under.fits is True and under.agrees is True and under.miss == 0.0
+    over = Comparison(_row(), predicted=25.0)  # 1 GiB over 24: +1/24 = +4.1667 %, does not fit
+    assert over.error == pytest.approx(1 / 24)
+    assert over.fits is False and over.agrees is False and over.miss == pytest.approx(1 / 24)
+
+
+def test_bounds_stay_out_of_the_medians_and_are_counted_as_verdicts():
+    exact = _row(kind="peak_memory", bound="exact", measured=10.0)
+    comparisons = [
+        Comparison(dataclasses.replace(exact, id="a"), 11.0),  # +10 %
+        Comparison(dataclasses.replace(exact, id="b"), 7.0),  # -30 %
+        Comparison(dataclasses.replace(exact, id="c", kind="training_fits", bound="at_most"), 5.0),  # -50 %, fits
+        Comparison(dataclasses.replace(exact, id="d", kind="training_fits", bound="at_most"), 12.0),  # over: no
+    ]
+    summary = {s.kind: s for s in summarize(comparisons)}
+    peak, fits = summary["peak_memory"], summary["training_fits"]
+    assert peak.held_out_rows == 2 and peak.held_out_median_abs_error == pytest.approx(0.2)  # median of 10, 30
+    assert (peak.held_out_min_error, peak.held_out_max_error) == (pytest.approx(-0.3), pytest.approx(0.1))
+    assert fits.held_out_rows == 0 and fits.held_out_median_abs_error is None
+    assert (fits.bound_rows, fits.bound_agreements, fits.target_met) == (2, 1, False)
+    assert peak.target_met is False  # 20 % against the 5 % goal
+
+
+def test_targets_are_reported_goals_met_or_not():
+    # goals, not gates: whatever the figures, each kind says met, not met, or no rows
+    for summary in SUMMARY.values():
+        assert summary.target_met in (True, False, None)
+    assert SUMMARY["training_fits"].target is None and SUMMARY["decode"].target is not None
+
+
+# --- the CI gate -----------------------------------------------------------------------------
+
+
+def test_no_row_is_worse_than_the_committed_baseline():
+    """The gate: a change that makes any row's error grow fails here until
+    scripts/update_accuracy_baseline.py --reason '...' rewrites the baseline."""
+    baseline = load_baseline()
+    for line in improvements(COMPARISONS, baseline):
+        print("better than the baseline (record it with the update script):", line)
+    assert regressions(COMPARISONS, baseline) == []
+
+
+def test_the_gate_fails_on_a_worse_row_a_new_row_and_a_stale_row():
+    exact = _row(kind="peak_memory", bound="exact", measured=10.0)
+    rows = [Comparison(dataclasses.replace(exact, id=i), 10.5) for i in ("a", "b")]  # +5 % each
+    baseline = {r.id: r for r in new_baseline(rows, {}, "first")}
+    assert regressions(rows, baseline) == []
+    worse = [Comparison(rows[0].measurement, 10.6), rows[1]]  # +6 %
+    assert [line.split(":")[0] for line in regressions(worse, baseline)] == ["a"]
+    wobble = [Comparison(rows[0].measurement, 10.5 + 10 * BASELINE_TOLERANCE / 2), rows[1]]
+    assert regressions(wobble, baseline) == []  # float noise within the tolerance passes
+    better = [Comparison(rows[0].measurement, 10.1), rows[1]]  # +1 %: fine, and noted
+    assert regressions(better, baseline) == [] and len(improvements(better, baseline)) == 1
+    assert (
+        "not in the baseline" in regressions([*rows, Comparison(dataclasses.replace(exact, id="c"), 10)], baseline)[0]
+    )
+    assert "no longer measured" in regressions(rows[:1], baseline)[0]
+
+
+def test_a_worse_bound_fails_the_gate_only_when_it_overshoots_the_card():
+    claim = _row()
+    baseline = {r.id: r for r in new_baseline([Comparison(claim, 20.0)], {}, "first")}  # fits
+    assert regressions([Comparison(claim, 22.0)], baseline) == []  # still fits: the claim holds
+    assert regressions([Comparison(claim, 24.5)], baseline)  # now over the card: fails
+
+
+def test_the_baseline_takes_a_reason_for_every_row_that_got_worse(tmp_path):
+    exact = _row(kind="peak_memory", bound="exact", measured=10.0)
+    first = [Comparison(dataclasses.replace(exact, id=i), 10.5) for i in ("a", "b")]
+    old = {r.id: r for r in new_baseline(first, {}, "first baseline")}
+    worse = [Comparison(first[0].measurement, 11.0), first[1]]
+    with pytest.raises(ValueError, match="a is new or worse"):
+        new_baseline(worse, old, "  ")
+    rows = new_baseline(worse, old, "counts the fp32 embeddings")
+    assert [(r.id, r.reason) for r in rows] == [("a", "counts the fp32 embeddings"), ("b", "first baseline")]
+    path = tmp_path / "baseline.csv"
+    write_baseline(rows, path)
+    loaded = load_baseline(path)
+    assert loaded["a"].error == pytest.approx(0.1, abs=1e-9) and loaded["a"].reason == "counts the fp32 embeddings"
+
+
+def test_the_committed_baseline_covers_every_row_with_a_reason():
+    baseline = load_baseline()  # an empty reason cell fails to load
+    assert set(baseline) == {r.id for r in ROWS}
+
+
+# --- the page --------------------------------------------------------------------------------
+
+
+def test_the_accuracy_page_shows_every_row_and_its_counts_from_the_data():
     at = open_app_page("app_pages/accuracy.py")
-    assert len(at.dataframe[0].value) == len(ROWS)
+    assert len(at.dataframe[-1].value) == len(ROWS)
+    text = "\n".join(m.value for m in at.markdown)
+    held = sum(1 for r in ROWS if not r.used_for_fit and r.bound == "exact")
+    assert f"{held:,} measurements no constant was fitted on" in text
+    claims = SUMMARY["training_fits"]
+    assert any(m.value == f"{claims.bound_agreements:,} of {claims.bound_rows:,} agree" for m in at.metric)
+    goals = at.dataframe[0].value
+    assert list(goals["met"]) == [{True: "yes", False: "no", None: "—"}[s.target_met] for s in SUMMARY.values()]
     at.slider(key="accuracy_efficiency").set_value(0.9).run()
     assert not at.exception
+
+
+@pytest.mark.parametrize(("query", "expected"), [("0.9", 0.9), ("nan", DECODE_BANDWIDTH_EFFICIENCY)])
+def test_the_efficiency_is_in_the_link_and_garbage_falls_back_to_the_default(query, expected):
+    at = AppTest.from_file(str(ROOT / "app_pages" / "accuracy.py"), default_timeout=60)
+    at.query_params["accuracy_efficiency"] = query
+    at.run()
+    assert not at.exception
+    assert at.slider(key="accuracy_efficiency").value == pytest.approx(expected)

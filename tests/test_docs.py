@@ -1,6 +1,10 @@
 """The README stays true to the code: assumptions, commands and catalog sizes."""
 
+import importlib.util
+import re
 from pathlib import Path
+
+import pytest
 
 from llm_calc.assumptions import inference_assumptions, training_assumptions
 from llm_calc.catalog import default_gpus, default_models
@@ -38,3 +42,38 @@ def test_readme_screenshots_exist():
     ):
         assert f"docs/screenshots/{name}" in README
         assert (ROOT / "docs" / "screenshots" / name).exists()
+
+
+def _readme_figures():
+    """scripts/readme_figures.py, imported from this checkout."""
+    spec = importlib.util.spec_from_file_location("readme_figures", ROOT / "scripts" / "readme_figures.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _accuracy_section() -> str:
+    start = README.index("## How accurate is it?")
+    return README[start : README.index("\n## ", start + 1)]
+
+
+def test_readme_accuracy_figures_are_in_step_with_the_code():
+    """Fails when a change moves an error, a row count or a goal and README.md was not regenerated
+    (python scripts/readme_figures.py)."""
+    figures = _readme_figures()
+    block = figures.accuracy_block()
+    assert block in README, "README accuracy figures are stale: run python scripts/readme_figures.py"
+    assert figures.with_block(README, block) == README
+
+
+def test_readme_accuracy_section_has_no_number_typed_outside_the_generated_block():
+    figures = _readme_figures()
+    section = _accuracy_section()
+    outside = section[: section.index(figures.BEGIN)] + section[section.index(figures.END) + len(figures.END) :]
+    assert not re.search(r"\d", outside.replace("## How accurate is it?", "")), outside
+
+
+def test_readme_figures_refuse_a_readme_without_markers():
+    figures = _readme_figures()
+    with pytest.raises(ValueError, match="lacks the markers"):
+        figures.with_block("## How accurate is it?\n\nno markers\n", "block")
