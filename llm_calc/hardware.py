@@ -285,7 +285,6 @@ def size_on_gpus(
     memory = inference_memory(spec, settings)
     usables = [usable_memory_bytes(gpu) for gpu in gpus]
     needs = _ladder_needs(spec, memory, min(usables, default=0))
-    need_by_cards = dict(needs)
     asked = per_card_bytes(spec, memory, gpu_count)
     work = _workload(spec, settings, memory)
     results = []
@@ -295,7 +294,9 @@ def size_on_gpus(
         used = gpu_count if fits else needed
         result_speed = _speed(work, settings.batch, gpu, used, efficiency, mfu) if used else None
         price = gpu.price_per_hour_usd * used if gpu.price_per_hour_usd and used else None
-        per_card = need_by_cards[used] if used else asked
+        # the per-card need is only listed up to the first count that fits the smallest card;
+        # the asked count may lie beyond it, so compute it at the count actually used
+        per_card = per_card_bytes(spec, memory, used) if used else asked
         results.append(
             GpuResult(
                 gpu=gpu,

@@ -7,6 +7,7 @@ import pytest
 from llm_calc.catalog import default_gpus, find_gpu, find_model
 from llm_calc.hardware import (
     CARD_LADDER,
+    MAX_CARDS,
     cards_needed,
     decode_read_bytes,
     expected_experts_touched,
@@ -137,3 +138,54 @@ def test_size_on_gpus_covers_every_card_and_prices_the_cards_used():
 def test_gpu_count_outside_the_ladder_is_refused():
     with pytest.raises(ValueError, match="gpu_count"):
         size_on_gpus(LLAMA2_7B, InferenceSettings(), default_gpus(), gpu_count=3)
+
+
+# --- every GPU count of the ladder (issue 10: `--gpus 4` ended in KeyError: 4) -------------------
+
+LADDER_MODELS = [
+    "meta-llama/Llama-3.1-8B",
+    "meta-llama/Llama-3.1-70B",
+    "Qwen/Qwen2.5-0.5B",
+    "mistralai/Mixtral-8x7B-v0.1",
+    "tiiuae/falcon-7b",
+    "deepseek-ai/DeepSeek-V3",
+]
+
+
+@pytest.mark.parametrize("hf_id", LADDER_MODELS)
+def test_every_gpu_count_of_the_ladder_is_sized(hf_id):
+    """A user picking any deployment size gets a row for every card, never a crash."""
+    spec = find_model(hf_id).spec
+    settings = InferenceSettings()
+    gpus = default_gpus()
+    for count in CARD_LADDER:
+        _, results = size_on_gpus(spec, settings, gpus, gpu_count=count)
+        assert len(results) == len(gpus)
+        for result in results:
+            assert result.gpu_count == count
+            assert result.per_card_bytes > 0
+            if result.fits:
+                assert result.cards_used == count
+                assert result.per_card_bytes <= result.usable_memory_bytes
+            else:
+                assert result.cards_used == result.count_needed
+            if result.cards_used:
+                assert result.speed is not None and result.speed.decode_tokens_per_s > 0
+
+
+def test_llama31_8b_on_four_cards_holds_a_quarter_of_each_part():
+    # failed on main with KeyError: 4. bf16, 4,096 tokens, batch 1, on 4 H100 (tensor parallel 4):
+    #   weights      8,030,261,248 x 2 bytes = 16,060,522,496 / 4 = 4,015,130,624
+    #   KV cache     131,072 B/token x 4,096 = 536,870,912 / 4 (8 KV heads on 4 ranks) = 134,217,728
+    #   activations  (2 x 4,096 + 3 x 14,336) x 2 bytes x 2,048 chunk tokens + 128,256 x 4 bytes
+    #                = 210,228,224 / 4 = 52,557,056
+    #   overhead     1 GiB = 1,073,741,824 on every card
+    _, results = size_on_gpus(find_model("meta-llama/Llama-3.1-8B").spec, InferenceSettings(), (H100,), 4)
+    [h100] = results
+    assert (h100.fits, h100.cards_used, h100.count_needed) == (True, 4, 1)
+    assert h100.per_card_bytes == 4_015_130_624 + 134_217_728 + 52_557_056 + 1_073_741_824
+
+
+def test_ladder_ends_at_the_largest_deployment():
+    assert CARD_LADDER[-1] == MAX_CARDS == 1024
+    assert len(CARD_LADDER) == 4 + 1024 // 8 - 1  # 1, 2, 4, 8, then 16 .. 1024 in steps of 8
