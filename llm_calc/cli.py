@@ -166,7 +166,7 @@ def _token_amount(text: str) -> float:
 
 def resolve_model(args: argparse.Namespace) -> tuple[ModelSpec, str]:
     """The spec the user asked for and a label saying where it came from."""
-    if args.model:
+    if args.model is not None:  # `--model ""` is an unknown model, not a missing one
         model = find_model(args.model)
         return model.spec, model.hf_id
     if args.config:
