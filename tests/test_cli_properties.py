@@ -286,3 +286,16 @@ def test_an_empty_model_id_is_an_unknown_model():
     """`--model ""` fell through to --params and ended in a TypeError traceback on main."""
     code, _, err = run_memory(["--model", ""])
     assert code == 2 and "unknown model ''" in err
+
+
+def test_json_reports_the_bytes_each_card_reads_per_decode_step():
+    # Llama-3-8B int4, one token of context, one H100: a 4-bit body of 6,979,588,096 weights
+    # (x 4.15625 / 8 = 3,626,114,128 bytes), the bf16 lm_head (128,256 x 4,096 x 2 = 1,050,673,152)
+    # and 131,072 bytes of KV cache; on 2 cards each reads half the weights and 4 of the 8 KV heads.
+    argv = ["--model", "meta-llama/Meta-Llama-3-8B", "--precision", "int4", "--context", "1", "--json"]
+    code, out, _ = run_memory(argv)
+    h100 = next(g for g in json.loads(out)["gpus"] if g["name"] == "NVIDIA H100 SXM")
+    assert code == 0 and h100["card_read_bytes"] == 3_626_114_128 + 1_050_673_152 + 131_072
+    code, out, _ = run_memory([*argv, "--gpus", "2"])
+    h100 = next(g for g in json.loads(out)["gpus"] if g["name"] == "NVIDIA H100 SXM")
+    assert code == 0 and h100["card_read_bytes"] == (3_626_114_128 + 1_050_673_152) // 2 + 131_072 // 2
