@@ -166,7 +166,7 @@ def _token_amount(text: str) -> float:
 
 def resolve_model(args: argparse.Namespace) -> tuple[ModelSpec, str]:
     """The spec the user asked for and a label saying where it came from."""
-    if args.model:
+    if args.model is not None:  # `--model ""` is an unknown model, not a missing one
         model = find_model(args.model)
         return model.spec, model.hf_id
     if args.config:
@@ -234,6 +234,7 @@ def memory_report(args: argparse.Namespace) -> dict:
                 "count_needed": r.count_needed,
                 "cards_used": r.cards_used,
                 "per_card_bytes": r.per_card_bytes,
+                "card_read_bytes": r.speed.card_read_bytes if r.speed else None,
                 "decode_tokens_per_s": _rounded(r.speed.decode_tokens_per_s if r.speed else None),
                 "aggregate_tokens_per_s": _rounded(r.speed.aggregate_tokens_per_s if r.speed else None),
                 "prefill_seconds": _rounded(r.speed.prefill_seconds if r.speed else None),

@@ -10,6 +10,12 @@ Decode is a memory-bandwidth roofline: each step reads the weights a token touch
 KV cache, at ``efficiency`` of the datasheet bandwidth; the compute roofline is checked too and the
 slower of the two wins. Prefill is a compute roofline at a model-FLOPs utilisation (MFU).
 
+On several cards each card reads what it holds: its shard of the touched weights and its part of
+the KV cache — the whole cache where it is replicated (MLA, or more tensor ranks than KV heads) —
+at its own bandwidth, and the pipeline stages run one after another for each token. The bytes a
+card reads are therefore the same shares ``per_card_bytes`` counts in its memory. Interconnect
+time (all-reduces between tensor ranks, transfers between stages) is not modelled.
+
 References
 ----------
 .. [1] Shoeybi et al. 2019, "Megatron-LM" (tensor parallelism); Narayanan et al. 2021 (PP).
@@ -28,7 +34,7 @@ from dataclasses import dataclass
 
 from llm_calc.architecture import ModelSpec, count_parameters, expert_params
 from llm_calc.catalog import Gpu
-from llm_calc.memory import InferenceSettings, MemoryBreakdown, inference_memory
+from llm_calc.memory import InferenceSettings, MemoryBreakdown, inference_memory, vocabulary_matrix_bits
 from llm_calc.precision import weight_format
 
 MAX_TENSOR_PARALLEL = 8
@@ -79,13 +85,32 @@ def split(cards: int) -> tuple[int, int]:
     return tensor, max(1, cards // tensor)
 
 
+def kv_shards(spec: ModelSpec, tensor: int) -> int:
+    """Parts the KV cache of a layer is divided into over ``tensor`` tensor-parallel ranks.
+
+    Each rank keeps the KV heads of its query heads: one part per KV head up to ``tensor``, so with
+    more ranks than KV heads every head is replicated (Llama 2 70B's 8 heads on 8 ranks: 8 parts;
+    Falcon-7B's single head: 1 part, a full copy on every rank). MLA's latent is shared by all
+    heads, so every rank keeps the whole cache [1].
+    """
+    return 1 if spec.uses_latent_attention else min(tensor, spec.num_kv_heads)
+
+
+def kv_bytes_per_card(spec: ModelSpec, kv_cache_bytes: int, cards: int) -> int:
+    """KV cache each card holds — and reads at every decode step — over ``cards`` cards. [bytes]
+
+    Pipeline stages divide the layers; tensor ranks divide the KV heads (see ``kv_shards``).
+    """
+    tensor, pipeline = split(cards)
+    return math.ceil(kv_cache_bytes / (kv_shards(spec, tensor) * pipeline))
+
+
 def per_card_bytes(spec: ModelSpec, memory: MemoryBreakdown, cards: int) -> int:
     """Memory each card holds when the model is split over ``cards``. [bytes]"""
-    tensor, pipeline = split(cards)
-    kv_shards = 1 if spec.uses_latent_attention else min(tensor, spec.num_kv_heads)
+    tensor, _ = split(cards)
     return (
         math.ceil(memory.weights_bytes / cards)
-        + math.ceil(memory.kv_cache_bytes / (kv_shards * pipeline))
+        + kv_bytes_per_card(spec, memory.kv_cache_bytes, cards)
         + math.ceil(memory.activations_bytes / tensor)
         + memory.overhead_bytes
     )
@@ -133,21 +158,52 @@ def expected_experts_touched(spec: ModelSpec, batch: int) -> float:
     return e * (1 - (1 - k / e) ** batch)
 
 
-def decode_read_bytes(spec: ModelSpec, memory: MemoryBreakdown, batch: int) -> float:
-    """Bytes one decode step reads: touched weights plus the whole KV cache. [bytes]
+def decode_weight_read_bytes(spec: ModelSpec, weight_format_name: str, batch: int) -> int:
+    """Weight bytes one decode step of ``batch`` sequences reads, part by part. [bytes]
 
-    The input embedding is a lookup (one row per token), so it is not read in full unless it is
-    tied to the output layer; for MoE only the experts some token in the batch routes to are read.
+    * the decoder body (attention, norms, dense MLPs and, for MoE, only the routed experts some
+      token of the batch picks, see ``expected_experts_touched``) at the format's bits;
+    * the output matrix (``lm_head``, or the tied embedding that serves as it) at the bits it is
+      stored in — 16 for GPTQ/AWQ/FP8/INT8/NF4, whose embeddings are not quantized
+      (``llm_calc.memory.vocabulary_matrix_bits``);
+    * not the input embedding nor learned positions: they are lookups, one row per token.
+
+    Each part is counted in bytes at its own storage, so a 4-bit body beside a 16-bit ``lm_head``
+    is not averaged by parameter count.
     """
+    fmt = weight_format(weight_format_name)
     params = count_parameters(spec)
-    # a tied embedding is read in full anyway, as the output layer
-    input_embedding = 0 if spec.tie_embeddings else spec.vocab_size * spec.hidden_size
-    experts = expert_params(spec)
     untouched = 0.0
     if spec.is_moe:
-        untouched = experts * (1 - expected_experts_touched(spec, batch) / spec.num_experts)
-    read_fraction = (params.total - input_embedding - untouched) / params.total
-    return memory.weights_bytes * read_fraction + memory.kv_cache_bytes
+        untouched = expert_params(spec) * (1 - expected_experts_touched(spec, batch) / spec.num_experts)
+    body = params.total - params.embedding
+    output = spec.vocab_size * spec.hidden_size
+    return math.ceil((body - untouched) * fmt.bits / 8) + math.ceil(
+        output * vocabulary_matrix_bits(weight_format_name) / 8
+    )
+
+
+def decode_read_bytes(spec: ModelSpec, settings: InferenceSettings, memory: MemoryBreakdown) -> int:
+    """Bytes one decode step reads on a single card: touched weights plus the whole KV cache. [bytes]
+
+    ``memory`` is ``inference_memory(spec, settings)``; see ``decode_weight_read_bytes``.
+    """
+    return decode_weight_read_bytes(spec, settings.weight_format, settings.batch) + memory.kv_cache_bytes
+
+
+def card_read_bytes(spec: ModelSpec, settings: InferenceSettings, memory: MemoryBreakdown, cards: int) -> int:
+    """Bytes each card reads in one decode step when the model is split over ``cards``. [bytes]
+
+    Its shard of the touched weights plus the KV cache it holds (``kv_bytes_per_card``, the same
+    share ``per_card_bytes`` counts): with MLA, or with more tensor ranks than KV heads, that is a
+    replicated copy, read in full by every rank that holds it.
+    """
+    weights = decode_weight_read_bytes(spec, settings.weight_format, settings.batch)
+    return _card_share(spec, weights, memory.kv_cache_bytes, cards)
+
+
+def _card_share(spec: ModelSpec, weight_read_bytes: int, kv_cache_bytes: int, cards: int) -> int:
+    return math.ceil(weight_read_bytes / cards) + kv_bytes_per_card(spec, kv_cache_bytes, cards)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,23 +218,40 @@ class Speed:
     prefill_seconds: float
     """Time to process one prompt that fills the context window. [s]"""
     read_bytes: float
-    """Bytes one decode step reads (touched weights plus the whole KV cache). [bytes]"""
+    """Bytes one decode step reads, counted once (touched weights plus the whole KV cache), as
+    on a single card. [bytes]"""
     effective_bandwidth_gbs: float
-    """Bandwidth of the tensor-parallel cards times the efficiency. [GB/s]"""
+    """Bandwidth of the tensor-parallel cards together times the efficiency. [GB/s]"""
     memory_seconds: float
-    """Time to read ``read_bytes`` at ``effective_bandwidth_gbs``. [s]"""
+    """Time each pipeline stage's cards take to read what they hold (``card_read_bytes`` at
+    ``card_bandwidth_gbs``), times the stages, which run one after another. [s]"""
     compute_seconds: float
     """Time for one step's FLOPs at the MFU. [s]"""
+    card_read_bytes: float
+    """Bytes each card reads per decode step: its weight shard plus its part or copy of the KV
+    cache (``llm_calc.hardware.card_read_bytes``). [bytes]"""
+    card_bandwidth_gbs: float
+    """One card's datasheet bandwidth times the efficiency. [GB/s]"""
 
 
 @dataclass(frozen=True)
 class _Workload:
     """What speed depends on that is the same for every card: bytes and FLOPs per step."""
 
-    read_bytes: float
+    weight_read_bytes: int
+    kv_cache_bytes: int
+    spec: ModelSpec
     decode_flops: float
     prefill_flops: float
     fp8_weights: bool
+
+    @property
+    def read_bytes(self) -> int:
+        return self.weight_read_bytes + self.kv_cache_bytes
+
+    def card_read_bytes(self, cards: int) -> int:
+        """``card_read_bytes`` without recounting the weights for every card type."""
+        return _card_share(self.spec, self.weight_read_bytes, self.kv_cache_bytes, cards)
 
 
 def _workload(spec: ModelSpec, settings: InferenceSettings, memory: MemoryBreakdown) -> _Workload:
@@ -187,7 +260,9 @@ def _workload(spec: ModelSpec, settings: InferenceSettings, memory: MemoryBreakd
     head_width = (spec.qk_nope_head_dim + spec.qk_rope_head_dim) if spec.uses_latent_attention else spec.head_dim
     q_dim = spec.num_attention_heads * head_width
     return _Workload(
-        read_bytes=decode_read_bytes(spec, memory, settings.batch),
+        weight_read_bytes=decode_weight_read_bytes(spec, settings.weight_format, settings.batch),
+        kv_cache_bytes=memory.kv_cache_bytes,
+        spec=spec,
         decode_flops=settings.batch * 2 * active,
         prefill_flops=2 * active * tokens + 2 * spec.num_layers * q_dim * tokens**2,
         fp8_weights=weight_format(settings.weight_format).name == "fp8",
@@ -195,10 +270,11 @@ def _workload(spec: ModelSpec, settings: InferenceSettings, memory: MemoryBreakd
 
 
 def _speed(work: _Workload, batch: int, gpu: Gpu, cards: int, efficiency: float, mfu: float) -> Speed:
-    tensor, _ = split(cards)  # pipeline stages run one after another for a single token
+    tensor, pipeline = split(cards)  # pipeline stages run one after another for a single token
     tflops = gpu.tflops_fp8 if work.fp8_weights and gpu.tflops_fp8 else gpu.tflops_16bit
-    bandwidth_gbs = tensor * gpu.bandwidth_gbs * efficiency
-    memory_time = work.read_bytes / (bandwidth_gbs * 1e9)
+    card_bandwidth_gbs = gpu.bandwidth_gbs * efficiency
+    card_read = work.card_read_bytes(cards)
+    memory_time = pipeline * card_read / (card_bandwidth_gbs * 1e9)
     compute_time = work.decode_flops / (tensor * tflops * 1e12 * mfu)
     step = max(memory_time, compute_time)
     return Speed(
@@ -207,9 +283,11 @@ def _speed(work: _Workload, batch: int, gpu: Gpu, cards: int, efficiency: float,
         bandwidth_bound=memory_time >= compute_time,
         prefill_seconds=work.prefill_flops / (cards * tflops * 1e12 * mfu),
         read_bytes=work.read_bytes,
-        effective_bandwidth_gbs=bandwidth_gbs,
+        effective_bandwidth_gbs=tensor * card_bandwidth_gbs,
         memory_seconds=memory_time,
         compute_seconds=compute_time,
+        card_read_bytes=card_read,
+        card_bandwidth_gbs=card_bandwidth_gbs,
     )
 
 
@@ -224,9 +302,9 @@ def speed(
 ) -> Speed:
     """Roofline decode and prefill speed of ``spec`` on ``cards`` cards of ``gpu``.
 
-    Decode: each step reads ``decode_read_bytes`` at ``efficiency`` of the bandwidth of the
-    tensor-parallel cards, or does ``batch x 2 x active`` FLOPs at ``mfu`` of their TFLOPS,
-    whichever is slower. Prefill: ``2 x active x tokens + 2 x layers x query width x tokens²``
+    Decode: each card reads ``card_read_bytes`` at ``efficiency`` of its bandwidth, stage after
+    pipeline stage, or the tensor-parallel cards do ``batch x 2 x active`` FLOPs at ``mfu`` of
+    their TFLOPS, whichever is slower. Prefill: ``2 x active x tokens + 2 x layers x query width x tokens²``
     FLOPs at ``mfu`` on all cards. FP8 weights use FP8 tensor TFLOPS where the card has them.
     """
     _check_efficiencies(efficiency, mfu)
@@ -285,7 +363,6 @@ def size_on_gpus(
     memory = inference_memory(spec, settings)
     usables = [usable_memory_bytes(gpu) for gpu in gpus]
     needs = _ladder_needs(spec, memory, min(usables, default=0))
-    need_by_cards = dict(needs)
     asked = per_card_bytes(spec, memory, gpu_count)
     work = _workload(spec, settings, memory)
     results = []
@@ -295,7 +372,9 @@ def size_on_gpus(
         used = gpu_count if fits else needed
         result_speed = _speed(work, settings.batch, gpu, used, efficiency, mfu) if used else None
         price = gpu.price_per_hour_usd * used if gpu.price_per_hour_usd and used else None
-        per_card = need_by_cards[used] if used else asked
+        # the per-card need is only listed up to the first count that fits the smallest card;
+        # the asked count may lie beyond it, so compute it at the count actually used
+        per_card = per_card_bytes(spec, memory, used) if used else asked
         results.append(
             GpuResult(
                 gpu=gpu,

@@ -52,6 +52,10 @@ UNQUANTIZED_EMBEDDING_FORMATS = ("fp8", "int8", "int4", "nf4")
 """GPTQ, AWQ, bitsandbytes and FP8 checkpoints quantize only the decoder's linear layers and keep
 ``embed_tokens`` and ``lm_head`` at 16 bits (AutoAWQ/AutoGPTQ/llm-compressor/transformers defaults)."""
 
+VOCABULARY_MATRIX_BITS = 16
+"""Storage of ``embed_tokens`` and ``lm_head`` in the formats of ``UNQUANTIZED_EMBEDDING_FORMATS``:
+bf16/fp16, as the checkpoints ship them (same references). [bits/element]"""
+
 
 @dataclass(frozen=True)
 class InferenceSettings:
@@ -109,8 +113,19 @@ def weights_bytes(spec: ModelSpec, format_name: str) -> int:
     params = count_parameters(spec)
     if fmt.name in UNQUANTIZED_EMBEDDING_FORMATS:
         body = params.total - params.embedding
-        return math.ceil(body * fmt.bits / 8) + params.embedding * 2
+        return math.ceil(body * fmt.bits / 8) + math.ceil(params.embedding * VOCABULARY_MATRIX_BITS / 8)
     return math.ceil(params.total * fmt.bits / 8)
+
+
+def vocabulary_matrix_bits(format_name: str) -> float:
+    """Bits per element at which ``format_name`` stores the embedding and output matrices. [bits]
+
+    16 for the formats of ``UNQUANTIZED_EMBEDDING_FORMATS``; otherwise the format's own average
+    (16-bit and 32-bit formats store everything alike, and GGUF's published averages are over
+    the whole file, vocabulary matrices included).
+    """
+    fmt = weight_format(format_name)
+    return VOCABULARY_MATRIX_BITS if fmt.name in UNQUANTIZED_EMBEDDING_FORMATS else fmt.bits
 
 
 def weights_bytes_for_params(params: float, format_name: str) -> int:

@@ -3,7 +3,13 @@
 import pytest
 
 from llm_calc.catalog import find_model
-from llm_calc.memory import InferenceSettings, activations_bytes, inference_memory, weights_bytes
+from llm_calc.memory import (
+    InferenceSettings,
+    activations_bytes,
+    inference_memory,
+    vocabulary_matrix_bits,
+    weights_bytes,
+)
 from llm_calc.precision import WEIGHT_FORMATS, kv_format, weight_format
 
 LLAMA2_7B = find_model("meta-llama/Llama-2-7b-hf").spec
@@ -29,6 +35,15 @@ def test_gptq_awq_int4_keeps_vocabulary_matrices_at_16_bit():
     # Llama-3-8B: 6,979,588,096 decoder weights at 4 + 20/128 bits, 1,050,673,152 embedding
     # and lm_head weights at 2 bytes.
     assert weights_bytes(LLAMA3_8B, "int4") == 3_626_114_128 + 2_101_346_304
+
+
+@pytest.mark.parametrize(
+    ("fmt", "bits"),
+    [("int4", 16), ("nf4", 16), ("fp8", 16), ("int8", 16), ("bf16", 16), ("fp32", 32), ("q4_k_m", 4.8944)],
+)
+def test_vocabulary_matrices_are_stored_at_16_bit_unless_the_format_averages_them(fmt, bits):
+    # GPTQ/AWQ/bitsandbytes/FP8 keep embed_tokens and lm_head in bf16; a GGUF average covers the file
+    assert vocabulary_matrix_bits(fmt) == bits
 
 
 @pytest.mark.parametrize(

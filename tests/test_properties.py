@@ -8,8 +8,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from llm_calc.architecture import ModelSpec, count_parameters, kv_cache_bytes
-from llm_calc.catalog import default_gpus
-from llm_calc.hardware import size_on_gpus
+from llm_calc.catalog import default_gpus, default_models
+from llm_calc.hardware import CARD_LADDER, size_on_gpus
 from llm_calc.hf_config import ConfigError, parse_config_text
 from llm_calc.memory import InferenceSettings, inference_memory
 from llm_calc.precision import KV_FORMATS, WEIGHT_FORMATS
@@ -19,6 +19,7 @@ from llm_calc.training import TrainingSetup, training_flops, training_memory
 SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 sizes = st.one_of(st.integers(min_value=-5, max_value=200_000), st.sampled_from([0, 1, 10**7, 10**9]))
 GPUS = default_gpus()[:12]
+gpu_counts = st.one_of(st.sampled_from(CARD_LADDER), st.sampled_from([1, 2, 4, 8, 16, CARD_LADDER[-1]]))
 
 
 def finite_and_non_negative(*values: float) -> bool:
@@ -54,8 +55,9 @@ def specs(draw):
     st.sampled_from(list(KV_FORMATS)),
     st.integers(min_value=-10, max_value=2_000_000),
     st.integers(min_value=-3, max_value=4096),
+    gpu_counts,
 )
-def test_inference_estimates_are_finite_or_refused(fields, weight_format, kv_format, context, batch):
+def test_inference_estimates_are_finite_or_refused(fields, weight_format, kv_format, context, batch, gpu_count):
     try:
         spec = ModelSpec(**fields)
         settings_ = InferenceSettings(
@@ -69,11 +71,37 @@ def test_inference_estimates_are_finite_or_refused(fields, weight_format, kv_for
     assert finite_and_non_negative(
         counts.total, counts.active, memory.total_bytes, kv_cache_bytes(spec, context, batch, 16)
     )
-    _, results = size_on_gpus(spec, settings_, GPUS)
+    _, results = size_on_gpus(spec, settings_, GPUS, gpu_count)
     for result in results:
-        assert finite_and_non_negative(result.per_card_bytes)
-        if result.speed:
-            assert finite_and_non_negative(result.speed.decode_tokens_per_s, result.speed.prefill_seconds)
+        assert_consistent(result)
+
+
+def assert_consistent(result) -> None:
+    """Finite figures; a deployment that fits holds its cards' memory; a card reads no more than it holds."""
+    assert finite_and_non_negative(result.per_card_bytes)
+    if result.fits:
+        assert result.cards_used == result.gpu_count
+        assert result.per_card_bytes <= result.usable_memory_bytes
+    if result.speed:
+        speed = result.speed
+        assert finite_and_non_negative(speed.decode_tokens_per_s, speed.prefill_seconds, speed.card_read_bytes)
+        assert 0 < speed.card_read_bytes <= result.per_card_bytes
+
+
+@SETTINGS
+@given(
+    st.sampled_from(default_models()),
+    st.sampled_from(list(WEIGHT_FORMATS)),
+    st.sampled_from(list(KV_FORMATS)),
+    st.sampled_from([1, 4096, 131_072, 1_000_000]),
+    st.sampled_from([1, 7, 64, 4096]),
+    gpu_counts,
+)
+def test_catalog_models_on_any_gpu_count_are_consistent(model, weight_format, kv_format, context, batch, gpu_count):
+    settings_ = InferenceSettings(weight_format=weight_format, kv_format=kv_format, context_tokens=context, batch=batch)
+    _, results = size_on_gpus(model.spec, settings_, default_gpus(), gpu_count)
+    for result in results:
+        assert_consistent(result)
 
 
 @SETTINGS
