@@ -1,10 +1,13 @@
 """AppTest for the training page: the numbers follow the inputs and match hand-derived values."""
 
+from pathlib import Path
+
 import pytest
 from apptest_pages import open_app_page
 from streamlit.testing.v1 import AppTest
 
 PAGE = "app_pages/training.py"
+PAGE_FILE = str(Path(__file__).resolve().parent.parent / PAGE)
 
 
 @pytest.fixture()
@@ -50,11 +53,63 @@ def test_qlora_65b_fits_a_48_gb_card(page):
     assert "fits" in memory.delta
 
 
+def parts_table(at: AppTest) -> dict[str, str]:
+    return dict(zip(at.dataframe[0].value["part"], at.dataframe[0].value["per GPU"], strict=True))
+
+
 def test_worked_example_reproduces_llama_65b(page):
     texts = [m.value for m in page.markdown]
     llama = next(t for t in texts if t.startswith("Ours") and "2,048" in t)
     assert "20.8 days" in llama
     assert any("$3.71 per A100-hour" in t for t in texts)
+
+
+def test_a_run_that_does_not_fit_shows_no_time_or_cost(page):
+    # the default, Llama 3.1 8B full fine-tuning on one A100 80GB, needs 16 + 4 (foreach temporaries) = 20
+    # bytes x 8,030,261,248 = 160.6e9 bytes > 80 GiB (85.9e9): no days, GPU-hours or dollars as results
+    labels = [m.label for m in page.metric]
+    assert "Cost" not in labels and "Time" not in labels and "GPU-hours" not in labels
+    message = next(e.value for e in page.error if "Does not fit" in e.value)
+    # ZeRO-3 on 2 GPUs: 10 x 8.03e9 = 80.3e9 + 1 GiB + 2 layers of bf16 gather buffers (2 x 218,112,128 x 2)
+    # = 82.3e9 < 85.9e9
+    assert "2 GPUs with ZeRO-3" in message
+    page.select_slider(key="n_gpus").set_value(2)
+    page.radio(key="zero").set_value(3)
+    page.run()
+    assert not page.exception and "Cost" in [m.label for m in page.metric]
+
+
+def test_lora_optimizer_choice_changes_the_adapter_states(page):
+    # Llama 3.1 8B, rank 16 on q, k, v, o: 32 x 16 x ((4096 + 4096) + 2 x (4096 + 1024) + (4096 + 4096))
+    # = 13,631,488 adapter parameters; fp32 adapter + gradient (8 bytes) plus AdamW's two fp32 moments (8)
+    # = 16 bytes -> 218,103,808 bytes = 208 MiB; SGD's one fp32 momentum (4) -> 12 bytes = 156 MiB
+    page.radio(key="method").set_value("lora").run()
+    assert not page.selectbox(key="optimizer").disabled
+    assert parts_table(page)["adapters with their optimizer"] == "208 MiB"
+    page.selectbox(key="optimizer").set_value("sgd").run()
+    assert parts_table(page)["adapters with their optimizer"] == "156 MiB"
+
+
+def test_pure_bf16_and_fused_optimizer_on_the_page(page):
+    # pure bf16 AdamW: two bf16 moments, 4 x 8,030,261,248 = 32.1e9 bytes = 29.9 GiB; the foreach
+    # temporary is bf16 too, 2 x 8,030,261,248 = 15.0 GiB; fused allocates none
+    page.radio(key="weights_precision").set_value("bf16").run()
+    parts = parts_table(page)
+    assert parts["optimizer states"] == "29.9 GiB" and parts["optimizer step temporaries"] == "15.0 GiB"
+    page.radio(key="optimizer_impl").set_value("fused").run()
+    assert parts_table(page)["optimizer step temporaries"] == "0.0 MiB"
+
+
+def test_a_link_gives_the_same_numbers_whatever_path_led_to_it():
+    """A user who opens /training?method=lora sees what one who switched full -> lora sees."""
+    fresh = AppTest.from_file(PAGE_FILE, default_timeout=60)
+    fresh.query_params["method"] = "lora"
+    fresh.run()
+    switched = AppTest.from_file(PAGE_FILE, default_timeout=60).run()
+    switched.radio(key="method").set_value("lora").run()
+    assert not fresh.exception and not switched.exception
+    assert metric(fresh, "Memory per GPU") == metric(switched, "Memory per GPU")
+    assert fresh.toggle(key="ckpt").value == switched.toggle(key="ckpt").value
 
 
 def test_more_gpus_with_zero3_shrink_memory_per_gpu(page):
@@ -66,6 +121,7 @@ def test_more_gpus_with_zero3_shrink_memory_per_gpu(page):
 
 
 def test_time_follows_tokens_and_gpus(page):
+    page.radio(key="method").set_value("lora").run()  # fits one A100, so time and cost are shown
     page.number_input(key="tokens").set_value(1_000_000_000).run()
     one = metric(page, "GPU-hours")
     page.select_slider(key="n_gpus").set_value(4).run()
