@@ -27,8 +27,7 @@ from llm_calc.training import (
     activation_terms_per_layer,
     cards_needed_for_training_on,
     chinchilla_tokens,
-    price_for_budget,
-    recompute_run,
+    predict_run,
     trainable_params,
     training_fit,
     training_flops,
@@ -348,20 +347,46 @@ with time_tab:
     else:
         st.info(f"No GPU count of the {gpu.name} holds this run at ZeRO stage {zero}: no time or cost to plot.")
 with examples_tab:
+    st.caption(
+        f"Predictions made before comparing: 6 · N · D FLOPs on the reported GPUs at their catalog peak and "
+        f"{DEFAULT_MFU:.0%} MFU (stated in advance, not fitted to these runs), priced at the catalog price. "
+        "The error against the published figures is shown whatever it is."
+    )
     for published in (LLAMA_65B_RUN, GPT3_RUN):
         example_gpu = find_gpu(published.gpu_name)
-        example, example_mfu = recompute_run(published, find_model(published.hf_id).spec, example_gpu)
-        st.markdown(f"**{published.name}** — reported: {published.reported} ({published.source}).")
-        cost = f", ${example.cost_usd:,.0f} at ${example_gpu.price_per_hour_usd}/GPU-hour" if example.cost_usd else ""
+        prediction = predict_run(published, find_model(published.hf_id).spec, example_gpu)
+        example = prediction.run
         st.markdown(
-            f"Ours: {example.flops:.3g} FLOPs on {published.gpus:,} × {example_gpu.name} at "
-            f"{example_mfu:.0%} MFU → **{example.days:,.1f} days**, {example.gpu_hours:,.0f} GPU-hours{cost}."
+            f"**{published.name}** — reported: {escape_markdown(published.reported)} "
+            f"({escape_markdown(published.source)})."
         )
-        if published is LLAMA_65B_RUN:
-            st.markdown(
-                f"The primer's ≈ $3.8M corresponds to **${price_for_budget(example, 3.8e6):,.2f} per "
-                "A100-hour**, a typical 2023 on-demand price."
+        cost = (
+            f", \\${example.cost_usd:,.0f} at \\${example_gpu.price_per_hour_usd:,.2f}/GPU-hour (catalog)"
+            if example.cost_usd is not None
+            else ""
+        )
+        st.markdown(
+            f"Predicted: {example.flops:.3g} FLOPs on {published.gpus:,} × {example_gpu.name} at "
+            f"{prediction.mfu:.0%} MFU → **{example.days:,.1f} days**, {example.gpu_hours:,.0f} GPU-hours{cost}."
+        )
+        errors = []
+        if prediction.days_error is not None:
+            errors.append(
+                f"days {prediction.days_error:+.0%} against the published {published.reported_days:,.0f} days"
             )
+        if prediction.cost_error is not None:
+            errors.append(
+                f"cost {prediction.cost_error:+.0%} against the published \\${published.reported_cost_usd / 1e6:,.1f}M"
+            )
+        if prediction.flops_error is not None:
+            errors.append(f"FLOPs {prediction.flops_error:+.1%} against the published {published.reported_flops:.3g}")
+        implied = (
+            f" The reported {published.tokens_per_s_per_gpu:,.0f} tokens/s per GPU implies "
+            f"{prediction.implied_mfu:.0%} MFU (shown for comparison, not used)."
+            if prediction.implied_mfu is not None
+            else ""
+        )
+        st.markdown(f"Error: {'; '.join(errors)}.{implied}")
 
 with st.expander("Assumptions"):
     st.dataframe(pd.DataFrame([vars(a) for a in training_assumptions()]), hide_index=True, width="stretch")

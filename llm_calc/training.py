@@ -114,8 +114,9 @@ LOGIT_BYTES = 4
 """Logits are kept in fp32 for the cross-entropy loss [2]. [bytes]"""
 
 DEFAULT_MFU = 0.40
-"""Model-FLOPs utilisation of a well-tuned large run: LLaMA 65B ≈ 47 % [7], PaLM 46.2 % [5],
-Megatron/FSDP runs 35-50 %. Adjustable."""
+"""Model-FLOPs utilisation of a well-tuned large run, stated before any run is compared with it:
+PaLM 540B 46.2 % [5]; Megatron-Turing NLG 530B 113-126 TFLOPS per A100 (36-40 % of 312) [10];
+Megatron-LM's A100 runs 44-52 % of peak counting recomputation [11]. Adjustable."""
 
 CHINCHILLA_TOKENS_PER_PARAMETER = 20
 """Compute-optimal training tokens per parameter [6]."""
@@ -535,12 +536,13 @@ def chinchilla_tokens(spec: ModelSpec) -> int:
     return CHINCHILLA_TOKENS_PER_PARAMETER * count_parameters(spec).total
 
 
-# --- published runs, recomputed ----------------------------------------------------------
+# --- published runs, predicted -----------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class PublishedRun:
-    """A training run from a paper, recomputed with our formulas."""
+    """A training run as its paper reports it: the inputs we predict from and the outcomes we
+    compare with (data with a source, never fed back into the prediction)."""
 
     name: str
     hf_id: str
@@ -548,7 +550,10 @@ class PublishedRun:
     gpus: int
     gpu_name: str
     tokens_per_s_per_gpu: float | None
-    """Reported throughput, when the paper gives one (sets the MFU)."""
+    """Reported throughput; shown only as the MFU it implies, never used to predict."""
+    reported_days: float | None
+    reported_cost_usd: float | None
+    reported_flops: float | None
     reported: str
     source: str
 
@@ -560,8 +565,12 @@ LLAMA_65B_RUN = PublishedRun(
     gpus=2048,
     gpu_name="NVIDIA A100 80GB SXM",
     tokens_per_s_per_gpu=380,
+    reported_days=21,
+    reported_cost_usd=3.8e6,
+    reported_flops=None,
     reported="about 21 days on 2,048 A100-80GB (≈ $3.8M if rented)",
-    source="Touvron et al. 2023, LLaMA, section 2.4",
+    source="Touvron et al. 2023, LLaMA, section 2.4 (days); the $3.8M is the often-quoted rental estimate the "
+    "primer gives, not a figure from the paper",
 )
 GPT3_RUN = PublishedRun(
     name="GPT-3 175B pre-training",
@@ -570,19 +579,52 @@ GPT3_RUN = PublishedRun(
     gpus=1024,
     gpu_name="NVIDIA V100 SXM2 32GB",
     tokens_per_s_per_gpu=None,
+    reported_days=None,
+    reported_cost_usd=None,
+    reported_flops=3.14e23,
     reported="3.14e23 FLOPs for 300 B tokens; the GPU count was not published (1,024 V100s assumed here)",
     source="Brown et al. 2020, GPT-3, Table D.1",
 )
 
 
-def recompute_run(run: PublishedRun, spec: ModelSpec, gpu: Gpu, mfu: float = DEFAULT_MFU) -> tuple[TrainingRun, float]:
-    """Our estimate of a published run and the MFU used (the reported throughput's, if any)."""
-    if run.tokens_per_s_per_gpu:
-        mfu = mfu_from_throughput(run.tokens_per_s_per_gpu, spec, gpu.tflops_16bit)
-    flops = training_flops(spec, run.tokens)
-    return training_run(flops, run.gpus, gpu.tflops_16bit, mfu, gpu.price_per_hour_usd), mfu
+def _relative_error(predicted: float | None, reported: float | None) -> float | None:
+    if predicted is None or not reported:
+        return None
+    return predicted / reported - 1
 
 
-def price_for_budget(run: TrainingRun, budget_usd: float) -> float:
-    """The $/GPU-hour at which ``run`` costs ``budget_usd``."""
-    return budget_usd / run.gpu_hours
+@dataclass(frozen=True)
+class RunPrediction:
+    """Our prediction of a published run and its error against what the paper reports."""
+
+    published: PublishedRun
+    run: TrainingRun
+    mfu: float
+    """The MFU stated in advance (not fitted to this run)."""
+    implied_mfu: float | None
+    """The MFU the reported throughput implies, shown beside the prediction; not used by it."""
+
+    @property
+    def days_error(self) -> float | None:
+        """(predicted − reported) / reported days; ``None`` where nothing was reported."""
+        return _relative_error(self.run.days, self.published.reported_days)
+
+    @property
+    def cost_error(self) -> float | None:
+        return _relative_error(self.run.cost_usd, self.published.reported_cost_usd)
+
+    @property
+    def flops_error(self) -> float | None:
+        return _relative_error(self.run.flops, self.published.reported_flops)
+
+
+def predict_run(published: PublishedRun, spec: ModelSpec, gpu: Gpu, mfu: float = DEFAULT_MFU) -> RunPrediction:
+    """Predict a published run before comparing: 6 · N · D FLOPs [5] on the reported GPU count at
+    ``mfu`` of the card's catalog peak, priced at the card's catalog price. The reported days,
+    cost and throughput never enter the prediction; the throughput is shown as the MFU it implies."""
+    flops = training_flops(spec, published.tokens)
+    run = training_run(flops, published.gpus, gpu.tflops_16bit, mfu, gpu.price_per_hour_usd)
+    implied = None
+    if published.tokens_per_s_per_gpu:
+        implied = mfu_from_throughput(published.tokens_per_s_per_gpu, spec, gpu.tflops_16bit)
+    return RunPrediction(published, run, mfu, implied)

@@ -6,6 +6,8 @@ import pytest
 
 from llm_calc.catalog import find_gpu, find_model
 from llm_calc.training import (
+    DEFAULT_MFU,
+    LLAMA_65B_RUN,
     LORA_TARGETS,
     TrainingSetup,
     activation_bytes,
@@ -13,7 +15,7 @@ from llm_calc.training import (
     cards_needed_for_training,
     chinchilla_tokens,
     lora_trainable_params,
-    mfu_from_throughput,
+    predict_run,
     training_fit,
     training_flops,
     training_memory,
@@ -211,15 +213,27 @@ def test_tensor_parallel_splits_states_and_activations():
     assert four.activations_bytes == pytest.approx(one.activations_bytes / 4, abs=1)
 
 
-def test_llama_65b_pretraining_takes_about_21_days():
-    # LLaMA paper: 1.4 T tokens on 2,048 A100-80GB at ~380 tokens/s/GPU -> ~21 days
-    mfu = mfu_from_throughput(380, LLAMA_65B, A100.tflops_16bit)
-    assert mfu == pytest.approx(0.47, abs=0.01)
-    run = training_run(training_flops(LLAMA_65B, 1.4e12), 2048, A100.tflops_16bit, mfu)
-    assert run.days == pytest.approx(21, rel=0.10)
-    assert run.gpu_hours == pytest.approx(2048 * 21 * 24, rel=0.10)
-    # the primer's ~$3.8M corresponds to about $3.7 per A100-hour
-    assert 3.8e6 / run.gpu_hours == pytest.approx(3.7, rel=0.05)
+# LLaMA 65B as built: embeddings 2 x 32,000 x 8,192 = 524,288,000; attention 80 x 4 x 8,192^2 =
+# 21,474,836,480; MLP 80 x 3 x 8,192 x 22,016 = 43,285,217,280; norms (80 x 2 + 1) x 8,192 = 1,318,912
+LLAMA_65B_PARAMS = 65_285_660_672
+
+
+def test_llama_65b_run_is_predicted_not_fitted():
+    # 6 N D on 2,048 A100s at their 312 dense bf16 TFLOPS and the MFU stated in advance (0.40), priced at
+    # the catalog's $1.79 per A100-80GB hour; the paper's 21 days and the primer's $3.8M only score it
+    assert DEFAULT_MFU == 0.40
+    days = 6 * LLAMA_65B_PARAMS * 1.4e12 / (2048 * 312e12 * 0.40) / 86_400
+    prediction = predict_run(LLAMA_65B_RUN, LLAMA_65B, A100)
+    assert prediction.run.days == pytest.approx(days, rel=1e-12)
+    assert prediction.run.cost_usd == pytest.approx(days * 24 * 2048 * 1.79, rel=1e-12)
+    assert prediction.days_error == pytest.approx(days / 21 - 1, rel=1e-12)
+    assert prediction.cost_error == pytest.approx(days * 24 * 2048 * 1.79 / 3.8e6 - 1, rel=1e-12)
+    # the reported 380 tokens/s/GPU is shown as the MFU it implies, 6 N x 380 / 312e12, never used
+    assert prediction.implied_mfu == pytest.approx(6 * LLAMA_65B_PARAMS * 380 / 312e12, rel=1e-12)
+    faster = dataclasses.replace(LLAMA_65B_RUN, tokens_per_s_per_gpu=1000)
+    assert predict_run(faster, LLAMA_65B, A100).run.days == prediction.run.days
+    # a faster card predicts a shorter run (the old recomputation gave 20.8 days whatever the GPU)
+    assert predict_run(LLAMA_65B_RUN, LLAMA_65B, find_gpu("NVIDIA H100 SXM")).run.days < days
 
 
 def test_gpt3_training_flops_match_the_paper():

@@ -57,11 +57,18 @@ def parts_table(at: AppTest) -> dict[str, str]:
     return dict(zip(at.dataframe[0].value["part"], at.dataframe[0].value["per GPU"], strict=True))
 
 
-def test_worked_example_reproduces_llama_65b(page):
+def test_worked_example_predicts_llama_65b_and_scores_it(page):
+    # 6 x 65,285,660,672 x 1.4e12 / (2,048 x 312e12 x 0.40) / 86,400 = 24.83 days; the paper says 21
+    days = 6 * 65_285_660_672 * 1.4e12 / (2048 * 312e12 * 0.40) / 86_400
     texts = [m.value for m in page.markdown]
-    llama = next(t for t in texts if t.startswith("Ours") and "2,048" in t)
-    assert "20.8 days" in llama
-    assert any("$3.71 per A100-hour" in t for t in texts)
+    llama = next(t for t in texts if t.startswith("Predicted") and "2,048" in t)
+    assert f"**{days:,.1f} days**" in llama and "at 40% MFU" in llama
+    cost = days * 24 * 2048 * 1.79  # the catalog's $1.79 per A100-80GB hour
+    assert f"{cost:,.0f}" in llama
+    error = next(t for t in texts if t.startswith("Error") and "21 days" in t)
+    assert f"days {days / 21 - 1:+.0%} against the published 21 days" in error
+    assert f"cost {cost / 3.8e6 - 1:+.0%}" in error
+    assert not any("per A100-hour" in t for t in texts)  # no price solved backwards from the budget
 
 
 def test_a_run_that_does_not_fit_shows_no_time_or_cost(page):
