@@ -24,7 +24,7 @@ from llm_calc.training import (
     training_memory,
     training_run,
 )
-from llm_calc.units import GB, format_gib
+from llm_calc.units import format_gib
 from ui.model_picker import CUSTOM_SIZES_B
 from ui.primer import primer_footer
 
@@ -214,6 +214,8 @@ st.page_link(
 # --- rules of thumb ---------------------------------------------------------------------------
 st.header("Memory rules of thumb")
 st.write(
+    "The rules are quoted in decimal gigabytes (10⁹ bytes) per billion parameters; the figures below convert "
+    "them to GiB (2³⁰ bytes), the unit of every memory figure in this app.\n"
     f"- **Inference ≈ {INFERENCE_GB_PER_BILLION_16BIT} GB per billion parameters** at 16 bits: 2 bytes per "
     "weight plus about 5 % for the KV cache and buffers of a short prompt.\n"
     f"- **Quantized ≈ {INFERENCE_GB_PER_BILLION_QUANTIZED} GB per billion**: 4-bit weights are half a byte, "
@@ -223,9 +225,9 @@ st.write(
 )
 billions = st.select_slider("Parameters (billions)", CUSTOM_SIZES_B, value=13, key="primer_rules")
 inference, quantized, fine_tuning = st.columns(3)
-inference.metric("Inference, 16-bit", f"{inference_rule_bytes(billions * 1e9, False) / GB:,.1f} GB")
-quantized.metric("Inference, 4-bit", f"{inference_rule_bytes(billions * 1e9, True) / GB:,.1f} GB")
-fine_tuning.metric("Full fine-tuning", f"{fine_tuning_rule_bytes(billions * 1e9) / GB:,.0f} GB")
+inference.metric("Inference, 16-bit", format_gib(inference_rule_bytes(billions * 1e9, False)))
+quantized.metric("Inference, 4-bit", format_gib(inference_rule_bytes(billions * 1e9, True)))
+fine_tuning.metric("Full fine-tuning", format_gib(fine_tuning_rule_bytes(billions * 1e9)))
 st.page_link(
     "app_pages/hardware_calculator.py",
     label="See the detailed estimate →",

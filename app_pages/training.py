@@ -18,6 +18,7 @@ from llm_calc.training import (
     GPT3_RUN,
     LLAMA_65B_RUN,
     LORA_TARGETS,
+    MASTER_WEIGHT_BYTES,
     METHODS,
     OPTIMIZER_IMPLS,
     OPTIMIZERS,
@@ -34,7 +35,7 @@ from llm_calc.training import (
     training_memory,
     training_run,
 )
-from llm_calc.units import GB, format_count, format_gib
+from llm_calc.units import format_count, format_gib
 from ui.charts import time_and_cost_figure, training_memory_figure
 from ui.model_picker import pick_model
 from ui.text import escape_markdown
@@ -290,16 +291,18 @@ with st.expander("Activation terms"):
 with st.container(border=True):
     rule = fine_tuning_rule_bytes(params.total)
     full = training_memory(spec, replace(setup, method="full", gpus=1, zero_stage=0, tensor_parallel=1))
+    full_states = full.weights_bytes + full.gradients_bytes + full.optimizer_bytes
     st.markdown(
-        f"**Rule of thumb** — full fine-tuning needs about {FINE_TUNING_GB_PER_BILLION} GB per billion "
-        f"parameters → **{rule / GB:,.0f} GB**. Detailed, on one GPU: **{full.total_bytes / GB:,.0f} GB** "
-        f"({(full.weights_bytes + full.gradients_bytes + full.optimizer_bytes) / GB:,.0f} GB of model states "
-        f"+ {full.activations_bytes / GB:,.1f} GB of activations + overhead)."
+        f"**Rule of thumb** — full fine-tuning needs about {FINE_TUNING_GB_PER_BILLION} GB (decimal, 10⁹ bytes) "
+        f"per billion parameters → **{format_gib(rule)}**. Detailed, on one GPU with the optimizer and precision "
+        f"chosen: **{format_gib(full.total_bytes)}** ({format_gib(full_states)} of model states + "
+        f"{format_gib(full.transient_bytes)} of activations or step temporaries + {format_gib(full.overhead_bytes)} "
+        "of overhead)."
     )
     st.caption(
-        "The rule counts 12 bytes per parameter (16-bit weights and gradients, two Adam moments); "
-        "mixed-precision training also keeps a 4-byte fp32 master copy, and activations grow with "
-        "sequence length and micro-batch."
+        f"The rule counts {FINE_TUNING_GB_PER_BILLION} bytes per parameter (16-bit weights and gradients, two "
+        f"Adam moments); mixed precision also keeps a {MASTER_WEIGHT_BYTES}-byte fp32 master copy, and "
+        "activations grow with sequence length and micro-batch."
     )
 
 memory_tab, cards_tab, time_tab, examples_tab = st.tabs(

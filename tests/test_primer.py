@@ -77,13 +77,15 @@ def test_temperature_reshapes_probabilities():
     assert not at.exception
 
 
-def test_rules_of_thumb_follow_the_slider():
+def test_rules_of_thumb_follow_the_slider_in_gib():
+    # the rules are decimal GB per billion parameters, shown converted to GiB (2^30 bytes)
     at = open_page("app_pages/primer_hardware.py")
-    assert metric(at, "Inference, 16-bit") == "27.3 GB"  # 2.1 x 13
-    assert metric(at, "Inference, 4-bit") == "9.1 GB"  # 0.7 x 13
-    assert metric(at, "Full fine-tuning") == "156 GB"  # 12 x 13
+    assert metric(at, "Inference, 16-bit") == "25.4 GiB"  # 2.1 x 13e9 = 27.3e9 bytes
+    assert metric(at, "Inference, 4-bit") == "8.5 GiB"  # 0.7 x 13e9 = 9.1e9 bytes
+    assert metric(at, "Full fine-tuning") == "145.3 GiB"  # 12 x 13e9 = 156e9 bytes
     at.select_slider(key="primer_rules").set_value(70).run()
-    assert metric(at, "Inference, 16-bit") == "147.0 GB"
+    assert metric(at, "Inference, 16-bit") == "136.9 GiB"  # 2.1 x 70e9 = 147e9 bytes
+    assert any("decimal gigabytes" in m.value for m in at.markdown)
 
 
 def test_hardware_page_predicts_the_llama_example():

@@ -107,6 +107,13 @@ def test_pure_bf16_and_fused_optimizer_on_the_page(page):
     assert parts_table(page)["optimizer step temporaries"] == "0.0 MiB"
 
 
+def test_rule_of_thumb_is_labelled_decimal_and_shown_in_gib(page):
+    # 12 GB (10^9 bytes) per billion x 8.03 B = 96.36e9 bytes = 89.7 GiB
+    box = next(m.value for m in page.markdown if m.value.startswith("**Rule of thumb**"))
+    assert "12 GB (decimal, 10⁹ bytes) per billion parameters → **89.7 GiB**" in box
+    assert " GB**" not in box
+
+
 def test_a_link_gives_the_same_numbers_whatever_path_led_to_it():
     """A user who opens /training?method=lora sees what one who switched full -> lora sees."""
     fresh = AppTest.from_file(PAGE_FILE, default_timeout=60)
