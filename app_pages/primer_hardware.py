@@ -124,7 +124,14 @@ st.page_link(
     "app_pages/training.py",
     label="Recompute GPT-3 on other GPUs →",
     icon=":material/model_training:",
-    query_params={"model": "GPT-3 175B", "tokens": "300000000000", "n_gpus": "1024", "zero": "3", "card": h100.name},
+    query_params={
+        "model": "GPT-3 175B",
+        "tokens": "300000000000",
+        "n_gpus": "1024",
+        "zero": "3",
+        "ckpt": "true",
+        "card": h100.name,
+    },
 )
 
 # --- fine-tuning ------------------------------------------------------------------------------

@@ -50,6 +50,10 @@ IMPL_LABELS = {"foreach": "PyTorch's default on CUDA; parameter-sized temporarie
 GPU_COUNTS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096)
 SEQ_LENS = (256, 512, 1024, 2048, 4096, 8192, 16384, 32768)
 RANKS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+NO_FIT_REMEDY = (
+    "No GPU count of this card fits it; try tensor parallelism, gradient checkpointing, LoRA, QLoRA or a "
+    "shorter sequence."
+)
 REFERENCE_CARDS = ("NVIDIA RTX 4090", "NVIDIA RTX A6000", "NVIDIA A100 80GB SXM", "NVIDIA H200 SXM")
 
 try:
@@ -195,6 +199,10 @@ params = count_parameters(spec)
 st.subheader(f"{spec.name} · {METHOD_LABELS[method]} on {gpus} × {gpu.name}")
 if method != "full" and not targets:
     st.warning("No LoRA target chosen; showing q_proj only.")
+if setup.tensor_parallel != tensor_parallel:
+    st.warning(
+        f"Tensor parallel {tensor_parallel} needs at least {tensor_parallel} GPUs; showing {setup.tensor_parallel}."
+    )
 per_gpu, trainable_col, flops_col = st.columns(3)
 per_gpu.metric(
     "Memory per GPU",
@@ -225,13 +233,12 @@ else:
         f"{fit.gpus_needed_zero3:,} GPUs with ZeRO-3" if fit.gpus_needed_zero3 is not None and zero != 3 else "",
     ]
     hint = ", or ".join(h for h in hints if h)
+    remedy = f"It would fit with {hint}." if hint else NO_FIT_REMEDY
     st.error(
         f"**Does not fit:** this run needs {format_gib(memory.total_bytes)} per GPU and the "
-        f"{escape_markdown(gpu.name)} has {format_gib(fit.usable_bytes)}. "
-        + (f"It would fit with {hint}." if hint else "No GPU count of this card fits it; try LoRA, QLoRA, "
-           "gradient checkpointing or a shorter sequence.")
-        + " No time or cost is shown for a run that cannot start."
-    )  # fmt: skip
+        f"{escape_markdown(gpu.name)} has {format_gib(fit.usable_bytes)}. {remedy} "
+        "No time or cost is shown for a run that cannot start."
+    )
 
 activations_counted = memory.activations_bytes >= memory.step_temporaries_bytes
 parts = pd.DataFrame(
@@ -330,7 +337,7 @@ with cards_tab:
     table = pd.DataFrame(rows)
     st.dataframe(table, hide_index=True, width="stretch")
     st.caption(
-        f"Fewest GPUs that hold the run with ZeRO stage {zero} and tensor parallel {tensor_parallel}; "
+        f"Fewest GPUs that hold the run with ZeRO stage {zero} and tensor parallel {setup.tensor_parallel}; "
         "empty where no count does (without ZeRO or TP every GPU holds the whole model)."
     )
     st.download_button("Download CSV", table.to_csv(index=False).encode(), "llm_training_cards.csv", "text/csv")
