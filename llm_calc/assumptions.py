@@ -176,7 +176,7 @@ def training_assumptions() -> list[Assumption]:
             "Model-FLOPs utilisation",
             f"{training.DEFAULT_MFU:.0%} by default",
             "Share of the GPUs' dense 16-bit TFLOPS a run achieves; stated in advance, not fitted to a run.",
-            "PaLM 540B 46.2 %; Megatron-Turing NLG 113-126 TFLOPS per A100; Megatron-LM 44-52 %.",
+            "PaLM 540B 46.2 %; Megatron-Turing NLG 113-126 TFLOPS per A100; Megatron-LM 43-52 %.",
         ),
         Assumption(
             "Compute-optimal data",

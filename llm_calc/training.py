@@ -36,7 +36,7 @@ References
 .. [10] Smith et al. 2022, "Using DeepSpeed and Megatron to Train Megatron-Turing NLG 530B":
         113-126 TFLOPS per A100 GPU.
 .. [11] Narayanan et al. 2021, "Efficient Large-Scale Language Model Training on GPU Clusters
-        Using Megatron-LM": 44-52 % of the A100's peak, recomputation included.
+        Using Megatron-LM": 135-163 TFLOPS per A100 (43-52 % of peak), recomputation included.
 """
 
 from __future__ import annotations
@@ -116,7 +116,7 @@ LOGIT_BYTES = 4
 DEFAULT_MFU = 0.40
 """Model-FLOPs utilisation of a well-tuned large run, stated before any run is compared with it:
 PaLM 540B 46.2 % [5]; Megatron-Turing NLG 530B 113-126 TFLOPS per A100 (36-40 % of 312) [10];
-Megatron-LM's A100 runs 44-52 % of peak counting recomputation [11]. Adjustable."""
+Megatron-LM's A100 runs 43-52 % of peak counting recomputation [11]. Adjustable."""
 
 CHINCHILLA_TOKENS_PER_PARAMETER = 20
 """Compute-optimal training tokens per parameter [6]."""
@@ -126,7 +126,12 @@ TENSOR_PARALLEL_SIZES = (1, 2, 4, 8)
 
 @dataclass(frozen=True)
 class TrainingSetup:
-    """How a model is trained. ``micro_batch`` is sequences per GPU per step. [tokens, counts]"""
+    """How a model is trained. ``micro_batch`` is sequences per GPU per step. [tokens, counts]
+
+    ``optimizer`` keeps states for whatever is trained (every weight, or only the adapters);
+    ``weights_precision`` is one of :data:`WEIGHTS_PRECISIONS`, ``optimizer_impl`` one of
+    :data:`OPTIMIZER_IMPLS`.
+    """
 
     method: str = "full"
     optimizer: str = "adamw"
