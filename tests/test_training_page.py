@@ -149,3 +149,20 @@ def test_invalid_lora_target_for_the_architecture_is_explained(page):
     page.run()
     assert not page.exception
     assert any("no gate\\_proj" in e.value for e in page.error)
+
+
+def test_the_primers_gpt3_link_lands_on_a_run_that_fits():
+    """The hardware primer's "Recompute GPT-3" link shows days and cost, not "does not fit"."""
+    at = AppTest.from_file(PAGE_FILE, default_timeout=60)
+    query = {"model": "GPT-3 175B", "tokens": "300000000000", "n_gpus": "1024", "zero": "3", "ckpt": "true"}
+    for name, value in {**query, "card": "NVIDIA H100 SXM"}.items():
+        at.query_params[name] = value
+    at.run()
+    assert not at.exception and not at.error
+    assert "Time" in [m.label for m in at.metric]
+
+
+def test_tensor_parallel_beyond_the_gpus_is_said(page):
+    page.select_slider(key="tp").set_value(8).run()
+    assert not page.exception
+    assert any("Tensor parallel 8 needs at least 8 GPUs" in w.value for w in page.warning)
