@@ -18,14 +18,13 @@ from llm_calc.training import (
     GPT3_RUN,
     LLAMA_65B_RUN,
     TrainingSetup,
-    price_for_budget,
-    recompute_run,
+    predict_run,
     trainable_params,
     training_flops,
     training_memory,
     training_run,
 )
-from llm_calc.units import GB, format_gib
+from llm_calc.units import format_gib
 from ui.model_picker import CUSTOM_SIZES_B
 from ui.primer import primer_footer
 
@@ -80,14 +79,20 @@ st.page_link(
 st.header("Training")
 llama = find_model(LLAMA_65B_RUN.hf_id)
 a100 = find_gpu(LLAMA_65B_RUN.gpu_name)
-llama_run, llama_mfu = recompute_run(LLAMA_65B_RUN, llama.spec, a100)
+# a prediction, then the comparison: 6·N·D at the MFU stated in advance, the catalog price
+llama_prediction = predict_run(LLAMA_65B_RUN, llama.spec, a100)
+llama_run = llama_prediction.run
 st.write(
     "Pre-training a large model takes thousands of high-end GPUs — NVIDIA A100 or H100, 80 GB each — for "
-    f"weeks. Meta trained **LLaMA 65B** on 1.4 T tokens with 2,048 A100-80GB GPUs in about 21 days. "
-    f"Recomputed here at the throughput the paper reports ({LLAMA_65B_RUN.tokens_per_s_per_gpu:.0f} tokens/s "
-    f"per GPU, {llama_mfu:.0%} of peak): **{llama_run.days:.1f} days**, {llama_run.gpu_hours:,.0f} GPU-hours; "
-    f"the often-quoted ≈ $3.8M corresponds to **${price_for_budget(llama_run, 3.8e6):.2f} per GPU-hour**, "
-    f"and today's catalog price (${a100.price_per_hour_usd}/h) gives ${llama_run.cost_usd / 1e6:.1f}M."
+    f"weeks. Meta trained **LLaMA 65B** on {LLAMA_65B_RUN.tokens / 1e12:,.1f} T tokens with "
+    f"{LLAMA_65B_RUN.gpus:,} A100-80GB GPUs in about {LLAMA_65B_RUN.reported_days:,.0f} days. "
+    f"Predicted here from 6 · N · D at {llama_prediction.mfu:.0%} of the A100's peak (our usual MFU, "
+    f"stated in advance): **{llama_run.days:.1f} days** ({llama_prediction.days_error:+.0%} against the "
+    f"paper), {llama_run.gpu_hours:,.0f} GPU-hours, and at today's catalog price "
+    f"(\\${a100.price_per_hour_usd:,.2f}/h) **\\${llama_run.cost_usd / 1e6:.1f}M** "
+    f"({llama_prediction.cost_error:+.0%} against the often-quoted "
+    f"\\${LLAMA_65B_RUN.reported_cost_usd / 1e6:,.1f}M). The paper's "
+    f"{LLAMA_65B_RUN.tokens_per_s_per_gpu:,.0f} tokens/s per GPU implies {llama_prediction.implied_mfu:.0%} MFU."
 )
 st.page_link(
     "app_pages/training.py",
@@ -98,7 +103,6 @@ st.page_link(
         "n_gpus": "2048",
         "zero": "3",
         "tokens": "1400000000000",
-        "train_mfu": f"{llama_mfu:.2f}",
         "card": a100.name,
     },
 )
@@ -120,7 +124,14 @@ st.page_link(
     "app_pages/training.py",
     label="Recompute GPT-3 on other GPUs →",
     icon=":material/model_training:",
-    query_params={"model": "GPT-3 175B", "tokens": "300000000000", "n_gpus": "1024", "zero": "3", "card": h100.name},
+    query_params={
+        "model": "GPT-3 175B",
+        "tokens": "300000000000",
+        "n_gpus": "1024",
+        "zero": "3",
+        "ckpt": "true",
+        "card": h100.name,
+    },
 )
 
 # --- fine-tuning ------------------------------------------------------------------------------
@@ -210,6 +221,8 @@ st.page_link(
 # --- rules of thumb ---------------------------------------------------------------------------
 st.header("Memory rules of thumb")
 st.write(
+    "The rules are quoted in decimal gigabytes (10⁹ bytes) per billion parameters; the figures below convert "
+    "them to GiB (2³⁰ bytes), the unit of every memory figure in this app.\n"
     f"- **Inference ≈ {INFERENCE_GB_PER_BILLION_16BIT} GB per billion parameters** at 16 bits: 2 bytes per "
     "weight plus about 5 % for the KV cache and buffers of a short prompt.\n"
     f"- **Quantized ≈ {INFERENCE_GB_PER_BILLION_QUANTIZED} GB per billion**: 4-bit weights are half a byte, "
@@ -219,9 +232,9 @@ st.write(
 )
 billions = st.select_slider("Parameters (billions)", CUSTOM_SIZES_B, value=13, key="primer_rules")
 inference, quantized, fine_tuning = st.columns(3)
-inference.metric("Inference, 16-bit", f"{inference_rule_bytes(billions * 1e9, False) / GB:,.1f} GB")
-quantized.metric("Inference, 4-bit", f"{inference_rule_bytes(billions * 1e9, True) / GB:,.1f} GB")
-fine_tuning.metric("Full fine-tuning", f"{fine_tuning_rule_bytes(billions * 1e9) / GB:,.0f} GB")
+inference.metric("Inference, 16-bit", format_gib(inference_rule_bytes(billions * 1e9, False)))
+quantized.metric("Inference, 4-bit", format_gib(inference_rule_bytes(billions * 1e9, True)))
+fine_tuning.metric("Full fine-tuning", format_gib(fine_tuning_rule_bytes(billions * 1e9)))
 st.page_link(
     "app_pages/hardware_calculator.py",
     label="See the detailed estimate →",

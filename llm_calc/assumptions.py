@@ -106,25 +106,48 @@ def training_assumptions() -> list[Assumption]:
 
     return [
         Assumption(
-            "Full fine-tuning model states",
+            "Full fine-tuning model states, mixed precision",
             f"{training.WORKING_WEIGHT_BYTES} + {training.GRADIENT_BYTES} + {training.MASTER_WEIGHT_BYTES}"
             " + optimizer bytes per parameter",
-            "bf16 weights and gradients, fp32 master weights; AdamW adds 8 (two fp32 moments), "
-            "8-bit Adam 2, SGD with momentum 4.",
+            "bf16 weights and gradients, fp32 master weights; AdamW adds "
+            f"{training.optimizer_state_bytes('adamw', 'mixed')} (two fp32 moments), 8-bit Adam "
+            f"{training.optimizer_state_bytes('adam8bit', 'mixed')}, SGD with momentum "
+            f"{training.optimizer_state_bytes('sgd', 'mixed')}. Transformers' Trainer with bf16=True, DeepSpeed, "
+            "Lightning bf16-mixed.",
             "Rajbhandari et al. 2020 (ZeRO), section 3.1; Dettmers et al. 2022 (8-bit optimizers).",
         ),
         Assumption(
+            "Pure bf16 training",
+            f"{training.WORKING_WEIGHT_BYTES} + {training.GRADIENT_BYTES} + optimizer bytes per parameter",
+            "bf16 weights and gradients, no master copy, optimizer states in bf16: AdamW "
+            f"{training.optimizer_state_bytes('adamw', 'bf16')}, SGD {training.optimizer_state_bytes('sgd', 'bf16')}"
+            ", 8-bit Adam "
+            f"{training.optimizer_state_bytes('adam8bit', 'bf16')}. Adapters too are bf16.",
+            "Lightning precision='bf16-true'; torchtune recipes (dtype: bf16).",
+        ),
+        Assumption(
             "LoRA adapters",
-            f"{training.LORA_ADAPTER_BYTES} bytes per adapter parameter",
-            "fp32 adapter weights and gradients with two Adam moments; the base stays frozen at 16 bits.",
-            "Hu et al. 2021 (LoRA); PEFT upcasts adapters to fp32.",
+            f"{training.ADAPTER_WEIGHT_BYTES['lora']} + {training.ADAPTER_WEIGHT_BYTES['lora']} + optimizer bytes"
+            " per adapter parameter (mixed)",
+            "fp32 adapter weights and gradients (their own master copy) plus the chosen optimizer's states; "
+            "the base stays frozen at 16 bits.",
+            "Hu et al. 2021 (LoRA); PEFT upcasts adapters to fp32 (autocast_adapter_dtype=True).",
         ),
         Assumption(
             "QLoRA",
-            f"NF4 at {training.NF4_BITS_PER_WEIGHT:.3f} bits; adapters {training.QLORA_ADAPTER_BYTES} bytes",
+            f"NF4 at {training.NF4_BITS_PER_WEIGHT:.3f} bits; adapters {training.ADAPTER_WEIGHT_BYTES['qlora']} + "
+            f"{training.ADAPTER_WEIGHT_BYTES['qlora']} + optimizer bytes (mixed)",
             "4-bit NormalFloat with double-quantized scales; embeddings and output stay 16-bit; "
-            "bf16 adapters with paged fp32 Adam states.",
+            "bf16 adapters with the optimizer's 32-bit (paged) states.",
             "Dettmers et al. 2023 (QLoRA), sections 3-4.",
+        ),
+        Assumption(
+            "Optimizer step temporaries",
+            f"{training.DEFAULT_OPTIMIZER_IMPL} by default: one parameter-sized tensor (AdamW), none when fused",
+            "PyTorch's foreach AdamW allocates sqrt(exp_avg_sq) for every parameter it updates, in the state "
+            "dtype; fused does not; SGD (no weight decay) and 8-bit Adam allocate none. The step runs after "
+            "backward has freed the activations, so the peak counts the larger of the two.",
+            "PyTorch torch.optim.AdamW docs (foreach: ~ sizeof(params) more peak memory; default on CUDA).",
         ),
         Assumption(
             "Activations",
@@ -152,8 +175,8 @@ def training_assumptions() -> list[Assumption]:
         Assumption(
             "Model-FLOPs utilisation",
             f"{training.DEFAULT_MFU:.0%} by default",
-            "Share of the GPUs' dense 16-bit TFLOPS a run achieves.",
-            "LLaMA 65B ≈ 47 % (380 tokens/s/GPU); PaLM 540B 46.2 %.",
+            "Share of the GPUs' dense 16-bit TFLOPS a run achieves; stated in advance, not fitted to a run.",
+            "PaLM 540B 46.2 %; Megatron-Turing NLG 113-126 TFLOPS per A100; Megatron-LM 43-52 %.",
         ),
         Assumption(
             "Compute-optimal data",

@@ -33,7 +33,6 @@ from llm_calc.hardware import (
     DECODE_BANDWIDTH_EFFICIENCY,
     PREFILL_MFU,
     size_on_gpus,
-    usable_memory_bytes,
 )
 from llm_calc.hf_config import MAX_CONFIG_BYTES, ConfigError, parse_config_text
 from llm_calc.memory import DEFAULT_PREFILL_CHUNK_TOKENS, InferenceSettings
@@ -42,14 +41,18 @@ from llm_calc.tokenizers import REGISTRY, TokenizerError
 from llm_calc.tokens import count_tokens, decode_upload
 from llm_calc.training import (
     DEFAULT_MFU,
+    DEFAULT_OPTIMIZER_IMPL,
+    DEFAULT_WEIGHTS_PRECISION,
     LORA_TARGETS,
     METHODS,
-    OPTIMIZER_STATE_BYTES,
+    OPTIMIZER_IMPLS,
+    OPTIMIZERS,
     TENSOR_PARALLEL_SIZES,
+    WEIGHTS_PRECISIONS,
     TrainingSetup,
-    cards_needed_for_training,
     chinchilla_tokens,
     trainable_params,
+    training_fit,
     training_flops,
     training_memory,
     training_run,
@@ -96,7 +99,19 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="training / fine-tuning memory per GPU, time and cost")
     _add_model_source(train)
     train.add_argument("--method", choices=METHODS, default="full")
-    train.add_argument("--optimizer", choices=list(OPTIMIZER_STATE_BYTES), default="adamw")
+    train.add_argument("--optimizer", choices=OPTIMIZERS, default="adamw", help="for every method")
+    train.add_argument(
+        "--weights-precision",
+        choices=WEIGHTS_PRECISIONS,
+        default=DEFAULT_WEIGHTS_PRECISION,
+        help="mixed: bf16 weights + fp32 master and optimizer states; bf16: pure bf16, no master copy",
+    )
+    train.add_argument(
+        "--optimizer-impl",
+        choices=OPTIMIZER_IMPLS,
+        default=DEFAULT_OPTIMIZER_IMPL,
+        help="PyTorch optimizer kernel: foreach (default on CUDA) allocates parameter-sized temporaries, fused none",
+    )
     train.add_argument("--seq-len", type=int, default=2048, help="tokens per sequence")
     train.add_argument("--micro-batch", type=int, default=1, help="sequences per GPU per step")
     train.add_argument("--checkpointing", action="store_true", help="gradient (activation) checkpointing")
@@ -289,6 +304,8 @@ def train_report(args: argparse.Namespace) -> dict:
     setup = TrainingSetup(
         method=args.method,
         optimizer=args.optimizer,
+        weights_precision=args.weights_precision,
+        optimizer_impl=args.optimizer_impl,
         seq_len=args.seq_len,
         micro_batch=args.micro_batch,
         checkpointing=args.checkpointing,
@@ -307,10 +324,15 @@ def train_report(args: argparse.Namespace) -> dict:
     flops = training_flops(spec, tokens, setup.method, trainable, setup.seq_len, args.attention_flops)
     price = args.price if args.price is not None else gpu.price_per_hour_usd
     run = training_run(flops, setup.gpus, gpu.tflops_16bit, args.mfu, price)
+    fit = training_fit(spec, setup, gpu)
+    # a run that does not fit has no time or cost: they are null, never figures for a run that cannot start
     return {
         "model": spec.name,
         "origin": origin,
         "method": setup.method,
+        "optimizer": setup.optimizer,
+        "weights_precision": setup.weights_precision,
+        "optimizer_impl": setup.optimizer_impl,
         "params": count_parameters(spec).total,
         "trainable_params": trainable,
         "gpu": gpu.name,
@@ -321,21 +343,28 @@ def train_report(args: argparse.Namespace) -> dict:
         "optimizer_bytes": memory.optimizer_bytes,
         "activations_bytes": memory.activations_bytes,
         "overhead_bytes": memory.overhead_bytes,
-        "fits": memory.total_bytes <= usable_memory_bytes(gpu),
-        "count_needed": cards_needed_for_training(spec, setup, gpu),
+        "step_temporaries_bytes": memory.step_temporaries_bytes,
+        "usable_memory_per_gpu_bytes": fit.usable_bytes,
+        "fits": fit.fits,
+        "count_needed": fit.gpus_needed,
+        "zero_stage_needed": fit.zero_stage_needed,
+        "count_needed_zero3": fit.gpus_needed_zero3,
         "tokens": tokens,
         "flops": flops,
         "mfu": args.mfu,
-        "days": run.days,
-        "gpu_hours": run.gpu_hours,
+        "days": run.days if fit.fits else None,
+        "gpu_hours": run.gpu_hours if fit.fits else None,
         "price_per_gpu_hour_usd": price,
-        "cost_usd": run.cost_usd,
+        "cost_usd": run.cost_usd if fit.fits else None,
     }
 
 
 def print_train_text(report: dict) -> None:
     print(f"{report['model']}  ({report['origin']})")
-    print(f"  {report['method']} on {report['gpus']} x {report['gpu']}")
+    print(
+        f"  {report['method']} on {report['gpus']} x {report['gpu']}, {report['optimizer']} "
+        f"({report['optimizer_impl']}), {report['weights_precision']} precision"
+    )
     trainable, total = format_count(report["trainable_params"]), format_count(report["params"])
     print(f"  trainable            {trainable} of {total}")
     for key in (
@@ -343,19 +372,40 @@ def print_train_text(report: dict) -> None:
         "gradients_bytes",
         "optimizer_bytes",
         "activations_bytes",
+        "step_temporaries_bytes",
         "overhead_bytes",
         "memory_per_gpu_bytes",
     ):
-        print(f"  {key.removesuffix('_bytes').replace('_', ' '):20s} {format_gib(report[key])}")
-    print(
-        f"  fits                 {'yes' if report['fits'] else 'no'} "
-        f"(fewest GPUs that fit: {report['count_needed'] or 'none'})"
-    )
+        print(f"  {key.removesuffix('_bytes').replace('_', ' '):22s} {format_gib(report[key])}")
+    print("  (the peak counts the larger of activations and step temporaries)")
+    if not report["fits"]:
+        print(
+            f"  DOES NOT FIT: {format_gib(report['memory_per_gpu_bytes'])} per GPU, "
+            f"{format_gib(report['usable_memory_per_gpu_bytes'])} usable on the {report['gpu']}"
+        )
+        print(f"  {_fit_hint(report)}")
+        print(f"  {report['tokens']:.3g} tokens, {report['flops']:.3g} FLOPs; no time or cost: the run does not fit")
+        return
+    print(f"  fits                   yes (fewest GPUs that fit: {report['count_needed'] or 'none'})")
     cost = f"${report['cost_usd']:,.0f}" if report["cost_usd"] is not None else "no price"
     print(
         f"  {report['tokens']:.3g} tokens, {report['flops']:.3g} FLOPs: {report['days']:,.1f} days, "
         f"{report['gpu_hours']:,.0f} GPU-hours, {cost}"
     )
+
+
+def _fit_hint(report: dict) -> str:
+    """What would make a run fit, from ``train``'s report."""
+    hints = []
+    if report["zero_stage_needed"] is not None:
+        hints.append(f"ZeRO stage {report['zero_stage_needed']} on these {report['gpus']:,} GPUs")
+    if report["count_needed"] is not None:
+        hints.append(f"{report['count_needed']:,} GPUs at this ZeRO stage")
+    if report["count_needed_zero3"] is not None:
+        hints.append(f"{report['count_needed_zero3']:,} GPUs with ZeRO-3")
+    if not hints:
+        return "no GPU count up to the card ladder's largest fits this card; try LoRA, QLoRA or checkpointing"
+    return "it would fit with " + ", or ".join(hints)
 
 
 MAX_TOKEN_INPUT_BYTES = 512 * 1024**2

@@ -1,8 +1,10 @@
 """Training and fine-tuning: memory per GPU, compute, time and cost.
 
 Memory per GPU is the sum of model states (16-bit working weights, gradients, fp32 master
-weights and optimizer states, or for LoRA/QLoRA a frozen base plus small trainable adapters),
-activations saved for the backward pass, and the fixed runtime overhead. Model states are split
+weights and optimizer states under mixed precision, no master copy and bf16 states under pure
+bf16, or for LoRA/QLoRA a frozen base plus small trainable adapters), the fixed runtime overhead,
+and the larger of two transient parts: the activations saved for the backward pass, and the
+temporaries of the optimizer step (PyTorch's ``foreach`` AdamW). Model states are split
 by tensor parallelism and, with ZeRO, across the data-parallel group: stage 1 shards optimizer
 states, stage 2 also gradients, stage 3 (FSDP full shard) also weights.
 
@@ -25,6 +27,16 @@ References
        parameter).
 .. [7] Touvron et al. 2023, LLaMA: 65B trained on 1.4 T tokens on 2,048 A100-80GB at about
        380 tokens/s/GPU, about 21 days.
+.. [8] Pure bf16 training: Lightning ``precision="bf16-true"`` (weights, gradients and optimizer
+       states in bf16, https://lightning.ai/docs/pytorch/stable/common/precision_intermediate.html);
+       torchtune recipes' default ``dtype: bf16``; torch.optim states use ``zeros_like(param)``.
+.. [9] PyTorch, torch.optim.AdamW docs: "the foreach implementation uses ~ sizeof(params) more
+       peak memory than the for-loop version"; foreach is the default on CUDA, fused allocates no
+       parameter-sized intermediates (https://pytorch.org/docs/stable/generated/torch.optim.AdamW.html).
+.. [10] Smith et al. 2022, "Using DeepSpeed and Megatron to Train Megatron-Turing NLG 530B":
+        113-126 TFLOPS per A100 GPU.
+.. [11] Narayanan et al. 2021, "Efficient Large-Scale Language Model Training on GPU Clusters
+        Using Megatron-LM": 135-163 TFLOPS per A100 (43-52 % of peak), recomputation included.
 """
 
 from __future__ import annotations
@@ -39,9 +51,44 @@ from llm_calc.memory import RUNTIME_OVERHEAD_BYTES
 
 METHODS = ("full", "lora", "qlora")
 
-OPTIMIZER_STATE_BYTES = {"adamw": 8, "adam8bit": 2, "sgd": 4}
-"""Optimizer state per trainable parameter: Adam's two fp32 moments (8), 8-bit Adam's two
-8-bit moments (2) [4], SGD's fp32 momentum (4). [bytes]"""
+OPTIMIZERS = ("adamw", "adam8bit", "sgd")
+"""``adamw``: torch.optim.AdamW; ``adam8bit``: bitsandbytes' 8-bit Adam [4]; ``sgd``: SGD with momentum."""
+
+WEIGHTS_PRECISIONS = ("mixed", "bf16")
+"""How the trained weights are kept [1] [8]:
+
+``mixed``: bf16 working weights and gradients, an fp32 master copy and fp32 optimizer states
+(DeepSpeed/Megatron mixed precision, Lightning ``bf16-mixed``, Transformers ``bf16=True``);
+``bf16``: pure bf16 training, weights, gradients and optimizer states all bf16, no master copy
+(Lightning ``bf16-true``, torchtune's default ``dtype: bf16``)."""
+
+DEFAULT_WEIGHTS_PRECISION = "mixed"
+"""Mixed precision is what Transformers' Trainer (``bf16=True``), DeepSpeed and Lightning's
+``bf16-mixed`` run; pure bf16 has to be asked for (Lightning ``bf16-true``, torchtune)."""
+
+OPTIMIZER_IMPLS = ("foreach", "fused")
+"""PyTorch's two multi-tensor optimizer kernels [9]: ``foreach`` (the default on CUDA when
+neither is set) and ``fused`` (one kernel per step, no parameter-sized intermediates)."""
+
+DEFAULT_OPTIMIZER_IMPL = "foreach"
+"""torch.optim.AdamW picks ``foreach`` on CUDA when the user sets neither flag [9]; recent
+Transformers Trainers ask for ``fused`` (``optim="adamw_torch_fused"``), which needs no temporaries."""
+
+STATE_ELEMENT_BYTES = {"mixed": 4, "bf16": 2}
+"""Bytes of one optimizer-state element: fp32 under mixed precision [1]; under pure bf16 the
+states take the parameters' dtype (torch.optim creates them with ``zeros_like(param)``) [8]. [bytes]"""
+
+OPTIMIZER_STATE_TENSORS = {"adamw": 2, "sgd": 1}
+"""State tensors per parameter: Adam's two moments (exp_avg, exp_avg_sq), SGD's momentum buffer."""
+
+ADAM_8BIT_STATE_BYTES = 2
+"""8-bit Adam keeps two 8-bit moments whatever the weights' precision [4]. [bytes]"""
+
+FOREACH_TEMPORARY_TENSORS = {"adamw": 1, "adam8bit": 0, "sgd": 0}
+"""Parameter-sized tensors the ``foreach`` step allocates [9]: AdamW computes
+``exp_avg_sq_sqrt = torch._foreach_sqrt(exp_avg_sqs)``, one tensor list the size of the
+parameters it updates in the state dtype; SGD with momentum (weight decay 0, its default)
+updates in place; bitsandbytes' 8-bit Adam runs its own fused kernel. ``fused`` allocates none."""
 
 WORKING_WEIGHT_BYTES = 2
 """16-bit copy of each weight used in the forward and backward pass [1]. [bytes]"""
@@ -50,11 +97,11 @@ GRADIENT_BYTES = 2
 MASTER_WEIGHT_BYTES = 4
 """fp32 master copy the optimizer updates (mixed precision) [1]. [bytes]"""
 
-LORA_ADAPTER_BYTES = 16
-"""Per LoRA adapter parameter: fp32 weight, fp32 gradient, two fp32 Adam moments (PEFT upcasts
-adapters to fp32 by default). [bytes]"""
-QLORA_ADAPTER_BYTES = 12
-"""Per QLoRA adapter parameter: bf16 weight and gradient, two fp32 (paged) Adam moments [3]. [bytes]"""
+ADAPTER_WEIGHT_BYTES = {"lora": 4, "qlora": 2}
+"""Per adapter parameter under mixed precision, for the weight and again for its gradient: PEFT
+upcasts LoRA adapters to fp32 (``autocast_adapter_dtype=True``), which then serve as their own
+master copy; QLoRA keeps bf16 adapters with 32-bit (paged) optimizer states [3]. Pure bf16
+keeps every adapter at 2 bytes. [bytes]"""
 
 NF4_BITS_PER_WEIGHT = 4 + 0.127
 """NF4 with double quantization: 4 bits plus 0.127 bits of quantization constants [3]. [bits]"""
@@ -67,8 +114,9 @@ LOGIT_BYTES = 4
 """Logits are kept in fp32 for the cross-entropy loss [2]. [bytes]"""
 
 DEFAULT_MFU = 0.40
-"""Model-FLOPs utilisation of a well-tuned large run: LLaMA 65B ≈ 47 % [7], PaLM 46.2 % [5],
-Megatron/FSDP runs 35-50 %. Adjustable."""
+"""Model-FLOPs utilisation of a well-tuned large run, stated before any run is compared with it:
+PaLM 540B 46.2 % [5]; Megatron-Turing NLG 530B 113-126 TFLOPS per A100 (36-40 % of 312) [10];
+Megatron-LM's A100 runs 43-52 % of peak counting recomputation [11]. Adjustable."""
 
 CHINCHILLA_TOKENS_PER_PARAMETER = 20
 """Compute-optimal training tokens per parameter [6]."""
@@ -78,10 +126,17 @@ TENSOR_PARALLEL_SIZES = (1, 2, 4, 8)
 
 @dataclass(frozen=True)
 class TrainingSetup:
-    """How a model is trained. ``micro_batch`` is sequences per GPU per step. [tokens, counts]"""
+    """How a model is trained. ``micro_batch`` is sequences per GPU per step. [tokens, counts]
+
+    ``optimizer`` keeps states for whatever is trained (every weight, or only the adapters);
+    ``weights_precision`` is one of :data:`WEIGHTS_PRECISIONS`, ``optimizer_impl`` one of
+    :data:`OPTIMIZER_IMPLS`.
+    """
 
     method: str = "full"
     optimizer: str = "adamw"
+    weights_precision: str = DEFAULT_WEIGHTS_PRECISION
+    optimizer_impl: str = DEFAULT_OPTIMIZER_IMPL
     seq_len: int = 2048
     micro_batch: int = 1
     checkpointing: bool = False
@@ -97,8 +152,13 @@ class TrainingSetup:
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise ValueError(f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}")
-        if self.optimizer not in OPTIMIZER_STATE_BYTES:
-            raise ValueError(f"unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZER_STATE_BYTES)}")
+        for name, choices in (
+            ("optimizer", OPTIMIZERS),
+            ("weights_precision", WEIGHTS_PRECISIONS),
+            ("optimizer_impl", OPTIMIZER_IMPLS),
+        ):
+            if getattr(self, name) not in choices:
+                raise ValueError(f"unknown {name} {getattr(self, name)!r}; choose one of {', '.join(choices)}")
         for name, low, high in (
             ("seq_len", 1, 10_000_000),
             ("micro_batch", 1, 100_000),
@@ -172,6 +232,41 @@ def trainable_params(spec: ModelSpec, setup: TrainingSetup) -> int:
 # --- memory -------------------------------------------------------------------------------
 
 
+def optimizer_state_bytes(optimizer: str, weights_precision: str) -> int:
+    """Optimizer state per trainable parameter. [bytes]
+
+    Mixed precision keeps fp32 states: AdamW 2 × 4 = 8, SGD with momentum 4 [1]; pure bf16 keeps
+    them in bf16: AdamW 2 × 2 = 4, SGD 2 [8]; 8-bit Adam 2 either way [4].
+    """
+    if optimizer == "adam8bit":
+        return ADAM_8BIT_STATE_BYTES
+    return OPTIMIZER_STATE_TENSORS[optimizer] * STATE_ELEMENT_BYTES[weights_precision]
+
+
+def trainable_param_bytes(setup: TrainingSetup) -> int:
+    """Model states per trainable parameter, the frozen base aside. [bytes]
+
+    Full, mixed: 2 (bf16 weight) + 2 (bf16 gradient) + 4 (fp32 master) + states = 16 with AdamW [1].
+    Full, pure bf16: 2 + 2 + states = 8 with AdamW (no master copy) [8].
+    LoRA, mixed: 4 (fp32 adapter) + 4 (fp32 gradient) + states = 16 with AdamW; QLoRA, mixed:
+    2 + 2 + states = 12 with AdamW [3]. Adapters under pure bf16: 2 + 2 + states.
+    """
+    states = optimizer_state_bytes(setup.optimizer, setup.weights_precision)
+    if setup.method == "full":
+        master = MASTER_WEIGHT_BYTES if setup.weights_precision == "mixed" else 0
+        return WORKING_WEIGHT_BYTES + GRADIENT_BYTES + master + states
+    weight = ADAPTER_WEIGHT_BYTES[setup.method] if setup.weights_precision == "mixed" else WORKING_WEIGHT_BYTES
+    return 2 * weight + states
+
+
+def step_temporary_bytes_per_param(setup: TrainingSetup) -> int:
+    """Parameter-sized temporaries of the optimizer step per trainable parameter: with ``foreach``
+    AdamW one tensor in the state dtype (4 bytes mixed, 2 bf16), with ``fused`` none [9]. [bytes]"""
+    if setup.optimizer_impl == "fused":
+        return 0
+    return FOREACH_TEMPORARY_TENSORS[setup.optimizer] * STATE_ELEMENT_BYTES[setup.weights_precision]
+
+
 @dataclass(frozen=True)
 class TrainingMemory:
     """Memory on each GPU during training. [bytes]"""
@@ -184,16 +279,20 @@ class TrainingMemory:
     activations_bytes: int
     overhead_bytes: int
     """Runtime overhead plus ZeRO-3's gather buffers."""
+    step_temporaries_bytes: int = 0
+    """Parameter-sized intermediates of the optimizer step (``foreach`` AdamW) [9]."""
+
+    @property
+    def transient_bytes(self) -> int:
+        """The larger of the activations and the step's temporaries: the optimizer step runs after
+        backward has freed the activations, so the two are never held at once. [bytes]"""
+        return max(self.activations_bytes, self.step_temporaries_bytes)
 
     @property
     def total_bytes(self) -> int:
-        return (
-            self.weights_bytes
-            + self.gradients_bytes
-            + self.optimizer_bytes
-            + self.activations_bytes
-            + self.overhead_bytes
-        )
+        """Peak per GPU: model states, overhead and the larger transient part. [bytes]"""
+        states = self.weights_bytes + self.gradients_bytes + self.optimizer_bytes
+        return states + self.overhead_bytes + self.transient_bytes
 
 
 def base_weight_bytes(spec: ModelSpec, method: str) -> int:
@@ -274,15 +373,16 @@ def training_memory(spec: ModelSpec, setup: TrainingSetup) -> TrainingMemory:
     weights = base_weight_bytes(spec, setup.method) / tp
     if zero == 3:
         weights /= dp
+    trainable = trainable_params(spec, setup)
+    # ZeRO-1 and up shard what the optimizer updates, and with it the step's temporaries
+    optimizer_shards = tp * (dp if zero >= 1 else 1)
     if setup.method == "full":
         gradients = params * GRADIENT_BYTES / tp / (dp if zero >= 2 else 1)
-        states = params * (MASTER_WEIGHT_BYTES + OPTIMIZER_STATE_BYTES[setup.optimizer])
-        optimizer = states / tp / (dp if zero >= 1 else 1)
+        optimizer = params * (trainable_param_bytes(setup) - WORKING_WEIGHT_BYTES - GRADIENT_BYTES) / optimizer_shards
     else:
         gradients = 0  # the adapters' gradients are counted with them
-        per_adapter = LORA_ADAPTER_BYTES if setup.method == "lora" else QLORA_ADAPTER_BYTES
-        adapters = lora_trainable_params(spec, setup.lora_rank, setup.lora_targets) * per_adapter
-        optimizer = adapters / tp / (dp if zero >= 1 else 1)
+        optimizer = trainable * trainable_param_bytes(setup) / optimizer_shards
+    temporaries = trainable * step_temporary_bytes_per_param(setup) / optimizer_shards
     overhead = setup.runtime_overhead_bytes
     if zero == 3 and dp > 1:
         # gather buffers: the layer being computed and the one being prefetched, at 16 bits
@@ -294,6 +394,7 @@ def training_memory(spec: ModelSpec, setup: TrainingSetup) -> TrainingMemory:
         optimizer_bytes=math.ceil(optimizer),
         activations_bytes=activation_bytes(spec, setup),
         overhead_bytes=overhead,
+        step_temporaries_bytes=math.ceil(temporaries),
     )
 
 
@@ -321,6 +422,39 @@ def cards_needed_for_training_on(spec: ModelSpec, setup: TrainingSetup, gpus: tu
         ladder = needs[:1] if gpu.is_apple else needs
         results.append(next((cards for cards, need in ladder if need <= usable), None))
     return results
+
+
+@dataclass(frozen=True)
+class TrainingFit:
+    """Whether a setup fits its card, and what would make it fit. [bytes, counts]"""
+
+    memory_per_gpu_bytes: int
+    usable_bytes: int
+    gpus_needed: int | None
+    """Fewest GPUs of this card at the setup's ZeRO stage and TP; ``None`` if no count does."""
+    zero_stage_needed: int | None
+    """Lowest ZeRO stage that fits at the setup's GPU count; ``None`` if none does."""
+    gpus_needed_zero3: int | None
+    """Fewest GPUs of this card with ZeRO-3 (FSDP full shard) and the setup's TP."""
+
+    @property
+    def fits(self) -> bool:
+        return self.memory_per_gpu_bytes <= self.usable_bytes
+
+
+def training_fit(spec: ModelSpec, setup: TrainingSetup, gpu: Gpu) -> TrainingFit:
+    """Whether ``setup`` fits ``gpu``, the GPU count and the ZeRO stage that would."""
+    usable = usable_memory_bytes(gpu)
+    stage = next(
+        (z for z in range(4) if training_memory(spec, replace(setup, zero_stage=z)).total_bytes <= usable), None
+    )
+    return TrainingFit(
+        memory_per_gpu_bytes=training_memory(spec, setup).total_bytes,
+        usable_bytes=usable,
+        gpus_needed=cards_needed_for_training(spec, setup, gpu),
+        zero_stage_needed=stage,
+        gpus_needed_zero3=cards_needed_for_training(spec, replace(setup, zero_stage=3), gpu),
+    )
 
 
 # --- compute, time, cost ------------------------------------------------------------------
@@ -407,12 +541,13 @@ def chinchilla_tokens(spec: ModelSpec) -> int:
     return CHINCHILLA_TOKENS_PER_PARAMETER * count_parameters(spec).total
 
 
-# --- published runs, recomputed ----------------------------------------------------------
+# --- published runs, predicted -----------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class PublishedRun:
-    """A training run from a paper, recomputed with our formulas."""
+    """A training run as its paper reports it: the inputs we predict from and the outcomes we
+    compare with (data with a source, never fed back into the prediction)."""
 
     name: str
     hf_id: str
@@ -420,7 +555,10 @@ class PublishedRun:
     gpus: int
     gpu_name: str
     tokens_per_s_per_gpu: float | None
-    """Reported throughput, when the paper gives one (sets the MFU)."""
+    """Reported throughput; shown only as the MFU it implies, never used to predict."""
+    reported_days: float | None
+    reported_cost_usd: float | None
+    reported_flops: float | None
     reported: str
     source: str
 
@@ -432,8 +570,12 @@ LLAMA_65B_RUN = PublishedRun(
     gpus=2048,
     gpu_name="NVIDIA A100 80GB SXM",
     tokens_per_s_per_gpu=380,
+    reported_days=21,
+    reported_cost_usd=3.8e6,
+    reported_flops=None,
     reported="about 21 days on 2,048 A100-80GB (≈ $3.8M if rented)",
-    source="Touvron et al. 2023, LLaMA, section 2.4",
+    source="Touvron et al. 2023, LLaMA, section 2.4 (days); the $3.8M is the often-quoted rental estimate the "
+    "primer gives, not a figure from the paper",
 )
 GPT3_RUN = PublishedRun(
     name="GPT-3 175B pre-training",
@@ -442,19 +584,52 @@ GPT3_RUN = PublishedRun(
     gpus=1024,
     gpu_name="NVIDIA V100 SXM2 32GB",
     tokens_per_s_per_gpu=None,
+    reported_days=None,
+    reported_cost_usd=None,
+    reported_flops=3.14e23,
     reported="3.14e23 FLOPs for 300 B tokens; the GPU count was not published (1,024 V100s assumed here)",
     source="Brown et al. 2020, GPT-3, Table D.1",
 )
 
 
-def recompute_run(run: PublishedRun, spec: ModelSpec, gpu: Gpu, mfu: float = DEFAULT_MFU) -> tuple[TrainingRun, float]:
-    """Our estimate of a published run and the MFU used (the reported throughput's, if any)."""
-    if run.tokens_per_s_per_gpu:
-        mfu = mfu_from_throughput(run.tokens_per_s_per_gpu, spec, gpu.tflops_16bit)
-    flops = training_flops(spec, run.tokens)
-    return training_run(flops, run.gpus, gpu.tflops_16bit, mfu, gpu.price_per_hour_usd), mfu
+def _relative_error(predicted: float | None, reported: float | None) -> float | None:
+    if predicted is None or not reported:
+        return None
+    return predicted / reported - 1
 
 
-def price_for_budget(run: TrainingRun, budget_usd: float) -> float:
-    """The $/GPU-hour at which ``run`` costs ``budget_usd``."""
-    return budget_usd / run.gpu_hours
+@dataclass(frozen=True)
+class RunPrediction:
+    """Our prediction of a published run and its error against what the paper reports."""
+
+    published: PublishedRun
+    run: TrainingRun
+    mfu: float
+    """The MFU stated in advance (not fitted to this run)."""
+    implied_mfu: float | None
+    """The MFU the reported throughput implies, shown beside the prediction; not used by it."""
+
+    @property
+    def days_error(self) -> float | None:
+        """(predicted − reported) / reported days; ``None`` where nothing was reported."""
+        return _relative_error(self.run.days, self.published.reported_days)
+
+    @property
+    def cost_error(self) -> float | None:
+        return _relative_error(self.run.cost_usd, self.published.reported_cost_usd)
+
+    @property
+    def flops_error(self) -> float | None:
+        return _relative_error(self.run.flops, self.published.reported_flops)
+
+
+def predict_run(published: PublishedRun, spec: ModelSpec, gpu: Gpu, mfu: float = DEFAULT_MFU) -> RunPrediction:
+    """Predict a published run before comparing: 6 · N · D FLOPs [5] on the reported GPU count at
+    ``mfu`` of the card's catalog peak, priced at the card's catalog price. The reported days,
+    cost and throughput never enter the prediction; the throughput is shown as the MFU it implies."""
+    flops = training_flops(spec, published.tokens)
+    run = training_run(flops, published.gpus, gpu.tflops_16bit, mfu, gpu.price_per_hour_usd)
+    implied = None
+    if published.tokens_per_s_per_gpu:
+        implied = mfu_from_throughput(published.tokens_per_s_per_gpu, spec, gpu.tflops_16bit)
+    return RunPrediction(published, run, mfu, implied)

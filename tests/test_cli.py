@@ -182,31 +182,50 @@ def test_train_json_has_the_documented_keys(capsys):
     assert report["price_per_gpu_hour_usd"] == 1.79  # the default card's catalog price
 
 
-def test_train_reproduces_the_llama_65b_run(capsys):
-    assert (
-        main(
-            [
-                "train",
-                "--model",
-                "huggyllama/llama-65b",
-                "--gpus",
-                "2048",
-                "--zero",
-                "3",
-                "--tokens",
-                "1.4T",
-                "--mfu",
-                "0.477",
-                "--price",
-                "3.7",
-                "--json",
-            ]
-        )
-        == 0
-    )
+def test_train_predicts_the_llama_65b_run(capsys):
+    # a prediction, not a fit: 6 x 65,285,660,672 (LLaMA 65B as built) x 1.4e12 FLOPs on 2,048 A100s at
+    # 312 TFLOPS and the default MFU 0.40, priced at the catalog's $1.79 per GPU-hour
+    assert main(["train", "--model", "huggyllama/llama-65b", "--gpus", "2048", "--zero", "3", "--tokens", "1.4T",
+                 "--json"]) == 0  # fmt: skip
     report = json.loads(capsys.readouterr().out)
-    assert report["days"] == pytest.approx(21, rel=0.1)
-    assert report["cost_usd"] == pytest.approx(3.8e6, rel=0.05)
+    days = 6 * 65_285_660_672 * 1.4e12 / (2048 * 312e12 * 0.40) / 86_400
+    assert report["fits"] is True
+    assert report["days"] == pytest.approx(days, rel=1e-12)
+    assert report["cost_usd"] == pytest.approx(days * 24 * 2048 * 1.79, rel=1e-12)
+
+
+def test_train_echoes_the_training_setup(capsys):
+    args = ["train", "--params", "7", "--weights-precision", "bf16", "--optimizer-impl", "fused", "--json"]
+    assert main(args) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["weights_precision"] == "bf16" and report["optimizer_impl"] == "fused"
+    assert report["step_temporaries_bytes"] == 0
+    # pure bf16 AdamW: 2 (bf16 master-less weights) + 2 (grads) + 2 x 2 (bf16 moments) = 8 bytes per parameter
+    assert report["weights_bytes"] + report["gradients_bytes"] + report["optimizer_bytes"] == 8 * report["params"]
+
+
+def test_train_lora_optimizer_changes_the_adapter_states(capsys):
+    base = ["train", "--model", "meta-llama/Llama-2-7b-hf", "--method", "lora", "--json", "--optimizer"]
+    bytes_per_adapter = {}
+    for optimizer in ("adamw", "sgd"):
+        assert main([*base, optimizer]) == 0
+        report = json.loads(capsys.readouterr().out)
+        bytes_per_adapter[optimizer] = report["optimizer_bytes"] / report["trainable_params"]
+    # fp32 adapter and gradient (4 + 4) plus two fp32 Adam moments (8) or one fp32 momentum (4)
+    assert bytes_per_adapter == {"adamw": 16, "sgd": 12}
+
+
+def test_train_that_does_not_fit_has_no_time_or_cost(capsys):
+    # Llama-2-7B full fine-tuning, mixed AdamW: 16 + 4 (foreach temporaries) = 20 bytes x 6.74e9 = 134.8e9
+    # bytes on one 80 GiB (85.9e9) card: it does not fit, so no days, GPU-hours or dollars
+    assert main(["train", "--model", "meta-llama/Llama-2-7b-hf", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["fits"] is False
+    assert report["days"] is None and report["gpu_hours"] is None and report["cost_usd"] is None
+    assert report["count_needed_zero3"] == 2  # ZeRO-3 on 2 GPUs: 10 x 6.74e9 + 1 GiB + gather buffers
+    assert main(["train", "--model", "meta-llama/Llama-2-7b-hf"]) == 0
+    text = capsys.readouterr().out
+    assert "DOES NOT FIT" in text and "2 GPUs with ZeRO-3" in text and "days" not in text
 
 
 @pytest.mark.parametrize(
@@ -217,6 +236,8 @@ def test_train_reproduces_the_llama_65b_run(capsys):
         (["--params", "7", "--gpu", "GTX 480"], "unknown GPU"),
         (["--params", "7", "--tokens", "lots"], "not a token amount"),
         (["--params", "7", "--mfu", "2"], "MFU"),
+        (["--params", "7", "--weights-precision", "fp8"], "invalid choice"),
+        (["--params", "7", "--optimizer-impl", "apex"], "invalid choice"),
         (["--params", "7", "--gpus", "6", "--tp", "4"], "multiple of tensor_parallel"),
     ],
 )

@@ -77,16 +77,23 @@ def test_temperature_reshapes_probabilities():
     assert not at.exception
 
 
-def test_rules_of_thumb_follow_the_slider():
+def test_rules_of_thumb_follow_the_slider_in_gib():
+    # the rules are decimal GB per billion parameters, shown converted to GiB (2^30 bytes)
     at = open_page("app_pages/primer_hardware.py")
-    assert metric(at, "Inference, 16-bit") == "27.3 GB"  # 2.1 x 13
-    assert metric(at, "Inference, 4-bit") == "9.1 GB"  # 0.7 x 13
-    assert metric(at, "Full fine-tuning") == "156 GB"  # 12 x 13
+    assert metric(at, "Inference, 16-bit") == "25.4 GiB"  # 2.1 x 13e9 = 27.3e9 bytes
+    assert metric(at, "Inference, 4-bit") == "8.5 GiB"  # 0.7 x 13e9 = 9.1e9 bytes
+    assert metric(at, "Full fine-tuning") == "145.3 GiB"  # 12 x 13e9 = 156e9 bytes
     at.select_slider(key="primer_rules").set_value(70).run()
-    assert metric(at, "Inference, 16-bit") == "147.0 GB"
+    assert metric(at, "Inference, 16-bit") == "136.9 GiB"  # 2.1 x 70e9 = 147e9 bytes
+    assert any("decimal gigabytes" in m.value for m in at.markdown)
 
 
-def test_hardware_page_recomputes_the_llama_example():
+def test_hardware_page_predicts_the_llama_example():
+    # 6 x 65,285,660,672 x 1.4e12 / (2,048 x 312e12 x 0.40) / 86,400 days, against the paper's 21 days;
+    # cost at the catalog's $1.79 per A100-hour against the often-quoted $3.8M
+    days = 6 * 65_285_660_672 * 1.4e12 / (2048 * 312e12 * 0.40) / 86_400
     at = open_page("app_pages/primer_hardware.py")
     text = " ".join(m.value for m in at.markdown)
-    assert "20.8 days" in text and "$3.71 per GPU-hour" in text
+    assert f"**{days:.1f} days** ({days / 21 - 1:+.0%} against the paper)" in text
+    assert f"({days * 24 * 2048 * 1.79 / 3.8e6 - 1:+.0%} against the often-quoted" in text
+    assert "per GPU-hour**" not in text  # no price solved backwards from the $3.8M

@@ -6,6 +6,8 @@ import pytest
 
 from llm_calc.catalog import find_gpu, find_model
 from llm_calc.training import (
+    DEFAULT_MFU,
+    LLAMA_65B_RUN,
     LORA_TARGETS,
     TrainingSetup,
     activation_bytes,
@@ -13,7 +15,8 @@ from llm_calc.training import (
     cards_needed_for_training,
     chinchilla_tokens,
     lora_trainable_params,
-    mfu_from_throughput,
+    predict_run,
+    training_fit,
     training_flops,
     training_memory,
     training_run,
@@ -35,6 +38,74 @@ def test_full_fine_tuning_bytes_per_parameter(optimizer, bytes_per_param):
     # mixed precision: 2 (bf16 weights) + 2 (grads) + 4 (fp32 master) + optimizer states
     memory = training_memory(LLAMA2_7B, TrainingSetup(optimizer=optimizer))
     assert model_states(memory) == bytes_per_param * P7
+
+
+@pytest.mark.parametrize(("optimizer", "bytes_per_param"), [("adamw", 8), ("adam8bit", 6), ("sgd", 6)])
+def test_pure_bf16_training_keeps_no_master_copy(optimizer, bytes_per_param):
+    # pure bf16 (Lightning "bf16-true", torchtune dtype=bf16): 2 (bf16 weights) + 2 (bf16 grads), no fp32
+    # master; torch.optim makes its states with zeros_like(param), so bf16 too: AdamW 2 x 2 = 4, SGD's
+    # momentum 2; 8-bit Adam's two 8-bit moments stay 2 bytes whatever the weights
+    setup = TrainingSetup(optimizer=optimizer, weights_precision="bf16")
+    assert model_states(training_memory(LLAMA2_7B, setup)) == bytes_per_param * P7
+
+
+LORA_Q_V = 4_194_304  # Llama-2-7B, rank 8 on q_proj and v_proj: 32 layers x 2 x 8 x (4096 + 4096)
+
+
+@pytest.mark.parametrize(
+    ("method", "precision", "optimizer", "bytes_per_adapter"),
+    [
+        # LoRA, mixed: PEFT upcasts adapters to fp32 (autocast_adapter_dtype=True), so 4 (weight) + 4 (grad),
+        # the fp32 adapter being its own master copy; then AdamW's two fp32 moments 8 (Loshchilov & Hutter
+        # 2019), 8-bit Adam's two 8-bit moments 2 (Dettmers et al. 2022), SGD's fp32 momentum 4
+        ("lora", "mixed", "adamw", 4 + 4 + 8),
+        ("lora", "mixed", "adam8bit", 4 + 4 + 2),
+        ("lora", "mixed", "sgd", 4 + 4 + 4),
+        # QLoRA (Dettmers et al. 2023): bf16 adapters 2 + 2, 32-bit (paged) optimizer states
+        ("qlora", "mixed", "adamw", 2 + 2 + 8),
+        ("qlora", "mixed", "adam8bit", 2 + 2 + 2),
+        ("qlora", "mixed", "sgd", 2 + 2 + 4),
+        # pure bf16: adapters, gradients and states all bf16: AdamW 2 x 2, SGD 2
+        ("lora", "bf16", "adamw", 2 + 2 + 4),
+        ("lora", "bf16", "sgd", 2 + 2 + 2),
+    ],
+)
+def test_adapter_states_follow_the_optimizer(method, precision, optimizer, bytes_per_adapter):
+    setup = TrainingSetup(method=method, optimizer=optimizer, weights_precision=precision)
+    assert training_memory(LLAMA2_7B, setup).optimizer_bytes == LORA_Q_V * bytes_per_adapter
+
+
+def test_foreach_adamw_temporaries_are_a_fifth_of_a_small_models_peak():
+    # torch.optim.AdamW(foreach=True) computes sqrt(exp_avg_sq) for every parameter at once: one fp32
+    # tensor per master parameter, 4 bytes, beside the 16 bytes of model states -> 4 / (16 + 4) = 1/5
+    foreach = training_memory(LLAMA2_7B, TrainingSetup())
+    assert foreach.step_temporaries_bytes == 4 * P7
+    assert foreach.step_temporaries_bytes / (model_states(foreach) + foreach.step_temporaries_bytes) == 0.2
+    fused = training_memory(LLAMA2_7B, TrainingSetup(optimizer_impl="fused"))
+    assert fused.step_temporaries_bytes == 0
+    # pure bf16: the states, and so the temporary, are bf16
+    assert training_memory(LLAMA2_7B, TrainingSetup(weights_precision="bf16")).step_temporaries_bytes == 2 * P7
+    # SGD with momentum (weight decay 0) and 8-bit Adam allocate none
+    assert training_memory(LLAMA2_7B, TrainingSetup(optimizer="sgd")).step_temporaries_bytes == 0
+    assert training_memory(LLAMA2_7B, TrainingSetup(optimizer="adam8bit")).step_temporaries_bytes == 0
+    # LoRA: the temporaries are the size of the fp32 adapters
+    lora = training_memory(LLAMA2_7B, TrainingSetup(method="lora"))
+    assert lora.step_temporaries_bytes == 4 * LORA_Q_V
+
+
+def test_peak_counts_the_larger_of_activations_and_step_temporaries():
+    # the step runs after backward has freed the activations: peak = states + overhead + max(the two)
+    short = TrainingSetup(seq_len=512)  # activations well under the 4 x P7 temporaries
+    memory = training_memory(LLAMA2_7B, short)
+    assert memory.activations_bytes < 4 * P7
+    assert memory.total_bytes == 16 * P7 + memory.overhead_bytes + 4 * P7
+    fused = training_memory(LLAMA2_7B, dataclasses.replace(short, optimizer_impl="fused"))
+    assert fused.total_bytes == 16 * P7 + fused.overhead_bytes + fused.activations_bytes
+
+
+def test_zero_1_shards_the_step_temporaries_with_the_optimizer():
+    eight = training_memory(LLAMA2_7B, TrainingSetup(gpus=8, zero_stage=1))
+    assert eight.step_temporaries_bytes == 4 * P7 // 8
 
 
 def test_7b_adamw_is_112_gb_before_activations():
@@ -62,6 +133,20 @@ def test_lora_on_moe_experts_counts_every_expert():
     assert lora_trainable_params(mixtral, 8, ("up_proj",)) == 32 * 8 * 8 * (4096 + 14336)
 
 
+def test_a_setup_that_does_not_fit_says_what_would():
+    # full fine-tuning of Llama-2-7B, mixed AdamW with foreach: 16 + 4 = 20 bytes x P7 = 134.8e9 bytes on
+    # one GPU > 80 GiB (85.9e9); without ZeRO every GPU holds it all, so no count helps. ZeRO-3 on 2
+    # GPUs: 20 / 2 x P7 = 67.4e9 + 1 GiB overhead + 2 layers of bf16 gather buffers (2 x 202,383,360 x 2)
+    # = 69.3e9 < 85.9e9
+    fit = training_fit(LLAMA2_7B, TrainingSetup(), A100)
+    assert not fit.fits and fit.usable_bytes == 80 * 2**30
+    assert fit.gpus_needed is None and fit.zero_stage_needed is None
+    assert fit.gpus_needed_zero3 == 2
+    # on 2 GPUs ZeRO-1 halves the 12 bytes of master and moments and the 4 of temporaries:
+    # (2 + 2 + 16 / 2) x P7 = 80.9e9 + 1 GiB = 81.9e9 < 85.9e9, where ZeRO-0 needs 134.8e9
+    assert training_fit(LLAMA2_7B, TrainingSetup(gpus=2), A100).zero_stage_needed == 1
+
+
 def test_lora_7b_needs_about_16_gb_not_177():
     memory = training_memory(LLAMA2_7B, TrainingSetup(method="lora", seq_len=512))
     assert 14e9 < memory.total_bytes < 18.5e9
@@ -70,8 +155,16 @@ def test_lora_7b_needs_about_16_gb_not_177():
 
 def test_qlora_fine_tunes_65b_on_one_48_gb_gpu():
     # QLoRA paper: LLaMA 65B, NF4 + double quantization, r=64 on all linear layers, gradient
-    # checkpointing, micro-batch 1 (sequence length 512) fits a single 48 GB GPU
-    setup = TrainingSetup(method="qlora", seq_len=512, checkpointing=True, lora_rank=64, lora_targets=LORA_TARGETS)
+    # checkpointing, micro-batch 1 (sequence length 512) fits a single 48 GB GPU; its paged AdamW is
+    # bitsandbytes' own kernel, which allocates no foreach temporaries (as "fused")
+    setup = TrainingSetup(
+        method="qlora",
+        optimizer_impl="fused",
+        seq_len=512,
+        checkpointing=True,
+        lora_rank=64,
+        lora_targets=LORA_TARGETS,
+    )
     memory = training_memory(LLAMA_65B, setup)
     assert memory.total_bytes < 48e9
     assert memory.total_bytes > 35e9  # the 4-bit base alone is ~34 GB
@@ -120,15 +213,27 @@ def test_tensor_parallel_splits_states_and_activations():
     assert four.activations_bytes == pytest.approx(one.activations_bytes / 4, abs=1)
 
 
-def test_llama_65b_pretraining_takes_about_21_days():
-    # LLaMA paper: 1.4 T tokens on 2,048 A100-80GB at ~380 tokens/s/GPU -> ~21 days
-    mfu = mfu_from_throughput(380, LLAMA_65B, A100.tflops_16bit)
-    assert mfu == pytest.approx(0.47, abs=0.01)
-    run = training_run(training_flops(LLAMA_65B, 1.4e12), 2048, A100.tflops_16bit, mfu)
-    assert run.days == pytest.approx(21, rel=0.10)
-    assert run.gpu_hours == pytest.approx(2048 * 21 * 24, rel=0.10)
-    # the primer's ~$3.8M corresponds to about $3.7 per A100-hour
-    assert 3.8e6 / run.gpu_hours == pytest.approx(3.7, rel=0.05)
+# LLaMA 65B as built: embeddings 2 x 32,000 x 8,192 = 524,288,000; attention 80 x 4 x 8,192^2 =
+# 21,474,836,480; MLP 80 x 3 x 8,192 x 22,016 = 43,285,217,280; norms (80 x 2 + 1) x 8,192 = 1,318,912
+LLAMA_65B_PARAMS = 65_285_660_672
+
+
+def test_llama_65b_run_is_predicted_not_fitted():
+    # 6 N D on 2,048 A100s at their 312 dense bf16 TFLOPS and the MFU stated in advance (0.40), priced at
+    # the catalog's $1.79 per A100-80GB hour; the paper's 21 days and the primer's $3.8M only score it
+    assert DEFAULT_MFU == 0.40
+    days = 6 * LLAMA_65B_PARAMS * 1.4e12 / (2048 * 312e12 * 0.40) / 86_400
+    prediction = predict_run(LLAMA_65B_RUN, LLAMA_65B, A100)
+    assert prediction.run.days == pytest.approx(days, rel=1e-12)
+    assert prediction.run.cost_usd == pytest.approx(days * 24 * 2048 * 1.79, rel=1e-12)
+    assert prediction.days_error == pytest.approx(days / 21 - 1, rel=1e-12)
+    assert prediction.cost_error == pytest.approx(days * 24 * 2048 * 1.79 / 3.8e6 - 1, rel=1e-12)
+    # the reported 380 tokens/s/GPU is shown as the MFU it implies, 6 N x 380 / 312e12, never used
+    assert prediction.implied_mfu == pytest.approx(6 * LLAMA_65B_PARAMS * 380 / 312e12, rel=1e-12)
+    faster = dataclasses.replace(LLAMA_65B_RUN, tokens_per_s_per_gpu=1000)
+    assert predict_run(faster, LLAMA_65B, A100).run.days == prediction.run.days
+    # a faster card predicts a shorter run (the old recomputation gave 20.8 days whatever the GPU)
+    assert predict_run(LLAMA_65B_RUN, LLAMA_65B, find_gpu("NVIDIA H100 SXM")).run.days < days
 
 
 def test_gpt3_training_flops_match_the_paper():
@@ -163,6 +268,8 @@ def test_cards_needed_depend_on_sharding():
     [
         ({"method": "dpo"}, "unknown method"),
         ({"optimizer": "lion"}, "unknown optimizer"),
+        ({"weights_precision": "fp8"}, "unknown weights_precision 'fp8'; choose one of mixed, bf16"),
+        ({"optimizer_impl": "apex"}, "unknown optimizer_impl 'apex'; choose one of foreach, fused"),
         ({"seq_len": 0}, "seq_len"),
         ({"zero_stage": 4}, "zero_stage"),
         ({"tensor_parallel": 3}, "tensor_parallel"),

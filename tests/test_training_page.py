@@ -1,10 +1,13 @@
 """AppTest for the training page: the numbers follow the inputs and match hand-derived values."""
 
+from pathlib import Path
+
 import pytest
 from apptest_pages import open_app_page
 from streamlit.testing.v1 import AppTest
 
 PAGE = "app_pages/training.py"
+PAGE_FILE = str(Path(__file__).resolve().parent.parent / PAGE)
 
 
 @pytest.fixture()
@@ -50,11 +53,77 @@ def test_qlora_65b_fits_a_48_gb_card(page):
     assert "fits" in memory.delta
 
 
-def test_worked_example_reproduces_llama_65b(page):
+def parts_table(at: AppTest) -> dict[str, str]:
+    return dict(zip(at.dataframe[0].value["part"], at.dataframe[0].value["per GPU"], strict=True))
+
+
+def test_worked_example_predicts_llama_65b_and_scores_it(page):
+    # 6 x 65,285,660,672 x 1.4e12 / (2,048 x 312e12 x 0.40) / 86,400 = 24.83 days; the paper says 21
+    days = 6 * 65_285_660_672 * 1.4e12 / (2048 * 312e12 * 0.40) / 86_400
     texts = [m.value for m in page.markdown]
-    llama = next(t for t in texts if t.startswith("Ours") and "2,048" in t)
-    assert "20.8 days" in llama
-    assert any("$3.71 per A100-hour" in t for t in texts)
+    llama = next(t for t in texts if t.startswith("Predicted") and "2,048" in t)
+    assert f"**{days:,.1f} days**" in llama and "at 40% MFU" in llama
+    cost = days * 24 * 2048 * 1.79  # the catalog's $1.79 per A100-80GB hour
+    assert f"{cost:,.0f}" in llama
+    error = next(t for t in texts if t.startswith("Error") and "21 days" in t)
+    assert f"days {days / 21 - 1:+.0%} against the published 21 days" in error
+    assert f"cost {cost / 3.8e6 - 1:+.0%}" in error
+    assert not any("per A100-hour" in t for t in texts)  # no price solved backwards from the budget
+
+
+def test_a_run_that_does_not_fit_shows_no_time_or_cost(page):
+    # the default, Llama 3.1 8B full fine-tuning on one A100 80GB, needs 16 + 4 (foreach temporaries) = 20
+    # bytes x 8,030,261,248 = 160.6e9 bytes > 80 GiB (85.9e9): no days, GPU-hours or dollars as results
+    labels = [m.label for m in page.metric]
+    assert "Cost" not in labels and "Time" not in labels and "GPU-hours" not in labels
+    message = next(e.value for e in page.error if "Does not fit" in e.value)
+    # ZeRO-3 on 2 GPUs: 10 x 8.03e9 = 80.3e9 + 1 GiB + 2 layers of bf16 gather buffers (2 x 218,112,128 x 2)
+    # = 82.3e9 < 85.9e9
+    assert "2 GPUs with ZeRO-3" in message
+    page.select_slider(key="n_gpus").set_value(2)
+    page.radio(key="zero").set_value(3)
+    page.run()
+    assert not page.exception and "Cost" in [m.label for m in page.metric]
+
+
+def test_lora_optimizer_choice_changes_the_adapter_states(page):
+    # Llama 3.1 8B, rank 16 on q, k, v, o: 32 x 16 x ((4096 + 4096) + 2 x (4096 + 1024) + (4096 + 4096))
+    # = 13,631,488 adapter parameters; fp32 adapter + gradient (8 bytes) plus AdamW's two fp32 moments (8)
+    # = 16 bytes -> 218,103,808 bytes = 208 MiB; SGD's one fp32 momentum (4) -> 12 bytes = 156 MiB
+    page.radio(key="method").set_value("lora").run()
+    assert not page.selectbox(key="optimizer").disabled
+    assert parts_table(page)["adapters with their optimizer"] == "208 MiB"
+    page.selectbox(key="optimizer").set_value("sgd").run()
+    assert parts_table(page)["adapters with their optimizer"] == "156 MiB"
+
+
+def test_pure_bf16_and_fused_optimizer_on_the_page(page):
+    # pure bf16 AdamW: two bf16 moments, 4 x 8,030,261,248 = 32.1e9 bytes = 29.9 GiB; the foreach
+    # temporary is bf16 too, 2 x 8,030,261,248 = 15.0 GiB; fused allocates none
+    page.radio(key="weights_precision").set_value("bf16").run()
+    parts = parts_table(page)
+    assert parts["optimizer states"] == "29.9 GiB" and parts["optimizer step temporaries"] == "15.0 GiB"
+    page.radio(key="optimizer_impl").set_value("fused").run()
+    assert parts_table(page)["optimizer step temporaries"] == "0.0 MiB"
+
+
+def test_rule_of_thumb_is_labelled_decimal_and_shown_in_gib(page):
+    # 12 GB (10^9 bytes) per billion x 8.03 B = 96.36e9 bytes = 89.7 GiB
+    box = next(m.value for m in page.markdown if m.value.startswith("**Rule of thumb**"))
+    assert "12 GB (decimal, 10⁹ bytes) per billion parameters → **89.7 GiB**" in box
+    assert " GB**" not in box
+
+
+def test_a_link_gives_the_same_numbers_whatever_path_led_to_it():
+    """A user who opens /training?method=lora sees what one who switched full -> lora sees."""
+    fresh = AppTest.from_file(PAGE_FILE, default_timeout=60)
+    fresh.query_params["method"] = "lora"
+    fresh.run()
+    switched = AppTest.from_file(PAGE_FILE, default_timeout=60).run()
+    switched.radio(key="method").set_value("lora").run()
+    assert not fresh.exception and not switched.exception
+    assert metric(fresh, "Memory per GPU") == metric(switched, "Memory per GPU")
+    assert fresh.toggle(key="ckpt").value == switched.toggle(key="ckpt").value
 
 
 def test_more_gpus_with_zero3_shrink_memory_per_gpu(page):
@@ -66,6 +135,7 @@ def test_more_gpus_with_zero3_shrink_memory_per_gpu(page):
 
 
 def test_time_follows_tokens_and_gpus(page):
+    page.radio(key="method").set_value("lora").run()  # fits one A100, so time and cost are shown
     page.number_input(key="tokens").set_value(1_000_000_000).run()
     one = metric(page, "GPU-hours")
     page.select_slider(key="n_gpus").set_value(4).run()
@@ -79,3 +149,20 @@ def test_invalid_lora_target_for_the_architecture_is_explained(page):
     page.run()
     assert not page.exception
     assert any("no gate\\_proj" in e.value for e in page.error)
+
+
+def test_the_primers_gpt3_link_lands_on_a_run_that_fits():
+    """The hardware primer's "Recompute GPT-3" link shows days and cost, not "does not fit"."""
+    at = AppTest.from_file(PAGE_FILE, default_timeout=60)
+    query = {"model": "GPT-3 175B", "tokens": "300000000000", "n_gpus": "1024", "zero": "3", "ckpt": "true"}
+    for name, value in {**query, "card": "NVIDIA H100 SXM"}.items():
+        at.query_params[name] = value
+    at.run()
+    assert not at.exception and not at.error
+    assert "Time" in [m.label for m in at.metric]
+
+
+def test_tensor_parallel_beyond_the_gpus_is_said(page):
+    page.select_slider(key="tp").set_value(8).run()
+    assert not page.exception
+    assert any("Tensor parallel 8 needs at least 8 GPUs" in w.value for w in page.warning)

@@ -7,6 +7,7 @@ import plotly.graph_objects as go
 
 from llm_calc.hardware import GpuResult
 from llm_calc.memory import MemoryBreakdown
+from llm_calc.training import TrainingMemory
 from llm_calc.units import GIB
 
 FITS_COLOR = "#16a34a"
@@ -210,18 +211,35 @@ TRAINING_PART_COLORS = {
     "Gradients": "#a855f7",
     "Optimizer & adapters": "#0ea5e9",
     "Activations": "#f59e0b",
+    "Optimizer step temporaries": "#ef4444",
     "Overhead": "#9ca3af",
 }
 
 
-def training_memory_figure(methods: list[str], parts: list[dict[str, int]], cards: dict[str, int]) -> go.Figure:
-    """Stacked memory per GPU for each method, with dashed lines at card capacities (GiB)."""
+def training_memory_parts(memory: TrainingMemory) -> dict[str, int]:
+    """The parts of the peak, as stacked: model states, overhead and the larger transient part
+    (activations, or the optimizer step's temporaries when those are larger). [bytes]"""
+    transient = (
+        "Activations" if memory.activations_bytes >= memory.step_temporaries_bytes else "Optimizer step temporaries"
+    )
+    return {
+        "Weights": memory.weights_bytes,
+        "Gradients": memory.gradients_bytes,
+        "Optimizer & adapters": memory.optimizer_bytes,
+        transient: memory.transient_bytes,
+        "Overhead": memory.overhead_bytes,
+    }
+
+
+def training_memory_figure(methods: list[str], memories: list[TrainingMemory], cards: dict[str, int]) -> go.Figure:
+    """Stacked peak memory per GPU for each method, with dashed lines at card capacities (GiB)."""
     figure = go.Figure()
+    parts = [training_memory_parts(m) for m in memories]
     for part, color in TRAINING_PART_COLORS.items():
         figure.add_bar(
             name=part,
             x=methods,
-            y=[p[part] / GIB for p in parts],
+            y=[p.get(part, 0) / GIB for p in parts],
             marker_color=color,
             hovertemplate=f"{part}: %{{y:,.1f}} GiB<extra>%{{x}}</extra>",
         )
