@@ -229,6 +229,7 @@ def predict(row: Measurement, efficiency: float = DECODE_BANDWIDTH_EFFICIENCY) -
             checkpointing=True,
             lora_rank=64,
             lora_targets=LORA_TARGETS,
+            optimizer_impl="fused",  # the QLoRA paper's paged AdamW is bitsandbytes' own kernel: no foreach temporaries
         )
         return training_memory(spec, setup).total_bytes / scale
     settings = InferenceSettings(
