@@ -140,6 +140,11 @@ class ModelSpec:
         return self.moe_intermediate_size or self.intermediate_size
 
     @property
+    def shared_expert_width(self) -> int:
+        """Width of one shared expert's MLP: its own (Qwen2-MoE) or the routed experts' (DeepSeek)."""
+        return self.shared_expert_intermediate_size or self.expert_intermediate_size
+
+    @property
     def moe_layers(self) -> int:
         return self.num_layers - self.dense_layers if self.is_moe else 0
 
@@ -197,8 +202,7 @@ def _moe_layer_params(spec: ModelSpec, experts: int) -> int:
     """Routed experts actually counted, shared experts and the router of one MoE layer."""
     width = spec.expert_intermediate_size
     router = spec.hidden_size * spec.num_experts + (spec.num_experts if spec.mlp_bias else 0)
-    shared_width = spec.shared_expert_intermediate_size or width
-    shared = spec.shared_experts * _mlp_params(spec, shared_width)
+    shared = spec.shared_experts * _mlp_params(spec, spec.shared_expert_width)
     gate = spec.hidden_size if spec.shared_expert_gate else 0
     return experts * _mlp_params(spec, width) + shared + gate + router
 

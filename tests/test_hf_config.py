@@ -33,6 +33,9 @@ REAL = {
     "gpt2.json": "openai-community/gpt2",
     "mpt-7b.json": "mosaicml/mpt-7b",
     "Qwen2.5-7B.json": "Qwen/Qwen2.5-7B",
+    "falcon-40b.json": "tiiuae/falcon-40b",
+    "Phi-3-mini-4k-instruct.json": "microsoft/Phi-3-mini-4k-instruct",
+    "starcoder.json": "bigcode/octocoder",  # OctoCoder is StarCoder fine-tuned, with its shape
 }
 
 
