@@ -6,6 +6,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from llm_calc.architecture import count_parameters
 from llm_calc.catalog import find_model
@@ -226,3 +228,33 @@ def test_cli_refuses_an_unknown_architecture_with_exit_2_and_one_line(tmp_path):
     assert done.stdout == ""
     [line] = done.stderr.strip().splitlines()
     assert "model_type 'phi-like-unknown'" in line and "phi" in line
+
+
+# Real configs of every supported family, each with some keys replaced by arbitrary JSON values.
+_REAL_CONFIGS = {path.name: json.loads(path.read_text()) for path in sorted(CONFIGS.glob("*.json"))}
+_RARE_KEYS = {"text_config", "mlp_only_layers", "num_ln_in_parallel_attn", "no_bias", "expansion_ratio"}
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(10**12), 10**12) | st.floats(allow_nan=False) | st.text(max_size=12),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.sampled_from(sorted(_REAL_CONFIGS)),
+    st.dictionaries(
+        st.sampled_from(sorted({key for config in _REAL_CONFIGS.values() for key in config} | _RARE_KEYS)),
+        _json_values,
+        max_size=4,
+    ),
+)
+def test_a_supported_config_with_any_keys_changed_is_sized_or_refused(filename, changes):
+    """Every family's reading path, not only the refusal of unknown types, ends in a spec or a ConfigError."""
+    try:
+        spec = parse_config_text(json.dumps({**_REAL_CONFIGS[filename], **changes}), filename)
+    except ConfigError as error:
+        assert str(error) and len(str(error).splitlines()) == 1
+        return
+    counts = count_parameters(spec)
+    assert 0 < counts.active <= counts.total
