@@ -58,6 +58,9 @@ FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {
         "mlp_bias": True,
     },
     "gpt_neox": {"tie_embeddings": False, "gated_mlp": False, "norm": "layernorm", "qkv_bias": True, "mlp_bias": True},
+    # Llama4ForCausalLM: every MoE layer has a shared expert beside the routed ones; its L2 q/k norm
+    # has no weights. Dense layers use intermediate_size_mlp, experts intermediate_size.
+    "llama4_text": {"tie_embeddings": False},
     # PhiForCausalLM: attention and MLP in parallel after one LayerNorm, biases everywhere
     # (the lm_head too), a plain GELU MLP; the rotary part of each head has no parameters.
     "phi": {
@@ -89,6 +92,7 @@ ATTENTION_BIAS_KEYS: dict[str, str] = {
     "gpt_neox": "attention_bias",
     "deepseek_v2": "attention_bias",
     "deepseek_v3": "attention_bias",
+    "llama4_text": "attention_bias",
     "qwen2_moe": "qkv_bias",
     "falcon": "bias",
 }
@@ -114,6 +118,21 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
         "head_dim": 256,
         "max_position_embeddings": 131_072,
         "sliding_window": 4096,
+    },
+    # Llama4TextConfig's defaults
+    "llama4_text": {
+        "vocab_size": 202_048,
+        "hidden_size": 5120,
+        "intermediate_size": 8192,
+        "intermediate_size_mlp": 16_384,
+        "num_hidden_layers": 48,
+        "num_attention_heads": 40,
+        "num_key_value_heads": 8,
+        "head_dim": 128,
+        "max_position_embeddings": 131_072,
+        "num_local_experts": 16,
+        "num_experts_per_tok": 1,
+        "attention_chunk_size": 8192,
     },
 }
 """Config keys a family's published config.json may omit, with its transformers config class's default."""
@@ -289,6 +308,11 @@ def _moe(config: dict, reader: _Reader, fields: dict[str, Any], model_type: str)
         fields["shared_expert_gate"] = bool(shared_width)
     if model_type in ("qwen2_moe", "qwen3_moe"):
         fields["dense_layers"] = _qwen_dense_layers(config, reader, fields["num_layers"])
+    if model_type == "llama4_text":  # experts and one shared expert of intermediate_size
+        fields["moe_intermediate_size"] = fields["intermediate_size"]
+        fields["intermediate_size"] = reader.int("intermediate_size_mlp")
+        fields["shared_experts"] = 1
+        fields["dense_layers"] = fields["num_layers"] - len(_llama4_moe_layers(config, reader, fields["num_layers"]))
     if model_type == "deepseek_v2" and reader.int("moe_layer_freq", default=1) != 1:
         raise ConfigError(f"{reader.name}: moe_layer_freq other than 1 is not modelled")
 
@@ -309,6 +333,30 @@ def _qwen_dense_layers(config: dict, reader: _Reader, layers: int) -> int:
     return layers - len(moe)
 
 
+def _layer_list(config: dict, reader: _Reader, key: str, limit: int) -> list[int] | None:
+    """A list of whole numbers under ``key`` (None when absent), each from 0 to ``limit - 1``."""
+    value = config.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in value):
+        raise ConfigError(f"{reader.name}: {key} must be a list of whole numbers")
+    if any(not 0 <= i < limit for i in value):
+        raise ConfigError(f"{reader.name}: {key} has a value outside 0 to {limit - 1}")
+    return value
+
+
+def _llama4_moe_layers(config: dict, reader: _Reader, layers: int) -> set[int]:
+    """Llama 4's MoE layers: ``moe_layers``, else every ``interleave_moe_layer_step``-th layer
+    (Llama4TextConfig: ``range(step - 1, layers, step)``)."""
+    listed = _layer_list(config, reader, "moe_layers", layers)
+    if listed is not None:
+        return set(listed)
+    step = reader.int("interleave_moe_layer_step", default=1)
+    if step < 1:
+        raise ConfigError(f"{reader.name}: interleave_moe_layer_step must be at least 1, got {step}")
+    return set(range(step - 1, layers, step))
+
+
 def _latent_attention(reader: _Reader, fields: dict[str, Any]) -> None:
     rank = reader.int("kv_lora_rank", default=0)
     if not rank:
@@ -322,6 +370,9 @@ def _latent_attention(reader: _Reader, fields: dict[str, Any]) -> None:
 
 
 def _sliding_window(config: dict, reader: _Reader, fields: dict[str, Any], model_type: str) -> None:
+    if model_type == "llama4_text":
+        _chunked_attention(config, reader, fields)
+        return
     window = reader.int("sliding_window", default=0)
     if not window or config.get("use_sliding_window") is False:
         return
@@ -339,6 +390,23 @@ def _sliding_window(config: dict, reader: _Reader, fields: dict[str, Any], model
     if window < fields["max_context"] and sliding:
         fields["sliding_window"] = window
         fields["sliding_window_layers"] = sliding
+
+
+def _chunked_attention(config: dict, reader: _Reader, fields: dict[str, Any]) -> None:
+    """Llama 4's RoPE layers attend within chunks of ``attention_chunk_size`` tokens, so their cache
+    holds at most one chunk: counted as a sliding window of that size (as vLLM allocates it).
+    ``no_rope_layers`` marks them with 1; unset, every fourth layer is a global NoPE layer."""
+    chunk = reader.int("attention_chunk_size", default=0)
+    layers = fields["num_layers"]
+    flags = _layer_list(config, reader, "no_rope_layers", 2)
+    if flags is None:
+        flags = [int((i + 1) % 4 != 0) for i in range(layers)]
+    elif len(flags) != layers:
+        raise ConfigError(f"{reader.name}: no_rope_layers has {len(flags)} entries for {layers} layers")
+    chunked = sum(flags)
+    if chunk and chunk < fields["max_context"] and chunked:
+        fields["sliding_window"] = chunk
+        fields["sliding_window_layers"] = chunked
 
 
 class _Reader:

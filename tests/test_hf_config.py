@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from llm_calc.architecture import count_parameters
+from llm_calc.architecture import count_parameters, kv_cache_bytes
 from llm_calc.catalog import find_model
 from llm_calc.hf_config import SUPPORTED_MODEL_TYPES, ConfigError, parse_config_text
 
@@ -89,7 +89,7 @@ def _phi_like_unknown() -> str:
     ("text", "model_type"),
     [
         (_phi_like_unknown(), "phi-like-unknown"),
-        (_llama(model_type="llama4_text"), "llama4_text"),  # Llama 4's MoE layout is not modelled
+        (_llama(model_type="olmo2"), "olmo2"),  # a Llama-like family with its own norms: not modelled
         (json.dumps({"model_type": "gemma3", "text_config": {"model_type": "siglip", "hidden_size": 8}}), "siglip"),
     ],
 )
@@ -165,6 +165,47 @@ def test_qwen_moe_layers_follow_decoder_sparse_step_and_mlp_only_layers(changes,
     config = json.loads((CONFIGS / "Qwen1.5-MoE-A2.7B.json").read_text())
     config.update(changes)
     assert parse_config_text(json.dumps(config)).dense_layers == dense_layers
+
+
+def test_llama4_scout_sizes_its_language_model_with_experts_and_a_shared_expert():
+    """Llama-4-Scout-17B-16E, text model: 48 layers, each 16 experts and one shared expert of
+    3 x 5120 x 8192 = 125,829,120, a 5120 -> 16 router; attention 2 x 5120^2 + 2 x 5120 x 1024
+    = 62,914,560; two norms; vocabulary 202,048 in and out.
+    Total: 48 x (17 x 125,829,120 + 81,920 + 62,914,560 + 10,240) + 2 x 202,048 x 5120 + 5120
+    = 107,769,861,120 (meta-device count; Meta: "109B total" with the vision encoder).
+    Active: 2 of the 17 MLPs per layer: 17,172,894,720 (Meta: "17B active")."""
+    spec = parse_config_text((CONFIGS / "Llama-4-Scout-17B-16E.json").read_text())
+    per_layer = 17 * 125_829_120 + 81_920 + 62_914_560 + 10_240
+    assert 48 * per_layer + 2 * 202_048 * 5120 + 5120 == 107_769_861_120
+    counts = count_parameters(spec)
+    assert counts.total == 107_769_861_120
+    assert counts.active == 107_769_861_120 - 48 * 15 * 125_829_120 == 17_172_894_720
+
+
+def test_llama4_chunked_layers_cache_one_chunk():
+    # 36 RoPE layers attend within 8,192-token chunks, 12 NoPE layers see everything; each token
+    # and layer caches 2 x 8 KV heads x 128 values x 2 bytes = 4,096 bytes.
+    spec = parse_config_text((CONFIGS / "Llama-4-Scout-17B-16E.json").read_text())
+    assert kv_cache_bytes(spec, 32_768, 1, 16) == (12 * 32_768 + 36 * 8192) * 4096 == 2_818_572_288
+
+
+def test_llama4_interleaved_moe_layers_keep_a_wider_dense_mlp():
+    # Maverick's layout: every second layer MoE, the others a dense MLP of intermediate_size_mlp
+    config = json.loads((CONFIGS / "Llama-4-Scout-17B-16E.json").read_text())["text_config"]
+    config.update(interleave_moe_layer_step=2, moe_layers=None)
+    spec = parse_config_text(json.dumps(config))
+    assert (spec.dense_layers, spec.intermediate_size, spec.expert_intermediate_size) == (24, 16_384, 8192)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [({"no_rope_layers": [1, 0]}, "no_rope_layers has 2 entries"), ({"moe_layers": [0, 48]}, "moe_layers")],
+)
+def test_llama4_malformed_layer_lists_are_refused(changes, message):
+    config = json.loads((CONFIGS / "Llama-4-Scout-17B-16E.json").read_text())["text_config"]
+    config.update(changes)
+    with pytest.raises(ConfigError, match=message):
+        parse_config_text(json.dumps(config))
 
 
 @pytest.mark.parametrize(

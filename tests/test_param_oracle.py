@@ -25,8 +25,10 @@ transformers = pytest.importorskip("transformers", reason="the parameter oracle 
 CONFIGS = Path(__file__).parent / "configs"
 CONFIG_FILES = sorted(CONFIGS.glob("*.json"))
 
-# Keys that would make transformers quantize, fetch code or name a checkpoint: not part of the shape.
-NOT_SHAPE = ("quantization_config", "auto_map", "_name_or_path", "architectures")
+# Keys that would make transformers quantize, fetch code or name a checkpoint, or that a published
+# config spells in a type transformers 5 rejects (Llama 4's attn_temperature_tuning: 4 for a bool):
+# none of them shapes a tensor.
+NOT_SHAPE = ("quantization_config", "auto_map", "_name_or_path", "architectures", "attn_temperature_tuning")
 
 
 def _text_config(path: Path) -> dict:
