@@ -2,13 +2,18 @@
 
 Configs name the same thing differently by family (``n_embd``, ``d_model``, ``hidden_size``);
 defaults differ too (``tie_word_embeddings`` is true unless the model class says otherwise).
-Each family's conventions are written once in ``FAMILY_DEFAULTS``. Anything unreadable raises
+Each family's conventions are written once in ``FAMILY_DEFAULTS``, whose keys are the
+``SUPPORTED_MODEL_TYPES``: a config of any other architecture is refused, never sized as a
+Llama. Multimodal wrappers are sized by their ``text_config``. Anything unreadable raises
 :class:`ConfigError` (a ``ValueError``) with a sentence a user can act on.
 
 References
 ----------
 .. [1] Hugging Face ``transformers`` configuration classes (``LlamaConfig``, ``FalconConfig``,
        ``MptConfig``, ``Gemma2Config``, ``DeepseekV3Config``, ``GptOssConfig`` ...).
+.. [2] Hugging Face ``transformers`` modeling classes (``PhiForCausalLM``, ``Qwen2MoeSparseMoeBlock``,
+       ``GptOssAttention``, ``Llama4TextMoe`` ...): which tensors each family builds; checked by
+       ``tests/test_param_oracle.py`` on the meta device.
 """
 
 from __future__ import annotations
@@ -192,8 +197,10 @@ def spec_from_config(config: Any, name: str = "uploaded config") -> ModelSpec:
         "norms_per_layer": family.get("norms_per_layer", 2),
         "lm_head_bias": family.get("lm_head_bias", False),
         "attention_sinks": family.get("attention_sinks", False),
-        "qk_norm": reader.bool("qk_layernorm", default=family.get("qk_norm", False)),
+        "qk_norm": family.get("qk_norm", False),
     }
+    if model_type == "phi":  # PhiAttention's optional LayerNorms on queries and keys
+        fields["qk_norm"] = reader.bool("qk_layernorm", default=False)
     fields["o_bias"] = family.get("o_bias", False)
     if model_type in ATTENTION_BIAS_KEYS:
         fields["qkv_bias"] = reader.bool(ATTENTION_BIAS_KEYS[model_type], default=fields["qkv_bias"])
