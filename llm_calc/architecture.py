@@ -34,7 +34,14 @@ class ModelSpec:
 
     Sizes are element counts. ``num_experts == 0`` means a dense model. ``kv_lora_rank > 0``
     means multi-head latent attention. ``sliding_window_layers`` of the ``num_layers`` layers
-    attend only to the last ``sliding_window`` tokens.
+    attend only to the last ``sliding_window`` tokens. ``dense_layers`` of a MoE model keep a
+    plain MLP of ``intermediate_size`` (DeepSeek's first layers, Qwen-MoE's ``mlp_only_layers``).
+
+    Rarer tensors, each a flag or a width: ``lm_head_bias`` (phi's output projection has a bias of
+    ``vocab_size``), ``qk_norm`` (a norm over ``head_dim`` on queries and one on keys in every
+    layer: Qwen3, Gemma 3), ``attention_sinks`` (one learned logit per attention head and layer:
+    gpt-oss), ``shared_experts`` MLPs of ``shared_expert_intermediate_size`` (0: the routed
+    experts' width) and a ``shared_expert_gate`` (a hidden→1 projection: Qwen2-MoE).
     """
 
     name: str
@@ -66,6 +73,11 @@ class ModelSpec:
     v_head_dim: int = 0
     sliding_window: int = 0
     sliding_window_layers: int = 0
+    lm_head_bias: bool = False
+    qk_norm: bool = False
+    attention_sinks: bool = False
+    shared_expert_intermediate_size: int = 0
+    shared_expert_gate: bool = False
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -105,6 +117,8 @@ class ModelSpec:
                 f"experts_per_token must be between 1 and num_experts ({self.num_experts}), "
                 f"got {self.experts_per_token}"
             )
+        if (self.shared_expert_intermediate_size or self.shared_expert_gate) and not self.shared_experts:
+            raise ValueError("shared_expert_intermediate_size and shared_expert_gate need shared_experts >= 1")
         if self.dense_layers > self.num_layers:
             raise ValueError(f"dense_layers ({self.dense_layers}) exceeds num_layers")
         if self.sliding_window_layers > self.num_layers:
@@ -124,6 +138,11 @@ class ModelSpec:
     def expert_intermediate_size(self) -> int:
         """Width of one expert's MLP (Mixtral reuses ``intermediate_size``)."""
         return self.moe_intermediate_size or self.intermediate_size
+
+    @property
+    def shared_expert_width(self) -> int:
+        """Width of one shared expert's MLP: its own (Qwen2-MoE) or the routed experts' (DeepSeek)."""
+        return self.shared_expert_intermediate_size or self.expert_intermediate_size
 
     @property
     def moe_layers(self) -> int:
@@ -146,9 +165,9 @@ class ParameterCount:
     active: int
 
 
-def _norm_size(spec: ModelSpec) -> int:
-    """Parameters of one normalisation layer over the hidden size."""
-    return spec.hidden_size * (2 if spec.norm == "layernorm" else 1)
+def _norm_size(spec: ModelSpec, width: int | None = None) -> int:
+    """Parameters of one normalisation layer over ``width`` (default: the hidden size)."""
+    return (spec.hidden_size if width is None else width) * (2 if spec.norm == "layernorm" else 1)
 
 
 def _mlp_params(spec: ModelSpec, width: int) -> int:
@@ -175,14 +194,17 @@ def attention_params_per_layer(spec: ModelSpec) -> int:
     kv_dim = spec.num_kv_heads * spec.head_dim
     weights = h * q_dim + 2 * h * kv_dim + q_dim * h
     biases = (q_dim + 2 * kv_dim if spec.qkv_bias else 0) + (h if spec.o_bias else 0)
-    return weights + biases
+    sinks = heads if spec.attention_sinks else 0
+    return weights + biases + sinks
 
 
 def _moe_layer_params(spec: ModelSpec, experts: int) -> int:
     """Routed experts actually counted, shared experts and the router of one MoE layer."""
     width = spec.expert_intermediate_size
     router = spec.hidden_size * spec.num_experts + (spec.num_experts if spec.mlp_bias else 0)
-    return (experts + spec.shared_experts) * _mlp_params(spec, width) + router
+    shared = spec.shared_experts * _mlp_params(spec, spec.shared_expert_width)
+    gate = spec.hidden_size if spec.shared_expert_gate else 0
+    return experts * _mlp_params(spec, width) + shared + gate + router
 
 
 @lru_cache(maxsize=256)
@@ -198,8 +220,10 @@ def count_parameters(spec: ModelSpec) -> ParameterCount:
     """
     h = spec.hidden_size
     embedding = spec.vocab_size * h * (1 if spec.tie_embeddings else 2) + spec.learned_positions * h
+    embedding += spec.vocab_size if spec.lm_head_bias else 0
     attention = spec.num_layers * attention_params_per_layer(spec)
     norms = (spec.num_layers * spec.norms_per_layer + 1) * _norm_size(spec)
+    norms += spec.num_layers * 2 * _norm_size(spec, spec.head_dim) if spec.qk_norm else 0
 
     dense_mlp_layers = spec.dense_layers if spec.is_moe else spec.num_layers
     dense_mlp = dense_mlp_layers * _mlp_params(spec, spec.intermediate_size)
@@ -289,6 +313,8 @@ def scale_architecture(base: ModelSpec, target_params: float, name: str = "Custo
         experts_per_token=0,
         moe_intermediate_size=0,
         shared_experts=0,
+        shared_expert_intermediate_size=0,
+        shared_expert_gate=False,
         dense_layers=0,
         sliding_window_layers=0,
         sliding_window=0,

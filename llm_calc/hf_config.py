@@ -2,13 +2,18 @@
 
 Configs name the same thing differently by family (``n_embd``, ``d_model``, ``hidden_size``);
 defaults differ too (``tie_word_embeddings`` is true unless the model class says otherwise).
-Each family's conventions are written once in ``FAMILY_DEFAULTS``. Anything unreadable raises
+Each family's conventions are written once in ``FAMILY_DEFAULTS``, whose keys are the
+``SUPPORTED_MODEL_TYPES``: a config of any other architecture is refused, never sized as a
+Llama. Multimodal wrappers are sized by their ``text_config``. Anything unreadable raises
 :class:`ConfigError` (a ``ValueError``) with a sentence a user can act on.
 
 References
 ----------
 .. [1] Hugging Face ``transformers`` configuration classes (``LlamaConfig``, ``FalconConfig``,
        ``MptConfig``, ``Gemma2Config``, ``DeepseekV3Config``, ``GptOssConfig`` ...).
+.. [2] Hugging Face ``transformers`` modeling classes (``PhiForCausalLM``, ``Qwen2MoeSparseMoeBlock``,
+       ``GptOssAttention``, ``Llama4TextMoe`` ...): which tensors each family builds; checked by
+       ``tests/test_param_oracle.py`` on the meta device.
 """
 
 from __future__ import annotations
@@ -28,16 +33,17 @@ FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {
     "mistral": {"tie_embeddings": False},
     "mixtral": {"tie_embeddings": False},
     "qwen2": {"tie_embeddings": False},
-    "qwen3": {"tie_embeddings": False},
-    "qwen2_moe": {"tie_embeddings": False},
-    "qwen3_moe": {"tie_embeddings": False},
+    "qwen3": {"tie_embeddings": False, "qk_norm": True},
+    # Qwen2MoeConfig.qkv_bias defaults to true; the shared expert has a hidden->1 gate
+    "qwen2_moe": {"tie_embeddings": False, "qkv_bias": True, "shared_expert_gate": True},
+    "qwen3_moe": {"tie_embeddings": False, "qk_norm": True},
     "phi3": {"tie_embeddings": False},
     "gemma": {"tie_embeddings": True},
     "gemma2": {"tie_embeddings": True, "norms_per_layer": 4},
-    "gemma3_text": {"tie_embeddings": True, "norms_per_layer": 4},
+    "gemma3_text": {"tie_embeddings": True, "norms_per_layer": 4, "qk_norm": True},
     "deepseek_v2": {"tie_embeddings": False},
     "deepseek_v3": {"tie_embeddings": False},
-    "gpt_oss": {"tie_embeddings": False, "qkv_bias": True, "o_bias": True, "mlp_bias": True},
+    "gpt_oss": {"tie_embeddings": False, "qkv_bias": True, "mlp_bias": True, "attention_sinks": True},
     "falcon": {"tie_embeddings": True, "gated_mlp": False, "norm": "layernorm", "max_context": 2048},
     "mpt": {"tie_embeddings": True, "gated_mlp": False, "norm": "layernorm_nobias"},
     "gpt2": {
@@ -56,15 +62,85 @@ FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {
         "o_bias": True,
         "mlp_bias": True,
     },
-    "gpt_neox": {
+    "gpt_neox": {"tie_embeddings": False, "gated_mlp": False, "norm": "layernorm", "qkv_bias": True, "mlp_bias": True},
+    # Llama4ForCausalLM: every MoE layer has a shared expert beside the routed ones; its L2 q/k norm
+    # has no weights. Dense layers use intermediate_size_mlp, experts intermediate_size.
+    "llama4_text": {"tie_embeddings": False},
+    # PhiForCausalLM: attention and MLP in parallel after one LayerNorm, biases everywhere
+    # (the lm_head too), a plain GELU MLP; the rotary part of each head has no parameters.
+    "phi": {
         "tie_embeddings": False,
         "gated_mlp": False,
         "norm": "layernorm",
+        "norms_per_layer": 1,
         "qkv_bias": True,
         "o_bias": True,
         "mlp_bias": True,
+        "lm_head_bias": True,
     },
 }
+"""How each supported ``model_type`` builds its tensors where the config does not say it."""
+
+SUPPORTED_MODEL_TYPES: tuple[str, ...] = tuple(FAMILY_DEFAULTS)
+"""The ``model_type`` values we size; every other one is refused rather than sized as a Llama.
+Each is checked tensor for tensor against transformers on the meta device
+(``tests/test_param_oracle.py``)."""
+
+ATTENTION_BIAS_KEYS: dict[str, str] = {
+    "llama": "attention_bias",
+    "qwen3": "attention_bias",
+    "qwen3_moe": "attention_bias",
+    "gemma": "attention_bias",
+    "gemma2": "attention_bias",
+    "gemma3_text": "attention_bias",
+    "gpt_oss": "attention_bias",
+    "gpt_neox": "attention_bias",
+    "deepseek_v2": "attention_bias",
+    "deepseek_v3": "attention_bias",
+    "llama4_text": "attention_bias",
+    "qwen2_moe": "qkv_bias",
+    "falcon": "bias",
+}
+"""The config key that switches a family's attention biases, as its transformers class reads it;
+in these families it covers the output projection too (``o_proj``/``dense``), except
+``qwen2_moe`` (Q, K, V only). Families not listed have fixed biases (``FAMILY_DEFAULTS``) and
+ignore such keys, as transformers does."""
+
+MLP_BIAS_FAMILIES = ("llama",)
+"""Families whose MLP has biases when the config's ``mlp_bias`` says so (``LlamaMLP``)."""
+
+
+CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
+    # Gemma3TextConfig's defaults: Gemma 3's multimodal config.json files leave them out of
+    # their text_config (gemma-3-4b-it states only widths, depth and window).
+    "gemma3_text": {
+        "vocab_size": 262_208,
+        "hidden_size": 2304,
+        "intermediate_size": 9216,
+        "num_hidden_layers": 26,
+        "num_attention_heads": 8,
+        "num_key_value_heads": 4,
+        "head_dim": 256,
+        "max_position_embeddings": 131_072,
+        "sliding_window": 4096,
+    },
+    # Llama4TextConfig's defaults
+    "llama4_text": {
+        "vocab_size": 202_048,
+        "hidden_size": 5120,
+        "intermediate_size": 8192,
+        "intermediate_size_mlp": 16_384,
+        "num_hidden_layers": 48,
+        "num_attention_heads": 40,
+        "num_key_value_heads": 8,
+        "head_dim": 128,
+        "max_position_embeddings": 131_072,
+        "num_local_experts": 16,
+        "num_experts_per_tok": 1,
+        "attention_chunk_size": 8192,
+    },
+}
+"""Config keys a family's published config.json may omit, with its transformers config class's default."""
 
 
 class ConfigError(ValueError):
@@ -90,10 +166,10 @@ def spec_from_config(config: Any, name: str = "uploaded config") -> ModelSpec:
     """Build a spec from a parsed ``config.json`` dictionary."""
     if not isinstance(config, dict):
         raise ConfigError(f"{name} must be a JSON object, got {type(config).__name__}")
-    if isinstance(config.get("text_config"), dict):  # multimodal wrappers (Gemma 3, Llama 4)
-        config = {**config, **config["text_config"]}
-    model_type = str(config.get("model_type", ""))
-    family = FAMILY_DEFAULTS.get(model_type, {})
+    config = _text_model_config(config, name)
+    model_type = config["model_type"]
+    family = FAMILY_DEFAULTS[model_type]
+    config = {**CONFIG_DEFAULTS.get(model_type, {}), **config}
     reader = _Reader(config, name)
 
     hidden = reader.int("hidden_size", "n_embd", "d_model")
@@ -116,14 +192,28 @@ def spec_from_config(config: Any, name: str = "uploaded config") -> ModelSpec:
         ),
         "gated_mlp": family.get("gated_mlp", True),
         "tie_embeddings": reader.bool("tie_word_embeddings", default=family.get("tie_embeddings", True)),
-        "qkv_bias": reader.bool("attention_bias", "qkv_bias", "bias", default=family.get("qkv_bias", False)),
+        "qkv_bias": family.get("qkv_bias", False),
         "norm": family.get("norm", "rmsnorm"),
         "norms_per_layer": family.get("norms_per_layer", 2),
+        "lm_head_bias": family.get("lm_head_bias", False),
+        "attention_sinks": family.get("attention_sinks", False),
+        "qk_norm": family.get("qk_norm", False),
     }
-    fields["o_bias"] = family.get("o_bias", fields["qkv_bias"] and model_type == "falcon")
-    fields["mlp_bias"] = reader.bool("mlp_bias", default=family.get("mlp_bias", False))
+    if model_type == "phi":  # PhiAttention's optional LayerNorms on queries and keys
+        fields["qk_norm"] = reader.bool("qk_layernorm", default=False)
+    fields["o_bias"] = family.get("o_bias", False)
+    if model_type in ATTENTION_BIAS_KEYS:
+        fields["qkv_bias"] = reader.bool(ATTENTION_BIAS_KEYS[model_type], default=fields["qkv_bias"])
+        fields["o_bias"] = fields["qkv_bias"] and model_type != "qwen2_moe"
+    fields["mlp_bias"] = family.get("mlp_bias", False)
+    if model_type in MLP_BIAS_FAMILIES:
+        fields["mlp_bias"] = reader.bool("mlp_bias", default=False)
     if model_type == "qwen2":  # Qwen2 has q/k/v biases and no o bias, not stated in the config
         fields["qkv_bias"], fields["o_bias"] = True, False
+    elif model_type in ("deepseek_v2", "deepseek_v3") and (
+        fields["qkv_bias"] or reader.bool("mlp_bias", default=False)
+    ):
+        raise ConfigError(f"{name}: attention_bias or mlp_bias with latent attention is not modelled")
 
     head_dim = reader.int("head_dim", default=0) or (hidden // heads if heads else 0)
     kv_heads = reader.int("num_key_value_heads", "num_kv_heads", "n_head_kv", default=heads)
@@ -133,11 +223,17 @@ def spec_from_config(config: Any, name: str = "uploaded config") -> ModelSpec:
         kv_heads = fields.pop("num_kv_heads")
     elif model_type == "mpt":
         attn = config.get("attn_config") if isinstance(config.get("attn_config"), dict) else {}
-        kv_heads = _Reader(attn, name).int("kv_n_heads", default=heads)
-        intermediate = hidden * reader.int("expansion_ratio", default=4)
+        # transformers' MptForCausalLM has multi-head attention, no biases and a 4x MLP whatever
+        # the config says; a config asking for others describes a model we cannot check
+        multi_head = attn.get("attn_type", "multihead_attention") == "multihead_attention" and not attn.get("qk_ln")
+        if not multi_head or not reader.bool("no_bias", default=True) or reader.int("expansion_ratio", default=4) != 4:
+            raise ConfigError(
+                f"{name}: MPT with grouped-query attention, qk_ln, biases or an expansion_ratio "
+                "other than 4 is not modelled"
+            )
+        intermediate = 4 * hidden
         fields["tie_embeddings"] = True
-        fields["qkv_bias"] = fields["o_bias"] = fields["mlp_bias"] = not reader.bool("no_bias", default=True)
-        fields["norm"] = "layernorm_nobias" if reader.bool("no_bias", default=True) else "layernorm"
+        fields["qkv_bias"] = fields["o_bias"] = fields["mlp_bias"] = False
     elif model_type in ("gpt2", "gpt_bigcode"):
         fields["learned_positions"] = fields["max_context"]
         if model_type == "gpt_bigcode" and reader.bool("multi_query", default=True):
@@ -146,13 +242,37 @@ def spec_from_config(config: Any, name: str = "uploaded config") -> ModelSpec:
     fields["num_kv_heads"] = kv_heads
     fields["intermediate_size"] = intermediate or 4 * hidden
 
-    _moe(reader, fields)
+    _moe(config, reader, fields, model_type)
     _latent_attention(reader, fields)
     _sliding_window(config, reader, fields, model_type)
     try:
         return ModelSpec(**fields)
     except ValueError as error:
         raise ConfigError(f"{name}: {error}") from None
+
+
+def _text_model_config(config: dict, name: str) -> dict:
+    """The config of the language model: the top level, or a multimodal wrapper's ``text_config``.
+
+    A wrapper (Gemma 3, LLaVA, Llama 4) is sized by its text model only, under the text model's
+    own ``model_type``; the wrapper's top-level keys fill in what the text_config leaves out.
+    Raises :class:`ConfigError` when the type is missing or not one we model.
+    """
+    text = config.get("text_config")
+    if isinstance(text, dict):
+        config = {**config, **text}
+        if "model_type" not in text:
+            raise ConfigError(f"{name} has a text_config with no model_type; cannot tell its architecture")
+    model_type = config.get("model_type")
+    if model_type is None or model_type == "":
+        raise ConfigError(f"{name} has no model_type; cannot tell its architecture")
+    if model_type not in SUPPORTED_MODEL_TYPES:
+        shown = re.sub(r"[^A-Za-z0-9._-]", "", str(model_type))[:60]
+        raise ConfigError(
+            f"{name} has model_type {shown!r}, an architecture this calculator does not model; "
+            f"supported: {', '.join(SUPPORTED_MODEL_TYPES)}"
+        )
+    return config
 
 
 def _model_name(raw: Any, fallback: str) -> str:
@@ -168,14 +288,18 @@ def _falcon(config: dict, reader: _Reader, fields: dict[str, Any]) -> None:
     fields["o_bias"] = fields["mlp_bias"] = fields["qkv_bias"]
     if reader.bool("new_decoder_architecture", default=False):
         fields["num_kv_heads"] = reader.int("num_kv_heads", default=heads)
-        fields["norms_per_layer"] = 2  # ln_attn and ln_mlp
     else:
         multi_query = reader.bool("multi_query", default=True)
         fields["num_kv_heads"] = 1 if multi_query else heads
-        fields["norms_per_layer"] = 1 if reader.bool("parallel_attn", default=True) else 2
+    # FalconDecoderLayer: two norms unless attention and MLP run in parallel, where
+    # num_ln_in_parallel_attn decides (unset: 2 with the new decoder, 1 with the old)
+    new_decoder = reader.bool("new_decoder_architecture", default=False)
+    parallel_norms = reader.int("num_ln_in_parallel_attn", default=2 if new_decoder else 1)
+    parallel = reader.bool("parallel_attn", default=True)
+    fields["norms_per_layer"] = 2 if not parallel or parallel_norms == 2 else 1
 
 
-def _moe(reader: _Reader, fields: dict[str, Any]) -> None:
+def _moe(config: dict, reader: _Reader, fields: dict[str, Any], model_type: str) -> None:
     experts = reader.int("num_local_experts", "n_routed_experts", "num_experts", default=0)
     if not experts:
         return
@@ -184,6 +308,60 @@ def _moe(reader: _Reader, fields: dict[str, Any]) -> None:
     fields["moe_intermediate_size"] = reader.int("moe_intermediate_size", default=0)
     fields["shared_experts"] = reader.int("n_shared_experts", default=0)
     fields["dense_layers"] = reader.int("first_k_dense_replace", default=0)
+    if model_type == "qwen2_moe":  # one shared expert of its own width, behind a sigmoid gate
+        shared_width = reader.int("shared_expert_intermediate_size", default=0)
+        fields["shared_experts"] = 1 if shared_width else 0
+        fields["shared_expert_intermediate_size"] = shared_width
+        fields["shared_expert_gate"] = bool(shared_width)
+    if model_type in ("qwen2_moe", "qwen3_moe"):
+        fields["dense_layers"] = _qwen_dense_layers(config, reader, fields["num_layers"])
+    if model_type == "llama4_text":  # experts and one shared expert of intermediate_size
+        fields["moe_intermediate_size"] = fields["intermediate_size"]
+        fields["intermediate_size"] = reader.int("intermediate_size_mlp")
+        fields["shared_experts"] = 1
+        fields["dense_layers"] = fields["num_layers"] - len(_llama4_moe_layers(config, reader, fields["num_layers"]))
+    if model_type == "deepseek_v2" and reader.int("moe_layer_freq", default=1) != 1:
+        raise ConfigError(f"{reader.name}: moe_layer_freq other than 1 is not modelled")
+
+
+def _qwen_dense_layers(config: dict, reader: _Reader, layers: int) -> int:
+    """Layers of a Qwen MoE model that keep a plain MLP.
+
+    Layer ``i`` (from 0) is a MoE layer unless it is in ``mlp_only_layers`` or ``i + 1`` is not a
+    multiple of ``decoder_sparse_step`` (transformers' ``Qwen2MoeDecoderLayer``).
+    """
+    step = reader.int("decoder_sparse_step", default=1)
+    if step < 1:
+        raise ConfigError(f"{reader.name}: decoder_sparse_step must be at least 1, got {step}")
+    mlp_only = config.get("mlp_only_layers") or []
+    if not isinstance(mlp_only, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in mlp_only):
+        raise ConfigError(f"{reader.name}: mlp_only_layers must be a list of layer numbers")
+    moe = [i for i in range(layers) if i not in set(mlp_only) and (i + 1) % step == 0]
+    return layers - len(moe)
+
+
+def _layer_list(config: dict, reader: _Reader, key: str, limit: int) -> list[int] | None:
+    """A list of whole numbers under ``key`` (None when absent), each from 0 to ``limit - 1``."""
+    value = config.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in value):
+        raise ConfigError(f"{reader.name}: {key} must be a list of whole numbers")
+    if any(not 0 <= i < limit for i in value):
+        raise ConfigError(f"{reader.name}: {key} has a value outside 0 to {limit - 1}")
+    return value
+
+
+def _llama4_moe_layers(config: dict, reader: _Reader, layers: int) -> set[int]:
+    """Llama 4's MoE layers: ``moe_layers``, else every ``interleave_moe_layer_step``-th layer
+    (Llama4TextConfig: ``range(step - 1, layers, step)``)."""
+    listed = _layer_list(config, reader, "moe_layers", layers)
+    if listed is not None:
+        return set(listed)
+    step = reader.int("interleave_moe_layer_step", default=1)
+    if step < 1:
+        raise ConfigError(f"{reader.name}: interleave_moe_layer_step must be at least 1, got {step}")
+    return set(range(step - 1, layers, step))
 
 
 def _latent_attention(reader: _Reader, fields: dict[str, Any]) -> None:
@@ -199,6 +377,9 @@ def _latent_attention(reader: _Reader, fields: dict[str, Any]) -> None:
 
 
 def _sliding_window(config: dict, reader: _Reader, fields: dict[str, Any], model_type: str) -> None:
+    if model_type == "llama4_text":
+        _chunked_attention(config, reader, fields)
+        return
     window = reader.int("sliding_window", default=0)
     if not window or config.get("use_sliding_window") is False:
         return
@@ -216,6 +397,23 @@ def _sliding_window(config: dict, reader: _Reader, fields: dict[str, Any], model
     if window < fields["max_context"] and sliding:
         fields["sliding_window"] = window
         fields["sliding_window_layers"] = sliding
+
+
+def _chunked_attention(config: dict, reader: _Reader, fields: dict[str, Any]) -> None:
+    """Llama 4's RoPE layers attend within chunks of ``attention_chunk_size`` tokens, so their cache
+    holds at most one chunk: counted as a sliding window of that size (as vLLM allocates it).
+    ``no_rope_layers`` marks them with 1; unset, every fourth layer is a global NoPE layer."""
+    chunk = reader.int("attention_chunk_size", default=0)
+    layers = fields["num_layers"]
+    flags = _layer_list(config, reader, "no_rope_layers", 2)
+    if flags is None:
+        flags = [int((i + 1) % 4 != 0) for i in range(layers)]
+    elif len(flags) != layers:
+        raise ConfigError(f"{reader.name}: no_rope_layers has {len(flags)} entries for {layers} layers")
+    chunked = sum(flags)
+    if chunk and chunk < fields["max_context"] and chunked:
+        fields["sliding_window"] = chunk
+        fields["sliding_window_layers"] = chunked
 
 
 class _Reader:

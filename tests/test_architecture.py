@@ -127,3 +127,35 @@ def test_scaled_architecture_lands_near_the_target(target):
     assert isinstance(scaled, ModelSpec)
     assert count_parameters(scaled).total == pytest.approx(target, rel=0.05)
     assert scaled.num_attention_heads % scaled.num_kv_heads == 0
+
+
+def test_attention_sinks_add_one_parameter_per_head_and_layer():
+    spec = find_model("meta-llama/Llama-2-7b-hf").spec
+    # 32 layers x 32 heads
+    assert count_parameters(spec.with_changes(attention_sinks=True)).total - count_parameters(spec).total == 1024
+
+
+def test_qk_norm_adds_two_head_dim_norms_per_layer():
+    spec = find_model("meta-llama/Llama-2-7b-hf").spec
+    # RMSNorm weights over head_dim 128 on queries and keys, 32 layers: 2 x 128 x 32
+    assert count_parameters(spec.with_changes(qk_norm=True)).total - count_parameters(spec).total == 8192
+
+
+def test_lm_head_bias_adds_one_value_per_vocabulary_entry():
+    spec = find_model("meta-llama/Llama-2-7b-hf").spec
+    assert count_parameters(spec.with_changes(lm_head_bias=True)).total - count_parameters(spec).total == 32_000
+
+
+def test_a_gated_shared_expert_of_its_own_width_counts_in_total_and_active():
+    spec = find_model("mistralai/Mixtral-8x7B-v0.1").spec
+    shared = spec.with_changes(shared_experts=1, shared_expert_intermediate_size=1024, shared_expert_gate=True)
+    # per MoE layer: 3 x 4096 x 1024 (gate, up, down) + 4096 (gate), 32 layers
+    added = 32 * (3 * 4096 * 1024 + 4096)
+    assert count_parameters(shared).total - count_parameters(spec).total == added
+    assert count_parameters(shared).active - count_parameters(spec).active == added
+
+
+def test_shared_expert_width_without_a_shared_expert_is_rejected():
+    spec = find_model("mistralai/Mixtral-8x7B-v0.1").spec
+    with pytest.raises(ValueError, match="shared_experts"):
+        spec.with_changes(shared_expert_gate=True)

@@ -1,15 +1,27 @@
 """Reading Hugging Face config.json files, real and hostile."""
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from llm_calc.architecture import count_parameters
+from llm_calc.architecture import count_parameters, kv_cache_bytes
 from llm_calc.catalog import find_model
-from llm_calc.hf_config import ConfigError, parse_config_text
+from llm_calc.hf_config import SUPPORTED_MODEL_TYPES, ConfigError, parse_config_text
 
+ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = Path(__file__).parent / "configs"
+
+
+def _llama(**changes):
+    config = json.loads((CONFIGS / "Llama-2-7b-hf.json").read_text())
+    config.update(changes)
+    return json.dumps(config)
+
 
 # Real config.json files as published on the Hub, and the catalog row each must reproduce.
 REAL = {
@@ -23,6 +35,9 @@ REAL = {
     "gpt2.json": "openai-community/gpt2",
     "mpt-7b.json": "mosaicml/mpt-7b",
     "Qwen2.5-7B.json": "Qwen/Qwen2.5-7B",
+    "falcon-40b.json": "tiiuae/falcon-40b",
+    "Phi-3-mini-4k-instruct.json": "microsoft/Phi-3-mini-4k-instruct",
+    "starcoder.json": "bigcode/octocoder",  # OctoCoder is StarCoder fine-tuned, with its shape
 }
 
 
@@ -45,10 +60,163 @@ def test_multimodal_wrapper_reads_its_text_config():
     assert count_parameters(parse_config_text(json.dumps(wrapped))).total == 8_030_261_248
 
 
-def _llama(**changes):
-    config = json.loads((CONFIGS / "Llama-2-7b-hf.json").read_text())
-    config.update(changes)
+def test_gemma3_wrapper_sizes_its_language_model_with_gemma3_text_defaults():
+    # gemma-3-4b-it's text_config gives only widths, depth and window; heads, head_dim and vocab
+    # are Gemma3TextConfig defaults. 3,880,263,168: Gemma3ForCausalLM of that text_config built
+    # on the meta device (tests/test_param_oracle.py); the vision tower is not counted.
+    spec = parse_config_text((CONFIGS / "gemma-3-4b-it.json").read_text())
+    assert (spec.num_attention_heads, spec.num_kv_heads, spec.head_dim, spec.vocab_size) == (8, 4, 256, 262_208)
+    assert count_parameters(spec).total == 3_880_263_168
+    # 34 layers, every sixth global: 5 global, 29 sliding over 1,024 tokens
+    assert (spec.sliding_window, spec.sliding_window_layers) == (1024, 29)
+
+
+def test_wrapper_whose_text_config_has_no_model_type_is_refused():
+    inner = json.loads((CONFIGS / "Meta-Llama-3-8B.json").read_text())
+    del inner["model_type"]
+    wrapped = {"model_type": "llava", "text_config": inner}
+    with pytest.raises(ConfigError, match="text_config with no model_type"):
+        parse_config_text(json.dumps(wrapped))
+
+
+def _phi_like_unknown() -> str:
+    config = json.loads((CONFIGS / "phi-2.json").read_text())
+    config["model_type"] = "phi-like-unknown"
     return json.dumps(config)
+
+
+@pytest.mark.parametrize(
+    ("text", "model_type"),
+    [
+        (_phi_like_unknown(), "phi-like-unknown"),
+        (_llama(model_type="olmo2"), "olmo2"),  # a Llama-like family with its own norms: not modelled
+        (json.dumps({"model_type": "gemma3", "text_config": {"model_type": "siglip", "hidden_size": 8}}), "siglip"),
+    ],
+)
+def test_unknown_architecture_is_refused_naming_it_and_the_supported_families(text, model_type):
+    """Before issue 10 an unknown model_type was sized as a gated Llama (phi-2: 3.62 B instead of 2.78 B)."""
+    with pytest.raises(ConfigError) as raised:
+        parse_config_text(text)
+    message = str(raised.value)
+    assert f"model_type {model_type!r}" in message
+    assert all(family in message for family in SUPPORTED_MODEL_TYPES)
+    assert len(message.splitlines()) == 1
+
+
+def test_config_without_model_type_is_refused():
+    config = json.loads((CONFIGS / "Llama-2-7b-hf.json").read_text())
+    del config["model_type"]
+    with pytest.raises(ConfigError, match="no model_type"):
+        parse_config_text(json.dumps(config))
+
+
+# Published or meta-device counts (tests/test_param_oracle.py builds the same files in transformers).
+@pytest.mark.parametrize(
+    ("filename", "total"),
+    [
+        ("phi-2.json", 2_779_683_840),  # microsoft/phi-2 model page; meta-device count
+        ("phi-1_5.json", 1_418_270_720),  # meta-device count (model page: 1.42 B)
+        ("gpt-oss-120b.json", 116_829_156_672),  # meta-device count with 36 x 64 attention sinks
+        ("gpt-oss-20b.json", 20_914_757_184),  # meta-device count (model card: 21 B)
+        ("Qwen1.5-MoE-A2.7B.json", 14_315_784_192),  # meta-device count; Qwen blog: 14.3 B
+        ("Qwen3-0.6B.json", 596_049_920),  # meta-device count; model card: 0.6 B
+        ("gemma-3-1b-it.json", 999_885_952),  # meta-device count; model card: 1 B
+    ],
+)
+def test_families_added_or_fixed_in_issue_10_count_exactly(filename, total):
+    assert count_parameters(parse_config_text((CONFIGS / filename).read_text(), filename)).total == total
+
+
+def test_phi2_layer_by_layer():
+    """phi-2: 32 layers of hidden 2560, MLP 10240, vocabulary 51200.
+
+    Per layer: q, k, v, dense 4 x (2560^2 + 2560) = 26,224,640; fc1 2560 x 10240 + 10240 and fc2
+    10240 x 2560 + 2560 = 52,441,600; one LayerNorm 2 x 2560. Embedding 51200 x 2560, lm_head the
+    same plus a 51200 bias, final LayerNorm 5120:
+    32 x 78,671,360 + 2 x 131,072,000 + 51,200 + 5,120 = 2,779,683,840.
+    """
+    spec = parse_config_text((CONFIGS / "phi-2.json").read_text())
+    assert (spec.gated_mlp, spec.norms_per_layer, spec.lm_head_bias, spec.tie_embeddings) == (False, 1, True, False)
+    assert 32 * (
+        4 * (2560**2 + 2560) + 2 * 2560 * 10240 + 10240 + 2560 + 2 * 2560
+    ) + 2 * 51200 * 2560 + 51200 + 5120 == (2_779_683_840)
+    assert count_parameters(spec).total == 2_779_683_840
+
+
+def test_qwen2_moe_counts_its_gated_shared_expert():
+    """Qwen1.5-MoE-A2.7B: per layer 60 experts of 3 x 2048 x 1408, one shared expert of
+    3 x 2048 x 5632 = 34,603,008 and its 2048 -> 1 gate; before issue 10 both were missing
+    (13.49 B total instead of 14.32 B)."""
+    counts = count_parameters(parse_config_text((CONFIGS / "Qwen1.5-MoE-A2.7B.json").read_text()))
+    assert counts.total == 14_315_784_192
+    # a token skips 56 of 60 experts in each of 24 layers: 24 x 56 x 8,650,752 = 11,626,610,688
+    assert counts.active == 14_315_784_192 - 11_626_610_688 == 2_689_173_504
+
+
+@pytest.mark.parametrize(
+    ("changes", "dense_layers"),
+    [
+        ({"decoder_sparse_step": 2}, 12),  # layers 1, 3, ..., 23 are MoE: 12 dense
+        ({"mlp_only_layers": [0, 5, 23]}, 3),
+        ({"decoder_sparse_step": 3, "mlp_only_layers": [2, 3]}, 17),  # MoE: 2,5,...,23 less 2 -> 7
+    ],
+)
+def test_qwen_moe_layers_follow_decoder_sparse_step_and_mlp_only_layers(changes, dense_layers):
+    config = json.loads((CONFIGS / "Qwen1.5-MoE-A2.7B.json").read_text())
+    config.update(changes)
+    assert parse_config_text(json.dumps(config)).dense_layers == dense_layers
+
+
+def test_llama4_scout_sizes_its_language_model_with_experts_and_a_shared_expert():
+    """Llama-4-Scout-17B-16E, text model: 48 layers, each 16 experts and one shared expert of
+    3 x 5120 x 8192 = 125,829,120, a 5120 -> 16 router; attention 2 x 5120^2 + 2 x 5120 x 1024
+    = 62,914,560; two norms; vocabulary 202,048 in and out.
+    Total: 48 x (17 x 125,829,120 + 81,920 + 62,914,560 + 10,240) + 2 x 202,048 x 5120 + 5120
+    = 107,769,861,120 (meta-device count; Meta: "109B total" with the vision encoder).
+    Active: 2 of the 17 MLPs per layer: 17,172,894,720 (Meta: "17B active")."""
+    spec = parse_config_text((CONFIGS / "Llama-4-Scout-17B-16E.json").read_text())
+    per_layer = 17 * 125_829_120 + 81_920 + 62_914_560 + 10_240
+    assert 48 * per_layer + 2 * 202_048 * 5120 + 5120 == 107_769_861_120
+    counts = count_parameters(spec)
+    assert counts.total == 107_769_861_120
+    assert counts.active == 107_769_861_120 - 48 * 15 * 125_829_120 == 17_172_894_720
+
+
+def test_llama4_chunked_layers_cache_one_chunk():
+    # 36 RoPE layers attend within 8,192-token chunks, 12 NoPE layers see everything; each token
+    # and layer caches 2 x 8 KV heads x 128 values x 2 bytes = 4,096 bytes.
+    spec = parse_config_text((CONFIGS / "Llama-4-Scout-17B-16E.json").read_text())
+    assert kv_cache_bytes(spec, 32_768, 1, 16) == (12 * 32_768 + 36 * 8192) * 4096 == 2_818_572_288
+
+
+def test_llama4_interleaved_moe_layers_keep_a_wider_dense_mlp():
+    # Maverick's layout: every second layer MoE, the others a dense MLP of intermediate_size_mlp
+    config = json.loads((CONFIGS / "Llama-4-Scout-17B-16E.json").read_text())["text_config"]
+    config.update(interleave_moe_layer_step=2, moe_layers=None)
+    spec = parse_config_text(json.dumps(config))
+    assert (spec.dense_layers, spec.intermediate_size, spec.expert_intermediate_size) == (24, 16_384, 8192)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [({"no_rope_layers": [1, 0]}, "no_rope_layers has 2 entries"), ({"moe_layers": [0, 48]}, "moe_layers")],
+)
+def test_llama4_malformed_layer_lists_are_refused(changes, message):
+    config = json.loads((CONFIGS / "Llama-4-Scout-17B-16E.json").read_text())["text_config"]
+    config.update(changes)
+    with pytest.raises(ConfigError, match=message):
+        parse_config_text(json.dumps(config))
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"no_bias": False}, {"expansion_ratio": 8}, {"attn_config": {"attn_type": "grouped_query_attention"}}],
+)
+def test_mpt_options_transformers_does_not_build_are_refused(changes):
+    config = json.loads((CONFIGS / "mpt-7b.json").read_text())
+    config.update(changes)
+    with pytest.raises(ConfigError, match="MPT"):
+        parse_config_text(json.dumps(config))
 
 
 @pytest.mark.parametrize(
@@ -58,7 +226,8 @@ def _llama(**changes):
         ("{not json", "not valid JSON"),
         ("[1, 2, 3]", "must be a JSON object"),
         ('"hello"', "must be a JSON object"),
-        ("{}", "no hidden_size"),
+        ("{}", "no model_type"),
+        ('{"model_type": "llama"}', "no hidden_size"),
         ("[" * 100_000 + "]" * 100_000, "nested too deeply|not valid JSON|larger|bytes"),
         (_llama(hidden_size=-4096), "hidden_size must not be negative"),
         (_llama(hidden_size="4096"), "hidden_size must be a whole number"),
@@ -84,3 +253,49 @@ def test_binary_upload_is_reported_not_crashed():
 def test_model_name_from_a_config_keeps_only_hub_id_characters():
     spec = parse_config_text(_llama(_name_or_path="[x](javascript:alert(1)) <script>$y$"))
     assert spec.name == "xjavascriptalert1 scripty"
+
+
+def test_cli_refuses_an_unknown_architecture_with_exit_2_and_one_line(tmp_path):
+    config = tmp_path / "phi-like-unknown.json"
+    config.write_text(_phi_like_unknown())
+    done = subprocess.run(
+        [sys.executable, "-m", "llm_calc", "memory", "--config", str(config)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stdout == ""
+    [line] = done.stderr.strip().splitlines()
+    assert "model_type 'phi-like-unknown'" in line and "phi" in line
+
+
+# Real configs of every supported family, each with some keys replaced by arbitrary JSON values.
+_REAL_CONFIGS = {path.name: json.loads(path.read_text()) for path in sorted(CONFIGS.glob("*.json"))}
+_RARE_KEYS = {"text_config", "mlp_only_layers", "num_ln_in_parallel_attn", "no_bias", "expansion_ratio"}
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(10**12), 10**12) | st.floats(allow_nan=False) | st.text(max_size=12),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.sampled_from(sorted(_REAL_CONFIGS)),
+    st.dictionaries(
+        st.sampled_from(sorted({key for config in _REAL_CONFIGS.values() for key in config} | _RARE_KEYS)),
+        _json_values,
+        max_size=4,
+    ),
+)
+def test_a_supported_config_with_any_keys_changed_is_sized_or_refused(filename, changes):
+    """Every family's reading path, not only the refusal of unknown types, ends in a spec or a ConfigError."""
+    try:
+        spec = parse_config_text(json.dumps({**_REAL_CONFIGS[filename], **changes}), filename)
+    except ConfigError as error:
+        assert str(error) and len(str(error).splitlines()) == 1
+        return
+    counts = count_parameters(spec)
+    assert 0 < counts.active <= counts.total
