@@ -145,6 +145,12 @@ class ModelSpec:
         return self.shared_expert_intermediate_size or self.expert_intermediate_size
 
     @property
+    def active_mlp_width(self) -> int:
+        """Inner width one token runs through in an MoE layer: its routed experts plus the shared
+        ones, each at its own width (the activation buffers of that layer scale with it)."""
+        return self.experts_per_token * self.expert_intermediate_size + self.shared_experts * self.shared_expert_width
+
+    @property
     def moe_layers(self) -> int:
         return self.num_layers - self.dense_layers if self.is_moe else 0
 

@@ -155,7 +155,7 @@ def activation_elements_per_token(spec: ModelSpec) -> int:
         attention = 2 * h + 2 * q_dim + 2 * spec.num_kv_heads * spec.head_dim
     widths = [spec.intermediate_size]
     if spec.is_moe:
-        widths.append((spec.experts_per_token + spec.shared_experts) * spec.expert_intermediate_size)
+        widths.append(spec.active_mlp_width)
     mlp = 2 * h + (3 if spec.gated_mlp else 2) * max(widths)
     return max(attention, mlp)
 

@@ -204,8 +204,11 @@ def _lora_matrices(spec: ModelSpec, target: str) -> list[tuple[int, int, int]]:
     if target == "gate_proj" and not spec.gated_mlp:
         raise ValueError(f"{spec.name} has no gate_proj (its MLP is not gated)")
     dense_layers = spec.dense_layers if spec.is_moe else layers
-    experts = spec.moe_layers * (spec.num_experts + spec.shared_experts)
-    shapes = [(spec.intermediate_size, dense_layers), (spec.expert_intermediate_size, experts)]
+    shapes = [
+        (spec.intermediate_size, dense_layers),
+        (spec.expert_intermediate_size, spec.moe_layers * spec.num_experts),
+        (spec.shared_expert_width, spec.moe_layers * spec.shared_experts),
+    ]
     if target in ("gate_proj", "up_proj"):
         return [(h, width, count) for width, count in shapes if count]
     return [(width, h, count) for width, count in shapes if count]  # down_proj
@@ -324,7 +327,7 @@ def activation_terms_per_layer(
     kv_dim = q_dim if spec.uses_latent_attention else spec.num_kv_heads * spec.head_dim
     width = spec.intermediate_size
     if spec.is_moe:
-        width = max(width, (spec.experts_per_token + spec.shared_experts) * spec.expert_intermediate_size)
+        width = max(width, spec.active_mlp_width)
     return {
         "attention inputs, Q, K, V, output": tokens * (h + 2 * q_dim + 2 * kv_dim) * ACTIVATION_BYTES,
         "softmax scores (no FlashAttention)": 0

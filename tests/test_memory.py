@@ -1,10 +1,14 @@
 """Inference memory parts against hand-derived byte counts and llama.cpp's published file sizes."""
 
+from pathlib import Path
+
 import pytest
 
 from llm_calc.catalog import find_model
+from llm_calc.hf_config import parse_config_text
 from llm_calc.memory import (
     InferenceSettings,
+    activation_elements_per_token,
     activations_bytes,
     inference_memory,
     vocabulary_matrix_bits,
@@ -112,3 +116,11 @@ def test_every_weight_format_named_in_the_issue_exists():
     assert list(WEIGHT_FORMATS) == names
     assert weight_format("Q4_K_M").bits == 4.8944
     assert kv_format("bf16").bits == 16
+
+
+def test_qwen_moe_activation_width_counts_the_shared_expert_at_its_own_width():
+    """Qwen1.5-MoE-A2.7B: a token runs through 4 routed experts of 1,408 and one shared expert of
+    5,632, so the MLP stage holds 2 × 2,048 + 3 × (4 × 1,408 + 5,632) = 4,096 + 3 × 11,264 = 37,888
+    elements per token (the attention stage, 2 × 2,048 + 4 × 16 × 128 = 12,288, is smaller)."""
+    spec = parse_config_text((Path(__file__).parent / "configs" / "Qwen1.5-MoE-A2.7B.json").read_text())
+    assert activation_elements_per_token(spec) == 37_888

@@ -1,10 +1,12 @@
 """Training memory, FLOPs, time and cost against published runs and hand-derived values."""
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 
 from llm_calc.catalog import find_gpu, find_model
+from llm_calc.hf_config import parse_config_text
 from llm_calc.training import (
     DEFAULT_MFU,
     LLAMA_65B_RUN,
@@ -288,3 +290,11 @@ def test_lora_targets_missing_from_the_architecture_are_explained():
         lora_trainable_params(GPT3, 8, ("gate_proj",))
     with pytest.raises(ValueError, match="latent attention"):
         lora_trainable_params(find_model("deepseek-ai/DeepSeek-V3").spec, 8, ("q_proj",))
+
+
+def test_lora_on_qwen_moe_counts_the_shared_expert_at_its_own_width():
+    """Qwen1.5-MoE-A2.7B, rank 8 on gate_proj: per layer 60 routed experts × 8 × (2,048 + 1,408)
+    = 1,658,880 plus the shared expert 8 × (2,048 + 5,632) = 61,440, so 1,720,320 × 24 layers
+    = 41,287,680 adapter parameters."""
+    spec = parse_config_text((Path(__file__).parent / "configs" / "Qwen1.5-MoE-A2.7B.json").read_text())
+    assert lora_trainable_params(spec, 8, ("gate_proj",)) == 41_287_680
