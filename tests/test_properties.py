@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from llm_calc.architecture import ModelSpec, count_parameters, kv_cache_bytes
 from llm_calc.catalog import default_gpus, default_models
 from llm_calc.hardware import CARD_LADDER, size_on_gpus
-from llm_calc.hf_config import ConfigError, parse_config_text
+from llm_calc.hf_config import SUPPORTED_MODEL_TYPES, ConfigError, parse_config_text
 from llm_calc.memory import InferenceSettings, inference_memory
 from llm_calc.precision import KV_FORMATS, WEIGHT_FORMATS
 from llm_calc.tokens import count_tokens, decode_upload
@@ -164,8 +164,15 @@ config_keys = st.sampled_from(
 
 
 @SETTINGS
-@given(st.dictionaries(config_keys, json_values, max_size=13) | json_values)
-def test_any_json_config_is_parsed_or_refused_with_config_error(config):
+@given(
+    st.dictionaries(config_keys, json_values, max_size=13) | json_values,
+    st.sampled_from(SUPPORTED_MODEL_TYPES) | st.none(),
+)
+def test_any_json_config_is_parsed_or_refused_with_config_error(config, model_type):
+    """A random model_type is refused at once, so most examples name a supported family to reach
+    the family's own parsing paths."""
+    if model_type is not None and isinstance(config, dict):
+        config = {**config, "model_type": model_type}
     try:
         spec = parse_config_text(json.dumps(config))
     except ConfigError as error:
