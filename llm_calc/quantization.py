@@ -322,7 +322,7 @@ def _compressed_tensors(block: dict, name: str) -> Quantization:
         raise ValueError(f"{name}: compressed-tensors config group must target ['Linear'] with weights")
     bits = _number(weights, "num_bits", name)
     strategy = weights.get("strategy")
-    if strategy == "group":
+    if strategy in ("group", "tensor_group"):  # tensor_group: NVFP4's per-tensor global scale on top
         size = _number(weights, "group_size", name)
         scale = 8 if form == "nvfp4-pack-quantized" else SCALE_FP16_BITS
         zeros = 0 if weights.get("symmetric", True) else bits
@@ -338,17 +338,19 @@ def _compressed_tensors(block: dict, name: str) -> Quantization:
 
 
 _MODULE_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    # the vision tower of a multimodal wrapper, whole or module by module: not sized here
+    (r"(^|\.)(vision_tower|visual|vision_model|multi_modal_projector|mm_projector)(\.|$)", ()),
     (r"(^|\.)lm_head$", ("lm_head",)),
     (r"(^|\.)embed_tokens$", ()),  # never converted anyway
     (r"(^|\.)(self_attn|attn|attention)$", ("attention_linear",)),
     (r"(^|\.)(router|gate)$", ()),  # routers are never converted here
     (r"(^|\.)shared_experts?$", ("shared_experts_linear",)),
     (r"(^|\.)experts$", ("routed_experts_linear",)),
-    (r"(^|\.)(vision_tower|visual|vision_model|multi_modal_projector|mm_projector)$", ()),  # not sized
 )
 """Module names in ``modules_to_not_convert`` / ``ignore`` and the parameter groups they keep at
-16 bits (a trailing ``.``, ``model.layers.*.`` prefixes and ``re:`` patterns for these names are
-accepted)."""
+16 bits, first match wins (a trailing ``.``, ``model.layers.*.`` prefixes and ``re:`` patterns for
+these names are accepted). A name of one layer (``model.layers.3.self_attn``) that would keep a
+group of that layer only is refused: the plan is per group, not per layer."""
 
 
 def _without(groups: tuple[str, ...], modules: Any, name: str) -> tuple[str, ...]:
@@ -361,7 +363,7 @@ def _without(groups: tuple[str, ...], modules: Any, name: str) -> tuple[str, ...
     for module in modules:
         cleaned = module.removeprefix("re:").replace(".*", "").replace("$", "").rstrip(".")
         for pattern, excluded in _MODULE_GROUPS:
-            if re.search(pattern, cleaned) and not re.search(r"layers\.\d", cleaned):
+            if re.search(pattern, cleaned) and (not excluded or not re.search(r"layers\.\d", cleaned)):
                 kept.update(excluded)
                 break
         else:

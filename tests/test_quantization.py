@@ -181,6 +181,7 @@ def test_gptq_llama_bytes_by_hand():
     ],
 )
 def test_format_bits_follow_their_definition(block, bits):
+    """Each format's bits per converted weight, derived from its definition (see each case)."""
     assert parse_quantization(block).bits == pytest.approx(bits, abs=1e-12)
 
 
@@ -213,6 +214,25 @@ def test_modules_to_not_convert_keep_their_groups_at_16_bits():
     assert "shared_experts_linear" not in awq.groups and "routed_experts_linear" in awq.groups
 
 
+def test_compressed_tensors_nvfp4_and_a_vision_tower_ignored_module_by_module():
+    """NVFP4: 4 bits + one fp8 scale per 16 = 4.5 bits. A multimodal checkpoint's ``ignore`` lists
+    its vision tower module by module (as llm-compressor writes Qwen3-VL's): not sized here, not refused."""
+    block = {
+        "quant_method": "compressed-tensors",
+        "format": "nvfp4-pack-quantized",
+        "config_groups": {
+            "group_0": {
+                "targets": ["Linear"],
+                "weights": {"num_bits": 4, "type": "float", "strategy": "tensor_group", "group_size": 16},
+            }
+        },
+        "ignore": ["model.visual.blocks.0.attn.qkv", "model.visual.blocks.0.attn", "lm_head", "re:.*mlp.gate$"],
+    }
+    quant = parse_quantization(block)
+    assert quant.bits == 4.5
+    assert quant.groups == ("attention_linear", "dense_mlp_linear", "routed_experts_linear", "shared_experts_linear")
+
+
 # --- refusals -------------------------------------------------------------------------------
 
 
@@ -229,6 +249,7 @@ def test_unknown_quant_methods_are_refused_naming_the_supported_ones(method):
     [
         {"quant_method": "awq", "modules_to_not_convert": ["model.layers.0.", "mlp.gate."]},  # per layer
         {"quant_method": "awq", "modules_to_not_convert": ["indexer"]},  # a module we cannot place
+        {"quant_method": "awq", "modules_to_not_convert": ["model.layers.3.self_attn"]},  # one layer's attention
         {"quant_method": "fp8", "weight_block_size": [128]},
         {"quant_method": "gptq", "bits": "4"},
         {"quant_method": "compressed-tensors", "format": "marlin-24", "config_groups": {}},
