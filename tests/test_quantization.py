@@ -358,3 +358,29 @@ def test_decode_reads_the_shipped_bytes_of_what_a_token_touches():
     settings = InferenceSettings(weight_format="auto", storage=plan)
     memory = inference_memory(spec, settings)
     assert decode_read_bytes(spec, settings, memory) == 5_080_040_064 + memory.kv_cache_bytes
+
+
+def test_the_real_deepseek_config_reads_as_fp8_with_one_mtp_layer():
+    """data/hf_configs/deepseek-ai__DeepSeek-V3.json: quant_method fp8, weight_block_size [128, 128],
+    num_nextn_predict_layers 1 (README_WEIGHTS.md: "The open-sourced V3 weights include 1 MTP Module")."""
+    checkpoint = parse_checkpoint_text(DEEPSEEK_V3.read_bytes(), DEEPSEEK_V3.name)
+    assert checkpoint.quantization.label == "fp8 block 128x128"
+    assert checkpoint.mtp_layers == 1 and checkpoint.model_type == "deepseek_v3"
+    # the router (``gate``), embeddings, head and norms stay bf16
+    _, plan = _plan(DEEPSEEK_V3)
+    assert {r.group for r in plan.rows if r.bits == 16} >= {"embedding", "lm_head", "router", "norms"}
+
+
+@pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.json")), ids=lambda p: p.name)
+def test_as_shipped_never_exceeds_sixteen_bits_per_parameter(path):
+    """Every test config as shipped weighs at most its bf16 copy (equal when unquantized, fp32 aside)."""
+    text = path.read_bytes()
+    spec = parse_config_text(text, path.name)
+    checkpoint = parse_checkpoint_text(text, path.name)
+    if checkpoint.torch_dtype_bits > 16:
+        return
+    plan = storage_plan(spec, checkpoint)
+    bf16 = count_parameters(spec).total * 2
+    assert plan.weights_bytes <= bf16
+    if checkpoint.quantization is None:
+        assert plan.weights_bytes == bf16
