@@ -44,13 +44,13 @@ PUBLISHED = [
     # code index (find_string "60.8GiB", index id 54155621995).
     ("gpt-oss-120b", CONFIGS / "gpt-oss-120b.json", 60.8 * GIB),
     ("gpt-oss-20b", CONFIGS / "gpt-oss-20b.json", 12.8 * GIB),
-    # TheBloke/Mistral-7B-v0.1-AWQ README, "Provided files, and AWQ parameters": branch main,
+    # https://huggingface.co/TheBloke/Mistral-7B-v0.1-AWQ README, "Provided files, and AWQ parameters": branch main,
     # 4 bits, GS 128, Size 4.15 GB (README copy in the GitHub code index, id 70911152566).
     ("Mistral-7B-v0.1-AWQ", CONFIGS / "Mistral-7B-v0.1-AWQ.json", 4.15 * GB),
-    # TheBloke/Llama-2-7b-Chat-GPTQ README, "Provided files, and GPTQ parameters": branch main,
+    # https://huggingface.co/TheBloke/Llama-2-7b-Chat-GPTQ README, "Provided files, and GPTQ parameters": branch main,
     # 4 bits, GS 128, Act Order No, Size 3.90 GB (README copy in the GitHub code index, id 1467458793).
     ("Llama-2-7b-Chat-GPTQ", CONFIGS / "Llama-2-7b-Chat-GPTQ.json", 3.90 * GB),
-    # TheBloke/Mistral-7B-Instruct-v0.1-GPTQ README: branch main, 4 bits, GS 128, Act Order Yes,
+    # https://huggingface.co/TheBloke/Mistral-7B-Instruct-v0.1-GPTQ README: branch main, 4 bits, GS 128, Act Order Yes,
     # Size 4.16 GB (README copy in the GitHub code index, id 47419400950).
     ("Mistral-7B-Instruct-v0.1-GPTQ", CONFIGS / "Mistral-7B-Instruct-v0.1-GPTQ.json", 4.16 * GB),
 ]
@@ -66,7 +66,7 @@ def test_weights_as_shipped_are_within_two_percent_of_the_published_checkpoint(n
 def test_deepseek_v3_checkpoint_as_stored_matches_its_files():
     """DeepSeek-V3 fp8: the checkpoint (MTP layer included) within 2 % of its safetensors files.
 
-    Published: 688,586,727,753 bytes, the weight files of deepseek-ai/DeepSeek-V3 at commit
+    Published: 688,586,727,753 bytes, the weight files of https://huggingface.co/deepseek-ai/DeepSeek-V3 at commit
     afb92e1fa402c2be2a9eb085312bb02e0384d6c7 ("artifact_bytes", a public dashboard annex in the
     GitHub code index, id 59118868630). DeepSeek-R1 has the same layout and the same figure: a
     model report lists its 163 safetensors files as "641.30 GB" (688,586,727,753 / 2^30 = 641.30)
