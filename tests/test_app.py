@@ -108,3 +108,35 @@ def test_every_precision_renders(precision):
     at = open_calculator()
     at.selectbox(key="precision").set_value(precision).run()
     assert not at.exception
+
+
+def _drawn_position(axis, label: str) -> float | None:
+    """Where Plotly puts an x value: its index on a category axis, the number on a numeric one, and
+    nowhere (None) for a text label on a numeric axis, which Plotly drops."""
+    if axis.type == "category":
+        return list(axis.categoryarray).index(label)
+    try:
+        return float(label)
+    except ValueError:
+        return None
+
+
+def test_memory_by_context_chart_draws_every_bar_and_marks_the_selected_one():
+    """On main the default 8k view showed three bars and a floating marker: the "1k".."32k" labels
+    sat on a numeric axis. Every context from 128 to 32,768 tokens (9 doublings) must get its own
+    place, in order, and the "selected" marker must sit on the 8k bar."""
+    from llm_calc.catalog import default_models
+    from llm_calc.memory import InferenceSettings
+    from llm_calc.sweep import memory_by_context
+    from ui.charts import memory_by_context_figure
+
+    spec = next(m.spec for m in default_models() if m.name == "Llama 3.1 8B")
+    figure = memory_by_context_figure(memory_by_context(spec, InferenceSettings(context_tokens=8192), 32_768), 8192)
+    expected = ["128", "256", "512", "1k", "2k", "4k", "8k", "16k", "32k"]
+    for bar in figure.data:
+        assert list(bar.x) == expected
+        positions = [_drawn_position(figure.layout.xaxis, label) for label in bar.x]
+        assert None not in positions, bar.name
+        assert positions == sorted(set(positions)), bar.name  # distinct and in order
+    (marker,) = figure.layout.annotations
+    assert _drawn_position(figure.layout.xaxis, marker.x) == _drawn_position(figure.layout.xaxis, "8k")

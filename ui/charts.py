@@ -105,7 +105,11 @@ def memory_parts(memory: MemoryBreakdown) -> dict[str, int]:
 
 
 def memory_by_context_figure(series: list[tuple[int, MemoryBreakdown]], selected: int) -> go.Figure:
-    """Stacked memory parts at each context length; the selected context is outlined."""
+    """Stacked memory parts at each context length; the selected context is marked.
+
+    The x axis is categorical, in the order of ``series``: its labels ("1k", "8k") are text, and on
+    a numeric axis Plotly would drop every bar whose label is not a number.
+    """
     labels = [context_label(c) for c, _ in series]
     figure = go.Figure()
     for part, color in PART_COLORS.items():
@@ -120,7 +124,7 @@ def memory_by_context_figure(series: list[tuple[int, MemoryBreakdown]], selected
         barmode="stack",
         height=380,
         margin={"l": 10, "r": 10, "t": 30, "b": 40},
-        xaxis_title="context (tokens)",
+        xaxis={"title": "context (tokens)", "type": "category", "categoryorder": "array", "categoryarray": labels},
         yaxis_title="memory (GiB)",
         legend={"orientation": "h", "yanchor": "top", "y": -0.2},
     )
