@@ -19,7 +19,7 @@ from llm_calc.rules import inference_rule_bytes
 from llm_calc.sweep import CONTEXT_STEPS, memory_by_context
 from llm_calc.units import GB, format_count, format_gib
 from ui.charts import context_label, decode_speed_figure, gpu_fit_figure, memory_by_context_figure
-from ui.model_picker import pick_model
+from ui.model_picker import pick_model, training_context
 from ui.tables import gpu_table
 from ui.text import escape_markdown
 
@@ -148,9 +148,10 @@ st.subheader(
     f"{spec.name} · {format_count(params.total)} parameters"
     + (f" ({format_count(params.active)} active per token)" if spec.is_moe else "")
 )
-if context > spec.max_context:
+trained_for = training_context(spec)
+if trained_for is not None and context > trained_for:
     st.warning(
-        f"{spec.name} was trained for {spec.max_context:,} tokens; {context:,} needs RoPE scaling "
+        f"{spec.name} was trained for {trained_for:,} tokens; {context:,} needs RoPE scaling "
         "or another extension. The memory estimate still holds."
     )
 
@@ -279,7 +280,19 @@ with st.expander("Model architecture and parameter count"):
         width="stretch",
     )
     right.dataframe(
-        pd.DataFrame({"field": list(vars(spec)), "value": [str(v) for v in vars(spec).values()]}),
+        pd.DataFrame(
+            {
+                "field": list(vars(spec)),
+                "value": [
+                    "none (custom model)"
+                    if field == "max_context" and trained_for is None
+                    else f"{value:,}"
+                    if isinstance(value, int) and not isinstance(value, bool)
+                    else str(value)
+                    for field, value in vars(spec).items()
+                ],
+            }
+        ),
         hide_index=True,
         width="stretch",
         height=300,

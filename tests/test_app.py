@@ -140,3 +140,27 @@ def test_memory_by_context_chart_draws_every_bar_and_marks_the_selected_one():
         assert positions == sorted(set(positions)), bar.name  # distinct and in order
     (marker,) = figure.layout.annotations
     assert _drawn_position(figure.layout.xaxis, marker.x) == _drawn_position(figure.layout.xaxis, "8k")
+
+
+def test_a_custom_model_has_no_inherited_training_context():
+    """On main a custom 7 B model warned "trained for 2,048 tokens", LLaMA-7B's context, at the
+    default 8k: a model that was never trained has no such limit."""
+    at = open_calculator()
+    at.radio(key="source").set_value("Custom size").run()
+    at.select_slider(key="custom_size").set_value(7).run()
+    assert not at.exception
+    assert not any("trained for" in w.value for w in at.warning)
+
+
+def test_hidden_size_not_divisible_by_heads_is_refused():
+    """On main 7 heads on a 4,096 hidden size were accepted (4,096 / 7 = 585.14 dimensions a head)."""
+    at = open_calculator()
+    at.radio(key="source").set_value("Custom size").run()
+    at.select_slider(key="custom_size").set_value(7).run()
+    at.number_input(key="arch_hidden").set_value(4096)
+    at.number_input(key="arch_heads").set_value(7)
+    at.number_input(key="arch_kv_heads").set_value(7)
+    at.run()
+    assert not at.exception
+    assert any("hidden size (4,096) must be a whole multiple of the attention heads (7)" in e.value for e in at.error)
+    assert not at.metric  # no result drawn for an invalid architecture
