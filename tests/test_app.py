@@ -5,7 +5,7 @@ Expected values are hand-derived: Llama 3.1 8B has 8,030,261,248 parameters (16.
 """
 
 import pytest
-from apptest_pages import open_app_page
+from apptest_pages import APP, open_app_page
 from streamlit.testing.v1 import AppTest
 
 CALCULATOR = "app_pages/hardware_calculator.py"
@@ -164,3 +164,16 @@ def test_hidden_size_not_divisible_by_heads_is_refused():
     assert not at.exception
     assert any("hidden size (4,096) must be a whole multiple of the attention heads (7)" in e.value for e in at.error)
     assert not at.metric  # no result drawn for an invalid architecture
+
+
+def test_the_overview_is_linkable_by_its_name():
+    """On main /overview opened "Page not found": Streamlit serves the default page at the root and
+    finds a named page by matching the URL path against each registered page's url_pathname, which
+    is empty for the default. Here a page answers to "overview" and shows the overview."""
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    named = [h for h, info in at._registered_pages.items() if info.get("url_pathname") == "overview"]
+    assert len(named) == 1
+    at._page_hash = named[0]  # what the server resolves /overview to
+    at.run()
+    assert not at.exception
+    assert at.title[0].value == "LLM Primer"
