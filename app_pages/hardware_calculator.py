@@ -22,6 +22,7 @@ from ui.charts import context_label, decode_speed_figure, gpu_fit_figure, memory
 from ui.model_picker import pick_model, training_context
 from ui.tables import gpu_table
 from ui.text import escape_markdown
+from ui.url_params import read_link, report_ignored
 
 GPU_COUNTS = (1, 2, 4, 8, 16, 32, 64)
 
@@ -40,6 +41,7 @@ st.write(
 )
 
 # --- inputs -----------------------------------------------------------------------------------
+link = read_link()
 with st.sidebar:
     st.header("Model")
     spec, catalog_model = pick_model()
@@ -120,6 +122,8 @@ with st.sidebar:
             bind="query-params",
         )
         flash = st.toggle("FlashAttention", value=True, key="flash", bind="query-params")
+
+report_ignored(link)
 
 gpus = tuple(g for g in GPUS if g.vendor in chosen_vendors and g.gpu_class in chosen_classes)
 if add_custom:

@@ -24,6 +24,7 @@ from llm_calc.tokens import (
 from ui.charts import context_fill_figure, context_label, token_count_figure
 from ui.text import escape_markdown
 from ui.token_html import spans_html
+from ui.url_params import read_link, report_ignored
 
 MAX_TEXT_IN_URL = 2000  # texts up to this many characters travel in the link; longer ones and uploads do not
 DISPLAY_TOKENS = 2000  # tokens drawn as coloured spans; the counts always cover the whole text
@@ -73,6 +74,7 @@ st.write(
 )
 
 # --- input ------------------------------------------------------------------------------------
+link = read_link()
 if "text" not in st.session_state:
     st.session_state["text"] = st.query_params.get("text") or sample_text("English prose")
 
@@ -145,6 +147,7 @@ count_special = special_col.toggle(
 )
 show_whitespace = space_col.toggle("Show whitespace", key="whitespace", bind="query-params")
 show_ids = ids_col.toggle("Show token ids", key="ids", bind="query-params")
+link_notice = st.container()  # filled once the last bound widget (the completion slider) has run
 
 counts, broken = count_everything(text, count_special)
 for name, problem in broken.items():
@@ -224,6 +227,7 @@ completion = st.select_slider(
     bind="query-params",
     format_func=context_label,
 )
+report_ignored(link, link_notice)
 try:
     fills = context_fills({name: c.tokens for name, c in counts.items()}, completion)
 except CatalogError as error:

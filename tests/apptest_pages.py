@@ -15,3 +15,13 @@ def open_app_page(path: str | None = None) -> AppTest:
         at.switch_page(path).run()
     assert not at.exception, path
     return at
+
+
+def open_app_link(path: str, params: dict[str, str | list[str]]) -> AppTest:
+    """Open ``path`` as a shared link with these query parameters would (no earlier page in the
+    session), and check that it ran without an exception."""
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params.update(params)
+    at.switch_page(path).run()
+    assert not at.exception, (path, params)
+    return at

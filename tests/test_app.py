@@ -5,7 +5,7 @@ Expected values are hand-derived: Llama 3.1 8B has 8,030,261,248 parameters (16.
 """
 
 import pytest
-from apptest_pages import APP, open_app_page
+from apptest_pages import APP, open_app_link, open_app_page
 from streamlit.testing.v1 import AppTest
 
 CALCULATOR = "app_pages/hardware_calculator.py"
@@ -177,3 +177,28 @@ def test_the_overview_is_linkable_by_its_name():
     at.run()
     assert not at.exception
     assert at.title[0].value == "LLM Primer"
+
+
+def test_garbage_in_the_link_is_named_with_the_value_used():
+    """On main ?batch=abc&model=Nope silently showed batch 1 and Llama 3.1 8B: the user was not told
+    the link was not followed. Valid values (16k, 2 GPUs) and the default spelled out (flash=True)
+    are not mentioned."""
+    at = open_app_link(
+        CALCULATOR,
+        {"batch": "abc", "model": "Nope", "vendor": ["NVIDIA", "Foo"], "context": "16k", "gpus": "2", "flash": "True"},
+    )
+    (warning,) = [w.value for w in at.warning if "link" in w.value]
+    assert "batch = “abc” (using 1)" in warning
+    assert "model = “Nope” (using Llama 3\\.1 8B)" in warning  # escaped markdown of "Llama 3.1 8B"
+    assert "vendor = “NVIDIA, Foo” (using NVIDIA)" in warning
+    for valid in ("context", "gpus", "flash"):
+        assert valid not in warning
+    assert at.session_state["context"] == 16384 and at.session_state["gpus"] == 2
+
+
+def test_a_valid_link_and_later_changes_say_nothing_about_the_link():
+    at = open_app_link(CALCULATOR, {"batch": "8", "precision": "fp8"})
+    assert not any("link" in w.value for w in at.warning)
+    at.number_input(key="batch").set_value(16).run()
+    assert not any("link" in w.value for w in at.warning)
+    assert metrics(at)["KV cache"] == "16.0 GiB"  # 131,072 B x 8,192 x 16

@@ -4,7 +4,7 @@ import html
 import re
 
 import pytest
-from apptest_pages import open_app_page
+from apptest_pages import open_app_link, open_app_page
 from streamlit.testing.v1 import AppTest
 
 from ui.token_html import spans_html
@@ -108,3 +108,12 @@ def test_a_broken_tokenizer_file_is_reported_and_the_rest_still_count(page, monk
         assert list(page.dataframe[0].value["tokenizer"]) == ["OpenAI cl100k_base"]
     finally:
         tokenizers.get_tokenizer.cache_clear()
+
+
+def test_garbage_in_the_link_is_named_with_the_value_used():
+    """On main ?completion=3k&tokenizers=zzz fell back to 1k and the default tokenizers without a word."""
+    at = open_app_link(PAGE, {"completion": "3k", "tokenizers": ["llama3", "zzz"], "ids": "true"})
+    (warning,) = [w.value for w in at.warning if "link" in w.value]
+    assert "completion = “3k” (using 1k)" in warning
+    assert "tokenizers = “llama3, zzz” (using llama3)" in warning
+    assert "ids" not in warning
