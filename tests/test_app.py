@@ -5,7 +5,7 @@ Expected values are hand-derived: Llama 3.1 8B has 8,030,261,248 parameters (16.
 """
 
 import pytest
-from apptest_pages import APP, open_app_link, open_app_page
+from apptest_pages import APP, open_app_link, open_app_page, unseparated_numbers
 from streamlit.testing.v1 import AppTest
 
 CALCULATOR = "app_pages/hardware_calculator.py"
@@ -202,3 +202,16 @@ def test_a_valid_link_and_later_changes_say_nothing_about_the_link():
     at.number_input(key="batch").set_value(16).run()
     assert not any("link" in w.value for w in at.warning)
     assert metrics(at)["KV cache"] == "16.0 GiB"  # 131,072 B x 8,192 x 16
+
+
+def test_big_numbers_in_the_calculator_tables_have_separators():
+    """On main the GPU table showed e.g. "1234" for a cost per day: 64 H100s at a few dollars an
+    hour cost thousands of dollars a day, and Llama 3 70B at batch 256 decodes thousands of tokens/s."""
+    at = open_calculator()
+    at.selectbox(key="model").set_value("Llama 3 70B")
+    at.select_slider(key="gpus").set_value(2)
+    at.number_input(key="batch").set_value(256)
+    at.run()
+    assert not at.exception
+    assert at.dataframe[0].value["cost per day ($)"].max() >= 1000  # the case is really exercised
+    assert unseparated_numbers(at) == {}
