@@ -2,7 +2,7 @@
 with values computed by hand."""
 
 import pytest
-from apptest_pages import open_app_page
+from apptest_pages import open_app_page, unseparated_numbers
 from streamlit.testing.v1 import AppTest
 
 from llm_calc.sampling import EXAMPLE_LOGITS, temperature_probabilities
@@ -90,3 +90,9 @@ def test_hardware_page_recomputes_the_llama_example():
     at = open_page("app_pages/primer_hardware.py")
     text = " ".join(m.value for m in at.markdown)
     assert "20.8 days" in text and "$3.71 per GPU-hour" in text
+
+
+def test_sources_tables_show_big_numbers_with_separators():
+    """On main the sources page listed 175000000000 parameters and 128000-token windows."""
+    at = open_page("app_pages/primer_sources.py")
+    assert unseparated_numbers(at) == {}

@@ -7,6 +7,7 @@ import plotly.graph_objects as go
 
 from llm_calc.hardware import GpuResult
 from llm_calc.memory import MemoryBreakdown
+from llm_calc.tokens import RULE_TOKENS_PER_WORD
 from llm_calc.units import GIB
 
 FITS_COLOR = "#16a34a"
@@ -161,7 +162,7 @@ def decode_speed_figure(results: list[GpuResult]) -> go.Figure:
 
 
 def token_count_figure(labels: list[str], tokens: list[int], rule_estimate: int) -> go.Figure:
-    """Exact tokens per tokenizer, with the 1.3-tokens-per-word rule as a dashed line."""
+    """Exact tokens per tokenizer, with the tokens-per-word rule (RULE_TOKENS_PER_WORD) as a dashed line."""
     figure = go.Figure(
         go.Bar(
             x=labels,
@@ -177,7 +178,7 @@ def token_count_figure(labels: list[str], tokens: list[int], rule_estimate: int)
         y=rule_estimate,
         line_dash="dash",
         line_color="#f59e0b",
-        annotation_text=f"1.3 × words = {rule_estimate:,}",
+        annotation_text=f"{RULE_TOKENS_PER_WORD} × words = {rule_estimate:,}",
         annotation_position="top left",
     )
     figure.update_layout(height=340, margin={"l": 10, "r": 10, "t": 30, "b": 40}, yaxis_title="tokens")
