@@ -17,6 +17,7 @@ import math
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import pytest
 from apptest_pages import APP
@@ -33,6 +34,9 @@ SELECTIONS = ("selectbox", "radio", "select_slider")
 NUMBERS = ("number_input", "slider")
 SWITCHES = ("toggle", "checkbox")
 TEXTS = ("text_input", "text_area")
+LINKS_SEEN: dict[str, set[tuple[str, str]]] = {}
+"""Page -> the page links the full sweep saw, reused by the link test when it runs after it."""
+LINKS_PER_PAGE = 20  # links opened per source page (each is a fresh session: two script runs)
 UNBOUNDED = 1e9  # stands in for a missing bound of a number input
 
 KNOWN_CRASHES = {
@@ -90,12 +94,14 @@ class Sweep:
     failures: list[str] = field(default_factory=list)
     known: list[str] = field(default_factory=list)
     runs: int = 0
+    links: set[tuple[str, str]] = field(default_factory=set)  # (URL path, query string) of page links shown
 
     def __post_init__(self) -> None:
         self.at = AppTest.from_file(APP, default_timeout=RUN_TIMEOUT_S).run()
         if self.page != "app_pages/home.py":
             self.at.switch_page(self.page).run()
         assert not self.at.exception, self.at.exception
+        self.links |= {(link.proto.page, link.proto.query_string) for link in self.at.get("page_link")}
 
     def widget(self, kind: str, key: str):
         return next((w for w in self.at.get(kind) if w.key == key), None)
@@ -116,13 +122,20 @@ class Sweep:
             self.failures.append(f"{what}: {error}")
             return False
         if self.at.exception:
-            error = self.at.exception[0]
-            last_frame = error.stack_trace[-1] if error.stack_trace else ""
-            raised_in = last_frame.split(" in ", 1)[-1].split("\n", 1)[0].strip()
-            message = f"{what}: {error.proto.type} in {raised_in}: {last_frame.splitlines()[-1].strip()!r}"
-            (self.known if (error.proto.type, raised_in) in KNOWN_CRASHES else self.failures).append(message)
+            message, known = crash(self.at)
+            (self.known if known else self.failures).append(f"{what}: {message}")
             return False
+        self.links |= {(link.proto.page, link.proto.query_string) for link in self.at.get("page_link")}
         return True
+
+
+def crash(at: AppTest) -> tuple[str, bool]:
+    """The exception a run ended in, in one line, and whether it is one of KNOWN_CRASHES."""
+    error = at.exception[0]
+    last_frame = error.stack_trace[-1] if error.stack_trace else ""
+    raised_in = last_frame.split(" in ", 1)[-1].split("\n", 1)[0].strip()
+    code = last_frame.splitlines()[-1].strip() if last_frame else ""
+    return f"{error.proto.type} in {raised_in}: {code!r}", (error.proto.type, raised_in) in KNOWN_CRASHES
 
 
 def shown_as(widget, options: list[str]) -> None:
@@ -262,10 +275,48 @@ def test_every_widget_value_ends_in_a_result_or_a_message(page):
     for kind, key in sweep.widgets():
         if key not in seen:
             sweep_widget(sweep, kind, key, seen, 0)
-    print(f"{page}: {sweep.runs} runs, {len(seen)} widgets")
+    LINKS_SEEN[page] = sweep.links
+    print(f"{page}: {sweep.runs} runs, {len(seen)} widgets, {len(sweep.links)} distinct page links")
     if sweep.known:
         warnings.warn(f"{len(sweep.known)} known crashes set aside on {page}: {sweep.known[:3]}", stacklevel=1)
     assert not sweep.failures, "\n".join(sweep.failures)
+
+
+def open_link(path: str, params: dict[str, list[str]]) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=RUN_TIMEOUT_S)
+    at.query_params.update({k: v if len(v) > 1 else v[0] for k, v in params.items()})
+    at.switch_page(path).run(timeout=RUN_TIMEOUT_S)
+    return at
+
+
+def script_of(at: AppTest, url_path: str) -> str:
+    """The page file (relative to app.py) that a URL path opens."""
+    info = next(i for i in at._registered_pages.values() if i.get("url_pathname") == url_path)
+    return str(Path(info["script_path"]).relative_to(Path(APP).parent))
+
+
+@pytest.mark.parametrize("page", app_pages())
+def test_every_link_a_page_builds_is_followed_as_given(page):
+    """A link from one page to another (the primer's "Try it in the calculator", "Fine-tune on these
+    tokens") carries values its target accepts: it opens without an exception and without the
+    "ignored" warning. Links are gathered over every option of the page's selections and switches;
+    up to LINKS_PER_PAGE of them, spread evenly in sorted order, are opened."""
+    if page not in LINKS_SEEN:  # run alone: gather the links over the page's choices here
+        sweep = Sweep(page)
+        seen: set[str] = set()
+        for kind, key in sweep.widgets():
+            if kind in (*SELECTIONS, *SWITCHES) and key not in seen:
+                sweep_widget(sweep, kind, key, seen, NESTING)
+        LINKS_SEEN[page] = sweep.links
+    at = AppTest.from_file(APP, default_timeout=RUN_TIMEOUT_S).run()
+    links = sorted((url_path, query) for url_path, query in LINKS_SEEN[page] if query)
+    problems = []
+    for url_path, query in links[:: max(1, math.ceil(len(links) / LINKS_PER_PAGE))]:
+        target = open_link(script_of(at, url_path), parse_qs(query, keep_blank_values=True))
+        if target.exception and not crash(target)[1]:
+            problems.append(f"/{url_path}?{query}: {crash(target)[0]}")
+        problems += [f"/{url_path}?{query}: {w.value}" for w in target.warning if "The link had" in w.value]
+    assert not problems, "\n".join(problems)
 
 
 @pytest.mark.parametrize(("page", "key", "option"), KNOWN_CASES)
