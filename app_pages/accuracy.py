@@ -16,6 +16,7 @@ from llm_calc.catalog import DATA_DIR, CatalogError, find_gpu, find_model
 from llm_calc.hardware import DECODE_BANDWIDTH_EFFICIENCY, PREFILL_MFU
 from ui.charts import error_by_group_figure, predicted_vs_measured_figure
 from ui.text import escape_markdown
+from ui.url_params import read_link, report_ignored
 
 try:
     measurements = default_measurements()
@@ -45,6 +46,7 @@ st.markdown(
     "gets a verdict (does our estimate fit the card's usable memory?) and stays out of the medians."
 )
 
+link = read_link()
 efficiency = st.slider(
     "Decode bandwidth efficiency used for the speed rows",
     0.2,
@@ -55,6 +57,7 @@ efficiency = st.slider(
     bind="query-params",
     help="The app's default was fitted on the rows marked 'fit'; move it to see the trade-off.",
 )
+report_ignored(link)
 comparisons = compare(measurements, efficiency)
 summaries = summarize(comparisons)
 

@@ -21,7 +21,7 @@ from llm_calc.rules import (
     inference_rule_bytes,
 )
 from llm_calc.sweep import CONTEXT_STEPS, memory_by_context
-from llm_calc.units import GB, format_count, format_gib
+from llm_calc.units import GIB, format_count, format_gib
 from ui.charts import context_label, decode_speed_figure, gpu_fit_figure, memory_by_context_figure
 from ui.model_picker import pick_model, training_context
 from ui.tables import gpu_table, gpu_table_columns
@@ -242,14 +242,14 @@ with speed_tab:
         )
         why = explained.speed
         st.markdown(
-            f"Each decode step reads **{why.read_bytes / GB:,.1f} GB**: the weights a token touches "
-            f"({(why.read_bytes - memory.kv_cache_bytes) / GB:,.1f} GB) plus the whole KV cache "
-            f"({memory.kv_cache_bytes / GB:,.1f} GB for {batch:,} × {context:,} tokens). "
-            f"At {efficiency:.0%} of the datasheet bandwidth of the tensor-parallel cards "
-            f"(≈ {why.effective_bandwidth_gbs:,.0f} GB/s) "
-            f"that takes "
-            f"**{why.memory_seconds * 1000:,.1f} ms**; the step's FLOPs take "
-            f"{why.compute_seconds * 1000:,.2f} ms, so decode is "
+            f"Each decode step reads **{why.read_bytes / GIB:,.2f} GiB**: the weights a token touches "
+            f"({(why.read_bytes - memory.kv_cache_bytes) / GIB:,.2f} GiB) plus the whole KV cache "
+            f"({memory.kv_cache_bytes / GIB:,.2f} GiB for {batch:,} × {context:,} tokens). "
+            f"On {explained.cards_used:,} card(s) each card reads **{why.card_read_bytes / GIB:,.2f} GiB** — its "
+            f"share of the weights and the KV cache it holds (a full copy where the cache is replicated) — "
+            f"at {efficiency:.0%} of its datasheet bandwidth (≈ {why.card_bandwidth_gbs:,.0f} GB/s, decimal as "
+            f"datasheets quote it): **{why.memory_seconds * 1000:,.1f} ms** per step (pipeline stages one "
+            f"after another); the step's FLOPs take {why.compute_seconds * 1000:,.2f} ms, so decode is "
             f"**{'memory-bandwidth' if why.bandwidth_bound else 'compute'}-bound**: "
             f"{why.decode_tokens_per_s:,.1f} tokens/s per sequence, {why.aggregate_tokens_per_s:,.0f} for "
             f"the batch. A prompt filling the context takes about {why.prefill_seconds:,.1f} s to prefill."

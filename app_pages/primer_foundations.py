@@ -5,11 +5,12 @@ import streamlit as st
 from llm_calc.architecture import count_parameters
 from llm_calc.catalog import default_models, find_model
 from llm_calc.memory import weights_bytes_for_params
-from llm_calc.rules import inference_rule_bytes
+from llm_calc.precision import weight_format
+from llm_calc.rules import INFERENCE_GB_PER_BILLION_16BIT, INFERENCE_GB_PER_BILLION_QUANTIZED, inference_rule_bytes
 from llm_calc.tokenizers import get_tokenizer
 from llm_calc.tokens import RULE_TOKENS_PER_WORD, rule_of_thumb_tokens, token_spans, word_count
 from llm_calc.training import CHINCHILLA_TOKENS_PER_PARAMETER, dense_training_flops
-from llm_calc.units import GB, format_count
+from llm_calc.units import GIB, format_count, format_gib
 from ui.charts import model_sizes_figure, parameter_parts_figure
 from ui.model_picker import CUSTOM_SIZES_B
 from ui.primer import primer_footer
@@ -149,15 +150,17 @@ st.plotly_chart(
 )
 size = st.select_slider("Parameters (billions)", CUSTOM_SIZES_B, value=70, key="primer_size")
 sixteen, four, rule = st.columns(3)
-sixteen.metric("Weights at 16 bits", f"{weights_bytes_for_params(size * 1e9, 'bf16') / GB:,.1f} GB")
-four.metric("Weights at 4 bits (Q4_0)", f"{weights_bytes_for_params(size * 1e9, 'q4_0') / GB:,.1f} GB")
+sixteen.metric("Weights at 16 bits", format_gib(weights_bytes_for_params(size * 1e9, "bf16")))
+four.metric("Weights at 4 bits (Q4_0)", format_gib(weights_bytes_for_params(size * 1e9, "q4_0")))
 rule.metric(
     "Rule of thumb, 16-bit / quantized",
-    f"{inference_rule_bytes(size * 1e9, False) / GB:,.0f} / {inference_rule_bytes(size * 1e9, True) / GB:,.0f} GB",
+    f"{inference_rule_bytes(size * 1e9, False) / GIB:,.1f} / {inference_rule_bytes(size * 1e9, True) / GIB:,.1f} GiB",
 )
 st.caption(
-    "Weights alone: 2 bytes per parameter at 16 bits, 4.5 bits at Q4_0. The rules of thumb (2.1 and 0.7 GB "
-    "per billion) add room for the KV cache and buffers of a short prompt."
+    f"Weights alone: 2 bytes per parameter at 16 bits, {weight_format('q4_0').bits:g} bits at Q4_0. The rules of "
+    f"thumb ({INFERENCE_GB_PER_BILLION_16BIT:g} and {INFERENCE_GB_PER_BILLION_QUANTIZED:g} GB per billion, "
+    "decimal gigabytes of 10⁹ bytes, shown here in GiB of 2³⁰ bytes like every memory figure) add room for the "
+    "KV cache and buffers of a short prompt."
 )
 st.page_link(
     "app_pages/hardware_calculator.py",

@@ -7,6 +7,8 @@ from llm_calc.tokenizers import get_tokenizer
 from llm_calc.tokens import (
     CHAT_REPLY_PRIMER,
     CHAT_TOKENS_PER_MESSAGE,
+    RULE_TOKENS_PER_WORD,
+    WORDS_PER_PAGE,
     ChatMessage,
     api_models,
     chat_tokens,
@@ -58,7 +60,7 @@ window = st.select_slider(
 st.metric(
     f"{window:,} tokens of English",
     f"≈ {pages_for_tokens(window):,.0f} pages",
-    help="1.3 tokens per word, 500 words per single-spaced page",
+    help=f"{RULE_TOKENS_PER_WORD:g} tokens per word, {WORDS_PER_PAGE:,} words per single-spaced page",
 )
 st.page_link(
     "app_pages/token_estimator.py",

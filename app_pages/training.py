@@ -39,6 +39,7 @@ from llm_calc.units import format_count, format_gib
 from ui.charts import time_and_cost_figure, training_memory_figure
 from ui.model_picker import pick_model
 from ui.text import escape_markdown
+from ui.url_params import read_link, report_ignored
 
 METHOD_LABELS = {"full": "Full fine-tuning / pre-training", "lora": "LoRA", "qlora": "QLoRA (4-bit base)"}
 OPTIMIZER_LABELS = {"adamw": "AdamW", "adam8bit": "8-bit Adam (bitsandbytes)", "sgd": "SGD with momentum"}
@@ -71,6 +72,7 @@ st.write(
 )
 
 # --- inputs -----------------------------------------------------------------------------------
+link = read_link()
 with st.sidebar:
     st.header("Model")
     spec, catalog_model = pick_model(allow_upload=True)
@@ -165,6 +167,7 @@ with st.sidebar:
     )
     attention_flops = st.toggle("Count attention FLOPs", key="attn_flops", bind="query-params")
 
+report_ignored(link)
 gpu = find_gpu(gpu_name)
 price = price_override or gpu.price_per_hour_usd
 try:

@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from apptest_pages import open_app_page
+from apptest_pages import open_app_link, open_app_page
 from streamlit.testing.v1 import AppTest
 
 from llm_calc.accuracy import (
@@ -238,3 +238,9 @@ def test_the_efficiency_is_in_the_link_and_garbage_falls_back_to_the_default(que
     at.run()
     assert not at.exception
     assert at.slider(key="accuracy_efficiency").value == pytest.approx(expected)
+
+
+def test_garbage_in_the_link_is_named_with_the_value_used():
+    at = open_app_link("app_pages/accuracy.py", {"accuracy_efficiency": "fast"})
+    (warning,) = [w.value for w in at.warning if "link" in w.value]
+    assert "accuracy\\_efficiency = “fast” (using 0\\.48)" in warning  # escaped markdown

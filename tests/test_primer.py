@@ -35,12 +35,13 @@ def test_every_primer_page_runs_and_has_its_headings(path):
 
 def test_model_size_slider_shows_hand_computed_weights():
     at = open_page("app_pages/primer_foundations.py")
-    assert metric(at, "Weights at 16 bits") == "140.0 GB"  # 70e9 x 2 bytes
-    assert metric(at, "Weights at 4 bits (Q4_0)") == "39.4 GB"  # 70e9 x 4.5 / 8
+    assert metric(at, "Weights at 16 bits") == "130.4 GiB"  # 70e9 x 2 bytes = 140e9 / 2^30
+    assert metric(at, "Weights at 4 bits (Q4_0)") == "36.7 GiB"  # 70e9 x 4.5 / 8 = 39.375e9 / 2^30
     at.select_slider(key="primer_size").set_value(7).run()
-    assert metric(at, "Weights at 16 bits") == "14.0 GB"
-    assert metric(at, "Weights at 4 bits (Q4_0)") == "3.9 GB"
-    assert metric(at, "Rule of thumb, 16-bit / quantized") == "15 / 5 GB"  # 2.1 x 7 = 14.7, 0.7 x 7 = 4.9
+    assert metric(at, "Weights at 16 bits") == "13.0 GiB"  # 14e9 / 2^30
+    assert metric(at, "Weights at 4 bits (Q4_0)") == "3.7 GiB"  # 3.9375e9 / 2^30
+    # 2.1 x 7e9 = 14.7e9 bytes = 13.7 GiB, 0.7 x 7e9 = 4.9e9 bytes = 4.6 GiB
+    assert metric(at, "Rule of thumb, 16-bit / quantized") == "13.7 / 4.6 GiB"
 
 
 def test_training_compute_is_six_n_d():

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 import pytest
-from apptest_pages import open_app_page
+from apptest_pages import open_app_link, open_app_page
 from streamlit.testing.v1 import AppTest
 
 PAGE = "app_pages/training.py"
@@ -166,3 +166,12 @@ def test_tensor_parallel_beyond_the_gpus_is_said(page):
     page.select_slider(key="tp").set_value(8).run()
     assert not page.exception
     assert any("Tensor parallel 8 needs at least 8 GPUs" in w.value for w in page.warning)
+
+
+def test_garbage_in_the_link_is_named_with_the_value_used():
+    """Before, ?method=dora&micro=-3 silently showed full fine-tuning with a micro-batch of 1."""
+    at = open_app_link("app_pages/training.py", {"method": "dora", "micro": "-3", "seq": "4096"})
+    (warning,) = [w.value for w in at.warning if "link" in w.value]
+    assert "method = “dora” (using full)" in warning
+    assert "micro = “\\-3” (using 1)" in warning  # escaped markdown
+    assert "seq" not in warning
