@@ -222,12 +222,13 @@ else:
         "English prose; code, other scripts and emoji take more tokens per word."
     )
     reference = counts.get("llama3") or next(iter(counts.values()))
-    st.page_link(
-        "app_pages/training.py",
-        label=f"Fine-tune on these {reference.tokens:,} tokens →",
-        query_params={"tokens": str(reference.tokens)},
-        icon=":material/model_training:",
-    )
+    if reference.tokens:  # an empty text is no dataset: the training page takes at least one token
+        st.page_link(
+            "app_pages/training.py",
+            label=f"Fine-tune on these {reference.tokens:,} tokens →",
+            query_params={"tokens": str(reference.tokens)},
+            icon=":material/model_training:",
+        )
 
 # --- context window and cost ------------------------------------------------------------------
 st.subheader("Context window and cost")
