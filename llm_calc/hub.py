@@ -65,7 +65,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from llm_calc.architecture import ModelSpec
-from llm_calc.hf_config import MAX_CONFIG_BYTES, ConfigError, parse_config_text
+from llm_calc.hf_config import MAX_CONFIG_BYTES, parse_config_text
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 """The public Hub; ``HF_ENDPOINT`` replaces it (a mirror, or a local stand-in in tests) [2]."""
@@ -81,10 +81,16 @@ timeout cannot (a DNS lookup, the library's retried download of a file whose HEA
 
 HEADERS_DEADLINE_S = 60.0
 """Seconds reading every safetensors header of a checkpoint may take in all [s]. A repository
-reached this far answers; large checkpoints have over 160 shards (DeepSeek-V3: 163)."""
+reached this far answers; large checkpoints have over 160 shards (deepseek-ai/DeepSeek-V3 ships
+model-00001-of-000163.safetensors to model-00163-of-000163.safetensors)."""
 
 HEADER_WORKERS = 8
 """Safetensors headers read at once (one small ranged read each)."""
+
+MAX_INDEX_BYTES = 64 * 1024**2
+"""Largest ``model.safetensors.index.json`` read [bytes]: one line per tensor, a few MB for the largest
+checkpoints (DeepSeek-V3: 59 MoE layers, its MTP layer included, x 256 experts x 3 matrices, each a
+weight and a scale: over 90,000 tensors)."""
 
 MAX_SHARDS = 10_000
 """Most safetensors files an index may name; more is not a model checkpoint."""
@@ -93,6 +99,7 @@ MAX_REPO_PART_CHARS = 96
 """Longest organisation or model name: huggingface_hub's ``validate_repo_id`` (utils/_validators.py)."""
 
 CONFIG_FILE = "config.json"
+"""The transformers model configuration (``PretrainedConfig.save_pretrained``'s file name)."""
 SAFETENSORS_SINGLE_FILE = "model.safetensors"
 """A checkpoint in one file (huggingface_hub ``constants.SAFETENSORS_SINGLE_FILE``)."""
 SAFETENSORS_INDEX_FILE = "model.safetensors.index.json"
@@ -100,6 +107,7 @@ SAFETENSORS_INDEX_FILE = "model.safetensors.index.json"
 (huggingface_hub ``constants.SAFETENSORS_INDEX_FILE``)."""
 
 DEFAULT_REVISION = "main"
+"""The branch read unless a revision is given (huggingface_hub ``constants.DEFAULT_REVISION``)."""
 ASSETS_LIBRARY = "llm_primer"
 """Our folder in huggingface_hub's assets cache (``cached_assets_path``'s ``library_name``), where the
 summary of a checkpoint's headers is kept per commit."""
@@ -252,24 +260,39 @@ class HubFile:
     commit: str
 
 
-def fetch_file(repo_id: str, filename: str, settings: HubSettings, revision: str = DEFAULT_REVISION) -> HubFile:
+def fetch_file(
+    repo_id: str, filename: str, settings: HubSettings, max_bytes: int, revision: str = DEFAULT_REVISION
+) -> HubFile:
     """A file of a model repository, downloaded into the cache once and read from it afterwards.
 
-    Online, the Hub is asked for the file's current commit (one ``HEAD``) and the file is downloaded
-    only when the cache lacks it; if the Hub cannot be reached the cached copy is used. Offline, only
-    the cache is read.
+    Online, the Hub is asked for the file's current commit and size (one ``HEAD``) and the file is
+    downloaded only when the cache lacks it; if the Hub cannot be reached the cached copy is used.
+    Offline, only the cache is read.
+
+    Parameters
+    ----------
+    repo_id : str
+        ``ORG/NAME`` of a model repository.
+    filename : str
+        Path of the file inside the repository (``tokenizer.json``, ``original/tokenizer.model`` ...).
+    settings : HubSettings
+        Endpoint, offline, token, cache folders, timeout.
+    max_bytes : int
+        Largest file accepted [bytes]: a larger one is refused from its ``HEAD``, before any download.
+    revision : str
+        Branch, tag or 40-hex commit.
 
     Raises
     ------
-    HubIdError, HubNotFoundError, HubFileNotFoundError, HubAccessError, HubUnavailableError
+    HubIdError, HubNotFoundError, HubFileNotFoundError, HubAccessError, HubUnavailableError, HubError
         One line each, within :data:`ANSWER_DEADLINE_S` seconds.
     """
     check_repo_id(repo_id)
     if settings.offline:
-        return _download(repo_id, filename, settings, revision)
+        return _download(repo_id, filename, settings, revision, max_bytes)
     return _within(
         ANSWER_DEADLINE_S,
-        lambda: _download(repo_id, filename, settings, revision),
+        lambda: _download(repo_id, filename, settings, revision, max_bytes),
         f"no answer from {settings.endpoint} within {ANSWER_DEADLINE_S:g} s for {repo_id}/{filename}",
     )
 
@@ -364,9 +387,7 @@ def fetch_model(repo_id: str, settings: HubSettings) -> HubModel:
     ConfigError
         The config is not one we can size (too large, not JSON, an unsupported ``model_type``).
     """
-    config = fetch_file(repo_id, CONFIG_FILE, settings)
-    if config.path.stat().st_size > MAX_CONFIG_BYTES:
-        raise ConfigError(f"{repo_id}/{CONFIG_FILE} is larger than {MAX_CONFIG_BYTES:,} bytes; not a config.json")
+    config = fetch_file(repo_id, CONFIG_FILE, settings, max_bytes=MAX_CONFIG_BYTES)
     spec = replace(parse_config_text(config.path.read_bytes(), name=repo_id), name=repo_id)
     checkpoint, note = _checkpoint(repo_id, config.commit, settings)
     return HubModel(repo_id, config.commit, spec, config, checkpoint, note)
@@ -399,7 +420,7 @@ def _within(seconds: float, work: Callable[[], _T], late_message: str) -> _T:
     return outcome["value"]  # type: ignore[return-value]
 
 
-def _download(repo_id: str, filename: str, settings: HubSettings, revision: str) -> HubFile:
+def _download(repo_id: str, filename: str, settings: HubSettings, revision: str, max_bytes: int) -> HubFile:
     """The file through huggingface_hub's cache, every setting explicit; errors as one-line :class:`HubError`.
 
     Online, one ``HEAD`` without retries comes first: ``hf_hub_download`` itself, when its ``HEAD``
@@ -413,7 +434,7 @@ def _download(repo_id: str, filename: str, settings: HubSettings, revision: str)
     if not settings.offline:
         url = hf_hub_url(repo_id, filename, revision=revision, endpoint=settings.endpoint)
         try:
-            get_hf_file_metadata(
+            metadata = get_hf_file_metadata(
                 url,
                 token=settings.token or False,  # False: send none, even if HF_TOKEN is set
                 timeout=settings.timeout_s,
@@ -425,9 +446,11 @@ def _download(repo_id: str, filename: str, settings: HubSettings, revision: str)
             if not isinstance(unreachable, HubUnavailableError):
                 raise unreachable from None
             try:  # as hf_hub_download does when the Hub cannot be reached: the cached copy, if any
-                return _download(repo_id, filename, replace(settings, offline=True), revision)
+                return _download(repo_id, filename, replace(settings, offline=True), revision, max_bytes)
             except HubUnavailableError:
                 raise unreachable from None
+        if metadata.size is not None and metadata.size > max_bytes:
+            raise HubError(_too_large(where, metadata.size, max_bytes))
     try:
         path = hf_hub_download(
             repo_id,
@@ -442,10 +465,16 @@ def _download(repo_id: str, filename: str, settings: HubSettings, revision: str)
     except Exception as error:
         raise _hub_error(error, repo_id, filename, revision, settings) from None
     local = Path(path)
+    if local.stat().st_size > max_bytes:  # a cached copy, or a Hub that did not say the size
+        raise HubError(_too_large(where, local.stat().st_size, max_bytes))
     commit = local.parents[filename.count("/")].name  # the cache layout: .../snapshots/<commit>/<filename>
     if not _COMMIT.fullmatch(commit):
         raise HubUnavailableError(f"{where} came back outside the cache's snapshots/<commit>/ layout: {local}")
     return HubFile(repo_id, filename, local, commit)
+
+
+def _too_large(where: str, size_bytes: int, max_bytes: int) -> str:
+    return f"{where} is {size_bytes:,} bytes, more than the {max_bytes:,} read for it"
 
 
 def _hub_error(error: Exception, repo_id: str, filename: str, revision: str, settings: HubSettings) -> HubError:
@@ -544,7 +573,7 @@ def _empty_note(checkpoint: SafetensorsCheckpoint) -> str:
 def _safetensors_names(repo_id: str, commit: str, settings: HubSettings) -> tuple[str, ...]:
     """The checkpoint's safetensors files: the index's shards, else the single file, else none."""
     try:
-        index = fetch_file(repo_id, SAFETENSORS_INDEX_FILE, settings, revision=commit)
+        index = fetch_file(repo_id, SAFETENSORS_INDEX_FILE, settings, MAX_INDEX_BYTES, revision=commit)
     except HubFileNotFoundError:
         return (SAFETENSORS_SINGLE_FILE,)  # absent too: _read_headers says so
     try:

@@ -3,7 +3,8 @@ file and read a safetensors header, served from memory on 127.0.0.1, so tests ne
 
 - ``HEAD`` / ``GET /{org}/{name}/resolve/{revision}/{path}``: ``X-Repo-Commit``, ``ETag`` and
   ``Content-Length`` as the Hub sends them; ``GET`` honours ``Range: bytes=a-b`` with 206;
-- errors as the Hub signals them, by status and ``X-Error-Code``: ``RepoNotFound`` (404),
+- errors as the Hub signals them, by status and ``X-Error-Code``: ``RepoNotFound`` (404, or 401 to
+  an anonymous request as huggingface.co answers for a missing or private repo),
   ``GatedRepo`` (401 without a token, 403 with a wrong one), ``EntryNotFound`` (404, with the commit),
   ``RevisionNotFound`` (404).
 
@@ -42,6 +43,7 @@ class Hub:
     repos: dict[str, Repo] = field(default_factory=dict)
     requests: list[tuple[str, str, str | None, str | None]] = field(default_factory=list)
     endpoint: str = ""
+    missing_status: int = 404  # the real Hub answers 401 to an anonymous request for a missing or private repo
 
 
 _RESOLVE = re.compile(r"^/([^/]+/[^/]+)/resolve/([^/]+)/(.+)$")
@@ -69,7 +71,7 @@ def _handler(hub: Hub) -> type[BaseHTTPRequestHandler]:
             repo_id, revision, path = match.groups()
             repo = hub.repos.get(repo_id)
             if repo is None:
-                return self._error(404, "RepoNotFound", body)
+                return self._error(hub.missing_status if auth is None else 404, "RepoNotFound", body)
             if repo.token is not None and auth != f"Bearer {repo.token}":
                 return self._error(401 if auth is None else 403, "GatedRepo", body)
             if revision not in ("main", repo.commit):
@@ -112,9 +114,9 @@ def _handler(hub: Hub) -> type[BaseHTTPRequestHandler]:
 
 
 @contextmanager
-def serve(repos: dict[str, Repo]) -> Iterator[Hub]:
+def serve(repos: dict[str, Repo], missing_status: int = 404) -> Iterator[Hub]:
     """Serve ``repos`` on a free port of 127.0.0.1 until the block ends; yields the :class:`Hub`."""
-    hub = Hub(repos=repos)
+    hub = Hub(repos=repos, missing_status=missing_status)
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(hub))
     server.daemon_threads = True
     hub.endpoint = f"http://127.0.0.1:{server.server_address[1]}"

@@ -223,14 +223,24 @@ def test_any_named_file_of_a_repo_is_fetched_into_the_cache(tmp_path):
     """The API the tokenizer work reuses: a named file, cached, and a missing name told apart."""
     with serve({REPO: sharded_repo()}) as hub:
         settings = settings_for(hub.endpoint, tmp_path)
-        file = fetch_file(REPO, "tokenizer.json", settings)
+        file = fetch_file(REPO, "tokenizer.json", settings, max_bytes=1_000)
         with pytest.raises(HubFileNotFoundError) as missing:
-            fetch_file(REPO, "tokenizer.model", settings)
+            fetch_file(REPO, "tokenizer.model", settings, max_bytes=1_000)
     assert file.path.read_bytes() == b'{"version": "1.0"}'
     assert file.path.is_relative_to(tmp_path / "hub") and file.commit == Repo({}).commit
     assert "tokenizer.model" in one_line(missing.value)
-    offline = fetch_file(REPO, "tokenizer.json", settings_for("http://unused.invalid", tmp_path, offline=True))
+    offline = fetch_file(REPO, "tokenizer.json", settings_for("http://unused.invalid", tmp_path, offline=True), 1_000)
     assert offline.path == file.path
+
+
+def test_a_file_larger_than_asked_is_refused_before_its_download(tmp_path):
+    """A 2 MB "config.json" is refused from the size its HEAD gives; the body is never requested."""
+    huge = b"{" + b" " * 2_000_000 + b"}"
+    with serve({REPO: Repo({"config.json": huge})}) as hub:
+        with pytest.raises(HubError) as refused:
+            fetch_model(REPO, settings_for(hub.endpoint, tmp_path))
+        assert [method for method, *_ in hub.requests] == ["HEAD"]
+    assert "2,000,002 bytes" in one_line(refused.value)
 
 
 # --- errors: one line, quickly ----------------------------------------------------------------------
@@ -240,6 +250,14 @@ def test_an_unknown_repo_is_one_line(tmp_path):
     with serve({REPO: sharded_repo()}) as hub, pytest.raises(HubNotFoundError) as missing:
         fetch_model("test-org/no-such-model", settings_for(hub.endpoint, tmp_path))
     assert "test-org/no-such-model" in one_line(missing.value)
+
+
+def test_an_anonymous_401_for_a_missing_repo_says_it_may_be_private(tmp_path):
+    """huggingface.co answers 401 RepoNotFound to an anonymous request for a missing or private repo."""
+    with serve({}, missing_status=401) as hub, pytest.raises(HubAccessError) as unknown:
+        fetch_model("test-org/private-or-missing", settings_for(hub.endpoint, tmp_path))
+    message = one_line(unknown.value)
+    assert "not found" in message and "private" in message and "HF_TOKEN" in message
 
 
 def test_a_gated_repo_says_a_token_is_needed_and_opens_with_one(tmp_path):
