@@ -118,6 +118,7 @@ SHARED_TOKEN_OPT_IN = "LLM_PRIMER_USE_HF_TOKEN"
 _TRUE = {"1", "ON", "YES", "TRUE"}  # huggingface_hub constants._is_true
 _REPO_PART = re.compile(r"\w(?:[\w.-]*\w)?", re.ASCII)  # \w: ASCII letters, digits, '_' (validate_repo_id)
 _COMMIT = re.compile(r"[0-9a-f]{40}")
+_FILE_PART = re.compile(r"[\w.+-]{1,255}", re.ASCII)  # one folder or file name of a repository path
 _SUMMARY_FORMAT = 1
 _T = TypeVar("_T")
 
@@ -288,8 +289,12 @@ def fetch_file(
         One line each, within :data:`ANSWER_DEADLINE_S` seconds.
     """
     check_repo_id(repo_id)
+    if not all(_FILE_PART.fullmatch(part) and part not in (".", "..") for part in filename.split("/")):
+        raise HubError(f"not a file name inside a repository: {filename[:100]!r}")
     if settings.offline:
         return _download(repo_id, filename, settings, revision, max_bytes)
+    import huggingface_hub.file_download  # noqa: F401  imported first: the deadline times the Hub, not the import
+
     return _within(
         ANSWER_DEADLINE_S,
         lambda: _download(repo_id, filename, settings, revision, max_bytes),

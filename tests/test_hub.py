@@ -72,6 +72,14 @@ SHARD_2_BYTES = 1_440 + 1_024 + 256  # 2,720
 CHECKPOINT_BYTES = 29_856  # 27,136 + 2,720
 
 
+@pytest.fixture(autouse=True, scope="module")
+def library_imported():
+    """Import huggingface_hub once up front (after conftest has cleaned the HF_* variables it reads
+    at import), so the timings below measure answers, not a first import on a busy machine."""
+    import huggingface_hub.file_download
+    import huggingface_hub.hf_api  # noqa: F401
+
+
 def sharded_repo(config: bytes = QWEN3_8B, token: str | None = None) -> Repo:
     names = ("model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors")
     index = {
@@ -229,6 +237,9 @@ def test_any_named_file_of_a_repo_is_fetched_into_the_cache(tmp_path):
     assert file.path.read_bytes() == b'{"version": "1.0"}'
     assert file.path.is_relative_to(tmp_path / "hub") and file.commit == Repo({}).commit
     assert "tokenizer.model" in one_line(missing.value)
+    for bad in ("../config.json", "/etc/passwd", "a//b", "", "tokenizer.json?x=1"):
+        with pytest.raises(HubError):
+            fetch_file(REPO, bad, settings_for("http://unused.invalid", tmp_path), max_bytes=1_000)
     offline = fetch_file(REPO, "tokenizer.json", settings_for("http://unused.invalid", tmp_path, offline=True), 1_000)
     assert offline.path == file.path
 
