@@ -15,6 +15,7 @@ import argparse
 import json
 import math
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import NoReturn
 
@@ -35,6 +36,16 @@ from llm_calc.hardware import (
     size_on_gpus,
 )
 from llm_calc.hf_config import MAX_CONFIG_BYTES, ConfigError, parse_checkpoint_text, parse_config_text
+from llm_calc.hub import (
+    HubIdError,
+    HubModel,
+    HubNotFoundError,
+    HubSettings,
+    HubUnavailableError,
+    check_repo_id,
+    fetch_model,
+    token_from_env,
+)
 from llm_calc.memory import DEFAULT_PREFILL_CHUNK_TOKENS, InferenceSettings
 from llm_calc.precision import AS_SHIPPED, KV_ALIASES, KV_FORMATS, WEIGHT_PRECISIONS, kv_format, weight_format
 from llm_calc.quantization import StoragePlan, storage_plan
@@ -164,9 +175,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_model_source(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--model", help="Hugging Face id from data/models.csv")
+    source.add_argument("--model", help="Hugging Face id: from data/models.csv, or any ORG/NAME read from the Hub")
     source.add_argument("--config", type=Path, help="path to a Hugging Face config.json")
     source.add_argument("--params", type=float, help="parameter count in billions (custom model)")
+    parser.add_argument(
+        "--offline",
+        action="store_true",
+        help="a --model not in the catalog from the local cache only (HF_HUB_OFFLINE=1)",
+    )
 
 
 _SUFFIXES = {"k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12}
@@ -189,7 +205,10 @@ def _token_amount(text: str) -> float:
 def resolve_model(args: argparse.Namespace) -> tuple[ModelSpec, str]:
     """The spec the user asked for and a label saying where it came from."""
     if args.model is not None:  # `--model ""` is an unknown model, not a missing one
-        model = find_model(args.model)
+        try:
+            model = find_model(args.model)
+        except ValueError:
+            return _resolve_from_hub(args)
         return model.spec, model.hf_id
     if args.config:
         path: Path = args.config
@@ -207,6 +226,43 @@ def resolve_model(args: argparse.Namespace) -> tuple[ModelSpec, str]:
     base = nearest_dense_model(billions * 1e9)
     spec = scale_architecture(base.spec, billions * 1e9, name=f"Custom {billions:g}B")
     return spec, f"custom {billions:g}B shaped like {base.hf_id}"
+
+
+def _resolve_from_hub(args: argparse.Namespace) -> tuple[ModelSpec, str]:
+    """An id not in the catalog: its config.json from the Hugging Face Hub, or from the local cache.
+
+    The CLI user's own HF_TOKEN is sent. The model read is kept on ``args.hub_model`` so that
+    ``memory`` shows the checkpoint's stored size beside its estimate.
+    """
+    try:
+        check_repo_id(args.model)  # garbage is refused without touching the network
+    except HubIdError as error:
+        raise UsageError(f"unknown model {args.model!r}: not in data/models.csv, and {error}") from None
+    settings = HubSettings.from_env(token=token_from_env(shared_deployment=False))
+    if args.offline:
+        settings = replace(settings, offline=True)
+    try:
+        hub_model = fetch_model(args.model, settings)
+    except (HubNotFoundError, HubUnavailableError) as error:
+        raise UsageError(f"unknown model {args.model!r}: not in data/models.csv, and {error}") from None
+    args.hub_model = hub_model
+    cached = " (local cache, offline)" if settings.offline else ""
+    return hub_model.spec, f"config.json on the Hub at commit {hub_model.commit[:12]}{cached}"
+
+
+def _hub_checkpoint(hub_model: HubModel | None) -> dict | None:
+    """The stored size of a Hub model's safetensors checkpoint, from their headers, JSON-ready."""
+    if hub_model is None:
+        return None
+    checkpoint = hub_model.checkpoint
+    return {
+        "repo_id": hub_model.repo_id,
+        "commit": hub_model.commit,
+        "tensor_bytes": checkpoint.tensor_bytes if checkpoint else None,
+        "files": checkpoint.file_count if checkpoint else None,
+        "bytes_by_dtype": checkpoint.bytes_by_dtype if checkpoint else None,
+        "note": hub_model.checkpoint_note,
+    }
 
 
 def memory_report(args: argparse.Namespace) -> dict:
@@ -249,6 +305,7 @@ def memory_report(args: argparse.Namespace) -> dict:
         "overhead_bytes": memory.overhead_bytes,
         "total_bytes": memory.total_bytes,
         "kv_bytes_per_token": kv_bytes_per_token(spec, kv_format(settings.kv_format).bits),
+        "hub_checkpoint": _hub_checkpoint(getattr(args, "hub_model", None)),
         "gpus": [
             {
                 "name": r.gpu.name,
@@ -281,13 +338,16 @@ def _weights_storage(args: argparse.Namespace, spec: ModelSpec) -> tuple[str, St
     if args.precision not in (None, AS_SHIPPED):
         return args.precision, None
     checkpoint = None
+    hub_model: HubModel | None = getattr(args, "hub_model", None)
     if args.config:  # resolve_model has read and size-checked it
         checkpoint = parse_checkpoint_text(args.config.read_bytes(), name=str(args.config))
+    elif hub_model is not None:  # a Hub id: resolve_model fetched and size-checked its config.json
+        checkpoint = parse_checkpoint_text(hub_model.config.path.read_bytes(), name=hub_model.repo_id)
     if args.precision is None:
         if checkpoint is None or checkpoint.quantization is None:
             return "bf16", None
     elif checkpoint is None:
-        raise UsageError("--precision auto (as shipped) needs --config with the model's config.json")
+        raise UsageError("--precision auto (as shipped) needs --config or a Hub id, with the model's config.json")
     return AS_SHIPPED, storage_plan(spec, checkpoint)
 
 
@@ -343,6 +403,8 @@ def print_memory_text(report: dict) -> None:
     ):
         print(f"  {label:14s} {format_gib(report[key])}")
     print(f"  KV per token   {report['kv_bytes_per_token']:,} bytes")
+    if report["hub_checkpoint"] is not None:
+        print(f"  {_checkpoint_line(report['hub_checkpoint'])}")
     print()
     print(f"  {'card':32s} {'fits':>5s} {'needed':>6s} {'per card':>10s} {'tok/s':>8s} {'$/h':>8s}")
     for gpu in report["gpus"]:
@@ -353,6 +415,15 @@ def print_memory_text(report: dict) -> None:
             f"  {gpu['name']:32s} {'yes' if gpu['fits'] else 'no':>5s} {needed!s:>6s} "
             f"{format_gib(gpu['per_card_bytes']):>10s} {tps:>8s} {price:>8s}"
         )
+
+
+def _checkpoint_line(checkpoint: dict) -> str:
+    if checkpoint["files"]:
+        return (
+            f"checkpoint on the Hub: {format_gib(checkpoint['tensor_bytes'])} in {checkpoint['files']:,} "
+            f"safetensors file{'s' if checkpoint['files'] != 1 else ''} (tensor bytes from their headers)"
+        )
+    return f"checkpoint on the Hub: not read ({checkpoint['note']})"
 
 
 DEFAULT_TRAINING_GPU = "NVIDIA A100 80GB SXM"

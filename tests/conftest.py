@@ -23,3 +23,20 @@ def no_network(monkeypatch):
 
     monkeypatch.setattr(socket.socket, "connect", guarded)
     monkeypatch.setenv("TIKTOKEN_CACHE_DIR", "/nonexistent-tiktoken-cache")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def no_hub_in_tests(tmp_path_factory):
+    """No test reaches the Hugging Face Hub: a `--model ORG/NAME` outside the catalog (a property test
+    can draw one) goes to a closed port of this machine, with an empty cache. tests/test_hub.py serves
+    a local stand-in. (Not HF_HUB_OFFLINE: huggingface_hub reads it once, at import, for the session.)"""
+    probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    probe.bind(("127.0.0.1", 0))
+    closed_port = probe.getsockname()[1]
+    probe.close()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{closed_port}")
+        patch.setenv("HF_HOME", str(tmp_path_factory.mktemp("hf_home")))
+        for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_HUB_CACHE", "HF_ASSETS_CACHE", "HF_TOKEN"):
+            patch.delenv(name, raising=False)
+        yield
