@@ -15,6 +15,7 @@ import argparse
 import json
 import math
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
@@ -28,10 +29,22 @@ from llm_calc.catalog import (
     find_model,
     nearest_dense_model,
 )
+from llm_calc.gguf import (
+    HEADER_PREFIX_BYTES,
+    MAX_HEADER_BYTES,
+    GgufHeader,
+    GgufTruncatedError,
+    combine_split,
+    gguf_model_spec,
+    parse_gguf_header,
+)
+from llm_calc.gguf import active_parameters as gguf_active_parameters
+from llm_calc.gguf import decode_weight_read_bytes as gguf_decode_weight_read_bytes
 from llm_calc.hardware import (
     CARD_LADDER,
     DECODE_BANDWIDTH_EFFICIENCY,
     PREFILL_MFU,
+    expected_experts_touched,
     size_on_gpus,
 )
 from llm_calc.hf_config import MAX_CONFIG_BYTES, ConfigError, parse_config_text
@@ -77,7 +90,14 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     memory = commands.add_parser("memory", help="memory, GPU fit and decode speed for inference")
-    _add_model_source(memory)
+    _add_model_source(memory).add_argument(
+        "--gguf",
+        type=Path,
+        nargs="+",
+        metavar="FILE",
+        help="a GGUF file, or its first MiB (head -c 32M), or every shard of a split one: weights as "
+        "stored in it (--precision does not apply)",
+    )
     memory.add_argument("--precision", default="bf16", choices=list(WEIGHT_FORMATS), type=str.lower)
     memory.add_argument("--context", type=int, default=4096, help="prompt + completion tokens")
     memory.add_argument("--batch", type=int, default=1, help="concurrent sequences")
@@ -155,11 +175,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_model_source(parser: argparse.ArgumentParser) -> None:
+def _add_model_source(parser: argparse.ArgumentParser) -> argparse._MutuallyExclusiveGroup:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--model", help="Hugging Face id from data/models.csv")
     source.add_argument("--config", type=Path, help="path to a Hugging Face config.json")
     source.add_argument("--params", type=float, help="parameter count in billions (custom model)")
+    return source
 
 
 _SUFFIXES = {"k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12}
@@ -202,9 +223,109 @@ def resolve_model(args: argparse.Namespace) -> tuple[ModelSpec, str]:
     return spec, f"custom {billions:g}B shaped like {base.hf_id}"
 
 
+@dataclass(frozen=True)
+class GgufSource:
+    """``--gguf``: the header of one file (or of every shard), and the spec read from it."""
+
+    header: GgufHeader
+    paths: tuple[Path, ...]
+    file_bytes: int
+    """The files the headers describe, summed over shards. [bytes]"""
+    spec: ModelSpec | None
+    """``None`` where the architecture is not modelled (``not_modelled`` says why)."""
+    not_modelled: str | None
+
+    @property
+    def origin(self) -> str:
+        shards = f" and {len(self.paths) - 1} more shards" if len(self.paths) > 1 else ""
+        return f"GGUF {self.paths[0]}{shards}: weights as stored in the file"
+
+    def stored_weights(self, spec: ModelSpec, batch: int) -> tuple[int, int]:
+        """Exact weight bytes and the bytes a decode step of ``batch`` sequences reads. [bytes]"""
+        touched = expected_experts_touched(spec, batch)
+        return self.header.weights_bytes, gguf_decode_weight_read_bytes(self.header, touched)
+
+    def report_fields(self) -> dict:
+        """What ``memory``'s report takes from the file: counts, precision and the tensor types."""
+        header = self.header
+        return {
+            "params": header.parameters,
+            "active_params": gguf_active_parameters(header),
+            "precision": f"GGUF {header.file_type or 'mixed'} as stored",
+            "weights_source": "gguf",
+            "not_modelled": self.not_modelled,
+            "gguf": {
+                "architecture": header.architecture,
+                "name": header.name,
+                "file_type": header.file_type,
+                "version": header.version,
+                "context_length": header.context_length,
+                "tensor_count": len(header.tensors),
+                "header_bytes": header.header_bytes,
+                "file_bytes": self.file_bytes,
+                "tensor_types": [
+                    {"type": t.type_name, "tensors": t.tensors, "elements": t.elements, "bytes": t.nbytes}
+                    for t in header.type_totals()
+                ],
+            },
+        }
+
+    def weights_only_report(self) -> dict:
+        """The report of an architecture whose KV cache is not modelled: the exact weights only."""
+        unknown = dict.fromkeys(
+            ("kv_cache_bytes", "activations_bytes", "overhead_bytes", "total_bytes", "kv_bytes_per_token")
+        )
+        return {
+            "model": self.header.name or self.paths[0].name,
+            "origin": self.origin,
+            "weights_bytes": self.header.weights_bytes,
+            **unknown,
+            "gpus": [],
+            **self.report_fields(),
+        }
+
+
+def read_gguf_files(paths: list[Path]) -> GgufSource:
+    """Read the header of each file (only as far as it goes) and the spec it describes."""
+    headers, file_bytes = [], 0
+    for path in paths:
+        header = _read_gguf_header(path)
+        headers.append(header)
+        file_bytes += header.file_bytes
+    header = combine_split(headers)
+    if not header.tensors:
+        raise UsageError(f"{paths[0]} lists no tensors (a vocabulary-only GGUF?): nothing to size")
+    try:
+        spec, refusal = gguf_model_spec(header, name=header.name or paths[0].name), None
+    except ValueError as error:
+        spec, refusal = None, str(error)
+    return GgufSource(header, tuple(paths), file_bytes, spec, refusal)
+
+
+def _read_gguf_header(path: Path) -> GgufHeader:
+    """Read ``HEADER_PREFIX_BYTES`` of ``path``, and more while the header goes on."""
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(HEADER_PREFIX_BYTES)
+            while True:
+                try:
+                    return parse_gguf_header(data)
+                except GgufTruncatedError as short:
+                    wanted = min(max(short.needed_bytes, 2 * len(data)), MAX_HEADER_BYTES) - len(data)
+                    more = handle.read(wanted) if wanted > 0 else b""
+                    if not more:
+                        raise ValueError(f"{path}: {short}") from None
+                    data += more
+    except OSError as error:
+        raise UsageError(f"cannot read {path}: {error.strerror}") from None
+
+
 def memory_report(args: argparse.Namespace) -> dict:
     """Everything ``memory`` prints, as a JSON-ready dictionary."""
-    spec, origin = resolve_model(args)
+    gguf_file = read_gguf_files(args.gguf) if getattr(args, "gguf", None) else None
+    if gguf_file is not None and gguf_file.spec is None:
+        return gguf_file.weights_only_report()
+    spec, origin = resolve_model(args) if gguf_file is None else (gguf_file.spec, gguf_file.origin)
     settings = InferenceSettings(
         weight_format=args.precision,
         context_tokens=args.context,
@@ -221,9 +342,10 @@ def memory_report(args: argparse.Namespace) -> dict:
         gpus = tuple(g for g in gpus if g.vendor.lower() in vendors)
     if args.gpus not in CARD_LADDER:
         raise UsageError(f"--gpus must be 1, 2, 4, 8 or a multiple of 8 up to {CARD_LADDER[-1]}, got {args.gpus}")
-    memory, results = size_on_gpus(spec, settings, gpus, args.gpus, args.efficiency, args.mfu)
+    stored = gguf_file.stored_weights(spec, settings.batch) if gguf_file else None
+    memory, results = size_on_gpus(spec, settings, gpus, args.gpus, args.efficiency, args.mfu, stored_weights=stored)
     params = count_parameters(spec)
-    return {
+    report = {
         "model": spec.name,
         "origin": origin,
         "params": params.total,
@@ -259,6 +381,7 @@ def memory_report(args: argparse.Namespace) -> dict:
             for r in results
         ],
     }
+    return report if gguf_file is None else {**report, **gguf_file.report_fields()}
 
 
 def _rounded(value: float | None) -> float | None:
@@ -269,6 +392,10 @@ def print_memory_text(report: dict) -> None:
     print(f"{report['model']}  ({report['origin']})")
     total, active = format_count(report["params"]), format_count(report["active_params"])
     print(f"  parameters     {total} total, {active} active")
+    if "gguf" in report:
+        print_gguf_text(report)
+        if report["not_modelled"]:
+            return
     print(
         f"  settings       {report['precision']} weights, {report['kv_precision']} KV cache, "
         f"{report['context']:,} tokens x {report['batch']} sequences"
@@ -292,6 +419,20 @@ def print_memory_text(report: dict) -> None:
             f"  {gpu['name']:32s} {'yes' if gpu['fits'] else 'no':>5s} {needed!s:>6s} "
             f"{format_gib(gpu['per_card_bytes']):>10s} {tps:>8s} {price:>8s}"
         )
+
+
+def print_gguf_text(report: dict) -> None:
+    """The lines ``--gguf`` adds: where the weights come from and the bytes of each tensor type."""
+    gguf = report["gguf"]
+    print(
+        f"  GGUF           {gguf['architecture']}, {gguf['file_type'] or 'no file type'}, "
+        f"{gguf['tensor_count']:,} tensors, file {gguf['file_bytes']:,} bytes"
+    )
+    for row in gguf["tensor_types"]:
+        print(f"  {row['type']:>13s}  {format_gib(row['bytes'])} in {row['tensors']:,} tensors")
+    if report["not_modelled"]:
+        print(f"  weights        {format_gib(report['weights_bytes'])} (exact, from the file)")
+        print(f"  not modelled   {report['not_modelled']}")
 
 
 DEFAULT_TRAINING_GPU = "NVIDIA A100 80GB SXM"

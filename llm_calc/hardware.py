@@ -30,7 +30,7 @@ References
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from llm_calc.architecture import ModelSpec, count_parameters, expert_params
 from llm_calc.catalog import Gpu
@@ -355,16 +355,26 @@ def size_on_gpus(
     gpu_count: int = 1,
     efficiency: float = DECODE_BANDWIDTH_EFFICIENCY,
     mfu: float = PREFILL_MFU,
+    *,
+    stored_weights: tuple[int, int] | None = None,
 ) -> tuple[MemoryBreakdown, list[GpuResult]]:
-    """The memory breakdown and, for every card, fit, count needed, speed and cost."""
+    """The memory breakdown and, for every card, fit, count needed, speed and cost.
+
+    ``stored_weights`` (a file's exact weight bytes and the bytes one decode step reads of them,
+    e.g. from a GGUF header) replaces the weights ``settings.weight_format`` would give. [bytes]
+    """
     if gpu_count not in CARD_LADDER:
         raise ValueError(f"gpu_count must be 1, 2, 4, 8 or a multiple of 8 up to {MAX_CARDS}, got {gpu_count}")
     _check_efficiencies(efficiency, mfu)
     memory = inference_memory(spec, settings)
+    if stored_weights is not None:
+        memory = replace(memory, weights_bytes=stored_weights[0])
     usables = [usable_memory_bytes(gpu) for gpu in gpus]
     needs = _ladder_needs(spec, memory, min(usables, default=0))
     asked = per_card_bytes(spec, memory, gpu_count)
     work = _workload(spec, settings, memory)
+    if stored_weights is not None:
+        work = replace(work, weight_read_bytes=stored_weights[1])
     results = []
     for gpu, usable in zip(gpus, usables, strict=True):
         needed = _first_fit(needs, usable, gpu.is_apple)
