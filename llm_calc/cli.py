@@ -251,7 +251,7 @@ class GgufSource:
         return {
             "params": header.parameters,
             "active_params": gguf_active_parameters(header),
-            "precision": f"GGUF {header.file_type or 'mixed'} as stored",
+            "precision": f"{header.file_type or 'mixed'} (GGUF, as stored)",
             "weights_source": "gguf",
             "not_modelled": self.not_modelled,
             "gguf": {

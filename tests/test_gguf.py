@@ -536,3 +536,104 @@ def test_cli_refuses_a_missing_file_and_a_vocabulary_only_file(tmp_path, capsys)
     write_gguf(vocab_only, "llama", (), TINY_LLAMA)
     code, _, err = run_cli(capsys, "--gguf", str(vocab_only))
     assert code == 2 and "no tensors" in err
+
+
+# --- a real model's header ------------------------------------------------------------------------
+
+# TheBloke/Llama-2-7B-Chat-GGUF, llama-2-7b-chat.Q4_K_M.gguf at commit 191239b3e26b2882fb562ffccdd1cf0f65402adb
+# (sha256 08a5566d61d7cb6b420c3e4387a39e0078e1f2fe5f055f3a03887385304d4bfa): the Hub lists it at
+# 4,081,004,224 bytes (https://huggingface.co/TheBloke/Llama-2-7B-Chat-GGUF/tree/main; the same size
+# and hash are pinned by downstream installers, e.g. an `ls -l` of llama-2-7b.Q4_K_M.gguf and HF API
+# fixtures found with find_string "4081004224"). llama.cpp's load log of that snapshot (quoted in a
+# localGPT run, find_string "llama-2-7b-chat.Q4_K_M.gguf (version GGUF V") prints:
+#   - kv 2: llama.context_length = 4096, embedding_length = 4096, block_count = 32,
+#     feed_forward_length = 11008, head_count = 32, head_count_kv = 32, general.file_type = 15,
+#     tokenizer.ggml.tokens arr[str,32000]
+#   - type  f32:   65 tensors / type q4_K:  193 tensors / type q6_K:   33 tensors
+#   - model size = 3.80 GiB (4.84 BPW); CPU buffer size = 3891.24 MiB (the tensor data, mmapped)
+#   - n_ctx = 4096: KV self size = 2048.00 MiB, K (f16): 1024.00 MiB, V (f16): 1024.00 MiB
+# Which tensors are q6_K: Q4_K_M gives output.weight Q6_K and, in the layers llama.cpp's
+# use_more_bits(i, 32) picks (i < 4, i >= 28, (i - 4) % 3 == 2: 16 layers), attn_v and ffn_down
+# (src/llama-quant.cpp); 1 + 16 + 16 = 33, as the log counts. The other 193 matrices are q4_K.
+LLAMA2_7B_FILE_BYTES = 4_081_004_224
+LLAMA2_7B_CPU_BUFFER_MIB = 3891.24
+
+
+def llama2_7b_q4_k_m_tensors():
+    def more_bits(i: int, n: int = 32) -> bool:
+        return i < n // 8 or i >= 7 * n // 8 or (i - n // 8) % 3 == 2
+
+    yield "token_embd.weight", (4096, 32000), T.Q4_K
+    for i in range(32):
+        yield f"blk.{i}.attn_q.weight", (4096, 4096), T.Q4_K
+        yield f"blk.{i}.attn_k.weight", (4096, 4096), T.Q4_K
+        yield f"blk.{i}.attn_v.weight", (4096, 4096), T.Q6_K if more_bits(i) else T.Q4_K
+        yield f"blk.{i}.attn_output.weight", (4096, 4096), T.Q4_K
+        yield f"blk.{i}.ffn_gate.weight", (4096, 11008), T.Q4_K
+        yield f"blk.{i}.ffn_down.weight", (11008, 4096), T.Q6_K if more_bits(i) else T.Q4_K
+        yield f"blk.{i}.ffn_up.weight", (4096, 11008), T.Q4_K
+        yield f"blk.{i}.attn_norm.weight", (4096,), T.F32
+        yield f"blk.{i}.ffn_norm.weight", (4096,), T.F32
+    yield "output_norm.weight", (4096,), T.F32
+    yield "output.weight", (4096, 32000), T.Q6_K
+
+
+@pytest.fixture(scope="module")
+def llama2_7b_header_file(tmp_path_factory):
+    """The header (no tensor data) of llama-2-7b-chat.Q4_K_M.gguf, rebuilt from its load log."""
+    path = tmp_path_factory.mktemp("llama2") / "llama-2-7b-chat.Q4_K_M.header.gguf"
+    writer = gguf.GGUFWriter(path, "llama")
+    writer.add_name("LLaMA v2")
+    writer.add_context_length(4096)
+    writer.add_embedding_length(4096)
+    writer.add_block_count(32)
+    writer.add_feed_forward_length(11008)
+    writer.add_rope_dimension_count(128)
+    writer.add_head_count(32)
+    writer.add_head_count_kv(32)
+    writer.add_layer_norm_rms_eps(1e-6)
+    writer.add_file_type(15)
+    writer.add_token_list([f"<tok{i}>" for i in range(32000)])
+    writer.add_token_scores([0.0] * 32000)
+    writer.add_token_types([1] * 32000)
+    for name, ne, qtype in llama2_7b_q4_k_m_tensors():
+        shape = tuple(reversed(ne))
+        block, block_bytes = gguf.GGML_QUANT_SIZES[qtype]
+        writer.add_tensor_info(name, shape, np.dtype(np.float32), int(np.prod(ne)) // block * block_bytes, qtype)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_ti_data_to_file()
+    writer.close()
+    return path
+
+
+def test_llama2_7b_q4_k_m_weights_match_llama_cpp_and_the_published_file(llama2_7b_header_file):
+    """The exact weights of a real Q4_K_M file: what llama.cpp maps, and just under the file's size."""
+    header = parse_gguf_header(llama2_7b_header_file.read_bytes())
+    counts = {row.type_name: row.tensors for row in header.type_totals()}
+    assert counts == {"F32": 65, "Q4_K": 193, "Q6_K": 33}  # the log's type counts
+    assert header.file_type == "Q4_K_M"
+    assert header.parameters == 6_738_415_616  # Llama-2-7b's published count (as tests/test_cli.py)
+    assert round(header.weights_bytes / MIB, 2) == LLAMA2_7B_CPU_BUFFER_MIB  # 3891.24 MiB
+    assert round(header.weights_bytes / 2**30, 2) == 3.80  # "model size = 3.80 GiB"
+    # the file is its header (metadata, a 32,000-token vocabulary, 291 tensor infos) plus the data
+    header_and_padding = LLAMA2_7B_FILE_BYTES - header.weights_bytes
+    assert 0 < header_and_padding < 1 * MIB, header_and_padding
+
+
+def test_llama2_7b_kv_cache_matches_llama_cpp(llama2_7b_header_file, capsys):
+    """At n_ctx 4096 llama.cpp allocates 2048.00 MiB of f16 KV cache for this file."""
+    code, out, _ = run_cli(capsys, "--gguf", str(llama2_7b_header_file), "--context", "4096", "--json")
+    assert code == 0
+    report = json.loads(out)
+    assert report["kv_cache_bytes"] == 2048 * MIB
+    assert report["params"] == 6_738_415_616
+    # by hand: Q4_K 144 bytes and Q6_K 210 bytes per 256 values, F32 4 bytes
+    #   Q4_K: token_embd 4096 x 32000 -> 73,728,000; per layer q, k, o 3 x 9,437,184 and gate, up
+    #         2 x 25,362,432 (x 32 = 2,529,165,312); attn_v 9,437,184 + ffn_down 25,362,432 in 16 layers
+    #         (556,793,856): 3,159,687,168
+    #   Q6_K: output 107,520,000; attn_v 13,762,560 + ffn_down 36,986,880 in 16 layers: 919,511,040
+    #   F32:  65 norms x 4096 x 4 = 1,064,960
+    types = {row["type"]: (row["tensors"], row["bytes"]) for row in report["gguf"]["tensor_types"]}
+    assert types == {"Q4_K": (193, 3_159_687_168), "Q6_K": (33, 919_511_040), "F32": (65, 1_064_960)}
+    assert report["weights_bytes"] == 3_159_687_168 + 919_511_040 + 1_064_960  # 4,080,263,168
