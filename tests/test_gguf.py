@@ -637,3 +637,82 @@ def test_llama2_7b_kv_cache_matches_llama_cpp(llama2_7b_header_file, capsys):
     types = {row["type"]: (row["tensors"], row["bytes"]) for row in report["gguf"]["tensor_types"]}
     assert types == {"Q4_K": (193, 3_159_687_168), "Q6_K": (33, 919_511_040), "F32": (65, 1_064_960)}
     assert report["weights_bytes"] == 3_159_687_168 + 919_511_040 + 1_064_960  # 4,080,263,168
+
+
+# ggml-org/gpt-oss-20b-GGUF, gpt-oss-20b-mxfp4.gguf: llama.cpp's load log (459 tensors, 35 keys,
+# general.file_type 38 = MXFP4 MoE; quoted in ikawrakow/ik_llama.cpp#822 and, with the lines below,
+# in several public repositories: find_string "file size   = 11.27 GiB") prints
+#   type  f32:  289 tensors / type q8_0:   98 tensors / type mxfp4:   72 tensors
+#   file size   = 11.27 GiB (4.63 BPW); n_embd 2880, n_layer 24, n_head 64, n_head_kv 8, n_swa 128,
+#   n_expert 32, n_expert_used 4, vocabulary 201,088 tokens
+# The shapes are the config's (openai/gpt-oss-20b: hidden 2880, 64 heads x 64, 8 KV heads,
+# intermediate 2880 per expert); the tensor names and types are llama.cpp's for gpt-oss: 24 x 3
+# expert stacks in MXFP4 (72), the 4 attention matrices of each layer plus token_embd and output in
+# Q8_0 (98), and 12 small F32 tensors per layer plus output_norm (289). OpenAI's model card gives
+# 20.91 B parameters, 3.61 B active per token (its "active" leaves out the input embedding).
+def gpt_oss_20b_tensors():
+    hidden, q_dim, kv_dim, experts, width, vocab = 2880, 64 * 64, 8 * 64, 32, 2880, 201_088
+    yield "token_embd.weight", (hidden, vocab), T.Q8_0
+    for i in range(24):
+        b = f"blk.{i}"
+        yield f"{b}.attn_norm.weight", (hidden,), T.F32
+        yield f"{b}.attn_q.weight", (hidden, q_dim), T.Q8_0
+        yield f"{b}.attn_q.bias", (q_dim,), T.F32
+        yield f"{b}.attn_k.weight", (hidden, kv_dim), T.Q8_0
+        yield f"{b}.attn_k.bias", (kv_dim,), T.F32
+        yield f"{b}.attn_v.weight", (hidden, kv_dim), T.Q8_0
+        yield f"{b}.attn_v.bias", (kv_dim,), T.F32
+        yield f"{b}.attn_output.weight", (q_dim, hidden), T.Q8_0
+        yield f"{b}.attn_output.bias", (hidden,), T.F32
+        yield f"{b}.attn_sinks.weight", (64,), T.F32
+        yield f"{b}.post_attention_norm.weight", (hidden,), T.F32
+        yield f"{b}.ffn_gate_inp.weight", (hidden, experts), T.F32
+        yield f"{b}.ffn_gate_inp.bias", (experts,), T.F32
+        yield f"{b}.ffn_gate_exps.weight", (hidden, width, experts), T.MXFP4
+        yield f"{b}.ffn_gate_exps.bias", (width, experts), T.F32
+        yield f"{b}.ffn_up_exps.weight", (hidden, width, experts), T.MXFP4
+        yield f"{b}.ffn_up_exps.bias", (width, experts), T.F32
+        yield f"{b}.ffn_down_exps.weight", (width, hidden, experts), T.MXFP4
+        yield f"{b}.ffn_down_exps.bias", (hidden, experts), T.F32
+    yield "output_norm.weight", (hidden,), T.F32
+    yield "output.weight", (hidden, vocab), T.Q8_0
+
+
+def test_gpt_oss_20b_mxfp4_matches_llama_cpp(tmp_path):
+    """MXFP4 experts and a MoE: the weights llama.cpp reports for the published GGUF, and the
+    published total and active counts."""
+    path = tmp_path / "gpt-oss-20b-mxfp4.header.gguf"
+    writer = gguf.GGUFWriter(path, "gpt-oss")
+    writer.add_block_count(24)
+    writer.add_context_length(131072)
+    writer.add_embedding_length(2880)
+    writer.add_feed_forward_length(2880)
+    writer.add_head_count(64)
+    writer.add_head_count_kv(8)
+    writer.add_key_length(64)
+    writer.add_value_length(64)
+    writer.add_sliding_window(128)
+    writer.add_expert_count(32)
+    writer.add_expert_used_count(4)
+    writer.add_expert_feed_forward_length(2880)
+    writer.add_file_type(38)
+    for name, ne, qtype in gpt_oss_20b_tensors():
+        block, block_bytes = gguf.GGML_QUANT_SIZES[qtype]
+        shape = tuple(reversed(ne))
+        writer.add_tensor_info(name, shape, np.dtype(np.float32), int(np.prod(ne)) // block * block_bytes, qtype)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_ti_data_to_file()
+    writer.close()
+    header = parse_gguf_header(path.read_bytes())
+    assert {row.type_name: row.tensors for row in header.type_totals()} == {"F32": 289, "Q8_0": 98, "MXFP4": 72}
+    assert header.file_type == "MXFP4_MOE"
+    assert round(header.weights_bytes / 2**30, 2) == 11.27  # "file size = 11.27 GiB"
+    assert round(header.weights_bytes * 8 / header.parameters, 2) == 4.63  # "(4.63 BPW)"
+    assert round(header.parameters / 1e9, 2) == 20.91  # OpenAI: 20.91 B
+    input_embedding = 2880 * 201_088
+    assert round((active_parameters(header) - input_embedding) / 1e9, 2) == 3.61  # OpenAI: 3.61 B active
+    spec = gguf_model_spec(header)
+    assert (spec.num_experts, spec.experts_per_token, spec.num_kv_heads, spec.head_dim) == (32, 4, 8, 64)
+    assert (spec.sliding_window, spec.sliding_window_layers) == (128, 12)  # every even layer slides
+    assert spec.attention_sinks
