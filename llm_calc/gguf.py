@@ -270,9 +270,10 @@ class GgufHeader:
 class _OutOfData(Exception):
     """A read past the end of the prefix; ``end`` is the offset it needed."""
 
-    def __init__(self, end: int, extra_estimate: int = 0) -> None:
+    def __init__(self, end: int, extra_estimate: int = 0, index: int | None = None) -> None:
         self.end = end
         self.extra_estimate = extra_estimate
+        self.index = index  # the element of an array being read when the data ran out
 
 
 class _Reader:
@@ -330,24 +331,36 @@ class _Reader:
         if element_type not in (_STRING, _ARRAY):
             raise ValueError(f"{what} is an array of type {element_type}, not a GGUF type (0-12)")
         first = self.pos
-        for index in range(length):  # variable-size elements: walk them, keep nothing
-            try:
-                if element_type == _STRING:
-                    self.take(self.u64_capped(what))
-                else:
+        try:
+            if element_type == _STRING:
+                self.skip_strings(length, what)
+            else:
+                for _ in range(length):
                     self.array(what, depth + 1)
-            except _OutOfData as short:
-                done = self.pos - first
-                per_element = done / index if index else 0
-                short.extra_estimate = math.ceil(per_element * (length - index))
-                raise
+        except _OutOfData as short:
+            done = self.pos - first
+            index = short.index if short.index is not None else 0
+            per_element = done / index if index else 0
+            short.extra_estimate = math.ceil(per_element * (length - index))
+            raise
         return GgufArray(element_type, length)
 
-    def u64_capped(self, what: str) -> int:
-        length = self.u64()
-        if length > MAX_STRING_BYTES:
-            raise ValueError(f"a string in {what} claims {length:,} bytes: not a GGUF header")
-        return length
+    def skip_strings(self, count: int, what: str) -> None:
+        """Step over ``count`` strings (a vocabulary, a merge list): the hot loop of a header."""
+        data, pos, end = self.data, self.pos, len(self.data)
+        length_of = struct.Struct(self.order + "Q").unpack_from
+        for index in range(count):
+            if pos + 8 > end:
+                self.pos = pos
+                raise _OutOfData(pos + 8, index=index)
+            (length,) = length_of(data, pos)
+            if length > MAX_STRING_BYTES:
+                raise ValueError(f"a string in {what} claims {length:,} bytes: not a GGUF header")
+            pos += 8 + length
+            if pos > end:
+                self.pos = pos - length
+                raise _OutOfData(pos, index=index)
+        self.pos = pos
 
 
 def _type_of(type_id: int, tensor: str) -> tuple[str, int, int]:
