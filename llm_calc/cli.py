@@ -39,12 +39,11 @@ from llm_calc.gguf import (
     parse_gguf_header,
 )
 from llm_calc.gguf import active_parameters as gguf_active_parameters
-from llm_calc.gguf import decode_weight_read_bytes as gguf_decode_weight_read_bytes
+from llm_calc.gguf import stored_weights as gguf_stored_weights
 from llm_calc.hardware import (
     CARD_LADDER,
     DECODE_BANDWIDTH_EFFICIENCY,
     PREFILL_MFU,
-    expected_experts_touched,
     size_on_gpus,
 )
 from llm_calc.hf_config import MAX_CONFIG_BYTES, ConfigError, parse_config_text
@@ -240,11 +239,6 @@ class GgufSource:
         shards = f" and {len(self.paths) - 1} more shards" if len(self.paths) > 1 else ""
         return f"GGUF {self.paths[0]}{shards}: weights as stored in the file"
 
-    def stored_weights(self, spec: ModelSpec, batch: int) -> tuple[int, int]:
-        """Exact weight bytes and the bytes a decode step of ``batch`` sequences reads. [bytes]"""
-        touched = expected_experts_touched(spec, batch)
-        return self.header.weights_bytes, gguf_decode_weight_read_bytes(self.header, touched)
-
     def report_fields(self) -> dict:
         """What ``memory``'s report takes from the file: counts, precision and the tensor types."""
         header = self.header
@@ -342,7 +336,7 @@ def memory_report(args: argparse.Namespace) -> dict:
         gpus = tuple(g for g in gpus if g.vendor.lower() in vendors)
     if args.gpus not in CARD_LADDER:
         raise UsageError(f"--gpus must be 1, 2, 4, 8 or a multiple of 8 up to {CARD_LADDER[-1]}, got {args.gpus}")
-    stored = gguf_file.stored_weights(spec, settings.batch) if gguf_file else None
+    stored = gguf_stored_weights(gguf_file.header, spec, settings.batch) if gguf_file else None
     memory, results = size_on_gpus(spec, settings, gpus, args.gpus, args.efficiency, args.mfu, stored_weights=stored)
     params = count_parameters(spec)
     report = {

@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 import gguf as _gguf
 
 from llm_calc.architecture import ModelSpec
+from llm_calc.hardware import expected_experts_touched
 from llm_calc.units import MIB
 
 GGUF_MAGIC = b"GGUF"
@@ -645,7 +646,7 @@ def decode_weight_read_bytes(header: GgufHeader, experts_touched: float) -> int:
     Every tensor as stored, except the input embedding (a lookup of one row per token) unless it
     doubles as the output matrix (no ``output.weight``); each routed-expert stack only for the
     ``experts_touched`` of ``expert_count`` experts a step reads (see
-    ``llm_calc.hardware.expected_experts_touched``).
+    :func:`~llm_calc.hardware.expected_experts_touched`).
     """
     experts = header.arch_int("expert_count") or 0
     names = {t.name for t in header.tensors}
@@ -656,6 +657,13 @@ def decode_weight_read_bytes(header: GgufHeader, experts_touched: float) -> int:
         share = experts_touched / experts if experts and expert_tensor(t.name) else 1.0
         total += t.nbytes * share
     return math.ceil(total)
+
+
+def stored_weights(header: GgufHeader, spec: ModelSpec, batch: int) -> tuple[int, int]:
+    """What ``llm_calc.hardware.size_on_gpus(..., stored_weights=...)`` takes for this file: the
+    exact weight bytes and the bytes one decode step of ``batch`` sequences reads. [bytes]"""
+    touched = expected_experts_touched(spec, batch)
+    return header.weights_bytes, decode_weight_read_bytes(header, touched)
 
 
 MAX_HEADER_BYTES = 512 * MIB

@@ -481,6 +481,10 @@ def test_cli_reports_the_file_weights_and_types(tiny, capsys):
     assert types["Q4_K"] == {"type": "Q4_K", "tensors": 1, "elements": 65_536, "bytes": 36_864}
     assert report["gguf"]["file_type"] == "Q4_K_M"
     assert report["gguf"]["architecture"] == "llama"
+    # a decode step on one card reads every tensor but the input embedding (a row lookup; output.weight
+    # is separate here) and the whole KV cache: 498,304 - 107,520 + 4,096 tokens x 256 bytes
+    card = report["gpus"][0]
+    assert (card["cards_used"], card["card_read_bytes"]) == (1, 498_304 - 107_520 + 4096 * 256)
     code, text, _ = run_cli(capsys, "--gguf", str(path))
     assert code == 0
     assert "weights as stored in the file" in text
