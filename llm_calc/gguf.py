@@ -511,6 +511,60 @@ def _tensor_info(reader: _Reader, alignment: int, names: set[str]) -> GgufTensor
 # --- what the header says about the model --------------------------------------------------------
 
 
+TENSOR_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    # (group of llm_calc.architecture's parameter groups, llama.cpp tensor-name parts), first match wins
+    ("embedding", ("token_embd.",)),
+    ("lm_head", ("output.",)),
+    ("norms", ("norm",)),
+    ("router", ("ffn_gate_inp", "exp_probs_b")),
+    ("mlp_biases", ("_exps.bias", "_shexp.bias", "ffn_gate.bias", "ffn_up.bias", "ffn_down.bias")),
+    ("routed_experts_linear", ("_exps.",)),
+    ("shared_experts_linear", ("_shexp.",)),
+    ("dense_mlp_linear", ("ffn_gate.", "ffn_up.", "ffn_down.")),
+    ("attention_other", ("attn_sinks", ".bias")),
+    ("attention_linear", ("attn_",)),
+)
+"""Which parameter group a GGUF tensor belongs to, by llama.cpp's tensor names (``LLM_TENSOR_*`` in
+``src/llama-arch.cpp``: ``token_embd``, ``output``, ``blk.N.attn_q``, ``blk.N.ffn_up_exps``,
+``blk.N.ffn_gate_inp``, ``blk.N.attn_norm`` ...). Tensors of no group (state-space layers, vision
+towers) fall in ``other``."""
+
+
+def tensor_group(name: str) -> str:
+    """The parameter group of a tensor named as llama.cpp names them (see ``TENSOR_GROUPS``)."""
+    for group, parts in TENSOR_GROUPS:
+        if any(part in name for part in parts) and (group != "lm_head" or name.startswith("output.")):
+            return group
+    return "other"
+
+
+@dataclass(frozen=True)
+class GroupTypeTotal:
+    """The tensors of one parameter group stored in one type."""
+
+    group: str
+    type_name: str
+    tensors: int
+    elements: int
+    nbytes: int
+
+    @property
+    def bits(self) -> float:
+        """Storage per element: block bytes x 8 / block size, exact in binary floating point. [bits]"""
+        return self.nbytes * 8 / self.elements if self.elements else 0.0
+
+
+def group_type_totals(header: GgufHeader) -> tuple[GroupTypeTotal, ...]:
+    """Tensors by parameter group (``tensor_group``) and type, in the order they first appear."""
+    totals: dict[tuple[str, str], list[int]] = {}
+    for t in header.tensors:
+        entry = totals.setdefault((tensor_group(t.name), t.type_name), [0, 0, 0])
+        entry[0] += 1
+        entry[1] += t.elements
+        entry[2] += t.nbytes
+    return tuple(GroupTypeTotal(g, k, n, e, b) for (g, k), (n, e, b) in totals.items())
+
+
 def expert_tensor(name: str) -> bool:
     """Whether a tensor holds a stack of routed experts (see ``EXPERT_TENSOR_MARK``)."""
     return EXPERT_TENSOR_MARK in name

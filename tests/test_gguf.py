@@ -30,7 +30,9 @@ from llm_calc.gguf import (
     combine_split,
     decode_weight_read_bytes,
     gguf_model_spec,
+    group_type_totals,
     parse_gguf_header,
+    tensor_group,
 )
 from llm_calc.units import MIB
 
@@ -80,6 +82,21 @@ def write_gguf(path, arch, tensors, metadata=None, vocab=512, endianess=gguf.GGU
     writer.write_tensors_to_file()
     writer.close()
     return path.read_bytes()
+
+
+def write_header_only(path, arch, tensors, configure):
+    """A GGUF header with no tensor data (what `head -c` of the real file gives), by GGUFWriter."""
+    writer = gguf.GGUFWriter(path, arch)
+    configure(writer)
+    for name, ne, qtype in tensors:
+        block, block_bytes = gguf.GGML_QUANT_SIZES[qtype]
+        nbytes = int(np.prod(ne)) // block * block_bytes
+        writer.add_tensor_info(name, tuple(reversed(ne)), np.dtype(np.float32), nbytes, qtype)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_ti_data_to_file()
+    writer.close()
+    return path
 
 
 TINY_LLAMA = {
@@ -586,7 +603,10 @@ def llama2_7b_q4_k_m_tensors():
 def llama2_7b_header_file(tmp_path_factory):
     """The header (no tensor data) of llama-2-7b-chat.Q4_K_M.gguf, rebuilt from its load log."""
     path = tmp_path_factory.mktemp("llama2") / "llama-2-7b-chat.Q4_K_M.header.gguf"
-    writer = gguf.GGUFWriter(path, "llama")
+    return write_header_only(path, "llama", llama2_7b_q4_k_m_tensors(), _llama2_7b_metadata)
+
+
+def _llama2_7b_metadata(writer: gguf.GGUFWriter) -> None:
     writer.add_name("LLaMA v2")
     writer.add_context_length(4096)
     writer.add_embedding_length(4096)
@@ -600,15 +620,6 @@ def llama2_7b_header_file(tmp_path_factory):
     writer.add_token_list([f"<tok{i}>" for i in range(32000)])
     writer.add_token_scores([0.0] * 32000)
     writer.add_token_types([1] * 32000)
-    for name, ne, qtype in llama2_7b_q4_k_m_tensors():
-        shape = tuple(reversed(ne))
-        block, block_bytes = gguf.GGML_QUANT_SIZES[qtype]
-        writer.add_tensor_info(name, shape, np.dtype(np.float32), int(np.prod(ne)) // block * block_bytes, qtype)
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_ti_data_to_file()
-    writer.close()
-    return path
 
 
 def test_llama2_7b_q4_k_m_weights_match_llama_cpp_and_the_published_file(llama2_7b_header_file):
@@ -682,11 +693,7 @@ def gpt_oss_20b_tensors():
     yield "output.weight", (hidden, vocab), T.Q8_0
 
 
-def test_gpt_oss_20b_mxfp4_matches_llama_cpp(tmp_path):
-    """MXFP4 experts and a MoE: the weights llama.cpp reports for the published GGUF, and the
-    published total and active counts."""
-    path = tmp_path / "gpt-oss-20b-mxfp4.header.gguf"
-    writer = gguf.GGUFWriter(path, "gpt-oss")
+def _gpt_oss_20b_metadata(writer: gguf.GGUFWriter) -> None:
     writer.add_block_count(24)
     writer.add_context_length(131072)
     writer.add_embedding_length(2880)
@@ -700,15 +707,19 @@ def test_gpt_oss_20b_mxfp4_matches_llama_cpp(tmp_path):
     writer.add_expert_used_count(4)
     writer.add_expert_feed_forward_length(2880)
     writer.add_file_type(38)
-    for name, ne, qtype in gpt_oss_20b_tensors():
-        block, block_bytes = gguf.GGML_QUANT_SIZES[qtype]
-        shape = tuple(reversed(ne))
-        writer.add_tensor_info(name, shape, np.dtype(np.float32), int(np.prod(ne)) // block * block_bytes, qtype)
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_ti_data_to_file()
-    writer.close()
-    header = parse_gguf_header(path.read_bytes())
+
+
+@pytest.fixture(scope="module")
+def gpt_oss_20b_header(tmp_path_factory):
+    path = tmp_path_factory.mktemp("gpt-oss") / "gpt-oss-20b-mxfp4.header.gguf"
+    write_header_only(path, "gpt-oss", gpt_oss_20b_tensors(), _gpt_oss_20b_metadata)
+    return parse_gguf_header(path.read_bytes())
+
+
+def test_gpt_oss_20b_mxfp4_matches_llama_cpp(gpt_oss_20b_header):
+    """MXFP4 experts and a MoE: the weights llama.cpp reports for the published GGUF, and the
+    published total and active counts."""
+    header = gpt_oss_20b_header
     assert {row.type_name: row.tensors for row in header.type_totals()} == {"F32": 289, "Q8_0": 98, "MXFP4": 72}
     assert header.file_type == "MXFP4_MOE"
     assert round(header.weights_bytes / 2**30, 2) == 11.27  # "file size = 11.27 GiB"
@@ -720,3 +731,42 @@ def test_gpt_oss_20b_mxfp4_matches_llama_cpp(tmp_path):
     assert (spec.num_experts, spec.experts_per_token, spec.num_kv_heads, spec.head_dim) == (32, 4, 8, 64)
     assert (spec.sliding_window, spec.sliding_window_layers) == (128, 12)  # every even layer slides
     assert spec.attention_sinks
+
+
+@pytest.mark.parametrize(
+    ("name", "group"),
+    [
+        ("token_embd.weight", "embedding"),
+        ("output.weight", "lm_head"),
+        ("output_norm.weight", "norms"),
+        ("blk.3.attn_output.weight", "attention_linear"),
+        ("blk.3.attn_kv_a_mqa.weight", "attention_linear"),
+        ("blk.3.attn_q.bias", "attention_other"),
+        ("blk.3.attn_sinks.weight", "attention_other"),
+        ("blk.3.attn_q_norm.weight", "norms"),
+        ("blk.3.ffn_down.weight", "dense_mlp_linear"),
+        ("blk.3.ffn_up_exps.weight", "routed_experts_linear"),
+        ("blk.3.ffn_down_exps.bias", "mlp_biases"),
+        ("blk.3.ffn_gate_shexp.weight", "shared_experts_linear"),
+        ("blk.3.ffn_gate_inp.weight", "router"),
+        ("blk.3.ffn_gate_inp_shexp.weight", "router"),
+        ("blk.3.exp_probs_b.bias", "router"),
+        ("blk.3.ssm_in.weight", "other"),
+    ],
+)
+def test_tensor_names_fall_in_the_parameter_groups(name, group):
+    """The groups checkpoints as shipped are sized by (llm_calc.architecture.parameter_groups)."""
+    assert tensor_group(name) == group
+
+
+def test_gpt_oss_20b_groups_hold_the_expected_elements(gpt_oss_20b_header):
+    """By group and type: the routed experts are all MXFP4 at 4.25 bits, the rest Q8_0 or F32."""
+    rows = {(r.group, r.type_name): r for r in group_type_totals(gpt_oss_20b_header)}
+    experts = rows["routed_experts_linear", "MXFP4"]
+    assert (experts.tensors, experts.elements) == (72, 24 * 3 * 32 * 2880 * 2880)  # 19,110,297,600
+    assert experts.bits == 4.25  # 17 bytes per 32 values
+    assert rows["attention_linear", "Q8_0"].elements == 24 * 2 * (2880 * 4096 + 2880 * 512)
+    assert rows["attention_linear", "Q8_0"].bits == 8.5  # 34 bytes per 32 values
+    assert rows["embedding", "Q8_0"].elements == rows["lm_head", "Q8_0"].elements == 2880 * 201_088
+    assert rows["router", "F32"].elements == 24 * (2880 * 32 + 32)
+    assert sum(r.elements for r in rows.values()) == 20_914_757_184
