@@ -4,10 +4,19 @@ import streamlit as st
 
 st.set_page_config(page_title="LLM Primer", page_icon=":material/neurology:", layout="wide")
 
+HOME = "app_pages/home.py"
+
+
+def open_overview() -> None:
+    """/overview: Streamlit serves the default page at the root only, so its name would open "Page
+    not found"; this hidden page sends the link to the overview."""
+    st.switch_page(HOME)
+
+
 PAGES = {
     "Primer": [
-        st.Page("app_pages/home.py", title="Overview", icon=":material/home:", url_path="overview",
-                default=True),
+        st.Page(HOME, title="Overview", icon=":material/home:", url_path="home", default=True),
+        st.Page(open_overview, title="Overview", url_path="overview", visibility="hidden"),
         st.Page("app_pages/primer_foundations.py", title="Model foundations", icon=":material/school:",
                 url_path="foundations"),
         st.Page("app_pages/primer_inference.py", title="Model inference", icon=":material/chat:",

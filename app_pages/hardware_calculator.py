@@ -15,13 +15,18 @@ from llm_calc.hardware import (
 )
 from llm_calc.memory import DEFAULT_PREFILL_CHUNK_TOKENS, InferenceSettings
 from llm_calc.precision import KV_FORMATS, WEIGHT_FORMATS, kv_format, weight_format
-from llm_calc.rules import inference_rule_bytes
+from llm_calc.rules import (
+    INFERENCE_GB_PER_BILLION_16BIT,
+    INFERENCE_GB_PER_BILLION_QUANTIZED,
+    inference_rule_bytes,
+)
 from llm_calc.sweep import CONTEXT_STEPS, memory_by_context
 from llm_calc.units import GB, format_count, format_gib
 from ui.charts import context_label, decode_speed_figure, gpu_fit_figure, memory_by_context_figure
-from ui.model_picker import pick_model
-from ui.tables import gpu_table
+from ui.model_picker import pick_model, training_context
+from ui.tables import gpu_table, gpu_table_columns
 from ui.text import escape_markdown
+from ui.url_params import read_link, report_ignored
 
 GPU_COUNTS = (1, 2, 4, 8, 16, 32, 64)
 
@@ -34,12 +39,12 @@ except CatalogError as error:
 
 st.title("Hardware calculator")
 st.write(
-    "What it takes to **serve** a model: memory part by part, which cards hold it and how many, "
-    "how fast it generates and what that costs. Everything is computed from the architecture; "
-    "the constants are listed under *Assumptions* at the bottom. Share the URL to share the view."
+    "What it takes to **serve** a model: its memory, the cards that hold it, its speed and cost, all "
+    "computed from the architecture (constants under *Assumptions*). Share the URL to share the view."
 )
 
 # --- inputs -----------------------------------------------------------------------------------
+link = read_link()
 with st.sidebar:
     st.header("Model")
     spec, catalog_model = pick_model()
@@ -121,6 +126,8 @@ with st.sidebar:
         )
         flash = st.toggle("FlashAttention", value=True, key="flash", bind="query-params")
 
+report_ignored(link)
+
 gpus = tuple(g for g in GPUS if g.vendor in chosen_vendors and g.gpu_class in chosen_classes)
 if add_custom:
     try:
@@ -148,20 +155,40 @@ st.subheader(
     f"{spec.name} · {format_count(params.total)} parameters"
     + (f" ({format_count(params.active)} active per token)" if spec.is_moe else "")
 )
-if context > spec.max_context:
+trained_for = training_context(spec)
+if trained_for is not None and context > trained_for:
     st.warning(
-        f"{spec.name} was trained for {spec.max_context:,} tokens; {context:,} needs RoPE scaling "
+        f"{spec.name} was trained for {trained_for:,} tokens; {context:,} needs RoPE scaling "
         "or another extension. The memory estimate still holds."
     )
 
-total, weights, kv, activations, overhead = st.columns(5)
-total.metric("Total on one card", format_gib(memory.total_bytes))
+total, verdict = st.columns([1, 3])
+total.metric("Total on one card", format_gib(memory.total_bytes), help="weights + KV cache + activations + overhead")
+fitting = [r for r in results if r.fits]
+deployable = [r for r in results if r.cards_used and r.price_per_hour_usd]
+if not gpus:
+    verdict.warning("No card matches the vendor and class filters.")
+elif fitting:
+    names = ", ".join(r.gpu.name for r in sorted(fitting, key=lambda r: r.usable_memory_bytes)[:6])
+    more = f" and {len(fitting) - 6} more" if len(fitting) > 6 else ""
+    verdict.success(f"Fits on {gpu_count} card{'s' if gpu_count > 1 else ''} of: {names}{more}.")
+else:
+    verdict.info(f"No card holds it with {gpu_count} per deployment; the table shows how many each needs.")
+if deployable:
+    cheapest = min(deployable, key=lambda r: r.price_per_hour_usd)
+    verdict.write(
+        f"Cheapest rented deployment in the catalog: **{cheapest.gpu.name} × {cheapest.cards_used}** at "
+        f"${cheapest.price_per_hour_usd:,.2f}/h (${cheapest.cost_per_day_usd:,.0f}/day), "
+        f"{cheapest.speed.decode_tokens_per_s:,.0f} tokens/s per sequence."
+    )
+
+weights, kv, activations, overhead = st.columns(4)
 weights.metric("Weights", format_gib(memory.weights_bytes), help=f"{precision}, every parameter")
 kv.metric(
     "KV cache",
     format_gib(memory.kv_cache_bytes),
     help=f"{kv_bytes_per_token(spec, kv_format(kv_precision).bits):,} bytes per token × "
-    f"{context:,} tokens × {batch} sequences (sliding-window layers capped)",
+    f"{context:,} tokens × {batch:,} sequences (sliding-window layers capped)",
 )
 activations.metric(
     "Activations",
@@ -172,32 +199,14 @@ overhead.metric(
     "Overhead per GPU", format_gib(memory.overhead_bytes), help="CUDA context, kernels and library workspaces"
 )
 
-fitting = [r for r in results if r.fits]
-deployable = [r for r in results if r.cards_used and r.price_per_hour_usd]
-if not gpus:
-    st.warning("No card matches the vendor and class filters.")
-elif fitting:
-    names = ", ".join(r.gpu.name for r in sorted(fitting, key=lambda r: r.usable_memory_bytes)[:6])
-    more = f" and {len(fitting) - 6} more" if len(fitting) > 6 else ""
-    st.success(f"Fits on {gpu_count} card{'s' if gpu_count > 1 else ''} of: {names}{more}.")
-else:
-    st.info(f"No card holds it with {gpu_count} per deployment; the table shows how many each needs.")
-if deployable:
-    cheapest = min(deployable, key=lambda r: r.price_per_hour_usd)
-    st.write(
-        f"Cheapest rented deployment in the catalog: **{cheapest.gpu.name} × {cheapest.cards_used}** at "
-        f"${cheapest.price_per_hour_usd:,.2f}/h (${cheapest.cost_per_day_usd:,.0f}/day), "
-        f"{cheapest.speed.decode_tokens_per_s:,.0f} tokens/s per sequence."
-    )
-
 with st.container(border=True):
     rule_16 = inference_rule_bytes(params.total, quantized=False)
     rule_q = inference_rule_bytes(params.total, quantized=True)
     quantized = weight_format(precision).bits < 16
     st.markdown(
-        f"**Rules of thumb** — 16-bit: 2.1 GB per billion parameters → **{rule_16 / GB:,.1f} GB**; "
-        f"quantized (4-bit): 0.7 GB per billion → **{rule_q / GB:,.1f} GB**. "
-        f"Detailed estimate here: **{memory.total_bytes / GB:,.1f} GB** ({format_gib(memory.total_bytes)}) "
+        f"**Rules of thumb** — 16-bit: {INFERENCE_GB_PER_BILLION_16BIT:g} GB (10⁹ bytes) per billion parameters "
+        f"→ **{format_gib(rule_16)}**; quantized (4-bit): {INFERENCE_GB_PER_BILLION_QUANTIZED:g} GB per billion "
+        f"→ **{format_gib(rule_q)}**. Detailed estimate here: **{format_gib(memory.total_bytes)}** "
         f"at {'this quantization' if quantized else '16 bits or more'}."
     )
     st.caption(
@@ -235,7 +244,7 @@ with speed_tab:
         st.markdown(
             f"Each decode step reads **{why.read_bytes / GB:,.1f} GB**: the weights a token touches "
             f"({(why.read_bytes - memory.kv_cache_bytes) / GB:,.1f} GB) plus the whole KV cache "
-            f"({memory.kv_cache_bytes / GB:,.1f} GB for {batch} × {context:,} tokens). "
+            f"({memory.kv_cache_bytes / GB:,.1f} GB for {batch:,} × {context:,} tokens). "
             f"At {efficiency:.0%} of the datasheet bandwidth of the tensor-parallel cards "
             f"(≈ {why.effective_bandwidth_gbs:,.0f} GB/s) "
             f"that takes "
@@ -251,7 +260,7 @@ with speed_tab:
     )
 with table_tab:
     table = gpu_table(results)
-    st.dataframe(table, hide_index=True, width="stretch")
+    st.dataframe(table, hide_index=True, width="stretch", column_config=gpu_table_columns())
     st.download_button(
         "Download CSV", table.to_csv(index=False).encode(), file_name="llm_hardware.csv", mime="text/csv"
     )
@@ -279,7 +288,19 @@ with st.expander("Model architecture and parameter count"):
         width="stretch",
     )
     right.dataframe(
-        pd.DataFrame({"field": list(vars(spec)), "value": [str(v) for v in vars(spec).values()]}),
+        pd.DataFrame(
+            {
+                "field": list(vars(spec)),
+                "value": [
+                    "none (custom model)"
+                    if field == "max_context" and trained_for is None
+                    else f"{value:,}"
+                    if isinstance(value, int) and not isinstance(value, bool)
+                    else str(value)
+                    for field, value in vars(spec).items()
+                ],
+            }
+        ),
         hide_index=True,
         width="stretch",
         height=300,

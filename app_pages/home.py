@@ -4,6 +4,7 @@ import streamlit as st
 
 from llm_calc.catalog import default_gpus, default_models
 from llm_calc.tokenizers import REGISTRY
+from llm_calc.tokens import RULE_TOKENS_PER_WORD
 from ui.primer import primer_footer
 
 st.title("LLM Primer")
@@ -26,8 +27,8 @@ with tokens.container(border=True, height="stretch"):
     st.subheader(":material/token: Token estimator")
     st.write(
         f"Paste or upload text and get exact counts from {len(REGISTRY)} real tokenizers (GPT-2 to GPT-5, Llama 3, "
-        "Mistral) side by side, next to the 1.3-tokens-per-word rule; see how much of each model's context window "
-        "it fills, what it costs to send, and the tokens themselves."
+        f"Mistral) side by side, next to the {RULE_TOKENS_PER_WORD}-tokens-per-word rule; see how much of each "
+        "model's context window it fills, what it costs to send, and the tokens themselves."
     )
     st.page_link("app_pages/token_estimator.py", label="Open the token estimator →")
 

@@ -50,8 +50,8 @@ st.html(spans_html(spans))
 tokens = tokenizer.count(sentence)
 words = word_count(sentence)
 st.caption(
-    f"{tokens} tokens for {words} words with GPT-4o's o200k_base tokenizer; the 1.3 rule predicts "
-    f"{rule_of_thumb_tokens(words)}."
+    f"{tokens:,} tokens for {words:,} words with GPT-4o's o200k_base tokenizer; the {RULE_TOKENS_PER_WORD} rule "
+    f"predicts {rule_of_thumb_tokens(words):,}."
 )
 st.page_link(
     "app_pages/token_estimator.py",

@@ -78,7 +78,7 @@ user = st.text_input(
     "Your message", "Explain what a context window is in one sentence.", key="primer_user", max_chars=2000
 )
 prompt_tokens = chat_tokens(get_tokenizer("o200k_base"), [ChatMessage("system", system), ChatMessage("user", user)])
-st.metric("Prompt tokens (GPT-4o)", prompt_tokens)
+st.metric("Prompt tokens (GPT-4o)", f"{prompt_tokens:,}")
 st.page_link(
     "app_pages/token_estimator.py",
     label="Count this message with every tokenizer →",

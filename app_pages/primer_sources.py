@@ -60,6 +60,7 @@ st.dataframe(
     ),
     hide_index=True,
     width="stretch",
+    column_config={"parameters (published)": st.column_config.NumberColumn(format="localized")},
 )
 
 st.header("GPUs (data/gpus.csv)")
@@ -69,7 +70,7 @@ st.dataframe(
             {
                 "card": g.name,
                 "specifications from": g.source,
-                "price": g.price_per_hour_usd,
+                "price ($/h)": g.price_per_hour_usd,
                 "price from": g.price_source,
             }
             for g in default_gpus()
@@ -85,7 +86,7 @@ st.dataframe(
         [
             {
                 "model": m.model,
-                "window": m.context_tokens,
+                "window (tokens)": m.context_tokens,
                 "window from": m.context_source,
                 "price as of": m.price_as_of,
                 "price from": m.price_source,
@@ -95,6 +96,7 @@ st.dataframe(
     ),
     hide_index=True,
     width="stretch",
+    column_config={"window (tokens)": st.column_config.NumberColumn(format="localized")},
 )
 
 st.header("Tokenizers")

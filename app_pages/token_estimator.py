@@ -24,6 +24,7 @@ from llm_calc.tokens import (
 from ui.charts import context_fill_figure, context_label, token_count_figure
 from ui.text import escape_markdown
 from ui.token_html import spans_html
+from ui.url_params import read_link, report_ignored
 
 MAX_TEXT_IN_URL = 2000  # texts up to this many characters travel in the link; longer ones and uploads do not
 DISPLAY_TOKENS = 2000  # tokens drawn as coloured spans; the counts always cover the whole text
@@ -67,19 +68,43 @@ def load_sample() -> None:
 
 st.title("Token estimator")
 st.write(
-    "How many tokens is this text? Exact counts from the real tokenizers of GPT, Llama and Mistral "
-    "models, side by side, next to the “≈ 1.3 tokens per English word” rule; how much of each "
-    "model's context window it fills and what it costs to send. Everything runs offline."
+    "How many tokens is this text? Exact counts from the real GPT, Llama and Mistral tokenizers next "
+    f"to the “{RULE_TOKENS_PER_WORD} tokens per word” rule, the context window it fills and its cost. "
+    "Everything runs offline."
 )
 
 # --- input ------------------------------------------------------------------------------------
+link = read_link()
 if "text" not in st.session_state:
     st.session_state["text"] = st.query_params.get("text") or sample_text("English prose")
 
-source = st.radio("Text from", ["Type or paste", "Upload a file"], horizontal=True, key="input", bind="query-params")
+with st.sidebar:
+    st.header("Tokenizers")
+    chosen = st.multiselect(
+        "Tokenizers to compare",
+        list(REGISTRY),
+        default=DEFAULT_TOKENIZERS,
+        key="tokenizers",
+        bind="query-params",
+        help="; ".join(f"{n}: {i.models}" for n, i in REGISTRY.items()),
+    )
+    count_special = st.toggle(
+        "Count special tokens as special",
+        key="special",
+        bind="query-params",
+        help="By default text such as <|endoftext|> is counted as ordinary text, as an API treats user content.",
+    )
+    show_whitespace = st.toggle("Show whitespace", key="whitespace", bind="query-params")
+    show_ids = st.toggle("Show token ids", key="ids", bind="query-params")
+
+source_col, sample_col = st.columns(2, vertical_alignment="bottom")
+source = source_col.radio(
+    "Text from", ["Type or paste", "Upload a file"], horizontal=True, key="input", bind="query-params"
+)
+link_notice = st.container()  # filled once the last bound widget (the completion slider) has run
 if source == "Type or paste":
-    st.selectbox("Start from a sample", ["—", *SAMPLES], key="sample", on_change=load_sample)
-    text = st.text_area("Text", key="text", height=200, placeholder="Paste any text here")
+    sample_col.selectbox("Start from a sample", ["—", *SAMPLES], key="sample", on_change=load_sample)
+    text = st.text_area("Text", key="text", height=150, placeholder="Paste any text here")
     if len(text) <= MAX_TEXT_IN_URL and text != sample_text("English prose"):
         st.query_params["text"] = text
     else:
@@ -128,24 +153,6 @@ else:
         )
     st.caption(f"{upload.size:,} bytes read.")
 
-chosen = st.multiselect(
-    "Tokenizers to compare",
-    list(REGISTRY),
-    default=DEFAULT_TOKENIZERS,
-    key="tokenizers",
-    bind="query-params",
-    help="; ".join(f"{n}: {i.models}" for n, i in REGISTRY.items()),
-)
-special_col, space_col, ids_col = st.columns(3)
-count_special = special_col.toggle(
-    "Count special tokens as special",
-    key="special",
-    bind="query-params",
-    help="By default text such as <|endoftext|> is counted as ordinary text, as an API treats user content.",
-)
-show_whitespace = space_col.toggle("Show whitespace", key="whitespace", bind="query-params")
-show_ids = ids_col.toggle("Show token ids", key="ids", bind="query-params")
-
 counts, broken = count_everything(text, count_special)
 for name, problem in broken.items():
     st.error(f"{REGISTRY[name].label} is unavailable: {escape_markdown(problem)}")
@@ -160,28 +167,34 @@ if markers:
     st.warning(
         f"The text contains control-token text: {listed}. It is counted "
         f"{'as special tokens where a tokenizer defines them' if count_special else 'as ordinary text'}; "
-        "switch *Count special tokens as special* to compare. Mistral tokenizers never parse them."
+        "switch *Count special tokens as special* (sidebar) to compare. Mistral tokenizers never parse them."
     )
 
 any_count = next(iter(counts.values()))
-characters, words, rule = st.columns(3)
-characters.metric("Characters", f"{any_count.characters:,}")
+headline, words, characters, rule = st.columns(4)
+if chosen:
+    headline.metric(
+        f"Tokens ({REGISTRY[chosen[0]].label})",
+        f"{counts[chosen[0]].tokens:,}",
+        help="exact count with the first tokenizer chosen in the sidebar; the table compares them all",
+    )
 words.metric("Words", f"{any_count.words:,}", help="whitespace-separated; not meaningful for Chinese or Japanese")
-rule.metric(f"Rule of thumb ({RULE_TOKENS_PER_WORD} × words)", f"{any_count.rule_estimate:,}")
+characters.metric("Characters", f"{any_count.characters:,}")
+rule.metric(f"Rule of thumb (tokens, {RULE_TOKENS_PER_WORD} × words)", f"{any_count.rule_estimate:,}")
 
 if not chosen:
-    st.info("Choose at least one tokenizer to compare.")
+    st.info("Choose at least one tokenizer to compare (sidebar).")
 else:
     table = pd.DataFrame(
         [
             {
                 "tokenizer": REGISTRY[name].label,
-                "used by": REGISTRY[name].models,
                 "tokens": counts[name].tokens,
                 "tokens per word": counts[name].tokens_per_word,
                 "characters per token": counts[name].characters_per_token,
-                "rule of thumb": counts[name].rule_estimate,
+                "rule of thumb (tokens)": counts[name].rule_estimate,
                 "rule error (%)": None if counts[name].rule_error is None else 100 * counts[name].rule_error,
+                "used by": REGISTRY[name].models,
             }
             for name in chosen
         ]
@@ -191,8 +204,10 @@ else:
         hide_index=True,
         width="stretch",
         column_config={
+            "tokens": st.column_config.NumberColumn(format="localized"),
             "tokens per word": st.column_config.NumberColumn(format="%.2f"),
             "characters per token": st.column_config.NumberColumn(format="%.2f"),
+            "rule of thumb (tokens)": st.column_config.NumberColumn(format="localized"),
             "rule error (%)": st.column_config.NumberColumn(format="%+.1f"),
         },
     )
@@ -224,6 +239,7 @@ completion = st.select_slider(
     bind="query-params",
     format_func=context_label,
 )
+report_ignored(link, link_notice)
 try:
     fills = context_fills({name: c.tokens for name, c in counts.items()}, completion)
 except CatalogError as error:
@@ -239,7 +255,7 @@ st.dataframe(
                 "counted with": REGISTRY[f.model.tokenizer].label
                 + ("" if f.model.tokenizer_exact else " (approximate)"),
                 "prompt tokens": f.prompt_tokens,
-                "prompt + completion": f.total_tokens,
+                "prompt + completion (tokens)": f.total_tokens,
                 "of window (%)": 100 * f.fraction,
                 "fits": f.fits,
                 "completion over output limit": f.completion_exceeds_output_limit,
@@ -257,6 +273,9 @@ st.dataframe(
     hide_index=True,
     width="stretch",
     column_config={
+        "window (tokens)": st.column_config.NumberColumn(format="localized"),
+        "prompt tokens": st.column_config.NumberColumn(format="localized"),
+        "prompt + completion (tokens)": st.column_config.NumberColumn(format="localized"),
         "of window (%)": st.column_config.NumberColumn(format="%.1f"),
         "input cost ($)": st.column_config.NumberColumn(format="%.6f"),
         "completion cost ($)": st.column_config.NumberColumn(format="%.6f"),
@@ -314,5 +333,6 @@ with st.expander("Tokenizers and sources"):
     )
     st.caption(
         "Files are read from disk and checked against their SHA-256 before use; nothing is downloaded. "
-        "The 1.3 tokens-per-word rule is OpenAI's guidance for English (about ¾ of a word per token)."
+        f"The {RULE_TOKENS_PER_WORD} tokens-per-word rule is OpenAI's guidance for English "
+        "(about ¾ of a word per token)."
     )

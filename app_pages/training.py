@@ -315,10 +315,18 @@ with st.container(border=True):
 memory_tab, cards_tab, time_tab, examples_tab = st.tabs(
     ["Memory by method", "Cards", "Time and cost", "Worked examples"]
 )
+# the other methods keep this page's LoRA targets, which a model may lack (MLA has no q_proj)
+comparable, refused = [], {}
+for other in METHODS:
+    try:
+        trainable_params(spec, replace(setup, method=other))
+        comparable.append(other)
+    except ValueError as error:
+        refused[other] = str(error)
 with memory_tab:
-    by_method = {m: training_memory(spec, replace(setup, method=m)) for m in METHODS}
+    by_method = {m: training_memory(spec, replace(setup, method=m)) for m in comparable}
     figure = training_memory_figure(
-        [METHOD_LABELS[m] for m in METHODS],
+        [METHOD_LABELS[m] for m in comparable],
         list(by_method.values()),
         {find_gpu(n).name.removeprefix("NVIDIA "): usable_memory_bytes(find_gpu(n)) for n in REFERENCE_CARDS},
     )
@@ -327,11 +335,13 @@ with memory_tab:
         "Same optimizer, precision, sequence length, batch, GPUs and sharding for the three methods; each bar "
         "stacks the larger of activations and step temporaries; dotted lines are card capacities."
     )
+    for other, reason in refused.items():
+        st.warning(f"{METHOD_LABELS[other]} is not sized with these settings: {escape_markdown(reason)}")
 with cards_tab:
-    needed = {m: cards_needed_for_training_on(spec, replace(setup, method=m), GPUS) for m in METHODS}
+    needed = {m: cards_needed_for_training_on(spec, replace(setup, method=m), GPUS) for m in comparable}
     rows = [
         {"card": card.name, "class": card.gpu_class, "usable memory (GiB)": round(usable_memory_bytes(card) / 2**30, 1),
-         **{f"{m}: GPUs needed": needed[m][index] for m in METHODS}}
+         **{f"{m}: GPUs needed": needed[m][index] for m in comparable}}
         for index, card in enumerate(GPUS)
     ]  # fmt: skip
     table = pd.DataFrame(rows)

@@ -250,6 +250,78 @@ def count_parameters(spec: ModelSpec) -> ParameterCount:
     )
 
 
+PARAMETER_GROUPS = (
+    "embedding",
+    "lm_head",
+    "attention_linear",
+    "attention_other",
+    "dense_mlp_linear",
+    "routed_experts_linear",
+    "shared_experts_linear",
+    "router",
+    "mlp_biases",
+    "norms",
+)
+"""Kinds of parameters that checkpoints store differently (``parameter_groups``): quantization
+formats convert some linear layers and keep the rest at 16 bits."""
+
+
+def parameter_groups(spec: ModelSpec) -> dict[str, int]:
+    """Parameters by kind, the same tensors ``count_parameters`` counts (the values sum to its total).
+
+    * ``embedding`` — the input token matrix (the output too when tied) and learned positions;
+    * ``lm_head`` — an untied output matrix and its bias (phi);
+    * ``attention_linear`` — the weight matrices of Q, K, V and output (MLA's low-rank factors);
+    * ``attention_other`` — attention biases, gpt-oss sinks, MLA's two low-rank norms;
+    * ``dense_mlp_linear`` / ``routed_experts_linear`` / ``shared_experts_linear`` — MLP weight
+      matrices of dense layers, routed experts and shared experts;
+    * ``router`` — MoE router weights (and biases), Qwen2-MoE's shared-expert gate;
+    * ``mlp_biases`` — biases of dense MLPs and experts;
+    * ``norms`` — layer norms, the final norm, QK norms.
+    """
+    h = spec.hidden_size
+    layers = spec.num_layers
+    matrices = 3 if spec.gated_mlp else 2
+
+    def mlp_weights(width: int) -> int:
+        return matrices * h * width
+
+    def mlp_biases(width: int) -> int:
+        return ((matrices - 1) * width + h) if spec.mlp_bias else 0
+
+    if spec.uses_latent_attention:
+        latent_norms = spec.q_lora_rank + spec.kv_lora_rank  # q_a_layernorm (if any) and kv_a_layernorm
+        attention_linear = attention_params_per_layer(spec) - latent_norms
+        attention_other = latent_norms
+    else:
+        q_dim = spec.num_attention_heads * spec.head_dim
+        kv_dim = spec.num_kv_heads * spec.head_dim
+        attention_linear = h * q_dim + 2 * h * kv_dim + q_dim * h
+        attention_other = attention_params_per_layer(spec) - attention_linear
+    dense_layers = spec.dense_layers if spec.is_moe else layers
+    moe_layers = spec.moe_layers
+    expert_width = spec.expert_intermediate_size
+    shared_width = spec.shared_expert_width
+    counts = count_parameters(spec)
+    lm_head = 0 if spec.tie_embeddings else spec.vocab_size * h
+    lm_head += spec.vocab_size if spec.lm_head_bias else 0
+    groups = {
+        "embedding": counts.embedding - lm_head,
+        "lm_head": lm_head,
+        "attention_linear": layers * attention_linear,
+        "attention_other": layers * attention_other,
+        "dense_mlp_linear": dense_layers * mlp_weights(spec.intermediate_size),
+        "routed_experts_linear": moe_layers * spec.num_experts * mlp_weights(expert_width),
+        "shared_experts_linear": moe_layers * spec.shared_experts * mlp_weights(shared_width),
+        "router": moe_layers
+        * (h * spec.num_experts + (spec.num_experts if spec.mlp_bias else 0) + (h if spec.shared_expert_gate else 0)),
+        "mlp_biases": dense_layers * mlp_biases(spec.intermediate_size)
+        + moe_layers * (spec.num_experts * mlp_biases(expert_width) + spec.shared_experts * mlp_biases(shared_width)),
+        "norms": counts.norms,
+    }
+    return groups
+
+
 def expert_params(spec: ModelSpec) -> int:
     """Parameters in routed experts only (what MoE offloading or sparse reads concern)."""
     if not spec.is_moe:

@@ -82,7 +82,9 @@ def inference_assumptions() -> list[Assumption]:
         Assumption(
             "Decode bandwidth efficiency",
             f"{hardware.DECODE_BANDWIDTH_EFFICIENCY:.0%} of datasheet bandwidth",
-            "Each generated token reads the touched weights and the whole KV cache once.",
+            "Each card reads, per generated token, its share of the touched weights and the KV cache it "
+            "holds (a full copy where replicated), at this fraction of its own bandwidth; pipeline stages "
+            "run one after another; time on the links between cards is not modelled.",
             "Fitted on llama.cpp M2 Ultra rows of data/measurements.csv; see the Accuracy page.",
         ),
         Assumption(

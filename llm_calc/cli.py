@@ -39,16 +39,17 @@ from llm_calc.gguf import (
     parse_gguf_header,
 )
 from llm_calc.gguf import active_parameters as gguf_active_parameters
-from llm_calc.gguf import stored_weights as gguf_stored_weights
+from llm_calc.gguf import storage_plan as gguf_storage_plan
 from llm_calc.hardware import (
     CARD_LADDER,
     DECODE_BANDWIDTH_EFFICIENCY,
     PREFILL_MFU,
     size_on_gpus,
 )
-from llm_calc.hf_config import MAX_CONFIG_BYTES, ConfigError, parse_config_text
+from llm_calc.hf_config import MAX_CONFIG_BYTES, ConfigError, parse_checkpoint_text, parse_config_text
 from llm_calc.memory import DEFAULT_PREFILL_CHUNK_TOKENS, InferenceSettings
-from llm_calc.precision import KV_ALIASES, KV_FORMATS, WEIGHT_FORMATS, kv_format
+from llm_calc.precision import AS_SHIPPED, KV_ALIASES, KV_FORMATS, WEIGHT_PRECISIONS, kv_format, weight_format
+from llm_calc.quantization import StoragePlan, storage_plan
 from llm_calc.tokenizers import REGISTRY, TokenizerError
 from llm_calc.tokens import count_tokens, decode_upload
 from llm_calc.training import (
@@ -95,9 +96,15 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         metavar="FILE",
         help="a GGUF file, or its first MiB (head -c 32M), or every shard of a split one: weights as "
-        "stored in it (--precision does not apply)",
+        "stored in it (precision auto)",
     )
-    memory.add_argument("--precision", default="bf16", choices=list(WEIGHT_FORMATS), type=str.lower)
+    memory.add_argument(
+        "--precision",
+        default=None,
+        choices=list(WEIGHT_PRECISIONS),
+        type=str.lower,
+        help="weights format; auto = as shipped (the default when --config carries a quantization_config, else bf16)",
+    )
     memory.add_argument("--context", type=int, default=4096, help="prompt + completion tokens")
     memory.add_argument("--batch", type=int, default=1, help="concurrent sequences")
     memory.add_argument("--kv-precision", default="fp16", type=str.lower, choices=[*KV_FORMATS, *KV_ALIASES])
@@ -245,7 +252,6 @@ class GgufSource:
         return {
             "params": header.parameters,
             "active_params": gguf_active_parameters(header),
-            "precision": f"{header.file_type or 'mixed'} (GGUF, as stored)",
             "weights_source": "gguf",
             "not_modelled": self.not_modelled,
             "gguf": {
@@ -272,6 +278,8 @@ class GgufSource:
         return {
             "model": self.header.name or self.paths[0].name,
             "origin": self.origin,
+            "precision": AS_SHIPPED,
+            "weights_format": gguf_storage_plan(self.header).label,
             "weights_bytes": self.header.weights_bytes,
             **unknown,
             "gpus": [],
@@ -319,9 +327,17 @@ def memory_report(args: argparse.Namespace) -> dict:
     gguf_file = read_gguf_files(args.gguf) if getattr(args, "gguf", None) else None
     if gguf_file is not None and gguf_file.spec is None:
         return gguf_file.weights_only_report()
-    spec, origin = resolve_model(args) if gguf_file is None else (gguf_file.spec, gguf_file.origin)
+    if gguf_file is None:
+        spec, origin = resolve_model(args)
+        precision, storage = _weights_storage(args, spec)
+    else:
+        if args.precision not in (None, AS_SHIPPED):
+            raise UsageError("--precision does not apply to --gguf: the file's tensors carry their own types")
+        spec, origin = gguf_file.spec, gguf_file.origin
+        precision, storage = AS_SHIPPED, gguf_storage_plan(gguf_file.header)
     settings = InferenceSettings(
-        weight_format=args.precision,
+        weight_format=precision,
+        storage=storage,
         context_tokens=args.context,
         batch=args.batch,
         kv_format=args.kv_precision,
@@ -336,8 +352,7 @@ def memory_report(args: argparse.Namespace) -> dict:
         gpus = tuple(g for g in gpus if g.vendor.lower() in vendors)
     if args.gpus not in CARD_LADDER:
         raise UsageError(f"--gpus must be 1, 2, 4, 8 or a multiple of 8 up to {CARD_LADDER[-1]}, got {args.gpus}")
-    stored = gguf_stored_weights(gguf_file.header, spec, settings.batch) if gguf_file else None
-    memory, results = size_on_gpus(spec, settings, gpus, args.gpus, args.efficiency, args.mfu, stored_weights=stored)
+    memory, results = size_on_gpus(spec, settings, gpus, args.gpus, args.efficiency, args.mfu)
     params = count_parameters(spec)
     report = {
         "model": spec.name,
@@ -349,6 +364,7 @@ def memory_report(args: argparse.Namespace) -> dict:
         "context": settings.context_tokens,
         "batch": settings.batch,
         "gpu_count": args.gpus,
+        **_storage_report(storage, precision),
         "weights_bytes": memory.weights_bytes,
         "kv_cache_bytes": memory.kv_cache_bytes,
         "activations_bytes": memory.activations_bytes,
@@ -378,6 +394,49 @@ def memory_report(args: argparse.Namespace) -> dict:
     return report if gguf_file is None else {**report, **gguf_file.report_fields()}
 
 
+def _weights_storage(args: argparse.Namespace, spec: ModelSpec) -> tuple[str, StoragePlan | None]:
+    """The precision ``memory`` sizes weights at, and the checkpoint's storage plan when as shipped.
+
+    Unset, it is as shipped for a ``--config`` whose config carries a quantization_config (an
+    unsupported one is refused, never sized as bf16), else bf16. As shipped needs the config:
+    the catalog does not record how checkpoints are stored.
+    """
+    if args.precision not in (None, AS_SHIPPED):
+        return args.precision, None
+    checkpoint = None
+    if args.config:  # resolve_model has read and size-checked it
+        checkpoint = parse_checkpoint_text(args.config.read_bytes(), name=str(args.config))
+    if args.precision is None:
+        if checkpoint is None or checkpoint.quantization is None:
+            return "bf16", None
+    elif checkpoint is None:
+        raise UsageError("--precision auto (as shipped) needs --config with the model's config.json")
+    return AS_SHIPPED, storage_plan(spec, checkpoint)
+
+
+MTP_BASIS = "loaded without the multi-token-prediction layers (serving without speculative decoding)"
+"""What the weights of the memory estimate exclude when a checkpoint stores MTP layers."""
+
+
+def _storage_report(storage: StoragePlan | None, precision: str) -> dict:
+    """JSON fields saying how the weights were sized."""
+    if storage is None:
+        fmt = weight_format(precision)
+        return {"weights_format": f"{fmt.label}, every parameter at {fmt.bits:.4g} bits", "checkpoint_bytes": None}
+    report = {
+        "weights_format": storage.label,
+        "checkpoint_bytes": storage.checkpoint_bytes,
+        "mtp_params": storage.mtp_params,
+        "weights_basis": MTP_BASIS if storage.mtp_rows else "the whole checkpoint",
+        "weights_storage": [
+            {"group": r.group, "params": r.params, "bits": round(r.bits, 6), "bytes": r.bytes}
+            for r in storage.rows
+            if r.params
+        ],
+    }
+    return report
+
+
 def _rounded(value: float | None) -> float | None:
     return None if value is None else round(value, 4)
 
@@ -391,9 +450,17 @@ def print_memory_text(report: dict) -> None:
         if report["not_modelled"]:
             return
     print(
-        f"  settings       {report['precision']} weights, {report['kv_precision']} KV cache, "
+        f"  settings       {'as shipped' if report['precision'] == AS_SHIPPED else report['precision']} weights, "
+        f"{report['kv_precision']} KV cache, "
         f"{report['context']:,} tokens x {report['batch']} sequences"
     )
+    print(f"  storage        {report['weights_format']}")
+    if report.get("mtp_params"):
+        print(
+            f"  checkpoint     {format_gib(report['checkpoint_bytes'])} as stored, with "
+            f"{format_count(report['mtp_params'])} parameters of multi-token-prediction layers; "
+            f"the weights below are {report['weights_basis']}"
+        )
     for key, label in (
         ("weights_bytes", "weights"),
         ("kv_cache_bytes", "KV cache"),

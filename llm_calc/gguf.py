@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 import gguf as _gguf
 
 from llm_calc.architecture import ModelSpec
-from llm_calc.hardware import expected_experts_touched
+from llm_calc.quantization import StoragePlan, StorageRow
 from llm_calc.units import MIB
 
 GGUF_MAGIC = b"GGUF"
@@ -694,30 +694,16 @@ def active_parameters(header: GgufHeader) -> int:
     return header.parameters - stacked + stacked * used // experts
 
 
-def decode_weight_read_bytes(header: GgufHeader, experts_touched: float) -> int:
-    """Weight bytes one decode step reads, from the tensor table. [bytes]
-
-    Every tensor as stored, except the input embedding (a lookup of one row per token) unless it
-    doubles as the output matrix (no ``output.weight``); each routed-expert stack only for the
-    ``experts_touched`` of ``expert_count`` experts a step reads (see
-    :func:`~llm_calc.hardware.expected_experts_touched`).
-    """
-    experts = header.arch_int("expert_count") or 0
-    names = {t.name for t in header.tensors}
-    total = 0.0
-    for t in header.tensors:
-        if t.name == "token_embd.weight" and "output.weight" in names:
-            continue
-        share = experts_touched / experts if experts and expert_tensor(t.name) else 1.0
-        total += t.nbytes * share
-    return math.ceil(total)
-
-
-def stored_weights(header: GgufHeader, spec: ModelSpec, batch: int) -> tuple[int, int]:
-    """What ``llm_calc.hardware.size_on_gpus(..., stored_weights=...)`` takes for this file: the
-    exact weight bytes and the bytes one decode step of ``batch`` sequences reads. [bytes]"""
-    touched = expected_experts_touched(spec, batch)
-    return header.weights_bytes, decode_weight_read_bytes(header, touched)
+def storage_plan(header: GgufHeader) -> StoragePlan:
+    """The file's storage as ``llm_calc.memory.InferenceSettings(weight_format="auto", storage=...)``
+    takes it: one row per parameter group and tensor type, at the type's exact bits, so the weights
+    are the file's tensor data to the byte and a decode step reads the groups it touches
+    (``StoragePlan.decode_read_bytes``)."""
+    rows = tuple(
+        StorageRow(row.group, row.elements, row.bits, f"GGUF {row.type_name}, {row.tensors:,} tensors")
+        for row in group_type_totals(header)
+    )
+    return StoragePlan(f"as stored in the GGUF file ({header.file_type or 'mixed types'})", rows)
 
 
 MAX_HEADER_BYTES = 512 * MIB

@@ -30,7 +30,7 @@ References
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from llm_calc.architecture import ModelSpec, count_parameters, expert_params
 from llm_calc.catalog import Gpu
@@ -183,12 +183,20 @@ def decode_weight_read_bytes(spec: ModelSpec, weight_format_name: str, batch: in
     )
 
 
+def _settings_weight_read_bytes(spec: ModelSpec, settings: InferenceSettings) -> int:
+    """``decode_weight_read_bytes``, or the checkpoint's storage plan when sized as shipped."""
+    if settings.storage is None:
+        return decode_weight_read_bytes(spec, settings.weight_format, settings.batch)
+    touched = expected_experts_touched(spec, settings.batch) / spec.num_experts if spec.is_moe else 1.0
+    return settings.storage.decode_read_bytes(spec, touched)
+
+
 def decode_read_bytes(spec: ModelSpec, settings: InferenceSettings, memory: MemoryBreakdown) -> int:
     """Bytes one decode step reads on a single card: touched weights plus the whole KV cache. [bytes]
 
     ``memory`` is ``inference_memory(spec, settings)``; see ``decode_weight_read_bytes``.
     """
-    return decode_weight_read_bytes(spec, settings.weight_format, settings.batch) + memory.kv_cache_bytes
+    return _settings_weight_read_bytes(spec, settings) + memory.kv_cache_bytes
 
 
 def card_read_bytes(spec: ModelSpec, settings: InferenceSettings, memory: MemoryBreakdown, cards: int) -> int:
@@ -198,7 +206,7 @@ def card_read_bytes(spec: ModelSpec, settings: InferenceSettings, memory: Memory
     share ``per_card_bytes`` counts): with MLA, or with more tensor ranks than KV heads, that is a
     replicated copy, read in full by every rank that holds it.
     """
-    weights = decode_weight_read_bytes(spec, settings.weight_format, settings.batch)
+    weights = _settings_weight_read_bytes(spec, settings)
     return _card_share(spec, weights, memory.kv_cache_bytes, cards)
 
 
@@ -260,12 +268,14 @@ def _workload(spec: ModelSpec, settings: InferenceSettings, memory: MemoryBreakd
     head_width = (spec.qk_nope_head_dim + spec.qk_rope_head_dim) if spec.uses_latent_attention else spec.head_dim
     q_dim = spec.num_attention_heads * head_width
     return _Workload(
-        weight_read_bytes=decode_weight_read_bytes(spec, settings.weight_format, settings.batch),
+        weight_read_bytes=_settings_weight_read_bytes(spec, settings),
         kv_cache_bytes=memory.kv_cache_bytes,
         spec=spec,
         decode_flops=settings.batch * 2 * active,
         prefill_flops=2 * active * tokens + 2 * spec.num_layers * q_dim * tokens**2,
-        fp8_weights=weight_format(settings.weight_format).name == "fp8",
+        fp8_weights=settings.storage.fp8_compute
+        if settings.storage
+        else weight_format(settings.weight_format).name == "fp8",
     )
 
 
@@ -355,26 +365,16 @@ def size_on_gpus(
     gpu_count: int = 1,
     efficiency: float = DECODE_BANDWIDTH_EFFICIENCY,
     mfu: float = PREFILL_MFU,
-    *,
-    stored_weights: tuple[int, int] | None = None,
 ) -> tuple[MemoryBreakdown, list[GpuResult]]:
-    """The memory breakdown and, for every card, fit, count needed, speed and cost.
-
-    ``stored_weights`` (a file's exact weight bytes and the bytes one decode step reads of them,
-    e.g. from a GGUF header) replaces the weights ``settings.weight_format`` would give. [bytes]
-    """
+    """The memory breakdown and, for every card, fit, count needed, speed and cost."""
     if gpu_count not in CARD_LADDER:
         raise ValueError(f"gpu_count must be 1, 2, 4, 8 or a multiple of 8 up to {MAX_CARDS}, got {gpu_count}")
     _check_efficiencies(efficiency, mfu)
     memory = inference_memory(spec, settings)
-    if stored_weights is not None:
-        memory = replace(memory, weights_bytes=stored_weights[0])
     usables = [usable_memory_bytes(gpu) for gpu in gpus]
     needs = _ladder_needs(spec, memory, min(usables, default=0))
     asked = per_card_bytes(spec, memory, gpu_count)
     work = _workload(spec, settings, memory)
-    if stored_weights is not None:
-        work = replace(work, weight_read_bytes=stored_weights[1])
     results = []
     for gpu, usable in zip(gpus, usables, strict=True):
         needed = _first_fit(needs, usable, gpu.is_apple)

@@ -23,6 +23,7 @@ import re
 from typing import Any
 
 from llm_calc.architecture import MAX_DIMENSION, ModelSpec
+from llm_calc.quantization import Checkpoint, parse_quantization
 
 MAX_CONFIG_BYTES = 1_000_000
 """Real configs are a few KB; anything past 1 MB is not a config."""
@@ -160,6 +161,46 @@ def parse_config_text(text: str | bytes, name: str = "uploaded config") -> Model
     except json.JSONDecodeError as error:
         raise ConfigError(f"{name} is not valid JSON ({error.msg}, line {error.lineno})") from None
     return spec_from_config(config, name)
+
+
+DTYPE_BITS = {"bfloat16": 16, "float16": 16, "float32": 32}
+"""Bits per element of a config's ``torch_dtype`` / ``dtype``: what its unquantized tensors are
+stored in. Absent or other values: 16 (every current release ships bf16 or fp16)."""
+
+
+def parse_checkpoint_text(text: str | bytes, name: str = "uploaded config") -> Checkpoint:
+    """How the weights of a ``config.json`` are stored (its ``quantization_config``, dtype and
+    multi-token-prediction layers). Raises :class:`ConfigError` on anything we do not model."""
+    try:
+        config = json.loads(text)
+    except (UnicodeDecodeError, RecursionError, json.JSONDecodeError):
+        raise ConfigError(f"{name} is not a readable config.json") from None
+    return checkpoint_from_config(config, name)
+
+
+def checkpoint_from_config(config: Any, name: str = "uploaded config") -> Checkpoint:
+    """The :class:`~llm_calc.quantization.Checkpoint` a parsed ``config.json`` describes.
+
+    ``quantization_config`` is read at the top level or in a wrapper's ``text_config``;
+    ``num_nextn_predict_layers`` counts DeepSeek's MTP layers (sized only for
+    ``llm_calc.quantization.MTP_FAMILIES``).
+    """
+    if not isinstance(config, dict):
+        raise ConfigError(f"{name} must be a JSON object, got {type(config).__name__}")
+    text = config.get("text_config") if isinstance(config.get("text_config"), dict) else {}
+    block = config.get("quantization_config", text.get("quantization_config"))
+    try:
+        quantization = None if block is None else parse_quantization(block, name)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    dtype = config.get("torch_dtype", config.get("dtype", text.get("torch_dtype", text.get("dtype"))))
+    reader = _Reader({**config, **text}, name)
+    return Checkpoint(
+        quantization=quantization,
+        torch_dtype_bits=DTYPE_BITS.get(dtype, 16) if isinstance(dtype, str) else 16,
+        mtp_layers=reader.int("num_nextn_predict_layers", default=0),
+        model_type=str(text.get("model_type", config.get("model_type", ""))),
+    )
 
 
 def spec_from_config(config: Any, name: str = "uploaded config") -> ModelSpec:

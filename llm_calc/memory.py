@@ -5,6 +5,8 @@ multiplier on model size:
 
 * **weights** — every parameter at the chosen format's bits; GPTQ/AWQ and FP8/INT8 checkpoints
   keep the embedding and output matrices in 16-bit, GGUF's published averages already include them;
+  or, as shipped (precision ``"auto"``), each parameter group as the config's
+  ``quantization_config`` stores it (``llm_calc.quantization.StoragePlan``);
 * **KV cache** — per token and layer, K and V for each KV head (or MLA's latent), times context and
   batch, with sliding-window layers capped at their window;
 * **activations** — the largest temporary buffers of one forward pass over a prefill chunk, plus
@@ -28,7 +30,8 @@ import math
 from dataclasses import dataclass
 
 from llm_calc.architecture import ModelSpec, count_parameters, kv_cache_bytes
-from llm_calc.precision import kv_format, weight_format
+from llm_calc.precision import AS_SHIPPED, kv_format, weight_format
+from llm_calc.quantization import StoragePlan
 from llm_calc.units import GIB
 
 ACTIVATION_BYTES = 2
@@ -68,9 +71,19 @@ class InferenceSettings:
     prefill_chunk_tokens: int = DEFAULT_PREFILL_CHUNK_TOKENS
     flash_attention: bool = True
     runtime_overhead_bytes: int = RUNTIME_OVERHEAD_BYTES
+    storage: StoragePlan | None = None
+    """With ``weight_format`` ``"auto"`` (``llm_calc.precision.AS_SHIPPED``): the checkpoint's
+    storage by parameter group (``llm_calc.quantization.storage_plan``), which then decides the
+    weights' bytes."""
 
     def __post_init__(self) -> None:
-        weight_format(self.weight_format)  # raises ValueError naming the choices
+        if self.weight_format == AS_SHIPPED:
+            if self.storage is None:
+                raise ValueError("precision 'auto' (as shipped) needs the checkpoint's storage plan")
+        elif self.storage is not None:
+            raise ValueError(f"a storage plan goes with precision 'auto', not {self.weight_format!r}")
+        else:
+            weight_format(self.weight_format)  # raises ValueError naming the choices
         kv_format(self.kv_format)
         for name in ("context_tokens", "batch", "prefill_chunk_tokens"):
             value = getattr(self, name)
@@ -176,11 +189,19 @@ def activations_bytes(spec: ModelSpec, settings: InferenceSettings) -> int:
     return buffers + logits + scores
 
 
+def settings_weights_bytes(spec: ModelSpec, settings: InferenceSettings) -> int:
+    """Weights as ``settings`` store them: the storage plan's sum as shipped, else
+    ``weights_bytes`` at the chosen format. [bytes]"""
+    if settings.storage is not None:
+        return settings.storage.weights_bytes
+    return weights_bytes(spec, settings.weight_format)
+
+
 def inference_memory(spec: ModelSpec, settings: InferenceSettings) -> MemoryBreakdown:
     """Memory to serve ``spec`` with ``settings`` on a single device. [bytes]"""
     kv_bits = kv_format(settings.kv_format).bits
     return MemoryBreakdown(
-        weights_bytes=weights_bytes(spec, settings.weight_format),
+        weights_bytes=settings_weights_bytes(spec, settings),
         kv_cache_bytes=kv_cache_bytes(spec, settings.context_tokens, settings.batch, kv_bits),
         activations_bytes=activations_bytes(spec, settings),
         overhead_bytes=settings.runtime_overhead_bytes,

@@ -81,6 +81,15 @@ WEIGHT_FORMATS: dict[str, NumberFormat] = {
 }
 """Weight formats by CLI name."""
 
+AS_SHIPPED = "auto"
+"""The weight precision "as shipped": each parameter group stored as the checkpoint stores it,
+read from the config's ``quantization_config`` (``llm_calc.quantization.storage_plan``). It has no
+single bit width, so it is not one of ``WEIGHT_FORMATS``; the default of ``memory`` whenever a
+config carries a quantization."""
+
+WEIGHT_PRECISIONS: tuple[str, ...] = (AS_SHIPPED, *WEIGHT_FORMATS)
+"""Every weight precision a user can choose: as shipped, or one format for every parameter."""
+
 KV_FORMATS: dict[str, NumberFormat] = {
     f.name: f
     for f in (

@@ -533,8 +533,10 @@ def training_run(
         raise ValueError(f"MFU must be in (0, 1], got {mfu!r}")
     if gpus < 1 or not peak_tflops > 0:
         raise ValueError("need at least one GPU with positive TFLOPS")
-    if price_per_gpu_hour_usd is not None and price_per_gpu_hour_usd < 0:
-        raise ValueError("price must not be negative")
+    if price_per_gpu_hour_usd is not None and not (
+        math.isfinite(price_per_gpu_hour_usd) and price_per_gpu_hour_usd >= 0
+    ):
+        raise ValueError(f"price per GPU-hour must be a finite number >= 0, got {price_per_gpu_hour_usd!r}")
     seconds = flops / (gpus * peak_tflops * 1e12 * mfu)
     return TrainingRun(flops, gpus, seconds, price_per_gpu_hour_usd)
 

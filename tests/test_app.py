@@ -5,7 +5,7 @@ Expected values are hand-derived: Llama 3.1 8B has 8,030,261,248 parameters (16.
 """
 
 import pytest
-from apptest_pages import open_app_page
+from apptest_pages import APP, open_app_link, open_app_page, unseparated_numbers
 from streamlit.testing.v1 import AppTest
 
 CALCULATOR = "app_pages/hardware_calculator.py"
@@ -108,3 +108,110 @@ def test_every_precision_renders(precision):
     at = open_calculator()
     at.selectbox(key="precision").set_value(precision).run()
     assert not at.exception
+
+
+def _drawn_position(axis, label: str) -> float | None:
+    """Where Plotly puts an x value: its index on a category axis, the number on a numeric one, and
+    nowhere (None) for a text label on a numeric axis, which Plotly drops."""
+    if axis.type == "category":
+        return list(axis.categoryarray).index(label)
+    try:
+        return float(label)
+    except ValueError:
+        return None
+
+
+def test_memory_by_context_chart_draws_every_bar_and_marks_the_selected_one():
+    """On main the default 8k view showed three bars and a floating marker: the "1k".."32k" labels
+    sat on a numeric axis. Every context from 128 to 32,768 tokens (9 doublings) must get its own
+    place, in order, and the "selected" marker must sit on the 8k bar."""
+    from llm_calc.catalog import default_models
+    from llm_calc.memory import InferenceSettings
+    from llm_calc.sweep import memory_by_context
+    from ui.charts import memory_by_context_figure
+
+    spec = next(m.spec for m in default_models() if m.name == "Llama 3.1 8B")
+    figure = memory_by_context_figure(memory_by_context(spec, InferenceSettings(context_tokens=8192), 32_768), 8192)
+    expected = ["128", "256", "512", "1k", "2k", "4k", "8k", "16k", "32k"]
+    for bar in figure.data:
+        assert list(bar.x) == expected
+        positions = [_drawn_position(figure.layout.xaxis, label) for label in bar.x]
+        assert None not in positions, bar.name
+        assert positions == sorted(set(positions)), bar.name  # distinct and in order
+    (marker,) = figure.layout.annotations
+    assert _drawn_position(figure.layout.xaxis, marker.x) == _drawn_position(figure.layout.xaxis, "8k")
+
+
+def test_a_custom_model_has_no_inherited_training_context():
+    """On main a custom 7 B model warned "trained for 2,048 tokens", LLaMA-7B's context, at the
+    default 8k: a model that was never trained has no such limit."""
+    at = open_calculator()
+    at.radio(key="source").set_value("Custom size").run()
+    at.select_slider(key="custom_size").set_value(7).run()
+    assert not at.exception
+    assert not any("trained for" in w.value for w in at.warning)
+
+
+def test_hidden_size_not_divisible_by_heads_is_refused():
+    """On main 7 heads on a 4,096 hidden size were accepted (4,096 / 7 = 585.14 dimensions a head)."""
+    at = open_calculator()
+    at.radio(key="source").set_value("Custom size").run()
+    at.select_slider(key="custom_size").set_value(7).run()
+    at.number_input(key="arch_hidden").set_value(4096)
+    at.number_input(key="arch_heads").set_value(7)
+    at.number_input(key="arch_kv_heads").set_value(7)
+    at.run()
+    assert not at.exception
+    assert any("hidden size (4,096) must be a whole multiple of the attention heads (7)" in e.value for e in at.error)
+    assert not at.metric  # no result drawn for an invalid architecture
+
+
+def test_the_overview_is_linkable_by_its_name():
+    """On main /overview opened "Page not found": Streamlit serves the default page at the root and
+    finds a named page by matching the URL path against each registered page's url_pathname, which
+    is empty for the default. Here a page answers to "overview" and shows the overview."""
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    named = [h for h, info in at._registered_pages.items() if info.get("url_pathname") == "overview"]
+    assert len(named) == 1
+    at._page_hash = named[0]  # what the server resolves /overview to
+    at.run()
+    assert not at.exception
+    assert at.title[0].value == "LLM Primer"
+
+
+def test_garbage_in_the_link_is_named_with_the_value_used():
+    """On main ?batch=abc&model=Nope silently showed batch 1 and Llama 3.1 8B: the user was not told
+    the link was not followed. Valid values (16k, 2 GPUs) and the default spelled out (flash=True)
+    are not mentioned."""
+    at = open_app_link(
+        CALCULATOR,
+        {"batch": "abc", "model": "Nope", "vendor": ["NVIDIA", "Foo"], "context": "16k", "gpus": "2", "flash": "True"},
+    )
+    (warning,) = [w.value for w in at.warning if "link" in w.value]
+    assert "batch = “abc” (using 1)" in warning
+    assert "model = “Nope” (using Llama 3\\.1 8B)" in warning  # escaped markdown of "Llama 3.1 8B"
+    assert "vendor = “NVIDIA, Foo” (using NVIDIA)" in warning
+    for valid in ("context", "gpus", "flash"):
+        assert valid not in warning
+    assert at.session_state["context"] == 16384 and at.session_state["gpus"] == 2
+
+
+def test_a_valid_link_and_later_changes_say_nothing_about_the_link():
+    at = open_app_link(CALCULATOR, {"batch": "8", "precision": "fp8"})
+    assert not any("link" in w.value for w in at.warning)
+    at.number_input(key="batch").set_value(16).run()
+    assert not any("link" in w.value for w in at.warning)
+    assert metrics(at)["KV cache"] == "16.0 GiB"  # 131,072 B x 8,192 x 16
+
+
+def test_big_numbers_in_the_calculator_tables_have_separators():
+    """On main the GPU table showed e.g. "1234" for a cost per day: 64 H100s at a few dollars an
+    hour cost thousands of dollars a day, and Llama 3 70B at batch 256 decodes thousands of tokens/s."""
+    at = open_calculator()
+    at.selectbox(key="model").set_value("Llama 3 70B")
+    at.select_slider(key="gpus").set_value(2)
+    at.number_input(key="batch").set_value(256)
+    at.run()
+    assert not at.exception
+    assert at.dataframe[0].value["cost per day ($)"].max() >= 1000  # the case is really exercised
+    assert unseparated_numbers(at) == {}

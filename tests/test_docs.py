@@ -66,6 +66,14 @@ def test_readme_accuracy_figures_are_in_step_with_the_code():
     assert figures.with_block(README, block) == README
 
 
+def test_readme_assumption_tables_are_generated_from_the_code():
+    """Fails when a constant, its meaning or its source changes and README.md was not regenerated."""
+    figures = _readme_figures()
+    for name in ("inference-assumptions", "training-assumptions"):
+        assert figures.blocks()[name] in README, f"README {name} table is stale: run python scripts/readme_figures.py"
+    assert figures.with_all_blocks(README) == README
+
+
 def test_readme_accuracy_section_has_no_number_typed_outside_the_generated_block():
     figures = _readme_figures()
     section = _accuracy_section()

@@ -28,10 +28,10 @@ from llm_calc.gguf import (
     GgufTruncatedError,
     active_parameters,
     combine_split,
-    decode_weight_read_bytes,
     gguf_model_spec,
     group_type_totals,
     parse_gguf_header,
+    storage_plan,
     tensor_group,
 )
 from llm_calc.units import MIB
@@ -267,8 +267,10 @@ def test_moe_active_parameters_and_decode_reads(tmp_path):
     # MXFP4 stacks: 393,216 values / 32 x 17 bytes = 208,896 bytes; a step touching 2 of 4 reads half
     stack_bytes = 393_216 // 32 * 17
     everything_but_embedding = header.weights_bytes - 512 * 8 * 34
-    assert decode_weight_read_bytes(header, experts_touched=2) == everything_but_embedding - stack_bytes // 2
-    assert decode_weight_read_bytes(header, experts_touched=4) == everything_but_embedding
+    plan = storage_plan(header)
+    assert plan.weights_bytes == header.weights_bytes
+    assert plan.decode_read_bytes(spec, touched_expert_fraction=2 / 4) == everything_but_embedding - stack_bytes // 2
+    assert plan.decode_read_bytes(spec, touched_expert_fraction=1.0) == everything_but_embedding
 
 
 def gemma_metadata(layers: int, pattern: int | None = None):

@@ -2,7 +2,7 @@
 with values computed by hand."""
 
 import pytest
-from apptest_pages import open_app_page
+from apptest_pages import open_app_page, unseparated_numbers
 from streamlit.testing.v1 import AppTest
 
 from llm_calc.sampling import EXAMPLE_LOGITS, temperature_probabilities
@@ -97,3 +97,9 @@ def test_hardware_page_predicts_the_llama_example():
     assert f"**{days:.1f} days** ({days / 21 - 1:+.0%} against the paper)" in text
     assert f"({days * 24 * 2048 * 1.79 / 3.8e6 - 1:+.0%} against the often-quoted" in text
     assert "per GPU-hour**" not in text  # no price solved backwards from the $3.8M
+
+
+def test_sources_tables_show_big_numbers_with_separators():
+    """On main the sources page listed 175000000000 parameters and 128000-token windows."""
+    at = open_page("app_pages/primer_sources.py")
+    assert unseparated_numbers(at) == {}

@@ -4,7 +4,7 @@ import html
 import re
 
 import pytest
-from apptest_pages import open_app_page
+from apptest_pages import open_app_link, open_app_page, unseparated_numbers
 from streamlit.testing.v1 import AppTest
 
 from ui.token_html import spans_html
@@ -69,7 +69,7 @@ def test_context_table_uses_the_completion_slider(page):
     page.select_slider(key="completion").set_value(4096).run()
     table = page.dataframe[1].value
     gpt4 = table[table["model"] == "GPT-4"].iloc[0]
-    assert gpt4["prompt + completion"] == 2 + 4096
+    assert gpt4["prompt + completion (tokens)"] == 2 + 4096
     assert gpt4["of window (%)"] == pytest.approx(100 * 4098 / 8192)
 
 
@@ -108,3 +108,29 @@ def test_a_broken_tokenizer_file_is_reported_and_the_rest_still_count(page, monk
         assert list(page.dataframe[0].value["tokenizer"]) == ["OpenAI cl100k_base"]
     finally:
         tokenizers.get_tokenizer.cache_clear()
+
+
+def test_garbage_in_the_link_is_named_with_the_value_used():
+    """On main ?completion=3k&tokenizers=zzz fell back to 1k and the default tokenizers without a word."""
+    at = open_app_link(PAGE, {"completion": "3k", "tokenizers": ["llama3", "zzz"], "ids": "true"})
+    (warning,) = [w.value for w in at.warning if "link" in w.value]
+    assert "completion = “3k” (using 1k)" in warning
+    assert "tokenizers = “llama3, zzz” (using llama3)" in warning
+    assert "ids" not in warning
+
+
+def test_big_numbers_in_the_tables_have_separators(page):
+    """On main the context table showed windows as 128000 and 1048576."""
+    page.text_area(key="text").set_value("word " * 3000).run()
+    assert not page.exception
+    assert max(tokens_by_tokenizer(page).values()) >= 1000
+    assert unseparated_numbers(page) == {}
+
+
+def test_the_token_count_comes_first(page):
+    """On main the first screen at 1440 x 900 showed characters, words and the rule but no token count,
+    and at 390 px the table showed only "tokenizer | used by": the answer comes first now."""
+    first = page.metric[0]
+    assert first.label == "Tokens (OpenAI o200k_base)"
+    assert first.value == f"{tokens_by_tokenizer(page)['OpenAI o200k_base']:,}"
+    assert list(page.dataframe[0].value.columns[:2]) == ["tokenizer", "tokens"]

@@ -298,3 +298,10 @@ def test_lora_on_qwen_moe_counts_the_shared_expert_at_its_own_width():
     = 41,287,680 adapter parameters."""
     spec = parse_config_text((Path(__file__).parent / "configs" / "Qwen1.5-MoE-A2.7B.json").read_text())
     assert lora_trainable_params(spec, 8, ("gate_proj",)) == 41_287_680
+
+
+@pytest.mark.parametrize("price", [float("nan"), float("inf"), -1.0])
+def test_a_price_that_is_not_a_finite_non_negative_number_is_refused(price):
+    """`train --price nan` printed NaN into its JSON before the CLI property test found it."""
+    with pytest.raises(ValueError, match="price per GPU-hour must be a finite number"):
+        training_run(1e20, 8, 312, 0.4, price)

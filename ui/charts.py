@@ -7,6 +7,7 @@ import plotly.graph_objects as go
 
 from llm_calc.hardware import GpuResult
 from llm_calc.memory import MemoryBreakdown
+from llm_calc.tokens import RULE_TOKENS_PER_WORD
 from llm_calc.training import TrainingMemory
 from llm_calc.units import GIB
 
@@ -106,7 +107,11 @@ def memory_parts(memory: MemoryBreakdown) -> dict[str, int]:
 
 
 def memory_by_context_figure(series: list[tuple[int, MemoryBreakdown]], selected: int) -> go.Figure:
-    """Stacked memory parts at each context length; the selected context is outlined."""
+    """Stacked memory parts at each context length; the selected context is marked.
+
+    The x axis is categorical, in the order of ``series``: its labels ("1k", "8k") are text, and on
+    a numeric axis Plotly would drop every bar whose label is not a number.
+    """
     labels = [context_label(c) for c, _ in series]
     figure = go.Figure()
     for part, color in PART_COLORS.items():
@@ -121,7 +126,7 @@ def memory_by_context_figure(series: list[tuple[int, MemoryBreakdown]], selected
         barmode="stack",
         height=380,
         margin={"l": 10, "r": 10, "t": 30, "b": 40},
-        xaxis_title="context (tokens)",
+        xaxis={"title": "context (tokens)", "type": "category", "categoryorder": "array", "categoryarray": labels},
         yaxis_title="memory (GiB)",
         legend={"orientation": "h", "yanchor": "top", "y": -0.2},
     )
@@ -158,7 +163,7 @@ def decode_speed_figure(results: list[GpuResult]) -> go.Figure:
 
 
 def token_count_figure(labels: list[str], tokens: list[int], rule_estimate: int) -> go.Figure:
-    """Exact tokens per tokenizer, with the 1.3-tokens-per-word rule as a dashed line."""
+    """Exact tokens per tokenizer, with the tokens-per-word rule (RULE_TOKENS_PER_WORD) as a dashed line."""
     figure = go.Figure(
         go.Bar(
             x=labels,
@@ -174,7 +179,7 @@ def token_count_figure(labels: list[str], tokens: list[int], rule_estimate: int)
         y=rule_estimate,
         line_dash="dash",
         line_color="#f59e0b",
-        annotation_text=f"1.3 × words = {rule_estimate:,}",
+        annotation_text=f"{RULE_TOKENS_PER_WORD} × words = {rule_estimate:,}",
         annotation_position="top left",
     )
     figure.update_layout(height=340, margin={"l": 10, "r": 10, "t": 30, "b": 40}, yaxis_title="tokens")

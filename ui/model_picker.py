@@ -36,6 +36,12 @@ def _reset_custom_architecture() -> None:
         st.session_state[key] = getattr(spec, field)
 
 
+def training_context(spec: ModelSpec) -> int | None:
+    """The context ``spec`` was trained for [tokens], or None for a custom size: a model that was
+    never trained has no such limit, and the one of the real model it was scaled from would mislead."""
+    return None if st.session_state.get("source") == "Custom size" else spec.max_context
+
+
 def pick_model(default: str = "Llama 3.1 8B", allow_upload: bool = True) -> tuple[ModelSpec, CatalogModel | None]:
     """Draw the chooser; return the spec and, for a preset, its catalog row. Stops the page with
     a message when no valid model is chosen yet."""
@@ -74,15 +80,25 @@ def pick_model(default: str = "Llama 3.1 8B", allow_upload: bool = True) -> tupl
     )
     base, derived = derived_architecture(billions)
     with st.expander("Architecture (editable)"):
-        st.caption(f"Derived by scaling **{base.name}** to {billions:g} B parameters.")
+        st.caption(
+            f"Derived by scaling **{base.name}** to {billions:g} B parameters. A custom model has no "
+            "training context, so no context is flagged as too long."
+        )
         for key, (field, _) in ARCH_FIELDS.items():
             st.session_state.setdefault(key, getattr(derived, field))
         edits = {
             field: st.number_input(label, min_value=1, max_value=1_000_000, step=1, key=key, bind="query-params")
             for key, (field, label) in ARCH_FIELDS.items()
         }
+    if edits["hidden_size"] % edits["num_attention_heads"]:
+        st.error(
+            f"That architecture is not valid: the hidden size ({edits['hidden_size']:,}) must be a whole "
+            f"multiple of the attention heads ({edits['num_attention_heads']:,}), so that every head gets "
+            "the same whole number of dimensions."
+        )
+        st.stop()
     try:
-        spec = derived.with_changes(head_dim=max(1, edits["hidden_size"] // edits["num_attention_heads"]), **edits)
+        spec = derived.with_changes(head_dim=edits["hidden_size"] // edits["num_attention_heads"], **edits)
     except ValueError as error:
         st.error(f"That architecture is not valid: {escape_markdown(str(error))}")
         st.stop()

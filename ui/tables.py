@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import streamlit as st
 
 from llm_calc.hardware import GpuResult
 from llm_calc.units import GIB
@@ -50,6 +51,13 @@ def gpu_table(results: list[GpuResult]) -> pd.DataFrame:
         return pd.DataFrame(columns=COLUMNS)
     table = pd.DataFrame(rows, columns=COLUMNS)
     return table.sort_values(["cards needed", "usable memory (GiB)"], na_position="last", kind="stable")
+
+
+def gpu_table_columns() -> dict[str, st.column_config.NumberColumn]:
+    """How the table's numbers are shown: with thousands separators (1,234.5), in the reader's
+    locale, so costs per day and whole-batch speeds stay readable."""
+    text = ("card", "class", "fits")
+    return {column: st.column_config.NumberColumn(format="localized") for column in COLUMNS if column not in text}
 
 
 def _round(value: float | None, digits: int) -> float | None:
