@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 
 import gguf as _gguf
 
-from llm_calc.architecture import ModelSpec
+from llm_calc.architecture import MAX_DIMENSION, ModelSpec
 from llm_calc.quantization import StoragePlan, StorageRow
 from llm_calc.units import MIB
 
@@ -570,15 +570,16 @@ def expert_tensor(name: str) -> bool:
     return EXPERT_TENSOR_MARK in name
 
 
-def _per_layer(header: GgufHeader, key: str, layers: int) -> tuple[int, ...] | None:
-    """``<arch>.<key>``: one number for every layer, or a per-layer array; ``None`` if absent."""
+def _per_layer(header: GgufHeader, key: str, layers: int) -> set[int] | None:
+    """The distinct values of ``<arch>.<key>``, one number for every layer or a per-layer array
+    (as long as ``layers``); ``None`` if absent."""
     value = header.metadata.get(f"{header.architecture}.{key}")
     if value is None:
         return None
     if isinstance(value, int) and not isinstance(value, bool):
-        return (value,) * layers
+        return {value}
     if isinstance(value, tuple) and len(value) == layers and all(isinstance(v, int) for v in value):
-        return tuple(int(v) for v in value)
+        return {int(v) for v in value}
     raise ValueError(f"{header.architecture}.{key} is {value!r}: expected a number or one per layer ({layers})")
 
 
@@ -588,9 +589,9 @@ def _uniform(header: GgufHeader, key: str, layers: int, default: int | None = No
         if default is None:
             raise ValueError(f"the GGUF metadata has no {header.architecture}.{key}")
         return default
-    if len(set(values)) != 1:
-        raise ValueError(f"{header.architecture}.{key} differs between layers ({sorted(set(values))}): not modelled")
-    return values[0]
+    if len(values) != 1:
+        raise ValueError(f"{header.architecture}.{key} differs between layers ({sorted(values)}): not modelled")
+    return values.pop()
 
 
 def vocabulary_size(header: GgufHeader) -> int | None:
@@ -617,7 +618,10 @@ def _sliding_layers(header: GgufHeader, layers: int) -> int:
     period = pattern if isinstance(pattern, int) and not isinstance(pattern, bool) else SWA_PATTERN_DEFAULTS.get(arch)
     if period is None:
         return 0
-    return sum(1 for il in range(layers) if period == 0 or il % period < period - 1)
+    if period < 0:
+        raise ValueError(f"{arch}.attention.sliding_window_pattern is {period}: not a period")
+    # il % n < n - 1 holds for every layer but the last of each period (and for all when n == 0)
+    return layers if period == 0 else layers - layers // period
 
 
 def gguf_model_spec(header: GgufHeader, name: str | None = None) -> ModelSpec:
@@ -636,6 +640,8 @@ def gguf_model_spec(header: GgufHeader, name: str | None = None) -> ModelSpec:
     hidden = header.arch_int("embedding_length")
     if not layers or not hidden:
         raise ValueError(f"the GGUF metadata lacks {arch}.block_count or {arch}.embedding_length")
+    if layers > MAX_DIMENSION:
+        raise ValueError(f"{arch}.block_count is {layers:,}, more than any model has ({MAX_DIMENSION:,})")
     heads = _uniform(header, "attention.head_count", layers)
     kv_heads = _uniform(header, "attention.head_count_kv", layers, default=heads)
     if not heads or not kv_heads:
@@ -647,7 +653,7 @@ def gguf_model_spec(header: GgufHeader, name: str | None = None) -> ModelSpec:
     experts = header.arch_int("expert_count") or 0
     used = header.arch_int("expert_used_count") or 0
     expert_width = header.arch_int("expert_feed_forward_length") or 0
-    ffn = _per_layer(header, "feed_forward_length", layers)
+    ffn = _per_layer(header, "feed_forward_length", layers)  # per layer for some models: the widest
     intermediate = max(ffn) if ffn and max(ffn) else expert_width
     if not intermediate:
         raise ValueError(f"the GGUF metadata lacks {arch}.feed_forward_length")

@@ -310,6 +310,16 @@ def test_sliding_window_layers_follow_llama_cpp(tmp_path, arch, layers, pattern,
     assert spec.tie_embeddings  # no output.weight: the embedding doubles as the output
 
 
+def test_a_huge_layer_count_is_refused_without_allocating(tmp_path):
+    """block_count 2^25 in a 1 KB file: refused by name at once, not built into per-layer lists."""
+    metadata = {**TINY_LLAMA, "add_block_count": 2**25}
+    header = parse_gguf_header(write_gguf(tmp_path / "deep.gguf", "gemma3", TINY_TENSORS, metadata))
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match="block_count is 33,554,432"):
+        gguf_model_spec(header)
+    assert time.perf_counter() - start < 0.1
+
+
 def test_per_layer_kv_heads_array_is_read(tmp_path):
     """head_count_kv may be one number per layer; uniform arrays are the same model."""
     metadata = {**TINY_LLAMA, "add_block_count": 2, "add_head_count_kv": [1, 1]}
@@ -772,3 +782,33 @@ def test_gpt_oss_20b_groups_hold_the_expected_elements(gpt_oss_20b_header):
     assert rows["embedding", "Q8_0"].elements == rows["lm_head", "Q8_0"].elements == 2880 * 201_088
     assert rows["router", "F32"].elements == 24 * (2880 * 32 + 32)
     assert sum(r.elements for r in rows.values()) == 20_914_757_184
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_cli_on_any_upload_exits_0_or_2_with_one_line(data):
+    """Whatever the file holds (random bytes, a corrupted real header), the CLI answers or says why."""
+    import io
+    import tempfile
+    from contextlib import redirect_stderr, redirect_stdout
+    from pathlib import Path
+
+    original = TINY_BYTES.get()
+    if data.draw(st.booleans()):
+        content = data.draw(st.binary(max_size=300))
+    else:
+        position = data.draw(st.integers(0, len(original) - 1))
+        content = original[:position] + bytes([data.draw(st.integers(0, 255))]) + original[position + 1 :]
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "upload.gguf"
+        path.write_bytes(content)
+        out, err = io.StringIO(), io.StringIO()
+        start = time.perf_counter()
+        with redirect_stdout(out), redirect_stderr(err):
+            code = main(["memory", "--gguf", str(path), "--json"])
+        assert time.perf_counter() - start < 2  # a corrupted layer count once built a billion-entry tuple
+    assert code in (0, 2)
+    if code == 2:
+        assert err.getvalue().count("\n") == 1
+    else:
+        assert "weights_bytes" in json.loads(out.getvalue())
