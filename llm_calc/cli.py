@@ -15,7 +15,7 @@ import argparse
 import json
 import math
 import sys
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import NoReturn
 
@@ -29,6 +29,17 @@ from llm_calc.catalog import (
     find_model,
     nearest_dense_model,
 )
+from llm_calc.gguf import (
+    HEADER_PREFIX_BYTES,
+    MAX_HEADER_BYTES,
+    GgufHeader,
+    GgufTruncatedError,
+    combine_split,
+    gguf_model_spec,
+    parse_gguf_header,
+)
+from llm_calc.gguf import active_parameters as gguf_active_parameters
+from llm_calc.gguf import storage_plan as gguf_storage_plan
 from llm_calc.hardware import (
     CARD_LADDER,
     DECODE_BANDWIDTH_EFFICIENCY,
@@ -89,7 +100,14 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     memory = commands.add_parser("memory", help="memory, GPU fit and decode speed for inference")
-    _add_model_source(memory)
+    _add_model_source(memory).add_argument(
+        "--gguf",
+        type=Path,
+        nargs="+",
+        metavar="FILE",
+        help="a GGUF file, or its first MiB (head -c 32M), or every shard of a split one: weights as "
+        "stored in it (precision auto)",
+    )
     memory.add_argument(
         "--precision",
         default=None,
@@ -173,7 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_model_source(parser: argparse.ArgumentParser) -> None:
+def _add_model_source(parser: argparse.ArgumentParser) -> argparse._MutuallyExclusiveGroup:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--model", help="Hugging Face id: from data/models.csv, or any ORG/NAME read from the Hub")
     source.add_argument("--config", type=Path, help="path to a Hugging Face config.json")
@@ -183,6 +201,7 @@ def _add_model_source(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="a --model not in the catalog from the local cache only (HF_HUB_OFFLINE=1)",
     )
+    return source
 
 
 _SUFFIXES = {"k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12}
@@ -265,10 +284,112 @@ def _hub_checkpoint(hub_model: HubModel | None) -> dict | None:
     }
 
 
+@dataclass(frozen=True)
+class GgufSource:
+    """``--gguf``: the header of one file (or of every shard), and the spec read from it."""
+
+    header: GgufHeader
+    paths: tuple[Path, ...]
+    file_bytes: int
+    """The files the headers describe, summed over shards. [bytes]"""
+    spec: ModelSpec | None
+    """``None`` where the architecture is not modelled (``not_modelled`` says why)."""
+    not_modelled: str | None
+
+    @property
+    def origin(self) -> str:
+        shards = f" and {len(self.paths) - 1} more shards" if len(self.paths) > 1 else ""
+        return f"GGUF {self.paths[0]}{shards}: weights as stored in the file"
+
+    def report_fields(self) -> dict:
+        """What ``memory``'s report takes from the file: counts, precision and the tensor types."""
+        header = self.header
+        return {
+            "params": header.parameters,
+            "active_params": gguf_active_parameters(header),
+            "weights_source": "gguf",
+            "not_modelled": self.not_modelled,
+            "gguf": {
+                "architecture": header.architecture,
+                "name": header.name,
+                "file_type": header.file_type,
+                "version": header.version,
+                "context_length": header.context_length,
+                "tensor_count": len(header.tensors),
+                "header_bytes": header.header_bytes,
+                "file_bytes": self.file_bytes,
+                "tensor_types": [
+                    {"type": t.type_name, "tensors": t.tensors, "elements": t.elements, "bytes": t.nbytes}
+                    for t in header.type_totals()
+                ],
+            },
+        }
+
+    def weights_only_report(self) -> dict:
+        """The report of an architecture whose KV cache is not modelled: the exact weights only."""
+        unknown = dict.fromkeys(
+            ("kv_cache_bytes", "activations_bytes", "overhead_bytes", "total_bytes", "kv_bytes_per_token")
+        )
+        return {
+            "model": self.header.name or self.paths[0].name,
+            "origin": self.origin,
+            "precision": AS_SHIPPED,
+            "weights_format": gguf_storage_plan(self.header).label,
+            "weights_bytes": self.header.weights_bytes,
+            **unknown,
+            "gpus": [],
+            **self.report_fields(),
+        }
+
+
+def read_gguf_files(paths: list[Path]) -> GgufSource:
+    """Read the header of each file (only as far as it goes) and the spec it describes."""
+    headers, file_bytes = [], 0
+    for path in paths:
+        header = _read_gguf_header(path)
+        headers.append(header)
+        file_bytes += header.file_bytes
+    header = combine_split(headers)
+    if not header.tensors:
+        raise UsageError(f"{paths[0]} lists no tensors (a vocabulary-only GGUF?): nothing to size")
+    try:
+        spec, refusal = gguf_model_spec(header, name=header.name or paths[0].name), None
+    except ValueError as error:
+        spec, refusal = None, str(error)
+    return GgufSource(header, tuple(paths), file_bytes, spec, refusal)
+
+
+def _read_gguf_header(path: Path) -> GgufHeader:
+    """Read ``HEADER_PREFIX_BYTES`` of ``path``, and more while the header goes on."""
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(HEADER_PREFIX_BYTES)
+            while True:
+                try:
+                    return parse_gguf_header(data)
+                except GgufTruncatedError as short:
+                    wanted = min(max(short.needed_bytes, 2 * len(data)), MAX_HEADER_BYTES) - len(data)
+                    more = handle.read(wanted) if wanted > 0 else b""
+                    if not more:
+                        raise ValueError(f"{path}: {short}") from None
+                    data += more
+    except OSError as error:
+        raise UsageError(f"cannot read {path}: {error.strerror}") from None
+
+
 def memory_report(args: argparse.Namespace) -> dict:
     """Everything ``memory`` prints, as a JSON-ready dictionary."""
-    spec, origin = resolve_model(args)
-    precision, storage = _weights_storage(args, spec)
+    gguf_file = read_gguf_files(args.gguf) if getattr(args, "gguf", None) else None
+    if gguf_file is not None and gguf_file.spec is None:
+        return gguf_file.weights_only_report()
+    if gguf_file is None:
+        spec, origin = resolve_model(args)
+        precision, storage = _weights_storage(args, spec)
+    else:
+        if args.precision not in (None, AS_SHIPPED):
+            raise UsageError("--precision does not apply to --gguf: the file's tensors carry their own types")
+        spec, origin = gguf_file.spec, gguf_file.origin
+        precision, storage = AS_SHIPPED, gguf_storage_plan(gguf_file.header)
     settings = InferenceSettings(
         weight_format=precision,
         storage=storage,
@@ -288,7 +409,7 @@ def memory_report(args: argparse.Namespace) -> dict:
         raise UsageError(f"--gpus must be 1, 2, 4, 8 or a multiple of 8 up to {CARD_LADDER[-1]}, got {args.gpus}")
     memory, results = size_on_gpus(spec, settings, gpus, args.gpus, args.efficiency, args.mfu)
     params = count_parameters(spec)
-    return {
+    report = {
         "model": spec.name,
         "origin": origin,
         "params": params.total,
@@ -326,6 +447,7 @@ def memory_report(args: argparse.Namespace) -> dict:
             for r in results
         ],
     }
+    return report if gguf_file is None else {**report, **gguf_file.report_fields()}
 
 
 def _weights_storage(args: argparse.Namespace, spec: ModelSpec) -> tuple[str, StoragePlan | None]:
@@ -382,6 +504,10 @@ def print_memory_text(report: dict) -> None:
     print(f"{report['model']}  ({report['origin']})")
     total, active = format_count(report["params"]), format_count(report["active_params"])
     print(f"  parameters     {total} total, {active} active")
+    if "gguf" in report:
+        print_gguf_text(report)
+        if report["not_modelled"]:
+            return
     print(
         f"  settings       {'as shipped' if report['precision'] == AS_SHIPPED else report['precision']} weights, "
         f"{report['kv_precision']} KV cache, "
@@ -424,6 +550,20 @@ def _checkpoint_line(checkpoint: dict) -> str:
             f"safetensors file{'s' if checkpoint['files'] != 1 else ''} (tensor bytes from their headers)"
         )
     return f"checkpoint on the Hub: not read ({checkpoint['note']})"
+
+
+def print_gguf_text(report: dict) -> None:
+    """The lines ``--gguf`` adds: where the weights come from and the bytes of each tensor type."""
+    gguf = report["gguf"]
+    print(
+        f"  GGUF           {gguf['architecture']}, {gguf['file_type'] or 'no file type'}, "
+        f"{gguf['tensor_count']:,} tensors, file {gguf['file_bytes']:,} bytes"
+    )
+    for row in gguf["tensor_types"]:
+        print(f"  {row['type']:>13s}  {format_gib(row['bytes'])} in {row['tensors']:,} tensors")
+    if report["not_modelled"]:
+        print(f"  weights        {format_gib(report['weights_bytes'])} (exact, from the file)")
+        print(f"  not modelled   {report['not_modelled']}")
 
 
 DEFAULT_TRAINING_GPU = "NVIDIA A100 80GB SXM"
