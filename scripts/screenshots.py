@@ -4,7 +4,8 @@
     .venv/bin/python scripts/screenshots.py http://localhost:8501
 
 Uses Debian's chromium through Playwright, waits for each page's script run to finish, and saves
-full-page PNGs at a laptop width (1400 px) and, for two pages, a phone width (390 px).
+full-page PNGs at a laptop width (1400 px) and, for two pages, a phone width (390 px), plus the
+first screen of each tool as a user sees it without scrolling, at 1440 × 900 and 390 × 844.
 """
 
 from __future__ import annotations
@@ -30,7 +31,12 @@ QLORA_65B = (
     + "&seq=512&ckpt=true&card=NVIDIA+RTX+A6000"
 )
 TOKENS = "token_estimator?text=A%20language%20model%20reads%20text%20as%20tokens%3A%20%E4%BD%A0%E5%A5%BD%20%F0%9F%9A%80%20%3C%7Cendoftext%7C%3E&ids=true"  # noqa: E501
-SHOTS = [  # (file, path, width, height)
+TOOLS = {"token_estimator": TOKENS, "hardware_calculator": LLAMA_70B, "training": QLORA_65B}
+FIRST_SCREENS = [  # (file, path, width, height): the viewport only, no scrolling
+    *[(f"first_{name}_laptop.png", path, 1440, 900) for name, path in TOOLS.items()],
+    *[(f"first_{name}_phone.png", path, 390, 844) for name, path in TOOLS.items()],
+]
+SHOTS = [  # (file, path, width, height): the whole page
     ("overview.png", "", 1400, 1000),
     ("primer_foundations.png", "foundations", 1400, 1800),
     ("primer_inference.png", "inference", 1400, 1800),
@@ -49,13 +55,14 @@ def main(base: str) -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
-        for name, path, width, height in SHOTS:
+        shots = [(*shot, True) for shot in SHOTS] + [(*shot, False) for shot in FIRST_SCREENS]
+        for name, path, width, height, full_page in shots:
             page = browser.new_page(viewport={"width": width, "height": height})
             page.goto(f"{base.rstrip('/')}/{path}")
             page.locator("[data-testid='stApp'][data-test-script-state='notRunning']").wait_for(state="attached")
             page.wait_for_function("() => !document.querySelector('[data-testid=\"stSkeleton\"]')")
             page.wait_for_timeout(1500)  # plotly draws after the script run ends
-            page.screenshot(path=str(OUT / name), full_page=True)
+            page.screenshot(path=str(OUT / name), full_page=full_page)
             print(name)
             page.close()
         browser.close()
