@@ -199,8 +199,9 @@ def _year_month(value: str) -> str:
 
 def _config_source(value: str) -> str:
     value = value.strip()
-    if not (re.fullmatch(r"https://\S+", value) or re.fullmatch(r"github-code-index:id=\d+( .*)?", value)):
-        raise ValueError(f"expected an https:// URL or github-code-index:id=N, got {value[:60]!r}")
+    # a note in parentheses may follow, e.g. the section of a file that quotes several configs
+    if not re.fullmatch(r"(https://\S+|github-code-index:id=\d+)( \(.+\))?", value):
+        raise ValueError(f"expected an https:// URL or github-code-index:id=N (a note may follow), got {value[:60]!r}")
     return value
 
 

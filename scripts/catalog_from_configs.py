@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from llm_calc.architecture import ModelSpec  # noqa: E402
-from llm_calc.catalog import DATA_DIR, load_models  # noqa: E402
+from llm_calc.catalog import DATA_DIR, CatalogError, load_models  # noqa: E402
 from llm_calc.hf_config import ConfigError, checkpoint_from_config, parse_config_text  # noqa: E402
 
 CONFIG_DIR = DATA_DIR / "hf_configs"
@@ -139,8 +139,15 @@ def main() -> int:
             print("data/models.csv is out of date: run scripts/catalog_from_configs.py", file=sys.stderr)
             return 1
         return 0
-    MODELS_CSV.write_text(text, encoding="utf-8")
-    load_models(MODELS_CSV)  # every written row must load
+    draft = MODELS_CSV.with_suffix(".draft.csv")
+    draft.write_text(text, encoding="utf-8")
+    try:
+        load_models(draft)  # every row must load before models.csv is replaced
+    except CatalogError as error:
+        draft.unlink()
+        print(f"not written: {error}", file=sys.stderr)
+        return 1
+    draft.replace(MODELS_CSV)
     return 0
 
 

@@ -1,6 +1,7 @@
 """The shipped catalogs are complete and sourced; broken copies fail with file, row and column."""
 
 import csv
+import json
 import shutil
 import subprocess
 import sys
@@ -20,7 +21,7 @@ from llm_calc.catalog import (
     load_gpus,
     load_models,
 )
-from llm_calc.hf_config import ConfigError, parse_config_text
+from llm_calc.hf_config import ConfigError, checkpoint_from_config, parse_config_text
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG_DIR = DATA_DIR / "hf_configs"
@@ -146,7 +147,16 @@ def test_missing_file_is_reported(tmp_path):
 
 # --- the catalog of current models (issue 11) ---------------------------------------------------
 
-CURRENT_FAMILIES = {"gpt-oss": 2, "Qwen3": 3, "Llama 3.1": 5, "Llama 3.2": 4, "Gemma 3": 1}
+CURRENT_FAMILIES = {
+    "gpt-oss": 2,
+    "Qwen3": 10,
+    "Qwen3-Coder": 1,
+    "Llama 3.1": 5,
+    "Llama 3.2": 4,
+    "Llama 3.3": 1,
+    "Gemma 3": 3,
+    "DeepSeek": 2,
+}
 """Families of 2024-26 models and the rows each must have at least (grown as configs are added)."""
 
 
@@ -204,8 +214,9 @@ def test_rows_from_configs_have_the_architecture_their_config_gives():
         text = (CONFIG_DIR / entry["config_file"]).read_text(encoding="utf-8")
         try:
             spec = parse_config_text(text, name=entry["config_file"])
+            checkpoint_from_config(json.loads(text), entry["config_file"])
         except ConfigError:
-            continue  # an architecture not modelled yet: no row
+            continue  # an architecture or a checkpoint format not modelled yet: no row
         row = find_model(entry["hf_id"])
         assert spec.with_changes(name=row.spec.name) == row.spec, entry["hf_id"]
         checked += 1
