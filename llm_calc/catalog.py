@@ -22,6 +22,38 @@ DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 GPU_CLASSES = ("datacenter", "workstation", "consumer", "apple")
 
 
+CHECKPOINT_FORMATS: dict[str, str] = {
+    "fp32": "every tensor in 32-bit floats (torch_dtype float32)",
+    "fp16": "every tensor in 16-bit floats (torch_dtype float16)",
+    "bf16": "every tensor in bfloat16 (torch_dtype bfloat16)",
+    "fp8 block-wise": "linear layers in fp8 e4m3 with one fp32 scale per 128x128 block; embeddings, norms "
+    "and output head bf16 (quantization_config quant_method fp8 with weight_block_size; DeepSeek-V3)",
+    "fp8 per-tensor": "linear layers in fp8 with one scale per tensor (quant_method fp8, weight_block_size null)",
+    "MXFP4 experts": "routed experts in MXFP4 (4-bit values, one e8m0 scale per 32); attention, router, "
+    "embeddings and head bf16 (quant_method mxfp4; gpt-oss)",
+    "not released": "no public weights; the architecture comes from the paper",
+    "not checked": "the stored dtype was not read from a copy of this model's config",
+}
+"""The ``checkpoint_format`` a models.csv row may state: how its weights are stored as shipped
+(Hugging Face ``config.json``: ``torch_dtype`` / ``dtype`` and ``quantization_config``). A cell may
+add a note in parentheses after the format, e.g. ``bf16 (torch_dtype of the 8B config)``."""
+
+PARAMS_PRECISIONS: dict[str, int] = {"exact": 0, "to 10M": 10**7, "to 0.1B": 10**8, "to 1B": 10**9}
+"""How precisely a published parameter count is stated: ``exact`` (a count to the parameter, such
+as the Hub's safetensors total) or rounded to a unit [parameters]. Vendors round or truncate
+(Llama 3.2 1B's 1,235,814,400 is stated as 1.23B), so a count agrees with a figure when they
+differ by less than one unit."""
+
+_CONVENTION = re.compile(
+    r"total (?P<total>exact|to 10M|to 0\.1B|to 1B)"
+    r"(?:; active (?P<active>exact|to 10M|to 0\.1B|to 1B) (?P<embedding>with|without) input embedding)?"
+    r"(?:; (?P<text>.+))?"
+)
+"""``params_convention``: ``total <precision>``, for a published active count ``; active <precision>
+with|without input embedding`` (gpt-oss and DeepSeek leave the input embedding, a lookup, out of
+"active"; Mixtral counts it), then ``; `` and what else the figure includes or leaves out."""
+
+
 class CatalogError(ValueError):
     """A data file that does not load: says which file, row and column."""
 
@@ -95,6 +127,24 @@ class CatalogModel:
     published_counts_tied_output: bool
     params_source: str
     source: str
+    config_source: str
+    """Where the architecture was read: the URL of the ``config.json`` (or of the copy used;
+    ``github-code-index:id=N`` where the code index returned the text but not its repository)."""
+    params_convention: str
+    """What the published counts include and how they are rounded (see ``PARAMS_PRECISIONS``)."""
+    params_precision: int
+    """The unit ``params_published`` is stated to; 0 when exact. [parameters]"""
+    active_precision: int | None
+    """The unit ``active_params_published`` is stated to; None without a published active count. [parameters]"""
+    active_excludes_input_embedding: bool
+    """True when the vendor's active count leaves out the input embedding (gpt-oss, DeepSeek)."""
+    checkpoint_format: str
+    """How the weights are stored as shipped: a key of ``CHECKPOINT_FORMATS``, maybe with a note."""
+
+    @property
+    def checkpoint_kind(self) -> str:
+        """``checkpoint_format`` without its note: a key of ``CHECKPOINT_FORMATS``."""
+        return self.checkpoint_format.split(" (", 1)[0]
 
 
 # --- cell parsers: each returns the value or raises ValueError with what was expected ---------
@@ -145,6 +195,32 @@ def _year_month(value: str) -> str:
     if len(parts) != 2 or not all(p.isdigit() for p in parts) or not 1 <= int(parts[1]) <= 12:
         raise ValueError(f"expected a date as YYYY-MM, got {value!r}")
     return value
+
+
+def _config_source(value: str) -> str:
+    value = value.strip()
+    # a note in parentheses may follow, e.g. the section of a file that quotes several configs
+    if not re.fullmatch(r"(https://\S+|github-code-index:id=\d+)( \(.+\))?", value):
+        raise ValueError(f"expected an https:// URL or github-code-index:id=N (a note may follow), got {value[:60]!r}")
+    return value
+
+
+def _checkpoint_format(value: str) -> str:
+    kind = value.strip().split(" (", 1)[0]
+    if kind not in CHECKPOINT_FORMATS:
+        raise ValueError(
+            f"expected one of {', '.join(CHECKPOINT_FORMATS)} (a note may follow in parentheses), got {value!r}"
+        )
+    return value.strip()
+
+
+def _params_convention(value: str) -> str:
+    if not _CONVENTION.fullmatch(value.strip()):
+        raise ValueError(
+            "expected 'total <precision>[; active <precision> with|without input embedding][; note]' "
+            f"with a precision from {', '.join(PARAMS_PRECISIONS)}, got {value[:60]!r}"
+        )
+    return value.strip()
 
 
 def _one_of(choices: tuple[str, ...]) -> Callable[[str], str]:
@@ -240,6 +316,9 @@ MODEL_COLUMNS: dict[str, Callable[[str], Any]] = {
     **_SPEC_PARSERS,
     "params_source": _text,
     "source": _text,
+    "config_source": _config_source,
+    "params_convention": _params_convention,
+    "checkpoint_format": _checkpoint_format,
 }
 
 
@@ -253,6 +332,14 @@ def load_models(path: Path | str = DATA_DIR / "models.csv") -> tuple[CatalogMode
             spec = ModelSpec(name=row["name"], **spec_values)
         except ValueError as error:
             raise CatalogError(f"{path.name} row {row_number}: {error}") from None
+        convention = _CONVENTION.fullmatch(row["params_convention"])
+        assert convention is not None  # checked by the column parser
+        active = convention["active"]
+        if (active is None) != (row["active_params_published"] is None):
+            raise CatalogError(
+                f"{path.name} row {row_number}, column params_convention: a published active count needs "
+                "'; active <precision> with|without input embedding', and only then"
+            )
         models.append(
             CatalogModel(
                 hf_id=row["hf_id"],
@@ -265,9 +352,16 @@ def load_models(path: Path | str = DATA_DIR / "models.csv") -> tuple[CatalogMode
                 published_counts_tied_output=row["published_counts_tied_output"],
                 params_source=row["params_source"],
                 source=row["source"],
+                config_source=row["config_source"],
+                params_convention=row["params_convention"],
+                params_precision=PARAMS_PRECISIONS[convention["total"]],
+                active_precision=None if active is None else PARAMS_PRECISIONS[active],
+                active_excludes_input_embedding=convention["embedding"] == "without",
+                checkpoint_format=row["checkpoint_format"],
             )
         )
     _check_unique(path, [m.hf_id for m in models], "hf_id")
+    _check_unique(path, [m.name for m in models], "name")  # the model picker lists names
     return tuple(models)
 
 

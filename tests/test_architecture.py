@@ -20,7 +20,8 @@ def test_total_parameters_within_half_a_percent_of_published(model):
     if model.published_counts_tied_output:
         # the source counts the tied output matrix a second time (it is stored twice on disk)
         counted += model.spec.vocab_size * model.spec.hidden_size
-    assert counted == pytest.approx(model.params_published, rel=0.005)
+    # or within the unit the figure is stated to (Qwen3-0.6B's "0.6B" is 0.596B: 0.7 % but 4M off)
+    assert counted == pytest.approx(model.params_published, rel=0.005, abs=model.params_precision)
 
 
 @pytest.mark.parametrize(

@@ -1,10 +1,30 @@
 """The shipped catalogs are complete and sourced; broken copies fail with file, row and column."""
 
+import csv
+import json
 import shutil
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
 
 import pytest
 
-from llm_calc.catalog import DATA_DIR, CatalogError, default_gpus, default_models, load_gpus, load_models
+from llm_calc.architecture import count_parameters
+from llm_calc.catalog import (
+    CHECKPOINT_FORMATS,
+    DATA_DIR,
+    CatalogError,
+    default_gpus,
+    default_models,
+    find_model,
+    load_gpus,
+    load_models,
+)
+from llm_calc.hf_config import ConfigError, checkpoint_from_config, parse_config_text
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG_DIR = DATA_DIR / "hf_configs"
 
 
 def test_model_catalog_has_the_families_the_issue_names():
@@ -123,3 +143,126 @@ def test_missing_column_is_named(tmp_path):
 def test_missing_file_is_reported(tmp_path):
     with pytest.raises(CatalogError, match="cannot open"):
         load_gpus(tmp_path / "nope.csv")
+
+
+# --- the catalog of current models (issue 11) ---------------------------------------------------
+
+CURRENT_FAMILIES = {
+    "gpt-oss": 2,
+    "Qwen3": 10,
+    "Qwen3-Coder": 1,
+    "Llama 3.1": 5,
+    "Llama 3.2": 4,
+    "Llama 3.3": 1,
+    "Gemma 3": 3,
+    "DeepSeek": 2,
+}
+"""Families of 2024-26 models and the rows each must have at least (grown as configs are added)."""
+
+
+def test_every_row_names_its_config_params_source_convention_and_checkpoint():
+    for model in default_models():
+        assert model.config_source and model.params_source and model.params_convention
+        assert model.checkpoint_kind in CHECKPOINT_FORMATS
+
+
+def test_current_families_have_their_rows():
+    families = Counter(m.family for m in default_models())
+    for family, rows in CURRENT_FAMILIES.items():
+        assert families[family] >= rows, family
+
+
+@pytest.mark.parametrize("model", default_models(), ids=[m.hf_id for m in default_models()])
+def test_total_count_agrees_with_the_published_figure_to_its_stated_precision(model):
+    """Vendors round or truncate to the precision the row's params_convention states: our count
+    (from the architecture, never from the figure) must differ by less than one unit, or not at
+    all where the figure is exact."""
+    counted = count_parameters(model.spec).total
+    if model.published_counts_tied_output:  # the source counts the tied output matrix twice
+        counted += model.spec.vocab_size * model.spec.hidden_size
+    if model.params_precision == 0:
+        assert counted == model.params_published
+    else:
+        assert abs(counted - model.params_published) < model.params_precision
+
+
+@pytest.mark.parametrize("model", [m for m in default_models() if m.active_params_published], ids=lambda m: m.hf_id)
+def test_active_count_agrees_with_the_published_figure_by_its_convention(model):
+    """gpt-oss's 5.1B/3.6B and DeepSeek-V3's 37B leave the input embedding (a lookup, not a
+    matrix product) out of "active"; Mixtral's 12.9B keeps it."""
+    active = count_parameters(model.spec).active
+    if model.active_excludes_input_embedding:
+        active -= model.spec.vocab_size * model.spec.hidden_size
+    assert model.active_precision is not None
+    assert abs(active - model.active_params_published) <= max(model.active_precision - 1, 0)
+
+
+def test_gpt_oss_active_counts_only_hold_without_the_input_embedding():
+    """The convention matters: with the 201,088 x 2,880 input embedding (579M) gpt-oss-120b's
+    active count is 5.7B, not the card's 5.1B."""
+    model = find_model("openai/gpt-oss-120b")
+    assert model.active_excludes_input_embedding
+    assert count_parameters(model.spec).active - 5_100_000_000 > 500_000_000
+
+
+def test_rows_from_configs_have_the_architecture_their_config_gives():
+    """No architecture figure is typed by hand: each model with a config in data/hf_configs/ that
+    llm_calc models has a row whose architecture is that config's (hand rows included)."""
+    manifest = list(csv.DictReader((CONFIG_DIR / "manifest.csv").open(newline="", encoding="utf-8")))
+    checked = 0
+    for entry in manifest:
+        text = (CONFIG_DIR / entry["config_file"]).read_text(encoding="utf-8")
+        try:
+            spec = parse_config_text(text, name=entry["config_file"])
+            checkpoint_from_config(json.loads(text), entry["config_file"])
+        except ConfigError:
+            continue  # an architecture or a checkpoint format not modelled yet: no row
+        row = find_model(entry["hf_id"])
+        assert spec.with_changes(name=row.spec.name) == row.spec, entry["hf_id"]
+        checked += 1
+    assert checked >= 12
+
+
+def test_catalog_is_what_the_script_writes_from_the_configs():
+    done = subprocess.run(
+        [sys.executable, "scripts/catalog_from_configs.py", "--check"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_checkpoint_format_as_shipped_is_read_from_the_config():
+    # quantization_config of each: gpt-oss quant_method mxfp4; DeepSeek-V3 fp8 with weight_block_size [128, 128]
+    assert find_model("openai/gpt-oss-20b").checkpoint_format == "MXFP4 experts"
+    assert find_model("deepseek-ai/DeepSeek-V3").checkpoint_format == "fp8 block-wise"
+    assert find_model("Qwen/Qwen3-8B").checkpoint_format == "bf16"
+
+
+@pytest.mark.parametrize(
+    ("column", "old", "new", "message"),
+    [
+        ("checkpoint_format", ",fp8 block-wise\n", ",int3\n", "expected one of fp32"),
+        ("params_convention", ",total to 10M,", ",about 7B,", "expected 'total <precision>"),
+        (
+            "config_source",
+            ",https://huggingface.co/mistralai/Mistral-7B-v0.1/blob/main/config.json,total",
+            ",somewhere,total",
+            "expected an https:// URL",
+        ),
+    ],
+)
+def test_bad_new_columns_name_file_row_and_column(tmp_path, column, old, new, message):
+    path = _broken_copy(tmp_path, "models.csv", old, new)
+    with pytest.raises(CatalogError, match=rf"models\.csv row \d+, column {column}: {message}"):
+        load_models(path)
+
+
+def test_active_count_without_its_convention_is_rejected(tmp_path):
+    path = _broken_copy(tmp_path, "models.csv", "total exact; active to 0.1B with input embedding", "total exact")
+    with pytest.raises(CatalogError, match=r"row \d+, column params_convention: a published active count needs"):
+        load_models(path)
+
+
+def test_duplicate_model_name_is_rejected(tmp_path):
+    path = _broken_copy(tmp_path, "models.csv", ",Llama 3.1 8B,", ",Llama 3 8B,")
+    with pytest.raises(CatalogError, match=r"column name: duplicate 'Llama 3 8B'"):
+        load_models(path)
