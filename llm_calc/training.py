@@ -118,6 +118,10 @@ DEFAULT_MFU = 0.40
 PaLM 540B 46.2 % [5]; Megatron-Turing NLG 530B 113-126 TFLOPS per A100 (36-40 % of 312) [10];
 Megatron-LM's A100 runs 43-52 % of peak counting recomputation [11]. Adjustable."""
 
+MAX_TRAINING_TOKENS = 1e16
+"""Largest training set accepted: 10 quadrillion tokens, hundreds of times the largest published
+runs (Llama 4 Behemoth's ~30 T, Qwen3's 36 T); beyond it FLOPs lose meaning and can overflow. [tokens]"""
+
 CHINCHILLA_TOKENS_PER_PARAMETER = 20
 """Compute-optimal training tokens per parameter [6]."""
 
@@ -477,8 +481,8 @@ def training_flops(
     needs no weight gradients, so 4 × active + 6 × adapter parameters. With ``attention`` the
     12 × layers × query width × sequence length term is added (PaLM's definition).
     """
-    if tokens < 0 or not math.isfinite(tokens):
-        raise ValueError(f"tokens must be a finite number >= 0, got {tokens!r}")
+    if not 0 <= tokens <= MAX_TRAINING_TOKENS:  # also refuses nan
+        raise ValueError(f"tokens must be a number from 0 to {MAX_TRAINING_TOKENS:.0e}, got {tokens!r}")
     active = count_parameters(spec).active
     per_token = 6 * active if method == "full" else 4 * active + 6 * (trainable or 0)
     if attention:

@@ -305,3 +305,10 @@ def test_a_price_that_is_not_a_finite_non_negative_number_is_refused(price):
     """`train --price nan` printed NaN into its JSON before the CLI property test found it."""
     with pytest.raises(ValueError, match="price per GPU-hour must be a finite number"):
         training_run(1e20, 8, 312, 0.4, price)
+
+
+@pytest.mark.parametrize("tokens", [4.4e297, 1.01e16, float("nan"), -1.0])
+def test_training_tokens_beyond_any_real_run_are_refused(tokens):
+    """4.4e297 tokens overflowed the FLOPs to infinity before the property test found it."""
+    with pytest.raises(ValueError, match="tokens must be a number from 0 to 1e[+]16"):
+        training_flops(LLAMA2_7B, tokens)
