@@ -38,6 +38,25 @@ FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {
     # Qwen2MoeConfig.qkv_bias defaults to true; the shared expert has a hidden->1 gate
     "qwen2_moe": {"tie_embeddings": False, "qkv_bias": True, "shared_expert_gate": True},
     "qwen3_moe": {"tie_embeddings": False, "qk_norm": True},
+    # Qwen3NextForCausalLM: 3 Gated DeltaNet layers to 1 gated attention layer (its q_proj doubled
+    # for the output gate), Qwen2-MoE's gated shared expert. Qwen3.5's language model: the same
+    # layers, dense MLPs.
+    "qwen3_next": {
+        "tie_embeddings": False,
+        "qk_norm": True,
+        "shared_expert_gate": True,
+        "attention_output_gate": True,
+        "linear_attention": True,
+    },
+    "qwen3_5_text": {"tie_embeddings": False, "qk_norm": True, "attention_output_gate": True, "linear_attention": True},
+    # SmolLM3Config ties embeddings by default; its NoPE layers (no_rope_layers) have no parameters
+    "smollm3": {"tie_embeddings": True},
+    # Olmo3ForCausalLM: norms after attention and after the MLP (none before), q/k norms over all heads
+    "olmo3": {"tie_embeddings": False, "qk_norm": True, "qk_norm_full": True},
+    # Exaone4ForCausalLM: norms after attention and after the MLP, q/k norms per head, no biases
+    "exaone4": {"tie_embeddings": False, "qk_norm": True},
+    # Ministral3ForCausalLM (Devstral 2, and Mistral 3's language model): Mistral's layers
+    "ministral3": {"tie_embeddings": False},
     "phi3": {"tie_embeddings": False},
     "gemma": {"tie_embeddings": True},
     "gemma2": {"tie_embeddings": True, "norms_per_layer": 4},
@@ -91,6 +110,10 @@ ATTENTION_BIAS_KEYS: dict[str, str] = {
     "llama": "attention_bias",
     "qwen3": "attention_bias",
     "qwen3_moe": "attention_bias",
+    "qwen3_next": "attention_bias",
+    "qwen3_5_text": "attention_bias",
+    "smollm3": "attention_bias",
+    "olmo3": "attention_bias",
     "gemma": "attention_bias",
     "gemma2": "attention_bias",
     "gemma3_text": "attention_bias",
@@ -107,8 +130,8 @@ in these families it covers the output projection too (``o_proj``/``dense``), ex
 ``qwen2_moe`` (Q, K, V only). Families not listed have fixed biases (``FAMILY_DEFAULTS``) and
 ignore such keys, as transformers does."""
 
-MLP_BIAS_FAMILIES = ("llama",)
-"""Families whose MLP has biases when the config's ``mlp_bias`` says so (``LlamaMLP``)."""
+MLP_BIAS_FAMILIES = ("llama", "smollm3")
+"""Families whose MLP has biases when the config's ``mlp_bias`` says so (``LlamaMLP``, ``SmolLM3MLP``)."""
 
 
 CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -239,6 +262,8 @@ def spec_from_config(config: Any, name: str = "uploaded config") -> ModelSpec:
         "lm_head_bias": family.get("lm_head_bias", False),
         "attention_sinks": family.get("attention_sinks", False),
         "qk_norm": family.get("qk_norm", False),
+        "qk_norm_full": family.get("qk_norm_full", False),
+        "attention_output_gate": family.get("attention_output_gate", False),
     }
     if model_type == "phi":  # PhiAttention's optional LayerNorms on queries and keys
         fields["qk_norm"] = reader.bool("qk_layernorm", default=False)
@@ -284,6 +309,8 @@ def spec_from_config(config: Any, name: str = "uploaded config") -> ModelSpec:
     fields["intermediate_size"] = intermediate or 4 * hidden
 
     _moe(config, reader, fields, model_type)
+    if family.get("linear_attention"):
+        _linear_attention(config, reader, fields)
     _latent_attention(reader, fields)
     _sliding_window(config, reader, fields, model_type)
     try:
@@ -349,12 +376,12 @@ def _moe(config: dict, reader: _Reader, fields: dict[str, Any], model_type: str)
     fields["moe_intermediate_size"] = reader.int("moe_intermediate_size", default=0)
     fields["shared_experts"] = reader.int("n_shared_experts", default=0)
     fields["dense_layers"] = reader.int("first_k_dense_replace", default=0)
-    if model_type == "qwen2_moe":  # one shared expert of its own width, behind a sigmoid gate
+    if model_type in ("qwen2_moe", "qwen3_next"):  # one shared expert of its own width, behind a sigmoid gate
         shared_width = reader.int("shared_expert_intermediate_size", default=0)
         fields["shared_experts"] = 1 if shared_width else 0
         fields["shared_expert_intermediate_size"] = shared_width
         fields["shared_expert_gate"] = bool(shared_width)
-    if model_type in ("qwen2_moe", "qwen3_moe"):
+    if model_type in ("qwen2_moe", "qwen3_moe", "qwen3_next"):
         fields["dense_layers"] = _qwen_dense_layers(config, reader, fields["num_layers"])
     if model_type == "llama4_text":  # experts and one shared expert of intermediate_size
         fields["moe_intermediate_size"] = fields["intermediate_size"]
@@ -405,6 +432,57 @@ def _llama4_moe_layers(config: dict, reader: _Reader, layers: int) -> set[int]:
     return set(range(step - 1, layers, step))
 
 
+LAYER_TYPES = ("full_attention", "sliding_attention", "chunked_attention", "linear_attention")
+"""Entries of a config's ``layer_types`` we size: softmax attention over the whole context, over a
+sliding window, within chunks (Llama 4), and Gated DeltaNet linear attention (Qwen3-Next, Qwen3.5)."""
+
+STATE_DTYPE_BITS = {"float32": 32, "bfloat16": 16, "float16": 16}
+"""Bits of a linear-attention layer's recurrent state by the config's ``mamba_ssm_dtype`` (Qwen3.5
+asks for float32; absent, the state is kept in the model's 16-bit dtype)."""
+
+
+def _layer_types(config: dict, reader: _Reader, layers: int) -> list[str] | None:
+    """The config's ``layer_types`` (None when absent), each entry one of ``LAYER_TYPES``."""
+    value = config.get("layer_types")
+    if value is None:
+        return None
+    if not isinstance(value, list) or len(value) != layers:
+        raise ConfigError(f"{reader.name}: layer_types must list one type for each of the {layers} layers")
+    unknown = sorted({str(kind)[:40] for kind in value if kind not in LAYER_TYPES})
+    if unknown:
+        raise ConfigError(
+            f"{reader.name}: layer type {', '.join(unknown)} is not modelled; known: {', '.join(LAYER_TYPES)}"
+        )
+    return value
+
+
+def _linear_attention(config: dict, reader: _Reader, fields: dict[str, Any]) -> None:
+    """Qwen3-Next / Qwen3.5 hybrids: which layers are Gated DeltaNet and their sizes.
+
+    ``layer_types`` names each layer; without it every ``full_attention_interval``-th layer (default
+    4) is full attention and the rest linear (``Qwen3NextConfig``).
+    """
+    layers = fields["num_layers"]
+    kinds = _layer_types(config, reader, layers)
+    if kinds is None:
+        interval = reader.int("full_attention_interval", default=4)
+        if interval < 1:
+            raise ConfigError(f"{reader.name}: full_attention_interval must be at least 1, got {interval}")
+        kinds = ["full_attention" if (i + 1) % interval == 0 else "linear_attention" for i in range(layers)]
+    fields["linear_attention_layers"] = sum(1 for kind in kinds if kind == "linear_attention")
+    if not fields["linear_attention_layers"]:
+        return
+    fields["linear_num_key_heads"] = reader.int("linear_num_key_heads")
+    fields["linear_num_value_heads"] = reader.int("linear_num_value_heads")
+    fields["linear_key_head_dim"] = reader.int("linear_key_head_dim")
+    fields["linear_value_head_dim"] = reader.int("linear_value_head_dim")
+    fields["linear_conv_kernel_dim"] = reader.int("linear_conv_kernel_dim")
+    dtype = config.get("mamba_ssm_dtype")
+    if dtype is not None and dtype not in STATE_DTYPE_BITS:
+        raise ConfigError(f"{reader.name}: mamba_ssm_dtype {str(dtype)[:40]!r} is not modelled")
+    fields["linear_state_bits"] = STATE_DTYPE_BITS.get(dtype, 16) if dtype is not None else 16
+
+
 def _latent_attention(reader: _Reader, fields: dict[str, Any]) -> None:
     rank = reader.int("kv_lora_rank", default=0)
     if not rank:
@@ -428,6 +506,8 @@ def _sliding_window(config: dict, reader: _Reader, fields: dict[str, Any], model
     layer_types = config.get("layer_types")
     if isinstance(layer_types, list) and len(layer_types) == layers:
         sliding = sum(1 for kind in layer_types if kind == "sliding_attention")
+    elif model_type == "exaone4":  # without layer_types: Exaone4Config refuses to guess, so do we
+        raise ConfigError(f"{reader.name}: an exaone4 config with a sliding window needs layer_types")
     elif model_type == "gemma2":
         sliding = layers // 2  # even layers slide, odd layers attend globally
     elif model_type == "gemma3_text":

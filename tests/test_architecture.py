@@ -1,5 +1,7 @@
 """Parameter counts and KV-cache sizes against published and hand-derived values."""
 
+import json
+
 import pytest
 
 from llm_calc.architecture import (
@@ -159,3 +161,97 @@ def test_shared_expert_width_without_a_shared_expert_is_rejected():
     spec = find_model("mistralai/Mixtral-8x7B-v0.1").spec
     with pytest.raises(ValueError, match="shared_experts"):
         spec.with_changes(shared_expert_gate=True)
+
+
+# --- 2025-26 architectures: hybrid linear attention, per-layer attention types (issue 11) ------
+
+from pathlib import Path  # noqa: E402
+
+from llm_calc.architecture import state_bytes, state_bytes_per_sequence  # noqa: E402
+from llm_calc.hf_config import ConfigError, parse_config_text  # noqa: E402
+
+CONFIGS = Path(__file__).parent / "configs"
+
+
+def _real(filename: str) -> ModelSpec:
+    return parse_config_text((CONFIGS / filename).read_bytes(), name=filename)
+
+
+def test_qwen3_next_state_per_sequence_by_hand():
+    """Qwen3-Next-80B-A3B: 48 layers, every 4th full attention (full_attention_interval 4), so 36
+    Gated DeltaNet layers. Per layer, as vLLM allocates it at bf16:
+    conv state: conv_dim = 2 x 16 key heads x 128 + 32 value heads x 128 = 8,192 channels,
+                x (kernel 4 - 1) = 24,576 values x 2 bytes = 49,152 bytes;
+    recurrent state: 32 value heads x 128 x 128 = 524,288 values x 2 bytes = 1,048,576 bytes.
+    36 x (49,152 + 1,048,576) = 36 x 1,097,728 = 39,518,208 bytes (37.7 MiB) per sequence."""
+    spec = _real("Qwen3-Next-80B-A3B-Thinking.json")
+    assert spec.linear_attention_layers == 36
+    assert state_bytes_per_sequence(spec) == 39_518_208
+    assert state_bytes(spec, batch=8) == 8 * 39_518_208
+
+
+def test_qwen3_5_recurrent_state_is_fp32_as_its_config_asks():
+    """Qwen3.5-9B's text_config has mamba_ssm_dtype float32: 24 DeltaNet layers of 32 layers;
+    per layer 8,192 x 3 x 2 bytes (conv, bf16) + 32 x 128 x 128 x 4 bytes (recurrent, fp32)
+    = 49,152 + 2,097,152 = 2,146,304; x 24 = 51,511,296 bytes."""
+    assert state_bytes_per_sequence(_real("Qwen3.5-9B.json")) == 51_511_296
+
+
+def test_qwen3_next_caches_keys_and_values_only_in_its_full_attention_layers():
+    """12 full-attention layers x 2 (K, V) x 2 KV heads x 256 x 2 bytes = 24,576 bytes a token;
+    its 36 DeltaNet layers add nothing per token."""
+    spec = _real("Qwen3-Next-80B-A3B-Thinking.json")
+    assert kv_bytes_per_token(spec) == 24_576
+    assert kv_cache_bytes(spec, 1000, 1, 16) == 24_576_000
+
+
+def test_olmo3_sliding_layers_keep_one_window():
+    """OLMo 3.1 32B: layer_types has 48 sliding (window 4096) and 16 full layers; a token-layer is
+    2 x 8 KV heads x 128 x 2 bytes = 4,096 bytes. At 32,768 tokens:
+    (16 x 32,768 + 48 x 4,096) x 4,096 = 720,896 x 4,096 = 2,952,790,016 bytes."""
+    spec = _real("Olmo-3.1-32B-Instruct.json")
+    assert (spec.sliding_window, spec.sliding_window_layers) == (4096, 48)
+    assert kv_cache_bytes(spec, 32_768, 1, 16) == 2_952_790_016
+
+
+@pytest.mark.parametrize(
+    ("filename", "published"),
+    [
+        # Qwen3-Next-80B-A3B card: "80B in total and 3B activated", "Non-Embedding: 79B"
+        ("Qwen3-Next-80B-A3B-Thinking.json", {"total_b": 80, "non_embedding_b": 79, "active_non_embedding_b": 3}),
+        # Qwen3.5-27B card: "Language Model — Number of Parameters: 27B"
+        ("Qwen3.5-27B.json", {"total_b": 27}),
+    ],
+)
+def test_hybrid_counts_round_to_the_model_cards(filename, published):
+    counts = count_parameters(_real(filename))
+    ours = {
+        "total_b": round(counts.total / 1e9),
+        "non_embedding_b": round((counts.total - counts.embedding) / 1e9),
+        "active_non_embedding_b": round((counts.active - counts.embedding) / 1e9),
+    }
+    assert {key: ours[key] for key in published} == published
+
+
+def test_exaone4_non_embedding_count_matches_its_card():
+    """EXAONE-4.0-32B card: "Number of Parameters (without embeddings): 30.95B"."""
+    counts = count_parameters(_real("EXAONE-4.0-32B.json"))
+    assert round((counts.total - counts.embedding) / 1e7) == 3095
+
+
+def test_an_unknown_layer_type_is_refused_by_name():
+    config = json.loads((CONFIGS / "Qwen3-Next-80B-A3B-Thinking.json").read_text())
+    config["layer_types"] = ["mamba"] + ["full_attention"] * 47
+    with pytest.raises(ConfigError, match="layer type mamba is not modelled"):
+        parse_config_text(json.dumps(config))
+
+
+def test_an_unknown_state_dtype_is_refused():
+    config = json.loads((CONFIGS / "Qwen3-Next-80B-A3B-Thinking.json").read_text())
+    config["mamba_ssm_dtype"] = "float8"
+    with pytest.raises(ConfigError, match="mamba_ssm_dtype 'float8' is not modelled"):
+        parse_config_text(json.dumps(config))
+
+
+def test_models_without_linear_attention_keep_no_state():
+    assert state_bytes_per_sequence(_real("SmolLM3-3B.json")) == 0

@@ -89,6 +89,10 @@ def test_every_supported_family_has_a_config_the_oracle_builds():
         ("DeepSeek-V3.json", 671_026_404_352),  # "671B total parameters" (DeepSeek-V3 report), MTP module apart
         ("pythia-160m.json", 162_322_944),  # Biderman et al. 2023, Pythia, Table 1 (total parameters)
         ("gemma-2b.json", 2_506_172_416),  # google/gemma-2b model page (safetensors total)
+        # data/hf_configs/manifest.csv meta_params column, computed when that data set was made
+        ("Qwen3-Next-80B-A3B-Thinking.json", 79_674_391_296),
+        ("SmolLM3-3B.json", 3_075_098_624),  # x 2 bytes = 37,760 bytes under the two safetensors files (headers)
+        ("EXAONE-4.0-32B.json", 32_003_216_384),  # less 2 x 102,400 x 5,120 embeddings = the card's 30.95B
     ],
 )
 def test_the_oracle_reproduces_published_counts(filename, published, meta_counts):
