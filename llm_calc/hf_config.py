@@ -574,3 +574,117 @@ class _Reader:
         if not isinstance(value, bool):
             raise ConfigError(f"{self.name}: {key} must be true or false, got {value!r:.60}")
         return value
+
+
+# --- vision towers of multimodal wrappers ---------------------------------------------------
+
+VISION_WRAPPERS = ("gemma3", "mistral3", "qwen3_5")
+"""Multimodal ``model_type`` values whose vision tower and projector ``count_vision_parameters``
+sizes (SigLIP + Gemma 3's projector, Pixtral + Mistral 3's patch merger and projector, Qwen3.5's
+vision transformer with its merger); each checked against transformers' meta-device build of the
+whole model in ``tests/test_param_oracle.py``."""
+
+DEFAULT_IMAGE_CHANNELS = 3
+"""Colour channels of an image (RGB): the ``num_channels``/``in_channels`` default of
+``SiglipVisionConfig``, ``PixtralVisionConfig`` and ``Qwen3_5VisionConfig``."""
+
+
+def parse_vision_parameters_text(text: str | bytes, name: str = "uploaded config") -> int:
+    """``count_vision_parameters`` of the text of a ``config.json``. Raises :class:`ConfigError`."""
+    try:
+        config = json.loads(text)
+    except (UnicodeDecodeError, RecursionError, json.JSONDecodeError):
+        raise ConfigError(f"{name} is not a readable config.json") from None
+    return count_vision_parameters(config, name)
+
+
+def count_vision_parameters(config: Any, name: str = "uploaded config") -> int:
+    """Parameters of a multimodal model's vision tower and its projector into the language model.
+
+    Counted apart from ``count_parameters(spec)`` (the language model, which ``spec_from_config``
+    reads from the ``text_config``): the whole checkpoint holds both. 0 for a config without a
+    ``vision_config``; a vision tower of another kind raises :class:`ConfigError` naming it.
+    """
+    if not isinstance(config, dict):
+        raise ConfigError(f"{name} must be a JSON object, got {type(config).__name__}")
+    vision = config.get("vision_config")
+    if vision is None:
+        return 0
+    wrapper = str(config.get("model_type", ""))
+    if not isinstance(vision, dict) or wrapper not in VISION_WRAPPERS:
+        shown = re.sub(r"[^A-Za-z0-9._-]", "", wrapper)[:60]
+        raise ConfigError(
+            f"{name}: the vision tower of model_type {shown!r} is not modelled; supported: {', '.join(VISION_WRAPPERS)}"
+        )
+    text = config.get("text_config") if isinstance(config.get("text_config"), dict) else {}
+    if wrapper == "gemma3":  # Gemma 3's text_config may leave its width to Gemma3TextConfig
+        text = {**CONFIG_DEFAULTS["gemma3_text"], **text}
+    text_hidden = _Reader(text, f"{name} text_config").int("hidden_size")
+    reader = _Reader(vision, f"{name} vision_config")
+    if wrapper == "gemma3":
+        return _siglip_parameters(reader) + _gemma3_projector(reader, text_hidden)
+    if wrapper == "mistral3":
+        return _pixtral_parameters(reader) + _mistral3_projector(config, reader, text_hidden, name)
+    return _qwen3_5_vision_parameters(reader)
+
+
+def _siglip_parameters(reader: _Reader) -> int:
+    """``SiglipVisionModel`` without its pooling head: a patch convolution with bias, learned
+    positions (one per patch of the square image), pre-norm layers (two LayerNorms, biased Q/K/V/O,
+    a plain two-matrix MLP with biases) and a final LayerNorm."""
+    if reader.bool("vision_use_head", default=True):
+        raise ConfigError(f"{reader.name}: a SigLIP tower with its pooling head (vision_use_head) is not modelled")
+    h, inner = reader.int("hidden_size"), reader.int("intermediate_size")
+    patch, image = reader.int("patch_size"), reader.int("image_size")
+    channels = reader.int("num_channels", default=DEFAULT_IMAGE_CHANNELS)
+    if not patch or image % patch:
+        raise ConfigError(f"{reader.name}: image_size must be a whole number of patch_size")
+    embeddings = channels * patch * patch * h + h + (image // patch) ** 2 * h
+    layer = 2 * 2 * h + 4 * (h * h + h) + (h * inner + inner) + (inner * h + h)
+    return embeddings + reader.int("num_hidden_layers") * layer + 2 * h
+
+
+def _gemma3_projector(reader: _Reader, text_hidden: int) -> int:
+    """``Gemma3MultiModalProjector``: an RMSNorm over the vision width and one vision→text matrix."""
+    h = reader.int("hidden_size")
+    return h * text_hidden + h
+
+
+def _pixtral_parameters(reader: _Reader) -> int:
+    """``PixtralVisionModel``: a patch convolution without bias, an RMSNorm, then layers of two
+    RMSNorms, bias-free Q/K/V/O of the hidden width and a gated MLP."""
+    h, inner = reader.int("hidden_size"), reader.int("intermediate_size")
+    patch = reader.int("patch_size")
+    channels = reader.int("num_channels", default=DEFAULT_IMAGE_CHANNELS)
+    layer = 2 * h + 4 * h * h + 3 * h * inner
+    return channels * patch * patch * h + h + reader.int("num_hidden_layers") * layer
+
+
+def _mistral3_projector(config: dict, reader: _Reader, text_hidden: int, name: str) -> int:
+    """``Mistral3MultiModalProjector``: an RMSNorm, the patch merger (``spatial_merge_size``² patches
+    to one) and two linear layers into the text width, with biases if ``multimodal_projector_bias``."""
+    h = reader.int("hidden_size")
+    top = _Reader(config, name)
+    merge = top.int("spatial_merge_size", default=2)
+    layers = config.get("vision_feature_layer", -1)
+    feature_layers = len(layers) if isinstance(layers, list) else 1
+    bias = top.bool("multimodal_projector_bias", default=False)
+    linear_1 = h * feature_layers * text_hidden + (text_hidden if bias else 0)
+    linear_2 = text_hidden * text_hidden + (text_hidden if bias else 0)
+    return h + h * merge * merge * h + linear_1 + linear_2
+
+
+def _qwen3_5_vision_parameters(reader: _Reader) -> int:
+    """``Qwen3_5VisionModel``: a 3-D patch convolution with bias (``temporal_patch_size`` frames),
+    learned positions, ``depth`` blocks (two LayerNorms, fused biased QKV, biased output, a plain
+    MLP with biases) and the patch merger (a LayerNorm, then ``spatial_merge_size``² patches through
+    two biased linear layers into ``out_hidden_size``)."""
+    h, inner = reader.int("hidden_size"), reader.int("intermediate_size")
+    patch, frames = reader.int("patch_size"), reader.int("temporal_patch_size")
+    channels = reader.int("in_channels", default=DEFAULT_IMAGE_CHANNELS)
+    embeddings = channels * frames * patch * patch * h + h + reader.int("num_position_embeddings") * h
+    block = 2 * 2 * h + (h * 3 * h + 3 * h) + (h * h + h) + (h * inner + inner) + (inner * h + h)
+    merged = h * reader.int("spatial_merge_size") ** 2
+    out = reader.int("out_hidden_size")
+    merger = 2 * h + (merged * merged + merged) + (merged * out + out)
+    return embeddings + reader.int("depth") * block + merger

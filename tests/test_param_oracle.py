@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from llm_calc.architecture import count_parameters
-from llm_calc.hf_config import SUPPORTED_MODEL_TYPES, parse_config_text
+from llm_calc.hf_config import SUPPORTED_MODEL_TYPES, VISION_WRAPPERS, parse_config_text, parse_vision_parameters_text
 
 torch = pytest.importorskip("torch", reason="the parameter oracle needs torch (requirements-dev.txt)")
 transformers = pytest.importorskip("transformers", reason="the parameter oracle needs transformers")
@@ -98,3 +98,28 @@ def test_every_supported_family_has_a_config_the_oracle_builds():
 def test_the_oracle_reproduces_published_counts(filename, published, meta_counts):
     """Guards the oracle itself: transformers' build of these configs is the size their authors publish."""
     assert meta_counts[filename][0] == published
+
+
+VISION_FILES = [path for path in CONFIG_FILES if json.loads(path.read_text()).get("model_type") in VISION_WRAPPERS]
+
+
+def _whole_config(path: Path) -> dict:
+    config = {key: value for key, value in json.loads(path.read_text()).items() if key not in NOT_SHAPE}
+    if isinstance(config.get("text_config"), dict):
+        config["text_config"] = {k: v for k, v in config["text_config"].items() if k not in NOT_SHAPE}
+    return config
+
+
+def test_every_vision_wrapper_has_a_config_the_oracle_builds():
+    assert {json.loads(path.read_text())["model_type"] for path in VISION_FILES} == set(VISION_WRAPPERS)
+
+
+@pytest.mark.parametrize("path", VISION_FILES, ids=[p.name for p in VISION_FILES])
+def test_vision_tower_and_projector_equal_transformers_on_the_meta_device(path, meta_counts):
+    """The whole multimodal model built on the meta device, less its language model (built alone
+    above): what is left is the vision tower and the projector."""
+    hf_config = transformers.AutoConfig.for_model(**_whole_config(path))
+    with torch.device("meta"):
+        whole = transformers.AutoModelForImageTextToText.from_config(hf_config)
+    vision = sum(p.numel() for p in whole.parameters()) - meta_counts[path.name][0]
+    assert parse_vision_parameters_text(path.read_bytes(), name=path.name) == vision
