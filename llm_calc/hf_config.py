@@ -308,6 +308,11 @@ def spec_from_config(config: Any, name: str = "uploaded config") -> ModelSpec:
     fields["num_kv_heads"] = kv_heads
     fields["intermediate_size"] = intermediate or 4 * hidden
 
+    kinds = _layer_types(config, reader, layers) or []
+    if "linear_attention" in kinds and not family.get("linear_attention"):
+        raise ConfigError(f"{name}: linear_attention layers are modelled for qwen3_next and qwen3_5 only")
+    if "chunked_attention" in kinds:  # Llama 4 states its chunks with attention_chunk_size instead
+        raise ConfigError(f"{name}: chunked_attention in layer_types is not modelled")
     _moe(config, reader, fields, model_type)
     if family.get("linear_attention"):
         _linear_attention(config, reader, fields)

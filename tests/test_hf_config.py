@@ -365,3 +365,25 @@ def test_every_other_real_config_of_2025_26_is_read():
     for path in sorted(HF_CONFIGS.glob("*.json")):
         if path.name not in refused:
             assert count_parameters(parse_config_text(path.read_bytes(), name=path.name)).total > 0
+
+
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [
+        ("mamba", "layer type mamba is not modelled"),
+        ("linear_attention", "linear_attention layers are modelled for qwen3_next and qwen3_5 only"),
+    ],
+)
+def test_layer_types_a_family_does_not_build_are_refused(kind, message):
+    """OLMo 3's layer_types with one layer of another kind: transformers' Olmo3 would not build it."""
+    config = json.loads((HF_CONFIGS / "allenai__Olmo-3.1-32B-Instruct.json").read_text())
+    config["layer_types"][0] = kind
+    with pytest.raises(ConfigError, match=message):
+        parse_config_text(json.dumps(config))
+
+
+def test_layer_types_must_name_every_layer():
+    config = json.loads((HF_CONFIGS / "allenai__Olmo-3.1-32B-Instruct.json").read_text())
+    config["layer_types"] = config["layer_types"][:10]
+    with pytest.raises(ConfigError, match="one type for each of the 64 layers"):
+        parse_config_text(json.dumps(config))
