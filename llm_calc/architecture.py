@@ -52,6 +52,9 @@ class ModelSpec:
     queries), ``linear_num_value_heads`` x ``linear_value_head_dim`` values and a depthwise causal
     convolution of ``linear_conv_kernel_dim`` taps; such a layer keeps no per-token cache but a fixed
     state per sequence (``state_bytes_per_sequence``), its recurrent part at ``linear_state_bits``.
+    ``short_conv_layers`` replace attention by LFM2's gated short convolution (input projection to
+    three times the width, a depthwise convolution of ``short_conv_kernel_dim`` taps, an output
+    projection; biases if ``short_conv_bias``), keeping only a convolution state per sequence.
     """
 
     name: str
@@ -97,6 +100,9 @@ class ModelSpec:
     linear_value_head_dim: int = 0
     linear_conv_kernel_dim: int = 0
     linear_state_bits: int = 16
+    short_conv_layers: int = 0
+    short_conv_kernel_dim: int = 0
+    short_conv_bias: bool = False
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -142,8 +148,13 @@ class ModelSpec:
             raise ValueError(f"dense_layers ({self.dense_layers}) exceeds num_layers")
         if self.sliding_window_layers > self.num_layers:
             raise ValueError(f"sliding_window_layers ({self.sliding_window_layers}) exceeds num_layers")
-        if self.linear_attention_layers > self.num_layers:
-            raise ValueError(f"linear_attention_layers ({self.linear_attention_layers}) exceeds num_layers")
+        if self.linear_attention_layers + self.short_conv_layers > self.num_layers:
+            raise ValueError(
+                f"linear_attention_layers ({self.linear_attention_layers}) and short_conv_layers "
+                f"({self.short_conv_layers}) together exceed num_layers"
+            )
+        if self.short_conv_layers and not self.short_conv_kernel_dim:
+            raise ValueError("short convolution layers need short_conv_kernel_dim")
         if self.linear_attention_layers and not (
             self.linear_num_key_heads
             and self.linear_num_value_heads
@@ -168,8 +179,9 @@ class ModelSpec:
 
     @property
     def attention_layers(self) -> int:
-        """Layers with softmax attention (and a per-token KV cache): all but the linear-attention ones."""
-        return self.num_layers - self.linear_attention_layers
+        """Layers with softmax attention (and a per-token KV cache): all but the linear-attention and
+        short-convolution ones."""
+        return self.num_layers - self.linear_attention_layers - self.short_conv_layers
 
     @property
     def linear_key_dim(self) -> int:
@@ -225,6 +237,9 @@ HYBRID_SPEC_FIELDS = (
     "linear_value_head_dim",
     "linear_conv_kernel_dim",
     "linear_state_bits",
+    "short_conv_layers",
+    "short_conv_kernel_dim",
+    "short_conv_bias",
 )
 """Fields added for 2025-26 architectures (issue 11) that a table of models may leave out: their
 defaults describe a model without them (``llm_calc.catalog`` reads them only where columns exist)."""
@@ -294,6 +309,20 @@ def linear_attention_params_per_layer(spec: ModelSpec) -> int:
     )
 
 
+def short_conv_matrices_per_layer(spec: ModelSpec) -> int:
+    """Weight matrices of one LFM2 short-convolution layer: ``in_proj`` (hidden→3 x hidden: the
+    two gates and the convolved input) and ``out_proj`` (transformers' ``Lfm2ShortConv``)."""
+    return 4 * spec.hidden_size * spec.hidden_size
+
+
+def short_conv_params_per_layer(spec: ModelSpec) -> int:
+    """All parameters of one LFM2 short-convolution layer: its matrices, the depthwise ``conv``
+    (``short_conv_kernel_dim`` taps per channel) and, with ``short_conv_bias``, the three biases."""
+    h = spec.hidden_size
+    biases = (3 * h + h + h) if spec.short_conv_bias else 0
+    return short_conv_matrices_per_layer(spec) + h * spec.short_conv_kernel_dim + biases
+
+
 def _qk_norm_params(spec: ModelSpec) -> int:
     """The query and key norms of one attention layer: over a head, or over all heads (OLMo)."""
     if not spec.qk_norm:
@@ -331,6 +360,7 @@ def count_parameters(spec: ModelSpec) -> ParameterCount:
     attention = spec.attention_layers * attention_params_per_layer(spec)
     if spec.linear_attention_layers:
         attention += spec.linear_attention_layers * linear_attention_params_per_layer(spec)
+    attention += spec.short_conv_layers * short_conv_params_per_layer(spec)
     norms = (spec.num_layers * spec.norms_per_layer + 1) * _norm_size(spec)
     norms += spec.attention_layers * _qk_norm_params(spec)
 
@@ -415,8 +445,12 @@ def parameter_groups(spec: ModelSpec) -> dict[str, int]:
     groups = {
         "embedding": counts.embedding - lm_head,
         "lm_head": lm_head,
-        "attention_linear": attention_layers * attention_linear + spec.linear_attention_layers * linear_matrices,
-        "attention_other": attention_layers * attention_other + spec.linear_attention_layers * linear_other,
+        "attention_linear": attention_layers * attention_linear
+        + spec.linear_attention_layers * linear_matrices
+        + spec.short_conv_layers * short_conv_matrices_per_layer(spec),
+        "attention_other": attention_layers * attention_other
+        + spec.linear_attention_layers * linear_other
+        + spec.short_conv_layers * (short_conv_params_per_layer(spec) - short_conv_matrices_per_layer(spec)),
         "dense_mlp_linear": dense_layers * mlp_weights(spec.intermediate_size),
         "routed_experts_linear": moe_layers * spec.num_experts * mlp_weights(expert_width),
         "shared_experts_linear": moe_layers * spec.shared_experts * mlp_weights(shared_width),
@@ -467,8 +501,8 @@ def kv_cache_bytes(spec: ModelSpec, context_tokens: int, batch: int, bits_per_el
 
 
 LINEAR_CONV_STATE_BITS = 16
-"""Storage of a Gated DeltaNet layer's convolution state: the model's dtype (bf16), as vLLM's
-``mamba_cache_dtype="auto"`` and transformers' cache keep it. [bits/element]"""
+"""Storage of a Gated DeltaNet (or LFM2 short-convolution) layer's convolution state: the model's
+dtype (bf16), as vLLM's ``mamba_cache_dtype="auto"`` and transformers' cache keep it. [bits/element]"""
 
 
 def state_bytes_per_sequence(spec: ModelSpec) -> int:
@@ -479,13 +513,18 @@ def state_bytes_per_sequence(spec: ModelSpec) -> int:
     inputs the next token's convolution needs) at ``LINEAR_CONV_STATE_BITS``, and a recurrent state
     of ``linear_num_value_heads x linear_key_head_dim x linear_value_head_dim`` at
     ``spec.linear_state_bits`` (the model dtype, or fp32 where the config's ``mamba_ssm_dtype`` says
-    so: Qwen3.5). Softmax-attention layers keep none (their cache is ``kv_cache_bytes``).
+    so: Qwen3.5). An LFM2 short-convolution layer keeps ``hidden_size x (short_conv_kernel_dim - 1)``
+    values at ``LINEAR_CONV_STATE_BITS`` (vLLM's ``short_conv_state_shape``). Softmax-attention
+    layers keep none (their cache is ``kv_cache_bytes``).
     """
-    if not spec.linear_attention_layers:
-        return 0
-    conv = spec.linear_conv_dim * (spec.linear_conv_kernel_dim - 1) * LINEAR_CONV_STATE_BITS
-    recurrent = spec.linear_num_value_heads * spec.linear_key_head_dim * spec.linear_value_head_dim
-    bits = spec.linear_attention_layers * (conv + recurrent * spec.linear_state_bits)
+    bits = 0
+    if spec.linear_attention_layers:
+        conv = spec.linear_conv_dim * (spec.linear_conv_kernel_dim - 1) * LINEAR_CONV_STATE_BITS
+        recurrent = spec.linear_num_value_heads * spec.linear_key_head_dim * spec.linear_value_head_dim
+        bits += spec.linear_attention_layers * (conv + recurrent * spec.linear_state_bits)
+    if spec.short_conv_layers:
+        short = spec.hidden_size * (spec.short_conv_kernel_dim - 1) * LINEAR_CONV_STATE_BITS
+        bits += spec.short_conv_layers * short
     return math.ceil(bits / 8)
 
 
@@ -539,6 +578,7 @@ def scale_architecture(base: ModelSpec, target_params: float, name: str = "Custo
         qk_nope_head_dim=0,
         v_head_dim=0,
         linear_attention_layers=0,
+        short_conv_layers=0,
         attention_output_gate=False,
     )
     one_layer = count_parameters(spec).total

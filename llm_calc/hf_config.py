@@ -57,6 +57,9 @@ FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {
     "exaone4": {"tie_embeddings": False, "qk_norm": True},
     # Ministral3ForCausalLM (Devstral 2, and Mistral 3's language model): Mistral's layers
     "ministral3": {"tie_embeddings": False},
+    # Lfm2ForCausalLM (LFM2, LFM2.5-VL's language model): short-convolution layers between
+    # attention layers with per-head q/k norms; Lfm2Config ties embeddings by default
+    "lfm2": {"tie_embeddings": True, "qk_norm": True, "short_conv": True},
     "phi3": {"tie_embeddings": False},
     "gemma": {"tie_embeddings": True},
     "gemma2": {"tie_embeddings": True, "norms_per_layer": 4},
@@ -311,11 +314,15 @@ def spec_from_config(config: Any, name: str = "uploaded config") -> ModelSpec:
     kinds = _layer_types(config, reader, layers) or []
     if "linear_attention" in kinds and not family.get("linear_attention"):
         raise ConfigError(f"{name}: linear_attention layers are modelled for qwen3_next and qwen3_5 only")
+    if "conv" in kinds and not family.get("short_conv"):
+        raise ConfigError(f"{name}: conv layers are modelled for lfm2 only")
     if "chunked_attention" in kinds:  # Llama 4 states its chunks with attention_chunk_size instead
         raise ConfigError(f"{name}: chunked_attention in layer_types is not modelled")
     _moe(config, reader, fields, model_type)
     if family.get("linear_attention"):
         _linear_attention(config, reader, fields)
+    if family.get("short_conv"):
+        _lfm2(config, reader, fields)
     _latent_attention(reader, fields)
     _sliding_window(config, reader, fields, model_type)
     try:
@@ -437,9 +444,10 @@ def _llama4_moe_layers(config: dict, reader: _Reader, layers: int) -> set[int]:
     return set(range(step - 1, layers, step))
 
 
-LAYER_TYPES = ("full_attention", "sliding_attention", "chunked_attention", "linear_attention")
+LAYER_TYPES = ("full_attention", "sliding_attention", "chunked_attention", "linear_attention", "conv")
 """Entries of a config's ``layer_types`` we size: softmax attention over the whole context, over a
-sliding window, within chunks (Llama 4), and Gated DeltaNet linear attention (Qwen3-Next, Qwen3.5)."""
+sliding window, within chunks (Llama 4), Gated DeltaNet linear attention (Qwen3-Next, Qwen3.5) and
+LFM2's short convolution."""
 
 STATE_DTYPE_BITS = {"float32": 32, "bfloat16": 16, "float16": 16}
 """Bits of a linear-attention layer's recurrent state by the config's ``mamba_ssm_dtype`` (Qwen3.5
@@ -486,6 +494,37 @@ def _linear_attention(config: dict, reader: _Reader, fields: dict[str, Any]) -> 
     if dtype is not None and dtype not in STATE_DTYPE_BITS:
         raise ConfigError(f"{reader.name}: mamba_ssm_dtype {str(dtype)[:40]!r} is not modelled")
     fields["linear_state_bits"] = STATE_DTYPE_BITS.get(dtype, 16) if dtype is not None else 16
+
+
+def _lfm2(config: dict, reader: _Reader, fields: dict[str, Any]) -> None:
+    """LFM2: which layers are short convolutions, and its MLP width.
+
+    ``layer_types`` names each layer (else ``full_attn_idxs`` lists the attention layers, else all
+    attend: ``Lfm2Config``). With ``block_auto_adjust_ff_dim`` (default true) ``Lfm2MLP`` takes
+    two thirds of ``intermediate_size``, times ``block_ffn_dim_multiplier``, rounded up to a
+    multiple of ``block_multiple_of`` (256).
+    """
+    layers = fields["num_layers"]
+    kinds = _layer_types(config, reader, layers)
+    if kinds is None:
+        attention = _layer_list(config, reader, "full_attn_idxs", layers)
+        kinds = ["full_attention" if attention is None or i in attention else "conv" for i in range(layers)]
+    fields["short_conv_layers"] = sum(1 for kind in kinds if kind == "conv")
+    fields["short_conv_kernel_dim"] = reader.int("conv_L_cache", default=3)
+    fields["short_conv_bias"] = reader.bool("conv_bias", default=False)
+    width = reader.int("intermediate_size", "block_ff_dim")
+    if reader.bool("block_auto_adjust_ff_dim", default=True):
+        width = int(2 * width / 3)
+        multiplier = config.get("block_ffn_dim_multiplier", 1.0)
+        if multiplier is not None:
+            if isinstance(multiplier, bool) or not isinstance(multiplier, int | float) or not 0 < multiplier <= 100:
+                raise ConfigError(f"{reader.name}: block_ffn_dim_multiplier must be a positive number")
+            multiple = reader.int("block_multiple_of", default=256)
+            if multiple < 1:
+                raise ConfigError(f"{reader.name}: block_multiple_of must be at least 1")
+            width = int(multiplier * width)
+            width = multiple * ((width + multiple - 1) // multiple)
+    fields["intermediate_size"] = width
 
 
 def _latent_attention(reader: _Reader, fields: dict[str, Any]) -> None:

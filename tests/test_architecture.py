@@ -255,3 +255,24 @@ def test_an_unknown_state_dtype_is_refused():
 
 def test_models_without_linear_attention_keep_no_state():
     assert state_bytes_per_sequence(_real("SmolLM3-3B.json")) == 0
+
+
+def test_lfm2_short_convolution_layers_by_hand():
+    """LFM2.5-VL-1.6B's language model (LFM2-1.2B): 16 layers, 10 "conv" and 6 full attention,
+    hidden 2,048, 32 heads of 64, 8 KV heads, conv_L_cache 3, no conv bias, vocabulary 65,536 tied.
+    MLP width: int(2 x 12,288 / 3) = 8,192, x 1.0, already a multiple of 256.
+    embedding 65,536 x 2,048                                   =   134,217,728
+    attention layer: 2,048 x 2,048 (q) + 2 x 2,048 x 512 (k, v) + 2,048 x 2,048 (out)
+                     + 2 x 64 (q/k norms) = 10,485,888;  x 6   =    62,915,328
+    conv layer: 2,048 x 6,144 (in) + 2,048 x 3 (conv) + 2,048 x 2,048 (out) = 16,783,360; x 10
+                                                               =   167,833,600
+    MLP: 3 x 2,048 x 8,192 = 50,331,648; x 16                  =   805,306,368
+    norms: (16 x 2 + 1) x 2,048                                =        67,584
+    total                                                      = 1,170,340,608
+    (data/hf_configs/manifest.csv records the same meta-device count.)
+    State per sequence: 10 conv layers x 2,048 channels x (3 - 1) x 2 bytes = 81,920 bytes;
+    KV cache per token: 6 layers x 2 x 8 x 64 x 2 bytes = 12,288 bytes."""
+    spec = _real("LFM2.5-VL-1.6B.json")
+    assert count_parameters(spec).total == 1_170_340_608
+    assert state_bytes_per_sequence(spec) == 81_920
+    assert kv_bytes_per_token(spec) == 12_288

@@ -352,7 +352,6 @@ def test_a_siglip_pooling_head_is_refused():
     ("filename", "reason"),
     [
         ("LGAI-EXAONE__EXAONE-4.5-33B.json", "model_type 'exaone4_5_text'"),
-        ("LiquidAI__LFM2.5-VL-1.6B.json", "model_type 'lfm2'"),
     ],
 )
 def test_real_configs_we_do_not_model_are_refused_by_name(filename, reason):
@@ -361,7 +360,7 @@ def test_real_configs_we_do_not_model_are_refused_by_name(filename, reason):
 
 
 def test_every_other_real_config_of_2025_26_is_read():
-    refused = {"LGAI-EXAONE__EXAONE-4.5-33B.json", "LiquidAI__LFM2.5-VL-1.6B.json"}
+    refused = {"LGAI-EXAONE__EXAONE-4.5-33B.json"}
     for path in sorted(HF_CONFIGS.glob("*.json")):
         if path.name not in refused:
             assert count_parameters(parse_config_text(path.read_bytes(), name=path.name)).total > 0
@@ -386,4 +385,17 @@ def test_layer_types_must_name_every_layer():
     config = json.loads((HF_CONFIGS / "allenai__Olmo-3.1-32B-Instruct.json").read_text())
     config["layer_types"] = config["layer_types"][:10]
     with pytest.raises(ConfigError, match="one type for each of the 64 layers"):
+        parse_config_text(json.dumps(config))
+
+
+def test_lfm2_vision_tower_is_refused_by_name():
+    """LFM2.5-VL's language model is sized (tests/test_architecture.py); its SigLIP2 tower is not."""
+    with pytest.raises(ConfigError, match="vision tower of model_type 'lfm2_vl' is not modelled"):
+        parse_vision_parameters_text((HF_CONFIGS / "LiquidAI__LFM2.5-VL-1.6B.json").read_bytes())
+
+
+def test_conv_layers_outside_lfm2_are_refused():
+    config = json.loads((HF_CONFIGS / "allenai__Olmo-3.1-32B-Instruct.json").read_text())
+    config["layer_types"][0] = "conv"
+    with pytest.raises(ConfigError, match="conv layers are modelled for lfm2 only"):
         parse_config_text(json.dumps(config))
