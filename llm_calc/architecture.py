@@ -508,7 +508,9 @@ dtype (bf16), as vLLM's ``mamba_cache_dtype="auto"`` and transformers' cache kee
 def state_bytes_per_sequence(spec: ModelSpec) -> int:
     """The fixed state one sequence keeps in the linear-attention layers, whatever its length. [bytes]
 
-    Per Gated DeltaNet layer, as vLLM allocates it (``MambaStateShapeCalculator.gated_delta_net_state_shape``):
+    Per Gated DeltaNet layer, as vLLM allocates it (``MambaStateShapeCalculator.gated_delta_net_state_shape``
+    in ``vllm/model_executor/layers/mamba/mamba_utils.py``; transformers' cache keeps one more
+    convolution column):
     a convolution state of ``linear_conv_dim x (linear_conv_kernel_dim - 1)`` values (the last
     inputs the next token's convolution needs) at ``LINEAR_CONV_STATE_BITS``, and a recurrent state
     of ``linear_num_value_heads x linear_key_head_dim x linear_value_head_dim`` at

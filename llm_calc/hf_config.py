@@ -451,7 +451,10 @@ LFM2's short convolution."""
 
 STATE_DTYPE_BITS = {"float32": 32, "bfloat16": 16, "float16": 16}
 """Bits of a linear-attention layer's recurrent state by the config's ``mamba_ssm_dtype`` (Qwen3.5
-asks for float32; absent, the state is kept in the model's 16-bit dtype)."""
+asks for float32; absent, the state is kept in the model's 16-bit dtype). vLLM's
+``MambaStateDtypeCalculator`` (``vllm/model_executor/layers/mamba/mamba_utils.py``) keeps the
+recurrent state at ``mamba_ssm_cache_dtype``, "auto" meaning the conv state's (model) dtype, and
+its Qwen3.5 model config sets that from the HF config's ``mamba_ssm_dtype``."""
 
 
 def _layer_types(config: dict, reader: _Reader, layers: int) -> list[str] | None:
