@@ -400,7 +400,11 @@ def _moe(config: dict, reader: _Reader, fields: dict[str, Any], model_type: str)
         fields["intermediate_size"] = reader.int("intermediate_size_mlp")
         fields["shared_experts"] = 1
         fields["dense_layers"] = fields["num_layers"] - len(_llama4_moe_layers(config, reader, fields["num_layers"]))
-    if model_type == "deepseek_v2" and reader.int("moe_layer_freq", default=1) != 1:
+    # DeepSeek's own code makes every moe_layer_freq-th layer MoE; transformers' classes ignore the
+    # key (every layer past first_k_dense_replace is MoE), so any other value is refused. DeepSeek V3's
+    # router also holds e_score_correction_bias, a buffer in transformers (not a parameter), kept
+    # in fp32 in the checkpoint: 58 MoE layers x 256 experts x 4 bytes = 59,392 bytes, not counted.
+    if model_type in ("deepseek_v2", "deepseek_v3") and reader.int("moe_layer_freq", default=1) != 1:
         raise ConfigError(f"{reader.name}: moe_layer_freq other than 1 is not modelled")
 
 

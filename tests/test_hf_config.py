@@ -399,3 +399,13 @@ def test_conv_layers_outside_lfm2_are_refused():
     config["layer_types"][0] = "conv"
     with pytest.raises(ConfigError, match="conv layers are modelled for lfm2 only"):
         parse_config_text(json.dumps(config))
+
+
+def test_deepseek_v3_moe_layer_freq_other_than_one_is_refused():
+    """The real DeepSeek-V3 config states moe_layer_freq 1 (read, every layer past the first 3 is
+    MoE); transformers' DeepseekV3 ignores the key, so another value describes a model we cannot check."""
+    config = json.loads((HF_CONFIGS / "deepseek-ai__DeepSeek-V3.json").read_text())
+    assert config["moe_layer_freq"] == 1
+    config["moe_layer_freq"] = 2
+    with pytest.raises(ConfigError, match="moe_layer_freq other than 1 is not modelled"):
+        parse_config_text(json.dumps(config))
