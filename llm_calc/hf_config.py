@@ -629,10 +629,11 @@ class _Reader:
 
 # --- vision towers of multimodal wrappers ---------------------------------------------------
 
-VISION_WRAPPERS = ("gemma3", "mistral3", "qwen3_5")
+VISION_WRAPPERS = ("gemma3", "mistral3", "qwen3_5", "llama4")
 """Multimodal ``model_type`` values whose vision tower and projector ``count_vision_parameters``
 sizes (SigLIP + Gemma 3's projector, Pixtral + Mistral 3's patch merger and projector, Qwen3.5's
-vision transformer with its merger); each checked against transformers' meta-device build of the
+vision transformer with its merger, Llama 4's vision encoder, pixel-shuffle adapter and projector);
+each checked against transformers' meta-device build of the
 whole model in ``tests/test_param_oracle.py``."""
 
 DEFAULT_IMAGE_CHANNELS = 3
@@ -668,14 +669,16 @@ def count_vision_parameters(config: Any, name: str = "uploaded config") -> int:
             f"{name}: the vision tower of model_type {shown!r} is not modelled; supported: {', '.join(VISION_WRAPPERS)}"
         )
     text = config.get("text_config") if isinstance(config.get("text_config"), dict) else {}
-    if wrapper == "gemma3":  # Gemma 3's text_config may leave its width to Gemma3TextConfig
-        text = {**CONFIG_DEFAULTS["gemma3_text"], **text}
+    if wrapper in ("gemma3", "llama4"):  # their text_config may leave the width to the config class
+        text = {**CONFIG_DEFAULTS[f"{wrapper}_text"], **text}
     text_hidden = _Reader(text, f"{name} text_config").int("hidden_size")
     reader = _Reader(vision, f"{name} vision_config")
     if wrapper == "gemma3":
         return _siglip_parameters(reader) + _gemma3_projector(reader, text_hidden)
     if wrapper == "mistral3":
         return _pixtral_parameters(reader) + _mistral3_projector(config, reader, text_hidden, name)
+    if wrapper == "llama4":
+        return _llama4_vision_parameters(reader, text_hidden)
     return _qwen3_5_vision_parameters(reader)
 
 
@@ -739,3 +742,24 @@ def _qwen3_5_vision_parameters(reader: _Reader) -> int:
     out = reader.int("out_hidden_size")
     merger = 2 * h + (merged * merged + merged) + (merged * out + out)
     return embeddings + reader.int("depth") * block + merger
+
+
+def _llama4_vision_parameters(reader: _Reader, text_hidden: int) -> int:
+    """``Llama4VisionModel`` and ``Llama4MultiModalProjector``: patches flattened through one
+    bias-free linear layer, a class embedding, learned positions (one per patch plus the class
+    token), two LayerNorms, pre-norm layers (two LayerNorms, biased Q/K/V/O, a biased two-matrix
+    MLP), the pixel-shuffle adapter (``intermediate_size``→``projector_input_dim`` and
+    ``projector_output_dim`` squared, no biases) and one bias-free ``vision_output_dim``→text matrix."""
+    h, inner = reader.int("hidden_size"), reader.int("intermediate_size")
+    patch, image = reader.int("patch_size"), reader.int("image_size")
+    heads = reader.int("num_attention_heads")
+    channels = reader.int("num_channels", default=DEFAULT_IMAGE_CHANNELS)
+    if not patch or not heads or h % heads:
+        raise ConfigError(f"{reader.name}: hidden_size must be a whole number of attention heads, patch_size >= 1")
+    positions = (image // patch) ** 2 + 1
+    embeddings = channels * patch * patch * h + h + positions * h + 2 * 2 * h
+    layer = 2 * 2 * h + 4 * (h * h + h) + (h * inner + inner) + (inner * h + h)
+    out = reader.int("projector_output_dim")
+    adapter = inner * reader.int("projector_input_dim") + out * out
+    projector = reader.int("vision_output_dim") * text_hidden
+    return embeddings + reader.int("num_hidden_layers") * layer + adapter + projector

@@ -335,10 +335,11 @@ def test_a_text_only_config_has_no_vision_parameters():
     assert parse_vision_parameters_text((HF_CONFIGS / "Qwen__Qwen3-8B.json").read_bytes()) == 0
 
 
-def test_a_vision_tower_we_do_not_model_is_refused_by_name():
-    llama4 = Path(__file__).parent / "configs" / "Llama-4-Scout-17B-16E.json"
-    with pytest.raises(ConfigError, match="vision tower of model_type 'llama4' is not modelled"):
-        parse_vision_parameters_text(llama4.read_bytes(), name="scout")
+def test_llama4_scout_with_its_vision_tower_is_the_published_109b():
+    """Llama 4 model card: "Llama 4 Scout: 17B active, 109B total parameters" (text and vision)."""
+    scout = (Path(__file__).parent / "configs" / "Llama-4-Scout-17B-16E.json").read_bytes()
+    total = count_parameters(parse_config_text(scout)).total + parse_vision_parameters_text(scout)
+    assert round(total / 1e9) == 109
 
 
 def test_a_siglip_pooling_head_is_refused():
