@@ -6,8 +6,9 @@ Every config under ``tests/configs/`` is built with ``AutoModelForCausalLM.from_
 exactly. For MoE models the active count is checked too: the meta model's routed-expert tensors
 (named ``.experts.``), scaled by the share of experts a token does not use, come off its total.
 
-A multimodal wrapper (Gemma 3) is compared by its language model only: the oracle builds the
-``text_config``. Dev-only: torch and transformers come from ``requirements-dev.txt``; without them
+A multimodal wrapper (Gemma 3, Mistral 3, Qwen3.5, Llama 4) is compared twice: its language model
+(the oracle builds the ``text_config``) against ``count_parameters``, and the whole model
+(``AutoModelForImageTextToText``) less that language model against ``count_vision_parameters``. Dev-only: torch and transformers come from ``requirements-dev.txt``; without them
 the module is skipped with the reason.
 """
 
