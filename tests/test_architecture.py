@@ -276,3 +276,25 @@ def test_lfm2_short_convolution_layers_by_hand():
     assert count_parameters(spec).total == 1_170_340_608
     assert state_bytes_per_sequence(spec) == 81_920
     assert kv_bytes_per_token(spec) == 12_288
+
+
+@pytest.mark.parametrize(
+    "filename",
+    [
+        "Qwen3-Next-80B-A3B-Thinking.json",
+        "Qwen3.5-9B.json",
+        "LFM2.5-VL-1.6B.json",
+        "Olmo-3.1-32B-Instruct.json",
+        "EXAONE-4.0-32B.json",
+        "SmolLM3-3B.json",
+        "Devstral-2-123B-Instruct-2512.json",
+    ],
+)
+def test_parameter_groups_of_new_layers_add_up_to_the_oracle_checked_total(filename):
+    """The groups quantized checkpoints are sized by cover every tensor, DeltaNet and conv layers too."""
+    from llm_calc.architecture import parameter_groups
+
+    spec = _real(filename)
+    groups = parameter_groups(spec)
+    assert sum(groups.values()) == count_parameters(spec).total
+    assert min(groups.values()) >= 0

@@ -8,8 +8,9 @@ exactly. For MoE models the active count is checked too: the meta model's routed
 
 A multimodal wrapper (Gemma 3, Mistral 3, Qwen3.5, Llama 4) is compared twice: its language model
 (the oracle builds the ``text_config``) against ``count_parameters``, and the whole model
-(``AutoModelForImageTextToText``) less that language model against ``count_vision_parameters``. Dev-only: torch and transformers come from ``requirements-dev.txt``; without them
-the module is skipped with the reason.
+(``AutoModelForImageTextToText``) less that language model against ``count_vision_parameters``.
+Dev-only: torch and transformers come from ``requirements-dev.txt``; without them the module is
+skipped with the reason.
 """
 
 import json
