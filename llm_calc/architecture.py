@@ -241,8 +241,9 @@ HYBRID_SPEC_FIELDS = (
     "short_conv_kernel_dim",
     "short_conv_bias",
 )
-"""Fields added for 2025-26 architectures (issue 11) that a table of models may leave out: their
-defaults describe a model without them (``llm_calc.catalog`` reads them only where columns exist)."""
+"""Fields added for 2025-26 architectures (issue 11) that ``data/models.csv`` has no columns for
+yet: ``llm_calc.catalog`` leaves them at their defaults (a model without such layers); hybrid
+models are sized from their config.json (``llm_calc.hf_config``)."""
 
 
 @dataclass(frozen=True)
