@@ -42,6 +42,19 @@ class ModelSpec:
     layer: Qwen3, Gemma 3), ``attention_sinks`` (one learned logit per attention head and layer:
     gpt-oss), ``shared_experts`` MLPs of ``shared_expert_intermediate_size`` (0: the routed
     experts' width) and a ``shared_expert_gate`` (a hidden→1 projection: Qwen2-MoE).
+    ``qk_norm_full`` puts that norm over all query (key) heads at once instead (OLMo 2/3:
+    ``num_attention_heads * head_dim`` and ``num_kv_heads * head_dim``). ``attention_output_gate``
+    doubles the query projection (a per-channel sigmoid gate on the attention output: Qwen3-Next,
+    Qwen3.5).
+
+    Hybrid models: ``linear_attention_layers`` of the layers replace attention by a Gated DeltaNet
+    (Qwen3-Next, Qwen3.5) with ``linear_num_key_heads`` x ``linear_key_head_dim`` keys (and as many
+    queries), ``linear_num_value_heads`` x ``linear_value_head_dim`` values and a depthwise causal
+    convolution of ``linear_conv_kernel_dim`` taps; such a layer keeps no per-token cache but a fixed
+    state per sequence (``state_bytes_per_sequence``), its recurrent part at ``linear_state_bits``.
+    ``short_conv_layers`` replace attention by LFM2's gated short convolution (input projection to
+    three times the width, a depthwise convolution of ``short_conv_kernel_dim`` taps, an output
+    projection; biases if ``short_conv_bias``), keeping only a convolution state per sequence.
     """
 
     name: str
@@ -78,6 +91,18 @@ class ModelSpec:
     attention_sinks: bool = False
     shared_expert_intermediate_size: int = 0
     shared_expert_gate: bool = False
+    qk_norm_full: bool = False
+    attention_output_gate: bool = False
+    linear_attention_layers: int = 0
+    linear_num_key_heads: int = 0
+    linear_num_value_heads: int = 0
+    linear_key_head_dim: int = 0
+    linear_value_head_dim: int = 0
+    linear_conv_kernel_dim: int = 0
+    linear_state_bits: int = 16
+    short_conv_layers: int = 0
+    short_conv_kernel_dim: int = 0
+    short_conv_bias: bool = False
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -123,12 +148,55 @@ class ModelSpec:
             raise ValueError(f"dense_layers ({self.dense_layers}) exceeds num_layers")
         if self.sliding_window_layers > self.num_layers:
             raise ValueError(f"sliding_window_layers ({self.sliding_window_layers}) exceeds num_layers")
+        if self.linear_attention_layers + self.short_conv_layers > self.num_layers:
+            raise ValueError(
+                f"linear_attention_layers ({self.linear_attention_layers}) and short_conv_layers "
+                f"({self.short_conv_layers}) together exceed num_layers"
+            )
+        if self.short_conv_layers and not self.short_conv_kernel_dim:
+            raise ValueError("short convolution layers need short_conv_kernel_dim")
+        if self.linear_attention_layers and not (
+            self.linear_num_key_heads
+            and self.linear_num_value_heads
+            and self.linear_key_head_dim
+            and self.linear_value_head_dim
+            and self.linear_conv_kernel_dim
+        ):
+            raise ValueError("linear attention layers need their key/value heads, head sizes and conv kernel")
+        if self.linear_state_bits not in (16, 32):
+            raise ValueError(f"linear_state_bits must be 16 or 32, got {self.linear_state_bits}")
+        if self.sliding_window_layers > self.attention_layers:
+            raise ValueError(
+                f"sliding_window_layers ({self.sliding_window_layers}) exceeds the attention layers "
+                f"({self.attention_layers})"
+            )
         if self.kv_lora_rank and not (self.qk_nope_head_dim + self.qk_rope_head_dim and self.v_head_dim):
             raise ValueError("latent attention needs qk_nope_head_dim/qk_rope_head_dim and v_head_dim")
 
     @property
     def is_moe(self) -> bool:
         return self.num_experts > 0
+
+    @property
+    def attention_layers(self) -> int:
+        """Layers with softmax attention (and a per-token KV cache): all but the linear-attention and
+        short-convolution ones."""
+        return self.num_layers - self.linear_attention_layers - self.short_conv_layers
+
+    @property
+    def linear_key_dim(self) -> int:
+        """Width of a Gated DeltaNet layer's keys (and queries): heads x head size."""
+        return self.linear_num_key_heads * self.linear_key_head_dim
+
+    @property
+    def linear_value_dim(self) -> int:
+        """Width of a Gated DeltaNet layer's values (and output gate): heads x head size."""
+        return self.linear_num_value_heads * self.linear_value_head_dim
+
+    @property
+    def linear_conv_dim(self) -> int:
+        """Channels of the depthwise convolution over the concatenated queries, keys and values."""
+        return 2 * self.linear_key_dim + self.linear_value_dim
 
     @property
     def uses_latent_attention(self) -> bool:
@@ -157,6 +225,25 @@ class ModelSpec:
     def with_changes(self, **changes: object) -> ModelSpec:
         """A copy with some fields replaced (validated like a new spec)."""
         return replace(self, **changes)
+
+
+HYBRID_SPEC_FIELDS = (
+    "qk_norm_full",
+    "attention_output_gate",
+    "linear_attention_layers",
+    "linear_num_key_heads",
+    "linear_num_value_heads",
+    "linear_key_head_dim",
+    "linear_value_head_dim",
+    "linear_conv_kernel_dim",
+    "linear_state_bits",
+    "short_conv_layers",
+    "short_conv_kernel_dim",
+    "short_conv_bias",
+)
+"""Fields added for 2025-26 architectures (issue 11) that ``data/models.csv`` has no columns for
+yet: ``llm_calc.catalog`` leaves them at their defaults (a model without such layers); hybrid
+models are sized from their config.json (``llm_calc.hf_config``)."""
 
 
 @dataclass(frozen=True)
@@ -198,10 +285,54 @@ def attention_params_per_layer(spec: ModelSpec) -> int:
         return q + kv_down + kv_up + out
     q_dim = heads * spec.head_dim
     kv_dim = spec.num_kv_heads * spec.head_dim
-    weights = h * q_dim + 2 * h * kv_dim + q_dim * h
-    biases = (q_dim + 2 * kv_dim if spec.qkv_bias else 0) + (h if spec.o_bias else 0)
+    q_out = q_dim * (2 if spec.attention_output_gate else 1)
+    weights = h * q_out + 2 * h * kv_dim + q_dim * h
+    biases = (q_out + 2 * kv_dim if spec.qkv_bias else 0) + (h if spec.o_bias else 0)
     sinks = heads if spec.attention_sinks else 0
     return weights + biases + sinks
+
+
+def linear_attention_matrices_per_layer(spec: ModelSpec) -> int:
+    """Weight matrices of one Gated DeltaNet layer: the input projections (queries, keys, values,
+    output gate z, and the per-value-head b and a) and the output projection
+    (transformers' ``Qwen3NextGatedDeltaNet``: ``in_proj_qkvz``, ``in_proj_ba``, ``out_proj``)."""
+    h = spec.hidden_size
+    in_proj = h * (2 * spec.linear_key_dim + 2 * spec.linear_value_dim + 2 * spec.linear_num_value_heads)
+    return in_proj + spec.linear_value_dim * h
+
+
+def linear_attention_params_per_layer(spec: ModelSpec) -> int:
+    """All parameters of one Gated DeltaNet layer: its matrices, the depthwise ``conv1d`` (no bias),
+    ``dt_bias`` and ``A_log`` (one per value head) and the gated RMSNorm over a value head."""
+    conv = spec.linear_conv_dim * spec.linear_conv_kernel_dim
+    return (
+        linear_attention_matrices_per_layer(spec) + conv + 2 * spec.linear_num_value_heads + spec.linear_value_head_dim
+    )
+
+
+def short_conv_matrices_per_layer(spec: ModelSpec) -> int:
+    """Weight matrices of one LFM2 short-convolution layer: ``in_proj`` (hidden→3 x hidden: the
+    two gates and the convolved input) and ``out_proj`` (transformers' ``Lfm2ShortConv``)."""
+    return 4 * spec.hidden_size * spec.hidden_size
+
+
+def short_conv_params_per_layer(spec: ModelSpec) -> int:
+    """All parameters of one LFM2 short-convolution layer: its matrices, the depthwise ``conv``
+    (``short_conv_kernel_dim`` taps per channel) and, with ``short_conv_bias``, the three biases."""
+    h = spec.hidden_size
+    biases = (3 * h + h + h) if spec.short_conv_bias else 0
+    return short_conv_matrices_per_layer(spec) + h * spec.short_conv_kernel_dim + biases
+
+
+def _qk_norm_params(spec: ModelSpec) -> int:
+    """The query and key norms of one attention layer: over a head, or over all heads (OLMo)."""
+    if not spec.qk_norm:
+        return 0
+    if spec.qk_norm_full:
+        return _norm_size(spec, spec.num_attention_heads * spec.head_dim) + _norm_size(
+            spec, spec.num_kv_heads * spec.head_dim
+        )
+    return 2 * _norm_size(spec, spec.head_dim)
 
 
 def _moe_layer_params(spec: ModelSpec, experts: int) -> int:
@@ -227,9 +358,12 @@ def count_parameters(spec: ModelSpec) -> ParameterCount:
     h = spec.hidden_size
     embedding = spec.vocab_size * h * (1 if spec.tie_embeddings else 2) + spec.learned_positions * h
     embedding += spec.vocab_size if spec.lm_head_bias else 0
-    attention = spec.num_layers * attention_params_per_layer(spec)
+    attention = spec.attention_layers * attention_params_per_layer(spec)
+    if spec.linear_attention_layers:
+        attention += spec.linear_attention_layers * linear_attention_params_per_layer(spec)
+    attention += spec.short_conv_layers * short_conv_params_per_layer(spec)
     norms = (spec.num_layers * spec.norms_per_layer + 1) * _norm_size(spec)
-    norms += spec.num_layers * 2 * _norm_size(spec, spec.head_dim) if spec.qk_norm else 0
+    norms += spec.attention_layers * _qk_norm_params(spec)
 
     dense_mlp_layers = spec.dense_layers if spec.is_moe else spec.num_layers
     dense_mlp = dense_mlp_layers * _mlp_params(spec, spec.intermediate_size)
@@ -296,8 +430,12 @@ def parameter_groups(spec: ModelSpec) -> dict[str, int]:
     else:
         q_dim = spec.num_attention_heads * spec.head_dim
         kv_dim = spec.num_kv_heads * spec.head_dim
-        attention_linear = h * q_dim + 2 * h * kv_dim + q_dim * h
+        q_out = q_dim * (2 if spec.attention_output_gate else 1)
+        attention_linear = h * q_out + 2 * h * kv_dim + q_dim * h
         attention_other = attention_params_per_layer(spec) - attention_linear
+    attention_layers = spec.attention_layers
+    linear_matrices = linear_attention_matrices_per_layer(spec) if spec.linear_attention_layers else 0
+    linear_other = linear_attention_params_per_layer(spec) - linear_matrices if spec.linear_attention_layers else 0
     dense_layers = spec.dense_layers if spec.is_moe else layers
     moe_layers = spec.moe_layers
     expert_width = spec.expert_intermediate_size
@@ -308,8 +446,12 @@ def parameter_groups(spec: ModelSpec) -> dict[str, int]:
     groups = {
         "embedding": counts.embedding - lm_head,
         "lm_head": lm_head,
-        "attention_linear": layers * attention_linear,
-        "attention_other": layers * attention_other,
+        "attention_linear": attention_layers * attention_linear
+        + spec.linear_attention_layers * linear_matrices
+        + spec.short_conv_layers * short_conv_matrices_per_layer(spec),
+        "attention_other": attention_layers * attention_other
+        + spec.linear_attention_layers * linear_other
+        + spec.short_conv_layers * (short_conv_params_per_layer(spec) - short_conv_matrices_per_layer(spec)),
         "dense_mlp_linear": dense_layers * mlp_weights(spec.intermediate_size),
         "routed_experts_linear": moe_layers * spec.num_experts * mlp_weights(expert_width),
         "shared_experts_linear": moe_layers * spec.shared_experts * mlp_weights(shared_width),
@@ -341,7 +483,7 @@ def kv_bytes_per_token(spec: ModelSpec, bits_per_element: float = 16) -> int:
 
     Llama-2-7B at 16 bits: 2 (K and V) x 32 layers x 32 heads x 128 dims x 2 bytes = 524,288.
     """
-    return math.ceil(kv_elements_per_token_per_layer(spec) * spec.num_layers * bits_per_element / 8)
+    return math.ceil(kv_elements_per_token_per_layer(spec) * spec.attention_layers * bits_per_element / 8)
 
 
 def kv_cache_bytes(spec: ModelSpec, context_tokens: int, batch: int, bits_per_element: float) -> int:
@@ -354,9 +496,46 @@ def kv_cache_bytes(spec: ModelSpec, context_tokens: int, batch: int, bits_per_el
         raise ValueError("context and batch must not be negative")
     windowed = spec.sliding_window_layers if spec.sliding_window else 0
     cached_window = min(context_tokens, spec.sliding_window) if windowed else 0
-    token_layers = (spec.num_layers - windowed) * context_tokens + windowed * cached_window
+    token_layers = (spec.attention_layers - windowed) * context_tokens + windowed * cached_window
     elements = token_layers * kv_elements_per_token_per_layer(spec) * batch
     return math.ceil(elements * bits_per_element / 8)
+
+
+LINEAR_CONV_STATE_BITS = 16
+"""Storage of a Gated DeltaNet (or LFM2 short-convolution) layer's convolution state: the model's
+dtype (bf16), as vLLM's ``mamba_cache_dtype="auto"`` and transformers' cache keep it. [bits/element]"""
+
+
+def state_bytes_per_sequence(spec: ModelSpec) -> int:
+    """The fixed state one sequence keeps in the linear-attention layers, whatever its length. [bytes]
+
+    Per Gated DeltaNet layer, as vLLM allocates it (``MambaStateShapeCalculator.gated_delta_net_state_shape``
+    in ``vllm/model_executor/layers/mamba/mamba_utils.py``; transformers' cache keeps one more
+    convolution column):
+    a convolution state of ``linear_conv_dim x (linear_conv_kernel_dim - 1)`` values (the last
+    inputs the next token's convolution needs) at ``LINEAR_CONV_STATE_BITS``, and a recurrent state
+    of ``linear_num_value_heads x linear_key_head_dim x linear_value_head_dim`` at
+    ``spec.linear_state_bits`` (the model dtype, or fp32 where the config's ``mamba_ssm_dtype`` says
+    so: Qwen3.5). An LFM2 short-convolution layer keeps ``hidden_size x (short_conv_kernel_dim - 1)``
+    values at ``LINEAR_CONV_STATE_BITS`` (vLLM's ``short_conv_state_shape``). Softmax-attention
+    layers keep none (their cache is ``kv_cache_bytes``).
+    """
+    bits = 0
+    if spec.linear_attention_layers:
+        conv = spec.linear_conv_dim * (spec.linear_conv_kernel_dim - 1) * LINEAR_CONV_STATE_BITS
+        recurrent = spec.linear_num_value_heads * spec.linear_key_head_dim * spec.linear_value_head_dim
+        bits += spec.linear_attention_layers * (conv + recurrent * spec.linear_state_bits)
+    if spec.short_conv_layers:
+        short = spec.hidden_size * (spec.short_conv_kernel_dim - 1) * LINEAR_CONV_STATE_BITS
+        bits += spec.short_conv_layers * short
+    return math.ceil(bits / 8)
+
+
+def state_bytes(spec: ModelSpec, batch: int) -> int:
+    """Fixed per-sequence state of ``batch`` sequences (grows with batch, not with context). [bytes]"""
+    if batch < 0:
+        raise ValueError("batch must not be negative")
+    return batch * state_bytes_per_sequence(spec)
 
 
 # --- a custom model from a parameter count -------------------------------------------------
@@ -401,6 +580,9 @@ def scale_architecture(base: ModelSpec, target_params: float, name: str = "Custo
         qk_rope_head_dim=0,
         qk_nope_head_dim=0,
         v_head_dim=0,
+        linear_attention_layers=0,
+        short_conv_layers=0,
+        attention_output_gate=False,
     )
     one_layer = count_parameters(spec).total
     per_layer = count_parameters(spec.with_changes(num_layers=2)).total - one_layer

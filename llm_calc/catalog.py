@@ -16,7 +16,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from llm_calc.architecture import ModelSpec
+from llm_calc.architecture import HYBRID_SPEC_FIELDS, ModelSpec
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 GPU_CLASSES = ("datacenter", "workstation", "consumer", "apple")
@@ -301,7 +301,9 @@ def load_gpus(path: Path | str = DATA_DIR / "gpus.csv") -> tuple[Gpu, ...]:
 
 
 _SPEC_PARSERS: dict[str, Callable[[str], Any]] = {
-    f.name: (_boolean if f.type == "bool" else _whole) for f in fields(ModelSpec) if f.type in ("int", "bool")
+    f.name: (_boolean if f.type == "bool" else _whole)
+    for f in fields(ModelSpec)
+    if f.type in ("int", "bool") and f.name not in HYBRID_SPEC_FIELDS  # optional: absent means their default
 }
 _SPEC_PARSERS["norm"] = _one_of(("rmsnorm", "layernorm", "layernorm_nobias"))
 

@@ -422,6 +422,7 @@ def memory_report(args: argparse.Namespace) -> dict:
         **_storage_report(storage, precision),
         "weights_bytes": memory.weights_bytes,
         "kv_cache_bytes": memory.kv_cache_bytes,
+        "state_bytes": memory.state_bytes,
         "activations_bytes": memory.activations_bytes,
         "overhead_bytes": memory.overhead_bytes,
         "total_bytes": memory.total_bytes,
@@ -523,10 +524,13 @@ def print_memory_text(report: dict) -> None:
     for key, label in (
         ("weights_bytes", "weights"),
         ("kv_cache_bytes", "KV cache"),
+        ("state_bytes", "layer state"),
         ("activations_bytes", "activations"),
         ("overhead_bytes", "overhead/GPU"),
         ("total_bytes", "total"),
     ):
+        if key == "state_bytes" and not report.get(key):  # only hybrids keep a per-sequence state
+            continue
         print(f"  {label:14s} {format_gib(report[key])}")
     print(f"  KV per token   {report['kv_bytes_per_token']:,} bytes")
     if report["hub_checkpoint"] is not None:

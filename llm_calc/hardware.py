@@ -111,6 +111,7 @@ def per_card_bytes(spec: ModelSpec, memory: MemoryBreakdown, cards: int) -> int:
     return (
         math.ceil(memory.weights_bytes / cards)
         + kv_bytes_per_card(spec, memory.kv_cache_bytes, cards)
+        + math.ceil(memory.state_bytes / cards)
         + math.ceil(memory.activations_bytes / tensor)
         + memory.overhead_bytes
     )
@@ -192,11 +193,12 @@ def _settings_weight_read_bytes(spec: ModelSpec, settings: InferenceSettings) ->
 
 
 def decode_read_bytes(spec: ModelSpec, settings: InferenceSettings, memory: MemoryBreakdown) -> int:
-    """Bytes one decode step reads on a single card: touched weights plus the whole KV cache. [bytes]
+    """Bytes one decode step reads on a single card: touched weights, the whole KV cache and any
+    linear-attention state (``MemoryBreakdown.state_bytes``). [bytes]
 
     ``memory`` is ``inference_memory(spec, settings)``; see ``decode_weight_read_bytes``.
     """
-    return _settings_weight_read_bytes(spec, settings) + memory.kv_cache_bytes
+    return _settings_weight_read_bytes(spec, settings) + memory.kv_cache_bytes + memory.state_bytes
 
 
 def card_read_bytes(spec: ModelSpec, settings: InferenceSettings, memory: MemoryBreakdown, cards: int) -> int:
@@ -207,11 +209,16 @@ def card_read_bytes(spec: ModelSpec, settings: InferenceSettings, memory: Memory
     replicated copy, read in full by every rank that holds it.
     """
     weights = _settings_weight_read_bytes(spec, settings)
-    return _card_share(spec, weights, memory.kv_cache_bytes, cards)
+    return _card_share(spec, weights, memory.kv_cache_bytes, cards, memory.state_bytes)
 
 
-def _card_share(spec: ModelSpec, weight_read_bytes: int, kv_cache_bytes: int, cards: int) -> int:
-    return math.ceil(weight_read_bytes / cards) + kv_bytes_per_card(spec, kv_cache_bytes, cards)
+def _card_share(spec: ModelSpec, weight_read_bytes: int, kv_cache_bytes: int, cards: int, state_bytes: int = 0) -> int:
+    # linear-attention state: tensor ranks split its heads, pipeline stages its layers
+    return (
+        math.ceil(weight_read_bytes / cards)
+        + kv_bytes_per_card(spec, kv_cache_bytes, cards)
+        + math.ceil(state_bytes / cards)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,14 +259,15 @@ class _Workload:
     decode_flops: float
     prefill_flops: float
     fp8_weights: bool
+    state_bytes: int = 0
 
     @property
     def read_bytes(self) -> int:
-        return self.weight_read_bytes + self.kv_cache_bytes
+        return self.weight_read_bytes + self.kv_cache_bytes + self.state_bytes
 
     def card_read_bytes(self, cards: int) -> int:
         """``card_read_bytes`` without recounting the weights for every card type."""
-        return _card_share(self.spec, self.weight_read_bytes, self.kv_cache_bytes, cards)
+        return _card_share(self.spec, self.weight_read_bytes, self.kv_cache_bytes, cards, self.state_bytes)
 
 
 def _workload(spec: ModelSpec, settings: InferenceSettings, memory: MemoryBreakdown) -> _Workload:
@@ -270,6 +278,7 @@ def _workload(spec: ModelSpec, settings: InferenceSettings, memory: MemoryBreakd
     return _Workload(
         weight_read_bytes=_settings_weight_read_bytes(spec, settings),
         kv_cache_bytes=memory.kv_cache_bytes,
+        state_bytes=memory.state_bytes,
         spec=spec,
         decode_flops=settings.batch * 2 * active,
         prefill_flops=2 * active * tokens + 2 * spec.num_layers * q_dim * tokens**2,

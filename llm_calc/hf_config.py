@@ -38,6 +38,28 @@ FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {
     # Qwen2MoeConfig.qkv_bias defaults to true; the shared expert has a hidden->1 gate
     "qwen2_moe": {"tie_embeddings": False, "qkv_bias": True, "shared_expert_gate": True},
     "qwen3_moe": {"tie_embeddings": False, "qk_norm": True},
+    # Qwen3NextForCausalLM: 3 Gated DeltaNet layers to 1 gated attention layer (its q_proj doubled
+    # for the output gate), Qwen2-MoE's gated shared expert. Qwen3.5's language model: the same
+    # layers, dense MLPs.
+    "qwen3_next": {
+        "tie_embeddings": False,
+        "qk_norm": True,
+        "shared_expert_gate": True,
+        "attention_output_gate": True,
+        "linear_attention": True,
+    },
+    "qwen3_5_text": {"tie_embeddings": False, "qk_norm": True, "attention_output_gate": True, "linear_attention": True},
+    # SmolLM3Config ties embeddings by default; its NoPE layers (no_rope_layers) have no parameters
+    "smollm3": {"tie_embeddings": True},
+    # Olmo3ForCausalLM: norms after attention and after the MLP (none before), q/k norms over all heads
+    "olmo3": {"tie_embeddings": False, "qk_norm": True, "qk_norm_full": True},
+    # Exaone4ForCausalLM: norms after attention and after the MLP, q/k norms per head, no biases
+    "exaone4": {"tie_embeddings": False, "qk_norm": True},
+    # Ministral3ForCausalLM (Devstral 2, and Mistral 3's language model): Mistral's layers
+    "ministral3": {"tie_embeddings": False},
+    # Lfm2ForCausalLM (LFM2, LFM2.5-VL's language model): short-convolution layers between
+    # attention layers with per-head q/k norms; Lfm2Config ties embeddings by default
+    "lfm2": {"tie_embeddings": True, "qk_norm": True, "short_conv": True},
     "phi3": {"tie_embeddings": False},
     "gemma": {"tie_embeddings": True},
     "gemma2": {"tie_embeddings": True, "norms_per_layer": 4},
@@ -91,6 +113,10 @@ ATTENTION_BIAS_KEYS: dict[str, str] = {
     "llama": "attention_bias",
     "qwen3": "attention_bias",
     "qwen3_moe": "attention_bias",
+    "qwen3_next": "attention_bias",
+    "qwen3_5_text": "attention_bias",
+    "smollm3": "attention_bias",
+    "olmo3": "attention_bias",
     "gemma": "attention_bias",
     "gemma2": "attention_bias",
     "gemma3_text": "attention_bias",
@@ -107,8 +133,8 @@ in these families it covers the output projection too (``o_proj``/``dense``), ex
 ``qwen2_moe`` (Q, K, V only). Families not listed have fixed biases (``FAMILY_DEFAULTS``) and
 ignore such keys, as transformers does."""
 
-MLP_BIAS_FAMILIES = ("llama",)
-"""Families whose MLP has biases when the config's ``mlp_bias`` says so (``LlamaMLP``)."""
+MLP_BIAS_FAMILIES = ("llama", "smollm3")
+"""Families whose MLP has biases when the config's ``mlp_bias`` says so (``LlamaMLP``, ``SmolLM3MLP``)."""
 
 
 CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -239,6 +265,8 @@ def spec_from_config(config: Any, name: str = "uploaded config") -> ModelSpec:
         "lm_head_bias": family.get("lm_head_bias", False),
         "attention_sinks": family.get("attention_sinks", False),
         "qk_norm": family.get("qk_norm", False),
+        "qk_norm_full": family.get("qk_norm_full", False),
+        "attention_output_gate": family.get("attention_output_gate", False),
     }
     if model_type == "phi":  # PhiAttention's optional LayerNorms on queries and keys
         fields["qk_norm"] = reader.bool("qk_layernorm", default=False)
@@ -283,7 +311,18 @@ def spec_from_config(config: Any, name: str = "uploaded config") -> ModelSpec:
     fields["num_kv_heads"] = kv_heads
     fields["intermediate_size"] = intermediate or 4 * hidden
 
+    kinds = _layer_types(config, reader, layers) or []
+    if "linear_attention" in kinds and not family.get("linear_attention"):
+        raise ConfigError(f"{name}: linear_attention layers are modelled for qwen3_next and qwen3_5 only")
+    if "conv" in kinds and not family.get("short_conv"):
+        raise ConfigError(f"{name}: conv layers are modelled for lfm2 only")
+    if "chunked_attention" in kinds:  # Llama 4 states its chunks with attention_chunk_size instead
+        raise ConfigError(f"{name}: chunked_attention in layer_types is not modelled")
     _moe(config, reader, fields, model_type)
+    if family.get("linear_attention"):
+        _linear_attention(config, reader, fields)
+    if family.get("short_conv"):
+        _lfm2(config, reader, fields)
     _latent_attention(reader, fields)
     _sliding_window(config, reader, fields, model_type)
     try:
@@ -349,19 +388,23 @@ def _moe(config: dict, reader: _Reader, fields: dict[str, Any], model_type: str)
     fields["moe_intermediate_size"] = reader.int("moe_intermediate_size", default=0)
     fields["shared_experts"] = reader.int("n_shared_experts", default=0)
     fields["dense_layers"] = reader.int("first_k_dense_replace", default=0)
-    if model_type == "qwen2_moe":  # one shared expert of its own width, behind a sigmoid gate
+    if model_type in ("qwen2_moe", "qwen3_next"):  # one shared expert of its own width, behind a sigmoid gate
         shared_width = reader.int("shared_expert_intermediate_size", default=0)
         fields["shared_experts"] = 1 if shared_width else 0
         fields["shared_expert_intermediate_size"] = shared_width
         fields["shared_expert_gate"] = bool(shared_width)
-    if model_type in ("qwen2_moe", "qwen3_moe"):
+    if model_type in ("qwen2_moe", "qwen3_moe", "qwen3_next"):
         fields["dense_layers"] = _qwen_dense_layers(config, reader, fields["num_layers"])
     if model_type == "llama4_text":  # experts and one shared expert of intermediate_size
         fields["moe_intermediate_size"] = fields["intermediate_size"]
         fields["intermediate_size"] = reader.int("intermediate_size_mlp")
         fields["shared_experts"] = 1
         fields["dense_layers"] = fields["num_layers"] - len(_llama4_moe_layers(config, reader, fields["num_layers"]))
-    if model_type == "deepseek_v2" and reader.int("moe_layer_freq", default=1) != 1:
+    # DeepSeek's own code makes every moe_layer_freq-th layer MoE; transformers' classes ignore the
+    # key (every layer past first_k_dense_replace is MoE), so any other value is refused. DeepSeek V3's
+    # router also holds e_score_correction_bias, a buffer in transformers (not a parameter), kept
+    # in fp32 in the checkpoint: 58 MoE layers x 256 experts x 4 bytes = 59,392 bytes, not counted.
+    if model_type in ("deepseek_v2", "deepseek_v3") and reader.int("moe_layer_freq", default=1) != 1:
         raise ConfigError(f"{reader.name}: moe_layer_freq other than 1 is not modelled")
 
 
@@ -405,6 +448,92 @@ def _llama4_moe_layers(config: dict, reader: _Reader, layers: int) -> set[int]:
     return set(range(step - 1, layers, step))
 
 
+LAYER_TYPES = ("full_attention", "sliding_attention", "chunked_attention", "linear_attention", "conv")
+"""Entries of a config's ``layer_types`` we size: softmax attention over the whole context, over a
+sliding window, within chunks (Llama 4), Gated DeltaNet linear attention (Qwen3-Next, Qwen3.5) and
+LFM2's short convolution."""
+
+STATE_DTYPE_BITS = {"float32": 32, "bfloat16": 16, "float16": 16}
+"""Bits of a linear-attention layer's recurrent state by the config's ``mamba_ssm_dtype`` (Qwen3.5
+asks for float32; absent, the state is kept in the model's 16-bit dtype). vLLM's
+``MambaStateDtypeCalculator`` (``vllm/model_executor/layers/mamba/mamba_utils.py``) keeps the
+recurrent state at ``mamba_ssm_cache_dtype``, "auto" meaning the conv state's (model) dtype, and
+its Qwen3.5 model config sets that from the HF config's ``mamba_ssm_dtype``."""
+
+
+def _layer_types(config: dict, reader: _Reader, layers: int) -> list[str] | None:
+    """The config's ``layer_types`` (None when absent), each entry one of ``LAYER_TYPES``."""
+    value = config.get("layer_types")
+    if value is None:
+        return None
+    if not isinstance(value, list) or len(value) != layers:
+        raise ConfigError(f"{reader.name}: layer_types must list one type for each of the {layers} layers")
+    unknown = sorted({str(kind)[:40] for kind in value if kind not in LAYER_TYPES})
+    if unknown:
+        raise ConfigError(
+            f"{reader.name}: layer type {', '.join(unknown)} is not modelled; known: {', '.join(LAYER_TYPES)}"
+        )
+    return value
+
+
+def _linear_attention(config: dict, reader: _Reader, fields: dict[str, Any]) -> None:
+    """Qwen3-Next / Qwen3.5 hybrids: which layers are Gated DeltaNet and their sizes.
+
+    ``layer_types`` names each layer; without it every ``full_attention_interval``-th layer (default
+    4) is full attention and the rest linear (``Qwen3NextConfig``).
+    """
+    layers = fields["num_layers"]
+    kinds = _layer_types(config, reader, layers)
+    if kinds is None:
+        interval = reader.int("full_attention_interval", default=4)
+        if interval < 1:
+            raise ConfigError(f"{reader.name}: full_attention_interval must be at least 1, got {interval}")
+        kinds = ["full_attention" if (i + 1) % interval == 0 else "linear_attention" for i in range(layers)]
+    fields["linear_attention_layers"] = sum(1 for kind in kinds if kind == "linear_attention")
+    if not fields["linear_attention_layers"]:
+        return
+    fields["linear_num_key_heads"] = reader.int("linear_num_key_heads")
+    fields["linear_num_value_heads"] = reader.int("linear_num_value_heads")
+    fields["linear_key_head_dim"] = reader.int("linear_key_head_dim")
+    fields["linear_value_head_dim"] = reader.int("linear_value_head_dim")
+    fields["linear_conv_kernel_dim"] = reader.int("linear_conv_kernel_dim")
+    dtype = config.get("mamba_ssm_dtype")
+    if dtype is not None and dtype not in STATE_DTYPE_BITS:
+        raise ConfigError(f"{reader.name}: mamba_ssm_dtype {str(dtype)[:40]!r} is not modelled")
+    fields["linear_state_bits"] = STATE_DTYPE_BITS.get(dtype, 16) if dtype is not None else 16
+
+
+def _lfm2(config: dict, reader: _Reader, fields: dict[str, Any]) -> None:
+    """LFM2: which layers are short convolutions, and its MLP width.
+
+    ``layer_types`` names each layer (else ``full_attn_idxs`` lists the attention layers, else all
+    attend: ``Lfm2Config``). With ``block_auto_adjust_ff_dim`` (default true) ``Lfm2MLP`` takes
+    two thirds of ``intermediate_size``, times ``block_ffn_dim_multiplier``, rounded up to a
+    multiple of ``block_multiple_of`` (256).
+    """
+    layers = fields["num_layers"]
+    kinds = _layer_types(config, reader, layers)
+    if kinds is None:
+        attention = _layer_list(config, reader, "full_attn_idxs", layers)
+        kinds = ["full_attention" if attention is None or i in attention else "conv" for i in range(layers)]
+    fields["short_conv_layers"] = sum(1 for kind in kinds if kind == "conv")
+    fields["short_conv_kernel_dim"] = reader.int("conv_L_cache", default=3)
+    fields["short_conv_bias"] = reader.bool("conv_bias", default=False)
+    width = reader.int("intermediate_size", "block_ff_dim")
+    if reader.bool("block_auto_adjust_ff_dim", default=True):
+        width = int(2 * width / 3)
+        multiplier = config.get("block_ffn_dim_multiplier", 1.0)
+        if multiplier is not None:
+            if isinstance(multiplier, bool) or not isinstance(multiplier, int | float) or not 0 < multiplier <= 100:
+                raise ConfigError(f"{reader.name}: block_ffn_dim_multiplier must be a positive number")
+            multiple = reader.int("block_multiple_of", default=256)
+            if multiple < 1:
+                raise ConfigError(f"{reader.name}: block_multiple_of must be at least 1")
+            width = int(multiplier * width)
+            width = multiple * ((width + multiple - 1) // multiple)
+    fields["intermediate_size"] = width
+
+
 def _latent_attention(reader: _Reader, fields: dict[str, Any]) -> None:
     rank = reader.int("kv_lora_rank", default=0)
     if not rank:
@@ -428,6 +557,8 @@ def _sliding_window(config: dict, reader: _Reader, fields: dict[str, Any], model
     layer_types = config.get("layer_types")
     if isinstance(layer_types, list) and len(layer_types) == layers:
         sliding = sum(1 for kind in layer_types if kind == "sliding_attention")
+    elif model_type == "exaone4":  # without layer_types: Exaone4Config refuses to guess, so do we
+        raise ConfigError(f"{reader.name}: an exaone4 config with a sliding window needs layer_types")
     elif model_type == "gemma2":
         sliding = layers // 2  # even layers slide, odd layers attend globally
     elif model_type == "gemma3_text":
@@ -494,3 +625,141 @@ class _Reader:
         if not isinstance(value, bool):
             raise ConfigError(f"{self.name}: {key} must be true or false, got {value!r:.60}")
         return value
+
+
+# --- vision towers of multimodal wrappers ---------------------------------------------------
+
+VISION_WRAPPERS = ("gemma3", "mistral3", "qwen3_5", "llama4")
+"""Multimodal ``model_type`` values whose vision tower and projector ``count_vision_parameters``
+sizes (SigLIP + Gemma 3's projector, Pixtral + Mistral 3's patch merger and projector, Qwen3.5's
+vision transformer with its merger, Llama 4's vision encoder, pixel-shuffle adapter and projector);
+each checked against transformers' meta-device build of the
+whole model in ``tests/test_param_oracle.py``."""
+
+DEFAULT_IMAGE_CHANNELS = 3
+"""Colour channels of an image (RGB): the ``num_channels``/``in_channels`` default of
+``SiglipVisionConfig``, ``PixtralVisionConfig`` and ``Qwen3_5VisionConfig``."""
+
+
+def parse_vision_parameters_text(text: str | bytes, name: str = "uploaded config") -> int:
+    """``count_vision_parameters`` of the text of a ``config.json``. Raises :class:`ConfigError`."""
+    try:
+        config = json.loads(text)
+    except (UnicodeDecodeError, RecursionError, json.JSONDecodeError):
+        raise ConfigError(f"{name} is not a readable config.json") from None
+    return count_vision_parameters(config, name)
+
+
+def count_vision_parameters(config: Any, name: str = "uploaded config") -> int:
+    """Parameters of a multimodal model's vision tower and its projector into the language model.
+
+    Counted apart from ``count_parameters(spec)`` (the language model, which ``spec_from_config``
+    reads from the ``text_config``): the whole checkpoint holds both. 0 for a config without a
+    ``vision_config``; a vision tower of another kind raises :class:`ConfigError` naming it.
+    """
+    if not isinstance(config, dict):
+        raise ConfigError(f"{name} must be a JSON object, got {type(config).__name__}")
+    vision = config.get("vision_config")
+    if vision is None:
+        return 0
+    wrapper = str(config.get("model_type", ""))
+    if not isinstance(vision, dict) or wrapper not in VISION_WRAPPERS:
+        shown = re.sub(r"[^A-Za-z0-9._-]", "", wrapper)[:60]
+        raise ConfigError(
+            f"{name}: the vision tower of model_type {shown!r} is not modelled; supported: {', '.join(VISION_WRAPPERS)}"
+        )
+    text = config.get("text_config") if isinstance(config.get("text_config"), dict) else {}
+    if wrapper in ("gemma3", "llama4"):  # their text_config may leave the width to the config class
+        text = {**CONFIG_DEFAULTS[f"{wrapper}_text"], **text}
+    text_hidden = _Reader(text, f"{name} text_config").int("hidden_size")
+    reader = _Reader(vision, f"{name} vision_config")
+    if wrapper == "gemma3":
+        return _siglip_parameters(reader) + _gemma3_projector(reader, text_hidden)
+    if wrapper == "mistral3":
+        return _pixtral_parameters(reader) + _mistral3_projector(config, reader, text_hidden, name)
+    if wrapper == "llama4":
+        return _llama4_vision_parameters(reader, text_hidden)
+    return _qwen3_5_vision_parameters(reader)
+
+
+def _siglip_parameters(reader: _Reader) -> int:
+    """``SiglipVisionModel`` without its pooling head: a patch convolution with bias, learned
+    positions (one per patch of the square image), pre-norm layers (two LayerNorms, biased Q/K/V/O,
+    a plain two-matrix MLP with biases) and a final LayerNorm."""
+    if reader.bool("vision_use_head", default=True):
+        raise ConfigError(f"{reader.name}: a SigLIP tower with its pooling head (vision_use_head) is not modelled")
+    h, inner = reader.int("hidden_size"), reader.int("intermediate_size")
+    patch, image = reader.int("patch_size"), reader.int("image_size")
+    channels = reader.int("num_channels", default=DEFAULT_IMAGE_CHANNELS)
+    if not patch or image % patch:
+        raise ConfigError(f"{reader.name}: image_size must be a whole number of patch_size")
+    embeddings = channels * patch * patch * h + h + (image // patch) ** 2 * h
+    layer = 2 * 2 * h + 4 * (h * h + h) + (h * inner + inner) + (inner * h + h)
+    return embeddings + reader.int("num_hidden_layers") * layer + 2 * h
+
+
+def _gemma3_projector(reader: _Reader, text_hidden: int) -> int:
+    """``Gemma3MultiModalProjector``: an RMSNorm over the vision width and one vision→text matrix."""
+    h = reader.int("hidden_size")
+    return h * text_hidden + h
+
+
+def _pixtral_parameters(reader: _Reader) -> int:
+    """``PixtralVisionModel``: a patch convolution without bias, an RMSNorm, then layers of two
+    RMSNorms, bias-free Q/K/V/O of the hidden width and a gated MLP."""
+    h, inner = reader.int("hidden_size"), reader.int("intermediate_size")
+    patch = reader.int("patch_size")
+    channels = reader.int("num_channels", default=DEFAULT_IMAGE_CHANNELS)
+    layer = 2 * h + 4 * h * h + 3 * h * inner
+    return channels * patch * patch * h + h + reader.int("num_hidden_layers") * layer
+
+
+def _mistral3_projector(config: dict, reader: _Reader, text_hidden: int, name: str) -> int:
+    """``Mistral3MultiModalProjector``: an RMSNorm, the patch merger (``spatial_merge_size``² patches
+    to one) and two linear layers into the text width, with biases if ``multimodal_projector_bias``."""
+    h = reader.int("hidden_size")
+    top = _Reader(config, name)
+    merge = top.int("spatial_merge_size", default=2)
+    layers = config.get("vision_feature_layer", -1)
+    feature_layers = len(layers) if isinstance(layers, list) else 1
+    bias = top.bool("multimodal_projector_bias", default=False)
+    linear_1 = h * feature_layers * text_hidden + (text_hidden if bias else 0)
+    linear_2 = text_hidden * text_hidden + (text_hidden if bias else 0)
+    return h + h * merge * merge * h + linear_1 + linear_2
+
+
+def _qwen3_5_vision_parameters(reader: _Reader) -> int:
+    """``Qwen3_5VisionModel``: a 3-D patch convolution with bias (``temporal_patch_size`` frames),
+    learned positions, ``depth`` blocks (two LayerNorms, fused biased QKV, biased output, a plain
+    MLP with biases) and the patch merger (a LayerNorm, then ``spatial_merge_size``² patches through
+    two biased linear layers into ``out_hidden_size``)."""
+    h, inner = reader.int("hidden_size"), reader.int("intermediate_size")
+    patch, frames = reader.int("patch_size"), reader.int("temporal_patch_size")
+    channels = reader.int("in_channels", default=DEFAULT_IMAGE_CHANNELS)
+    embeddings = channels * frames * patch * patch * h + h + reader.int("num_position_embeddings") * h
+    block = 2 * 2 * h + (h * 3 * h + 3 * h) + (h * h + h) + (h * inner + inner) + (inner * h + h)
+    merged = h * reader.int("spatial_merge_size") ** 2
+    out = reader.int("out_hidden_size")
+    merger = 2 * h + (merged * merged + merged) + (merged * out + out)
+    return embeddings + reader.int("depth") * block + merger
+
+
+def _llama4_vision_parameters(reader: _Reader, text_hidden: int) -> int:
+    """``Llama4VisionModel`` and ``Llama4MultiModalProjector``: patches flattened through one
+    bias-free linear layer, a class embedding, learned positions (one per patch plus the class
+    token), two LayerNorms, pre-norm layers (two LayerNorms, biased Q/K/V/O, a biased two-matrix
+    MLP), the pixel-shuffle adapter (``intermediate_size``→``projector_input_dim`` and
+    ``projector_output_dim`` squared, no biases) and one bias-free ``vision_output_dim``→text matrix."""
+    h, inner = reader.int("hidden_size"), reader.int("intermediate_size")
+    patch, image = reader.int("patch_size"), reader.int("image_size")
+    heads = reader.int("num_attention_heads")
+    channels = reader.int("num_channels", default=DEFAULT_IMAGE_CHANNELS)
+    if not patch or not heads or h % heads:
+        raise ConfigError(f"{reader.name}: hidden_size must be a whole number of attention heads, patch_size >= 1")
+    positions = (image // patch) ** 2 + 1
+    embeddings = channels * patch * patch * h + h + positions * h + 2 * 2 * h
+    layer = 2 * 2 * h + 4 * (h * h + h) + (h * inner + inner) + (inner * h + h)
+    out = reader.int("projector_output_dim")
+    adapter = inner * reader.int("projector_input_dim") + out * out
+    projector = reader.int("vision_output_dim") * text_hidden
+    return embeddings + reader.int("num_hidden_layers") * layer + adapter + projector

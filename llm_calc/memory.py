@@ -9,6 +9,8 @@ multiplier on model size:
   ``quantization_config`` stores it (``llm_calc.quantization.StoragePlan``);
 * **KV cache** — per token and layer, K and V for each KV head (or MLA's latent), times context and
   batch, with sliding-window layers capped at their window;
+* **state** — hybrid models' linear-attention layers (Qwen3-Next, Qwen3.5) keep no per-token
+  cache but a fixed convolution and recurrent state per sequence: it grows with batch, not context;
 * **activations** — the largest temporary buffers of one forward pass over a prefill chunk, plus
   fp32 logits for one position per sequence (engines compute only the last position's logits);
 * **overhead** — a fixed per-GPU runtime cost (CUDA context, kernels, library workspaces).
@@ -29,7 +31,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from llm_calc.architecture import ModelSpec, count_parameters, kv_cache_bytes
+from llm_calc.architecture import ModelSpec, count_parameters, kv_cache_bytes, state_bytes
 from llm_calc.precision import AS_SHIPPED, kv_format, weight_format
 from llm_calc.quantization import StoragePlan
 from llm_calc.units import GIB
@@ -105,11 +107,14 @@ class MemoryBreakdown:
     kv_cache_bytes: int
     activations_bytes: int
     overhead_bytes: int
+    state_bytes: int = 0
+    """Linear-attention (Gated DeltaNet) state of every sequence in the batch, fixed whatever the
+    context (``llm_calc.architecture.state_bytes``); 0 for models without such layers. [bytes]"""
 
     @property
     def shardable_bytes(self) -> int:
         """The parts that tensor/pipeline parallelism divides across cards."""
-        return self.weights_bytes + self.kv_cache_bytes + self.activations_bytes
+        return self.weights_bytes + self.kv_cache_bytes + self.state_bytes + self.activations_bytes
 
     @property
     def total_bytes(self) -> int:
@@ -205,4 +210,5 @@ def inference_memory(spec: ModelSpec, settings: InferenceSettings) -> MemoryBrea
         kv_cache_bytes=kv_cache_bytes(spec, settings.context_tokens, settings.batch, kv_bits),
         activations_bytes=activations_bytes(spec, settings),
         overhead_bytes=settings.runtime_overhead_bytes,
+        state_bytes=state_bytes(spec, settings.batch),
     )

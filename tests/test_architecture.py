@@ -1,5 +1,7 @@
 """Parameter counts and KV-cache sizes against published and hand-derived values."""
 
+import json
+
 import pytest
 
 from llm_calc.architecture import (
@@ -160,3 +162,140 @@ def test_shared_expert_width_without_a_shared_expert_is_rejected():
     spec = find_model("mistralai/Mixtral-8x7B-v0.1").spec
     with pytest.raises(ValueError, match="shared_experts"):
         spec.with_changes(shared_expert_gate=True)
+
+
+# --- 2025-26 architectures: hybrid linear attention, per-layer attention types (issue 11) ------
+
+from pathlib import Path  # noqa: E402
+
+from llm_calc.architecture import state_bytes, state_bytes_per_sequence  # noqa: E402
+from llm_calc.hf_config import ConfigError, parse_config_text  # noqa: E402
+
+CONFIGS = Path(__file__).parent / "configs"
+
+
+def _real(filename: str) -> ModelSpec:
+    return parse_config_text((CONFIGS / filename).read_bytes(), name=filename)
+
+
+def test_qwen3_next_state_per_sequence_by_hand():
+    """Qwen3-Next-80B-A3B: 48 layers, every 4th full attention (full_attention_interval 4), so 36
+    Gated DeltaNet layers. Per layer, as vLLM allocates it at bf16:
+    conv state: conv_dim = 2 x 16 key heads x 128 + 32 value heads x 128 = 8,192 channels,
+                x (kernel 4 - 1) = 24,576 values x 2 bytes = 49,152 bytes;
+    recurrent state: 32 value heads x 128 x 128 = 524,288 values x 2 bytes = 1,048,576 bytes.
+    36 x (49,152 + 1,048,576) = 36 x 1,097,728 = 39,518,208 bytes (37.7 MiB) per sequence."""
+    spec = _real("Qwen3-Next-80B-A3B-Thinking.json")
+    assert spec.linear_attention_layers == 36
+    assert state_bytes_per_sequence(spec) == 39_518_208
+    assert state_bytes(spec, batch=8) == 8 * 39_518_208
+
+
+def test_qwen3_5_recurrent_state_is_fp32_as_its_config_asks():
+    """Qwen3.5-9B's text_config has mamba_ssm_dtype float32: 24 DeltaNet layers of 32 layers;
+    per layer 8,192 x 3 x 2 bytes (conv, bf16) + 32 x 128 x 128 x 4 bytes (recurrent, fp32)
+    = 49,152 + 2,097,152 = 2,146,304; x 24 = 51,511,296 bytes."""
+    assert state_bytes_per_sequence(_real("Qwen3.5-9B.json")) == 51_511_296
+
+
+def test_qwen3_next_caches_keys_and_values_only_in_its_full_attention_layers():
+    """12 full-attention layers x 2 (K, V) x 2 KV heads x 256 x 2 bytes = 24,576 bytes a token;
+    its 36 DeltaNet layers add nothing per token."""
+    spec = _real("Qwen3-Next-80B-A3B-Thinking.json")
+    assert kv_bytes_per_token(spec) == 24_576
+    assert kv_cache_bytes(spec, 1000, 1, 16) == 24_576_000
+
+
+def test_olmo3_sliding_layers_keep_one_window():
+    """OLMo 3.1 32B: layer_types has 48 sliding (window 4096) and 16 full layers; a token-layer is
+    2 x 8 KV heads x 128 x 2 bytes = 4,096 bytes. At 32,768 tokens:
+    (16 x 32,768 + 48 x 4,096) x 4,096 = 720,896 x 4,096 = 2,952,790,016 bytes."""
+    spec = _real("Olmo-3.1-32B-Instruct.json")
+    assert (spec.sliding_window, spec.sliding_window_layers) == (4096, 48)
+    assert kv_cache_bytes(spec, 32_768, 1, 16) == 2_952_790_016
+
+
+@pytest.mark.parametrize(
+    ("filename", "published"),
+    [
+        # Qwen3-Next-80B-A3B card: "80B in total and 3B activated", "Non-Embedding: 79B"
+        ("Qwen3-Next-80B-A3B-Thinking.json", {"total_b": 80, "non_embedding_b": 79, "active_non_embedding_b": 3}),
+        # Qwen3.5-27B card: "Language Model — Number of Parameters: 27B"
+        ("Qwen3.5-27B.json", {"total_b": 27}),
+    ],
+)
+def test_hybrid_counts_round_to_the_model_cards(filename, published):
+    counts = count_parameters(_real(filename))
+    ours = {
+        "total_b": round(counts.total / 1e9),
+        "non_embedding_b": round((counts.total - counts.embedding) / 1e9),
+        "active_non_embedding_b": round((counts.active - counts.embedding) / 1e9),
+    }
+    assert {key: ours[key] for key in published} == published
+
+
+def test_exaone4_non_embedding_count_matches_its_card():
+    """EXAONE-4.0-32B card: "Number of Parameters (without embeddings): 30.95B"."""
+    counts = count_parameters(_real("EXAONE-4.0-32B.json"))
+    assert round((counts.total - counts.embedding) / 1e7) == 3095
+
+
+def test_an_unknown_layer_type_is_refused_by_name():
+    config = json.loads((CONFIGS / "Qwen3-Next-80B-A3B-Thinking.json").read_text())
+    config["layer_types"] = ["mamba"] + ["full_attention"] * 47
+    with pytest.raises(ConfigError, match="layer type mamba is not modelled"):
+        parse_config_text(json.dumps(config))
+
+
+def test_an_unknown_state_dtype_is_refused():
+    config = json.loads((CONFIGS / "Qwen3-Next-80B-A3B-Thinking.json").read_text())
+    config["mamba_ssm_dtype"] = "float8"
+    with pytest.raises(ConfigError, match="mamba_ssm_dtype 'float8' is not modelled"):
+        parse_config_text(json.dumps(config))
+
+
+def test_models_without_linear_attention_keep_no_state():
+    assert state_bytes_per_sequence(_real("SmolLM3-3B.json")) == 0
+
+
+def test_lfm2_short_convolution_layers_by_hand():
+    """LFM2.5-VL-1.6B's language model (LFM2-1.2B): 16 layers, 10 "conv" and 6 full attention,
+    hidden 2,048, 32 heads of 64, 8 KV heads, conv_L_cache 3, no conv bias, vocabulary 65,536 tied.
+    MLP width: int(2 x 12,288 / 3) = 8,192, x 1.0, already a multiple of 256.
+    embedding 65,536 x 2,048                                   =   134,217,728
+    attention layer: 2,048 x 2,048 (q) + 2 x 2,048 x 512 (k, v) + 2,048 x 2,048 (out)
+                     + 2 x 64 (q/k norms) = 10,485,888;  x 6   =    62,915,328
+    conv layer: 2,048 x 6,144 (in) + 2,048 x 3 (conv) + 2,048 x 2,048 (out) = 16,783,360; x 10
+                                                               =   167,833,600
+    MLP: 3 x 2,048 x 8,192 = 50,331,648; x 16                  =   805,306,368
+    norms: (16 x 2 + 1) x 2,048                                =        67,584
+    total                                                      = 1,170,340,608
+    (data/hf_configs/manifest.csv records the same meta-device count.)
+    State per sequence: 10 conv layers x 2,048 channels x (3 - 1) x 2 bytes = 81,920 bytes;
+    KV cache per token: 6 layers x 2 x 8 x 64 x 2 bytes = 12,288 bytes."""
+    spec = _real("LFM2.5-VL-1.6B.json")
+    assert count_parameters(spec).total == 1_170_340_608
+    assert state_bytes_per_sequence(spec) == 81_920
+    assert kv_bytes_per_token(spec) == 12_288
+
+
+@pytest.mark.parametrize(
+    "filename",
+    [
+        "Qwen3-Next-80B-A3B-Thinking.json",
+        "Qwen3.5-9B.json",
+        "LFM2.5-VL-1.6B.json",
+        "Olmo-3.1-32B-Instruct.json",
+        "EXAONE-4.0-32B.json",
+        "SmolLM3-3B.json",
+        "Devstral-2-123B-Instruct-2512.json",
+    ],
+)
+def test_parameter_groups_of_new_layers_add_up_to_the_oracle_checked_total(filename):
+    """The groups quantized checkpoints are sized by cover every tensor, DeltaNet and conv layers too."""
+    from llm_calc.architecture import parameter_groups
+
+    spec = _real(filename)
+    groups = parameter_groups(spec)
+    assert sum(groups.values()) == count_parameters(spec).total
+    assert min(groups.values()) >= 0

@@ -245,3 +245,14 @@ def test_train_bad_input_exits_2(capsys, args, message):
     assert main(["train", *args]) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_hybrid_models_state_is_reported_and_in_the_total(capsys):
+    """Qwen3-Next keeps 39,518,208 bytes of DeltaNet state per sequence (hand-derived in
+    tests/test_architecture.py); the JSON names it and its parts add up to the total."""
+    report = run_json(capsys, "--config", str(CONFIGS / "Qwen3-Next-80B-A3B-Thinking.json"), "--batch", "8")
+    assert report["state_bytes"] == 8 * 39_518_208
+    parts = ("weights_bytes", "kv_cache_bytes", "state_bytes", "activations_bytes", "overhead_bytes")
+    assert report["total_bytes"] == sum(report[k] for k in parts)
+    assert main(["memory", "--config", str(CONFIGS / "Qwen3-Next-80B-A3B-Thinking.json")]) == 0
+    assert "layer state" in capsys.readouterr().out

@@ -291,3 +291,33 @@ def test_multi_query_cache_is_read_whole_on_each_of_two_cards():
     falcon = find_model("tiiuae/falcon-7b").spec
     memory = inference_memory(falcon, InferenceSettings(context_tokens=2048, batch=64))
     assert kv_bytes_per_card(falcon, memory.kv_cache_bytes, 2) == memory.kv_cache_bytes == 1_073_741_824
+
+
+def _qwen3_next():
+    from pathlib import Path
+
+    from llm_calc.hf_config import parse_config_text
+
+    path = Path(__file__).parent / "configs" / "Qwen3-Next-80B-A3B-Thinking.json"
+    return parse_config_text(path.read_bytes(), name=path.name)
+
+
+QWEN3_NEXT_STATE_BYTES = 39_518_208  # by hand: tests/test_architecture.py::test_qwen3_next_state_per_sequence_by_hand
+
+
+def test_a_decode_step_reads_the_linear_attention_state():
+    spec = _qwen3_next()
+    settings = InferenceSettings(batch=8, context_tokens=4096)
+    memory = inference_memory(spec, settings)
+    without_state = dataclasses.replace(memory, state_bytes=0)
+    assert decode_read_bytes(spec, settings, memory) - decode_read_bytes(spec, settings, without_state) == (
+        8 * QWEN3_NEXT_STATE_BYTES
+    )
+
+
+def test_each_card_holds_its_share_of_the_state():
+    spec = _qwen3_next()
+    memory = inference_memory(spec, InferenceSettings(batch=8))
+    without_state = dataclasses.replace(memory, state_bytes=0)
+    # 8 sequences x 39,518,208 bytes over 4 cards (tensor ranks split the DeltaNet heads)
+    assert per_card_bytes(spec, memory, 4) - per_card_bytes(spec, without_state, 4) == 8 * QWEN3_NEXT_STATE_BYTES // 4

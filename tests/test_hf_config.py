@@ -299,3 +299,114 @@ def test_a_supported_config_with_any_keys_changed_is_sized_or_refused(filename, 
         return
     counts = count_parameters(spec)
     assert 0 < counts.active <= counts.total
+
+
+# --- vision towers of multimodal wrappers (issue 11) -----------------------------------------
+
+from llm_calc.hf_config import parse_vision_parameters_text  # noqa: E402
+
+HF_CONFIGS = Path(__file__).parent.parent / "data" / "hf_configs"
+
+
+@pytest.mark.parametrize(
+    ("path", "whole_model"),
+    [
+        # data/hf_configs/manifest.csv, meta_params_with_vision: transformers' meta-device build of
+        # the whole wrapper, recorded when that data set was made
+        (HF_CONFIGS / "Qwen__Qwen3.5-27B.json", 27_356_728_560),
+        (HF_CONFIGS / "mistralai__Devstral-Small-2-24B-Instruct-2512.json", 24_011_361_280),
+        (HF_CONFIGS / "google__gemma-3-27b-it.json", 27_432_406_640),
+    ],
+    ids=lambda value: value.name if isinstance(value, Path) else str(value),
+)
+def test_language_model_plus_vision_tower_is_the_whole_checkpoint(path, whole_model):
+    text = count_parameters(parse_config_text(path.read_bytes(), name=path.name)).total
+    assert text + parse_vision_parameters_text(path.read_bytes(), name=path.name) == whole_model
+
+
+def test_gemma3_vision_encoder_is_the_reports_417m():
+    """Gemma 3 report (arXiv:2503.19786) Table 1: vision encoder 417M. Our count adds the projector:
+    an RMSNorm of 1,152 and a 1,152 x 5,376 matrix (27B's text width) = 6,194,304."""
+    vision = parse_vision_parameters_text((HF_CONFIGS / "google__gemma-3-27b-it.json").read_bytes())
+    assert round((vision - 6_194_304) / 1e6) == 417
+
+
+def test_a_text_only_config_has_no_vision_parameters():
+    assert parse_vision_parameters_text((HF_CONFIGS / "Qwen__Qwen3-8B.json").read_bytes()) == 0
+
+
+def test_llama4_scout_with_its_vision_tower_is_the_published_109b():
+    """Llama 4 model card: "Llama 4 Scout: 17B active, 109B total parameters" (text and vision)."""
+    scout = (Path(__file__).parent / "configs" / "Llama-4-Scout-17B-16E.json").read_bytes()
+    total = count_parameters(parse_config_text(scout)).total + parse_vision_parameters_text(scout)
+    assert round(total / 1e9) == 109
+
+
+def test_a_siglip_pooling_head_is_refused():
+    config = json.loads((HF_CONFIGS / "google__gemma-3-27b-it.json").read_text())
+    config["vision_config"]["vision_use_head"] = True
+    with pytest.raises(ConfigError, match="pooling head"):
+        parse_vision_parameters_text(json.dumps(config))
+
+
+@pytest.mark.parametrize(
+    ("filename", "reason"),
+    [
+        ("LGAI-EXAONE__EXAONE-4.5-33B.json", "model_type 'exaone4_5_text'"),
+    ],
+)
+def test_real_configs_we_do_not_model_are_refused_by_name(filename, reason):
+    with pytest.raises(ConfigError, match=reason):
+        parse_config_text((HF_CONFIGS / filename).read_bytes(), name=filename)
+
+
+def test_every_other_real_config_of_2025_26_is_read():
+    refused = {"LGAI-EXAONE__EXAONE-4.5-33B.json"}
+    for path in sorted(HF_CONFIGS.glob("*.json")):
+        if path.name not in refused:
+            assert count_parameters(parse_config_text(path.read_bytes(), name=path.name)).total > 0
+
+
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [
+        ("mamba", "layer type mamba is not modelled"),
+        ("linear_attention", "linear_attention layers are modelled for qwen3_next and qwen3_5 only"),
+    ],
+)
+def test_layer_types_a_family_does_not_build_are_refused(kind, message):
+    """OLMo 3's layer_types with one layer of another kind: transformers' Olmo3 would not build it."""
+    config = json.loads((HF_CONFIGS / "allenai__Olmo-3.1-32B-Instruct.json").read_text())
+    config["layer_types"][0] = kind
+    with pytest.raises(ConfigError, match=message):
+        parse_config_text(json.dumps(config))
+
+
+def test_layer_types_must_name_every_layer():
+    config = json.loads((HF_CONFIGS / "allenai__Olmo-3.1-32B-Instruct.json").read_text())
+    config["layer_types"] = config["layer_types"][:10]
+    with pytest.raises(ConfigError, match="one type for each of the 64 layers"):
+        parse_config_text(json.dumps(config))
+
+
+def test_lfm2_vision_tower_is_refused_by_name():
+    """LFM2.5-VL's language model is sized (tests/test_architecture.py); its SigLIP2 tower is not."""
+    with pytest.raises(ConfigError, match="vision tower of model_type 'lfm2_vl' is not modelled"):
+        parse_vision_parameters_text((HF_CONFIGS / "LiquidAI__LFM2.5-VL-1.6B.json").read_bytes())
+
+
+def test_conv_layers_outside_lfm2_are_refused():
+    config = json.loads((HF_CONFIGS / "allenai__Olmo-3.1-32B-Instruct.json").read_text())
+    config["layer_types"][0] = "conv"
+    with pytest.raises(ConfigError, match="conv layers are modelled for lfm2 only"):
+        parse_config_text(json.dumps(config))
+
+
+def test_deepseek_v3_moe_layer_freq_other_than_one_is_refused():
+    """The real DeepSeek-V3 config states moe_layer_freq 1 (read, every layer past the first 3 is
+    MoE); transformers' DeepseekV3 ignores the key, so another value describes a model we cannot check."""
+    config = json.loads((HF_CONFIGS / "deepseek-ai__DeepSeek-V3.json").read_text())
+    assert config["moe_layer_freq"] == 1
+    config["moe_layer_freq"] = 2
+    with pytest.raises(ConfigError, match="moe_layer_freq other than 1 is not modelled"):
+        parse_config_text(json.dumps(config))

@@ -124,3 +124,39 @@ def test_qwen_moe_activation_width_counts_the_shared_expert_at_its_own_width():
     elements per token (the attention stage, 2 × 2,048 + 4 × 16 × 128 = 12,288, is smaller)."""
     spec = parse_config_text((Path(__file__).parent / "configs" / "Qwen1.5-MoE-A2.7B.json").read_text())
     assert activation_elements_per_token(spec) == 37_888
+
+
+QWEN3_NEXT_STATE_BYTES = 39_518_208
+"""Qwen3-Next-80B-A3B's DeltaNet state per sequence, derived by hand in
+tests/test_architecture.py::test_qwen3_next_state_per_sequence_by_hand."""
+
+
+def _qwen3_next():
+    path = Path(__file__).parent / "configs" / "Qwen3-Next-80B-A3B-Thinking.json"
+    return parse_config_text(path.read_bytes(), name=path.name)
+
+
+def test_hybrid_state_grows_with_batch_not_with_context():
+    spec = _qwen3_next()
+    short = inference_memory(spec, InferenceSettings(context_tokens=1024, batch=4))
+    long = inference_memory(spec, InferenceSettings(context_tokens=131_072, batch=4))
+    assert short.state_bytes == long.state_bytes == 4 * QWEN3_NEXT_STATE_BYTES
+    # its 12 full-attention layers: 24,576 bytes a token (2 x 2 KV heads x 256 x 12 layers x 2 bytes)
+    assert long.kv_cache_bytes == 4 * 131_072 * 24_576
+
+
+def test_state_is_part_of_the_total():
+    memory = inference_memory(_qwen3_next(), InferenceSettings(batch=2))
+    parts = (
+        memory.weights_bytes
+        + memory.kv_cache_bytes
+        + memory.state_bytes
+        + memory.activations_bytes
+        + memory.overhead_bytes
+    )
+    assert memory.state_bytes == 2 * QWEN3_NEXT_STATE_BYTES
+    assert memory.total_bytes == parts
+
+
+def test_dense_models_keep_no_state():
+    assert inference_memory(find_model("meta-llama/Llama-2-7b-hf").spec, InferenceSettings()).state_bytes == 0

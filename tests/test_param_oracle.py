@@ -6,9 +6,11 @@ Every config under ``tests/configs/`` is built with ``AutoModelForCausalLM.from_
 exactly. For MoE models the active count is checked too: the meta model's routed-expert tensors
 (named ``.experts.``), scaled by the share of experts a token does not use, come off its total.
 
-A multimodal wrapper (Gemma 3) is compared by its language model only: the oracle builds the
-``text_config``. Dev-only: torch and transformers come from ``requirements-dev.txt``; without them
-the module is skipped with the reason.
+A multimodal wrapper (Gemma 3, Mistral 3, Qwen3.5, Llama 4) is compared twice: its language model
+(the oracle builds the ``text_config``) against ``count_parameters``, and the whole model
+(``AutoModelForImageTextToText``) less that language model against ``count_vision_parameters``.
+Dev-only: torch and transformers come from ``requirements-dev.txt``; without them the module is
+skipped with the reason.
 """
 
 import json
@@ -17,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from llm_calc.architecture import count_parameters
-from llm_calc.hf_config import SUPPORTED_MODEL_TYPES, parse_config_text
+from llm_calc.hf_config import SUPPORTED_MODEL_TYPES, VISION_WRAPPERS, parse_config_text, parse_vision_parameters_text
 
 torch = pytest.importorskip("torch", reason="the parameter oracle needs torch (requirements-dev.txt)")
 transformers = pytest.importorskip("transformers", reason="the parameter oracle needs transformers")
@@ -89,8 +91,37 @@ def test_every_supported_family_has_a_config_the_oracle_builds():
         ("DeepSeek-V3.json", 671_026_404_352),  # "671B total parameters" (DeepSeek-V3 report), MTP module apart
         ("pythia-160m.json", 162_322_944),  # Biderman et al. 2023, Pythia, Table 1 (total parameters)
         ("gemma-2b.json", 2_506_172_416),  # google/gemma-2b model page (safetensors total)
+        # data/hf_configs/manifest.csv meta_params column, computed when that data set was made
+        ("Qwen3-Next-80B-A3B-Thinking.json", 79_674_391_296),
+        ("SmolLM3-3B.json", 3_075_098_624),  # x 2 bytes = 37,760 bytes under the two safetensors files (headers)
+        ("EXAONE-4.0-32B.json", 32_003_216_384),  # less 2 x 102,400 x 5,120 embeddings = the card's 30.95B
     ],
 )
 def test_the_oracle_reproduces_published_counts(filename, published, meta_counts):
     """Guards the oracle itself: transformers' build of these configs is the size their authors publish."""
     assert meta_counts[filename][0] == published
+
+
+VISION_FILES = [path for path in CONFIG_FILES if json.loads(path.read_text()).get("model_type") in VISION_WRAPPERS]
+
+
+def _whole_config(path: Path) -> dict:
+    config = {key: value for key, value in json.loads(path.read_text()).items() if key not in NOT_SHAPE}
+    if isinstance(config.get("text_config"), dict):
+        config["text_config"] = {k: v for k, v in config["text_config"].items() if k not in NOT_SHAPE}
+    return config
+
+
+def test_every_vision_wrapper_has_a_config_the_oracle_builds():
+    assert {json.loads(path.read_text())["model_type"] for path in VISION_FILES} == set(VISION_WRAPPERS)
+
+
+@pytest.mark.parametrize("path", VISION_FILES, ids=[p.name for p in VISION_FILES])
+def test_vision_tower_and_projector_equal_transformers_on_the_meta_device(path, meta_counts):
+    """The whole multimodal model built on the meta device, less its language model (built alone
+    above): what is left is the vision tower and the projector."""
+    hf_config = transformers.AutoConfig.for_model(**_whole_config(path))
+    with torch.device("meta"):
+        whole = transformers.AutoModelForImageTextToText.from_config(hf_config)
+    vision = sum(p.numel() for p in whole.parameters()) - meta_counts[path.name][0]
+    assert parse_vision_parameters_text(path.read_bytes(), name=path.name) == vision
