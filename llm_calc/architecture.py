@@ -203,6 +203,13 @@ class ModelSpec:
         return self.kv_lora_rank > 0
 
     @property
+    def hybrid_fields_set(self) -> tuple[str, ...]:
+        """The ``HYBRID_SPEC_FIELDS`` set away from their defaults (no catalog columns exist for them
+        yet: such a model is sized from its config, not from a catalog row)."""
+        defaults = {f.name: f.default for f in fields(self)}
+        return tuple(name for name in HYBRID_SPEC_FIELDS if getattr(self, name) != defaults[name])
+
+    @property
     def expert_intermediate_size(self) -> int:
         """Width of one expert's MLP (Mixtral reuses ``intermediate_size``)."""
         return self.moe_intermediate_size or self.intermediate_size

@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from llm_calc.architecture import ModelSpec  # noqa: E402
+from llm_calc.architecture import HYBRID_SPEC_FIELDS, ModelSpec  # noqa: E402
 from llm_calc.catalog import DATA_DIR, CatalogError, load_models  # noqa: E402
 from llm_calc.hf_config import ConfigError, checkpoint_from_config, parse_config_text  # noqa: E402
 
@@ -49,7 +49,7 @@ def spec_columns(spec: ModelSpec) -> dict[str, str]:
     return {
         f.name: ("true" if values[f.name] else "false") if isinstance(values[f.name], bool) else str(values[f.name])
         for f in fields(ModelSpec)
-        if f.name != "name"
+        if f.name != "name" and f.name not in HYBRID_SPEC_FIELDS
     }
 
 
@@ -92,6 +92,9 @@ def build_rows(manifest: Path = CONFIG_DIR / "manifest.csv", models_csv: Path = 
             fmt = checkpoint_format(json.loads(text), entry["config_file"])
         except ConfigError as error:
             left_out.append(f"{entry['hf_id']}: {str(error).split('; supported:')[0]}")
+            continue
+        if hybrid := spec.hybrid_fields_set:
+            left_out.append(f"{entry['hf_id']}: hybrid layers ({', '.join(hybrid)}) have no catalog columns yet")
             continue
         hand_row = next((r for r in hand if r["hf_id"] == entry["hf_id"]), None)
         if hand_row is not None:

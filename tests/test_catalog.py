@@ -217,6 +217,8 @@ def test_rows_from_configs_have_the_architecture_their_config_gives():
             checkpoint_from_config(json.loads(text), entry["config_file"])
         except ConfigError:
             continue  # an architecture or a checkpoint format not modelled yet: no row
+        if spec.hybrid_fields_set or not (entry["total_params"] and entry["release_month"] and entry["params_source"]):
+            continue  # hybrid layers have no catalog columns yet; no published count: no row
         row = find_model(entry["hf_id"])
         assert spec.with_changes(name=row.spec.name) == row.spec, entry["hf_id"]
         checked += 1
