@@ -46,13 +46,14 @@ st.write(
 
 # --- inputs -----------------------------------------------------------------------------------
 link = read_link()
+notices = st.container()  # why there is no result yet, where the result would be
 with st.sidebar:
     st.header("Model")
-    choice = pick_model(allow_gguf=True)
+    choice = pick_model(allow_gguf=True, notices=notices)
     spec, catalog_model = choice.spec, choice.catalog
 
     st.header("Serving")
-    precision, storage = pick_precision(choice)
+    precision, storage = pick_precision(choice, notices)
     context = st.select_slider(
         "Context window (prompt + completion, tokens)",
         CONTEXT_STEPS,

@@ -16,7 +16,7 @@ from pathlib import Path
 import gguf
 import numpy as np
 import pytest
-from apptest_pages import open_app_page, unseparated_numbers
+from apptest_pages import open_app_link, open_app_page, unseparated_numbers
 from gguf import GGMLQuantizationType as T
 from hub_server import Repo, safetensors_bytes, serve
 from streamlit.testing.v1 import AppTest
@@ -151,6 +151,28 @@ def test_a_hub_id_is_sized_as_shipped_with_its_stored_size(monkeypatch):
     assert shown["Checkpoint on the Hub"] == "2.0 MiB"
     assert any("test\\-org/gpt\\-oss\\-copy" in c.value and repo.commit[:12] in c.value for c in at.caption)
     assert "test-org/gpt-oss-copy" in at.subheader[0].value
+
+
+def test_a_shared_link_to_a_hub_id_opens_it_at_the_linked_precision(monkeypatch):
+    """The id and precision are in the URL: a link opens the same model, and an explicit bf16 in the
+    link is kept though the checkpoint ships in MXFP4 (38.96 GiB, by hand in the first test)."""
+    repo = Repo({"config.json": GPT_OSS_20B})  # another id than above: the Hub cache is per id and commit
+    with serve({"test-org/gpt-oss-link": repo}) as hub:
+        monkeypatch.setenv("HF_ENDPOINT", hub.endpoint)
+        link = {"source": "Hugging Face id", "hf_id": "test-org/gpt-oss-link", "precision": "bf16"}
+        at = open_app_link(CALCULATOR, link)
+    assert not any("link" in w.value for w in at.warning)
+    assert metrics(at)["Weights"] == "39.0 GiB"
+    assert "Checkpoint on the Hub" not in metrics(at)  # the repo has no safetensors: said, not shown
+    assert any("Checkpoint on the Hub: not read" in c.value for c in at.caption)
+
+
+def test_as_shipped_in_a_link_to_a_catalog_model_is_named_as_ignored():
+    """The catalog does not record how checkpoints are stored: ?precision=auto cannot apply there."""
+    at = open_app_link(CALCULATOR, {"precision": "auto"})
+    (warning,) = [w.value for w in at.warning if "link" in w.value]
+    assert "precision = “auto” (using bf16)" in warning
+    assert metrics(at)["Weights"] == "15.0 GiB"
 
 
 def test_a_missing_id_is_one_error_and_the_page_keeps_running(monkeypatch):

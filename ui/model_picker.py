@@ -10,6 +10,7 @@ default when the checkpoint is quantized, so DeepSeek-V3 is sized in fp8 and gpt
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, NoReturn
 
 import streamlit as st
 
@@ -88,6 +89,13 @@ def _descending(text: str) -> tuple[int, ...]:
     return tuple(-ord(c) for c in text)
 
 
+def _stop(notices: Any, kind: str, text: str) -> NoReturn:
+    """Say why there is no result yet (``kind``: "info" or "error") where the page's results would
+    be — the sidebar is folded away on a phone — and end the run."""
+    getattr(notices or st, kind)(text)
+    st.stop()
+
+
 @st.cache_data(ttl="1h", show_spinner=False)
 def _hub_model(repo_id: str, settings: HubSettings) -> HubModel:
     """``fetch_model``, kept an hour per id and settings (endpoint, cache folders): a failure raises
@@ -101,9 +109,11 @@ def _gguf_header(file_id: str, _data: bytes) -> GgufHeader:
     return parse_gguf_header(_data)
 
 
-def pick_model(default: str = "Llama 3.1 8B", allow_upload: bool = True, allow_gguf: bool = False) -> ModelChoice:
-    """Draw the chooser; return the chosen model. Stops the page with a message when no valid
-    model is chosen yet."""
+def pick_model(
+    default: str = "Llama 3.1 8B", allow_upload: bool = True, allow_gguf: bool = False, notices: Any = None
+) -> ModelChoice:
+    """Draw the chooser; return the chosen model. Stops the page with a message (in ``notices``, a
+    container of the page's main area, else where the chooser is) when no valid model is chosen yet."""
     ordered = catalog_order(default_models())
     models = {m.name: m for m in ordered}
     sources = [CATALOG, *([UPLOAD] if allow_upload else []), HUB, *([GGUF] if allow_gguf else []), CUSTOM]
@@ -121,15 +131,15 @@ def pick_model(default: str = "Llama 3.1 8B", allow_upload: bool = True, allow_g
         st.caption(f"[{chosen.hf_id}]({chosen.source}) · {escape_markdown(chosen.family)}, {chosen.released}")
         return ModelChoice(chosen.spec, catalog=chosen)
     if source == UPLOAD:
-        return _uploaded_config()
+        return _uploaded_config(notices)
     if source == HUB:
-        return _hub_id()
+        return _hub_id(notices)
     if source == GGUF:
-        return _gguf_upload()
-    return ModelChoice(_custom_size())
+        return _gguf_upload(notices)
+    return ModelChoice(_custom_size(notices))
 
 
-def _uploaded_config() -> ModelChoice:
+def _uploaded_config(notices: Any) -> ModelChoice:
     upload = st.file_uploader(
         "Hugging Face config.json",
         type=["json"],
@@ -137,19 +147,17 @@ def _uploaded_config() -> ModelChoice:
         help="The config.json from a model repository on the Hub.",
     )
     if upload is None:
-        st.info("Upload a model's `config.json` to size it.")
-        st.stop()
+        _stop(notices, "info", "Upload a model's `config.json` to size it.")
     try:
         spec = parse_config_text(upload.getvalue(), name=upload.name)
         checkpoint = parse_checkpoint_text(upload.getvalue(), name=upload.name)
     except ConfigError as error:
-        st.error(escape_markdown(str(error)))
-        st.stop()
+        _stop(notices, "error", escape_markdown(str(error)))
     st.caption(f"Read **{escape_markdown(spec.name)}** from the upload.")
     return ModelChoice(spec, checkpoint=checkpoint)
 
 
-def _hub_id() -> ModelChoice:
+def _hub_id(notices: Any) -> ModelChoice:
     repo_id = st.text_input(
         "Hugging Face model id",
         key="hf_id",
@@ -160,23 +168,21 @@ def _hub_id() -> ModelChoice:
         "for the checkpoint's stored size (never the weights).",
     ).strip()
     if not repo_id:
-        st.info("Type a model's Hugging Face id (ORG/NAME) to size it.")
-        st.stop()
+        _stop(notices, "info", "Type a model's Hugging Face id (ORG/NAME) to size it.")
     try:
         settings = HubSettings.from_env(token=token_from_env(shared_deployment=True))
         with st.spinner(f"Reading {repo_id} from the Hub…"):
             hub = _hub_model(repo_id, settings)
         checkpoint = parse_checkpoint_text(hub.config.path.read_bytes(), name=hub.repo_id)
     except (HubError, ConfigError) as error:
-        st.error(escape_markdown(str(error)))
-        st.stop()
+        _stop(notices, "error", escape_markdown(str(error)))
     st.caption(
         f"Read [{escape_markdown(hub.repo_id)}]({settings.endpoint}/{hub.repo_id}) at commit `{hub.commit[:12]}`."
     )
     return ModelChoice(hub.spec, checkpoint=checkpoint, hub=hub)
 
 
-def _gguf_upload() -> ModelChoice:
+def _gguf_upload(notices: Any) -> ModelChoice:
     upload = st.file_uploader(
         "GGUF header (first 32 MB)",
         type=["gguf"],
@@ -184,16 +190,13 @@ def _gguf_upload() -> ModelChoice:
         help="head -c 32M model.gguf > header.gguf — the header lists every tensor; the weights are not needed.",
     )
     if upload is None:
-        st.info("Upload the start of a `.gguf` file: `head -c 32M model.gguf > header.gguf`.")
-        st.stop()
+        _stop(notices, "info", "Upload the start of a `.gguf` file: `head -c 32M model.gguf > header.gguf`.")
     try:
         header = _gguf_header(upload.file_id, upload.getvalue())
     except ValueError as error:  # GgufTruncatedError included: it says how much more to upload
-        st.error(escape_markdown(str(error)))
-        st.stop()
+        _stop(notices, "error", escape_markdown(str(error)))
     if not header.tensors:
-        st.error("This GGUF lists no tensors (a vocabulary-only file?): nothing to size.")
-        st.stop()
+        _stop(notices, "error", "This GGUF lists no tensors (a vocabulary-only file?): nothing to size.")
     name = header.name or upload.name
     st.caption(
         f"Read **{escape_markdown(name)}**: {escape_markdown(header.architecture or 'no architecture')}, "
@@ -205,7 +208,7 @@ def _gguf_upload() -> ModelChoice:
         return ModelChoice(None, gguf=header, not_modelled=str(error))
 
 
-def _custom_size() -> ModelSpec:
+def _custom_size(notices: Any) -> ModelSpec:
     billions = st.select_slider(
         "Parameters (billions)",
         CUSTOM_SIZES_B,
@@ -227,20 +230,20 @@ def _custom_size() -> ModelSpec:
             for key, (field, label) in ARCH_FIELDS.items()
         }
     if edits["hidden_size"] % edits["num_attention_heads"]:
-        st.error(
+        _stop(
+            notices,
+            "error",
             f"That architecture is not valid: the hidden size ({edits['hidden_size']:,}) must be a whole "
             f"multiple of the attention heads ({edits['num_attention_heads']:,}), so that every head gets "
-            "the same whole number of dimensions."
+            "the same whole number of dimensions.",
         )
-        st.stop()
     try:
         return derived.with_changes(head_dim=edits["hidden_size"] // edits["num_attention_heads"], **edits)
     except ValueError as error:
-        st.error(f"That architecture is not valid: {escape_markdown(str(error))}")
-        st.stop()
+        _stop(notices, "error", f"That architecture is not valid: {escape_markdown(str(error))}")
 
 
-def pick_precision(choice: ModelChoice) -> tuple[str, StoragePlan | None]:
+def pick_precision(choice: ModelChoice, notices: Any = None) -> tuple[str, StoragePlan | None]:
     """Draw the weight precision; return it and, as shipped (``"auto"``), the checkpoint's storage plan.
 
     "auto" is offered when the model comes with its checkpoint (a config.json, a Hub id) and is the
@@ -277,8 +280,7 @@ def pick_precision(choice: ModelChoice) -> tuple[str, StoragePlan | None]:
         try:
             plan = storage_plan(choice.spec, checkpoint)
         except ValueError as error:
-            st.error(f"Cannot size this checkpoint as shipped: {escape_markdown(str(error))}")
-            st.stop()
+            _stop(notices, "error", f"Cannot size this checkpoint as shipped: {escape_markdown(str(error))}")
         st.caption(escape_markdown(plan.label))
         return AS_SHIPPED, plan
     fmt = weight_format(precision)
