@@ -6,6 +6,7 @@ import streamlit as st
 from llm_calc.architecture import count_parameters, kv_bytes_per_token
 from llm_calc.assumptions import inference_assumptions
 from llm_calc.catalog import CatalogError, Gpu, default_gpus
+from llm_calc.cli import MTP_BASIS
 from llm_calc.hardware import (
     APPLE_GPU_SHARE_LARGE,
     APPLE_GPU_SHARE_SMALL,
@@ -23,8 +24,8 @@ from llm_calc.rules import (
 from llm_calc.sweep import CONTEXT_STEPS, memory_by_context
 from llm_calc.units import GIB, format_count, format_gib
 from ui.charts import context_label, decode_speed_figure, gpu_fit_figure, memory_by_context_figure
-from ui.model_picker import pick_model, training_context
-from ui.tables import gpu_table, gpu_table_columns
+from ui.model_picker import pick_model, pick_precision, training_context
+from ui.tables import gguf_type_table, gpu_table, gpu_table_columns, number_columns, storage_table
 from ui.text import escape_markdown
 from ui.url_params import read_link, report_ignored
 
@@ -45,16 +46,14 @@ st.write(
 
 # --- inputs -----------------------------------------------------------------------------------
 link = read_link()
+notices = st.container()  # why there is no result yet, where the result would be
 with st.sidebar:
     st.header("Model")
-    spec, catalog_model = pick_model()
+    choice = pick_model(allow_gguf=True, notices=notices)
+    spec, catalog_model = choice.spec, choice.catalog
 
     st.header("Serving")
-    precision = st.selectbox("Weight precision", list(WEIGHT_FORMATS), index=1, key="precision", bind="query-params")
-    st.caption(
-        f"{weight_format(precision).label}: {weight_format(precision).bits:.4g} bits per weight "
-        f"({weight_format(precision).note})."
-    )
+    precision, storage = pick_precision(choice, notices)
     context = st.select_slider(
         "Context window (prompt + completion, tokens)",
         CONTEXT_STEPS,
@@ -128,6 +127,13 @@ with st.sidebar:
 
 report_ignored(link)
 
+if choice.gguf is not None and spec is None:  # an architecture whose KV cache is not modelled: weights only
+    st.subheader(f"{choice.gguf.name or 'GGUF file'} · {format_count(choice.gguf.parameters)} parameters")
+    st.metric("Weights", format_gib(choice.gguf.weights_bytes), help="exact: every tensor's bytes in the file")
+    st.warning(escape_markdown(choice.not_modelled or ""))
+    st.dataframe(gguf_type_table(choice.gguf), hide_index=True, column_config=number_columns(["tensors"]))
+    st.stop()
+
 gpus = tuple(g for g in GPUS if g.vendor in chosen_vendors and g.gpu_class in chosen_classes)
 if add_custom:
     try:
@@ -139,6 +145,7 @@ if add_custom:
 try:
     settings = InferenceSettings(
         weight_format=precision,
+        storage=storage,
         context_tokens=context,
         batch=int(batch),
         kv_format=kv_precision,
@@ -182,8 +189,16 @@ if deployable:
         f"{cheapest.speed.decode_tokens_per_s:,.0f} tokens/s per sequence."
     )
 
-weights, kv, activations, overhead = st.columns(4)
-weights.metric("Weights", format_gib(memory.weights_bytes), help=f"{precision}, every parameter")
+hub_checkpoint = choice.hub.checkpoint if choice.hub is not None else None
+on_hub = hub_checkpoint is not None and hub_checkpoint.file_count > 0
+weights, kv, activations, overhead, *hub_column = st.columns(5 if on_hub else 4)
+weights.metric(
+    "Weights",
+    format_gib(memory.weights_bytes),
+    help=storage.label if storage else f"{weight_format(precision).label}, every parameter",
+)
+if storage:
+    weights.caption(escape_markdown(storage.label))
 kv.metric(
     "KV cache",
     format_gib(memory.kv_cache_bytes),
@@ -198,11 +213,41 @@ activations.metric(
 overhead.metric(
     "Overhead per GPU", format_gib(memory.overhead_bytes), help="CUDA context, kernels and library workspaces"
 )
+if on_hub:
+    hub_column[0].metric(
+        "Checkpoint on the Hub",
+        format_gib(hub_checkpoint.tensor_bytes),
+        help=f"tensor bytes from the headers of its {hub_checkpoint.file_count:,} safetensors "
+        f"file{'s' if hub_checkpoint.file_count != 1 else ''}",
+    )
+elif choice.hub is not None:
+    st.caption(f"Checkpoint on the Hub: not read ({escape_markdown(choice.hub.checkpoint_note)}).")
+if storage and storage.mtp_rows:
+    st.info(
+        f"The checkpoint as stored is **{format_gib(storage.checkpoint_bytes)}**, with "
+        f"{format_count(storage.mtp_params)} parameters of multi-token-prediction layers; the estimate's "
+        f"weights (**{format_gib(memory.weights_bytes)}**) are {MTP_BASIS}."
+    )
+if storage:
+    with st.expander("Weights as stored, by parameter group"):
+        st.dataframe(
+            storage_table(storage),
+            hide_index=True,
+            width="stretch",
+            column_config=number_columns(["parameters", "GiB"]),
+        )
+        if choice.gguf is not None:
+            st.dataframe(
+                gguf_type_table(choice.gguf),
+                hide_index=True,
+                width="stretch",
+                column_config=number_columns(["tensors"]),
+            )
 
 with st.container(border=True):
     rule_16 = inference_rule_bytes(params.total, quantized=False)
     rule_q = inference_rule_bytes(params.total, quantized=True)
-    quantized = weight_format(precision).bits < 16
+    quantized = any(r.bits < 16 for r in storage.rows) if storage else weight_format(precision).bits < 16
     st.markdown(
         f"**Rules of thumb** — 16-bit: {INFERENCE_GB_PER_BILLION_16BIT:g} GB (10⁹ bytes) per billion parameters "
         f"→ **{format_gib(rule_16)}**; quantized (4-bit): {INFERENCE_GB_PER_BILLION_QUANTIZED:g} GB per billion "

@@ -73,9 +73,12 @@ st.write(
 
 # --- inputs -----------------------------------------------------------------------------------
 link = read_link()
+notices = st.container()  # why there is no result yet, where the result would be
 with st.sidebar:
     st.header("Model")
-    spec, catalog_model = pick_model(allow_upload=True)
+    choice = pick_model(allow_upload=True, notices=notices)
+    spec, catalog_model = choice.spec, choice.catalog
+    assert spec is not None  # only a GGUF header (not offered here) comes without an architecture
 
     st.header("Method")
     # plain option values (no format_func) keep shared links readable: ?method=qlora&optimizer=sgd

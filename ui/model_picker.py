@@ -1,15 +1,35 @@
 """The model chooser shared by the hardware and training pages: a catalog preset, an uploaded
-config.json, or a custom size whose architecture is derived from the nearest real model and can
-be edited. Every choice except the upload is bound to the URL."""
+config.json, any Hugging Face id, a GGUF header (hardware calculator only), or a custom size whose
+architecture is derived from the nearest real model and can be edited. Every choice except the
+uploads is bound to the URL.
+
+A config.json (uploaded or read from the Hub) also says how its checkpoint is stored
+(``quantization_config``): :func:`pick_precision` then offers "auto" (as shipped) and makes it the
+default when the checkpoint is quantized, so DeepSeek-V3 is sized in fp8 and gpt-oss in MXFP4."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, NoReturn
 
 import streamlit as st
 
 from llm_calc.architecture import ModelSpec, scale_architecture
 from llm_calc.catalog import CatalogModel, default_models, nearest_dense_model
-from llm_calc.hf_config import ConfigError, parse_config_text
+from llm_calc.gguf import GgufHeader, gguf_model_spec, parse_gguf_header
+from llm_calc.gguf import storage_plan as gguf_storage_plan
+from llm_calc.hf_config import ConfigError, parse_checkpoint_text, parse_config_text
+from llm_calc.hub import MAX_REPO_PART_CHARS, HubError, HubModel, HubSettings, fetch_model, token_from_env
+from llm_calc.precision import AS_SHIPPED, WEIGHT_FORMATS, WEIGHT_PRECISIONS, weight_format
+from llm_calc.quantization import Checkpoint, StoragePlan, storage_plan
 from ui.text import escape_markdown
+
+CATALOG, UPLOAD, HUB, GGUF, CUSTOM = "Catalog", "config.json", "Hugging Face id", "GGUF header", "Custom size"
+"""The model sources, as the "Model from" radio shows them (and the URL carries them)."""
+HUB_ID_MAX_CHARS = 2 * MAX_REPO_PART_CHARS + 1
+"""ORG/NAME: each part at most ``llm_calc.hub.MAX_REPO_PART_CHARS`` characters."""
+PLAIN_DEFAULT = "bf16"
+"""The precision of a model whose checkpoint we do not know or that is not quantized."""
 
 CUSTOM_SIZES_B = (0.1, 0.2, 0.3, 0.5, 0.7, 1, 1.5, 2, 3, 4, 5, 7, 8, 10, 13, 15, 20, 30, 34, 40, 50, 70, 100,
                   130, 175, 200, 300, 400, 500, 700, 1000, 1500, 2000)  # fmt: skip
@@ -39,37 +59,156 @@ def _reset_custom_architecture() -> None:
 def training_context(spec: ModelSpec) -> int | None:
     """The context ``spec`` was trained for [tokens], or None for a custom size: a model that was
     never trained has no such limit, and the one of the real model it was scaled from would mislead."""
-    return None if st.session_state.get("source") == "Custom size" else spec.max_context
+    return None if st.session_state.get("source") == CUSTOM else spec.max_context
 
 
-def pick_model(default: str = "Llama 3.1 8B", allow_upload: bool = True) -> tuple[ModelSpec, CatalogModel | None]:
-    """Draw the chooser; return the spec and, for a preset, its catalog row. Stops the page with
-    a message when no valid model is chosen yet."""
-    models = {m.name: m for m in default_models()}
-    sources = ["Catalog", "config.json", "Custom size"] if allow_upload else ["Catalog", "Custom size"]
+@dataclass(frozen=True)
+class ModelChoice:
+    """What the chooser gives a page: the architecture and, by source, what else is known of it."""
+
+    spec: ModelSpec | None
+    """None only for a GGUF header whose architecture is not modelled (``not_modelled`` says why)."""
+    catalog: CatalogModel | None = None
+    checkpoint: Checkpoint | None = None
+    """How a config.json's weights are stored (uploaded or from the Hub); None for other sources."""
+    hub: HubModel | None = None
+    gguf: GgufHeader | None = None
+    not_modelled: str | None = None
+
+
+def catalog_order(models: list[CatalogModel]) -> list[CatalogModel]:
+    """The catalog grouped by family, the family with the newest release first, and newest first
+    within a family (``released`` is ``YYYY-MM``, so text order is date order)."""
+    newest: dict[str, str] = {}
+    for model in models:
+        newest[model.family] = max(newest.get(model.family, ""), model.released)
+    return sorted(models, key=lambda m: (_descending(newest[m.family]), m.family, _descending(m.released), m.name))
+
+
+def _descending(text: str) -> tuple[int, ...]:
+    return tuple(-ord(c) for c in text)
+
+
+def _stop(notices: Any, kind: str, text: str) -> NoReturn:
+    """Say why there is no result yet (``kind``: "info" or "error") where the page's results would
+    be — the sidebar is folded away on a phone — and end the run."""
+    getattr(notices or st, kind)(text)
+    st.stop()
+
+
+@st.cache_data(ttl="1h", show_spinner=False)
+def _hub_model(repo_id: str, settings: HubSettings) -> HubModel:
+    """``fetch_model``, kept an hour per id and settings (endpoint, cache folders): a failure raises
+    and is not kept, so the next try asks again."""
+    return fetch_model(repo_id, settings)
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _gguf_header(file_id: str, _data: bytes) -> GgufHeader:
+    """The upload's header, parsed once per uploaded file (``file_id``) rather than at every rerun."""
+    return parse_gguf_header(_data)
+
+
+def pick_model(
+    default: str = "Llama 3.1 8B", allow_upload: bool = True, allow_gguf: bool = False, notices: Any = None
+) -> ModelChoice:
+    """Draw the chooser; return the chosen model. Stops the page with a message (in ``notices``, a
+    container of the page's main area, else where the chooser is) when no valid model is chosen yet."""
+    ordered = catalog_order(default_models())
+    models = {m.name: m for m in ordered}
+    sources = [CATALOG, *([UPLOAD] if allow_upload else []), HUB, *([GGUF] if allow_gguf else []), CUSTOM]
     source = st.radio("Model from", sources, key="source", bind="query-params", horizontal=True)
-    if source == "Catalog":
-        name = st.selectbox("Model", list(models), index=list(models).index(default), key="model", bind="query-params")
-        chosen = models[name]
-        st.caption(f"[{chosen.hf_id}]({chosen.source})")
-        return chosen.spec, chosen
-    if source == "config.json":
-        upload = st.file_uploader(
-            "Hugging Face config.json",
-            type=["json"],
-            key="config_upload",
-            help="The config.json from a model repository on the Hub.",
+    if source == CATALOG:
+        name = st.selectbox(
+            "Model",
+            list(models),
+            index=list(models).index(default),
+            key="model",
+            bind="query-params",
+            help="Grouped by family, newest first; type to search by name.",
         )
-        if upload is None:
-            st.info("Upload a model's `config.json` to size it.")
-            st.stop()
-        try:
-            spec = parse_config_text(upload.getvalue(), name=upload.name)
-        except ConfigError as error:
-            st.error(escape_markdown(str(error)))
-            st.stop()
-        st.caption(f"Read **{escape_markdown(spec.name)}** from the upload.")
-        return spec, None
+        chosen = models[name]
+        st.caption(f"[{chosen.hf_id}]({chosen.source}) · {escape_markdown(chosen.family)}, {chosen.released}")
+        return ModelChoice(chosen.spec, catalog=chosen)
+    if source == UPLOAD:
+        return _uploaded_config(notices)
+    if source == HUB:
+        return _hub_id(notices)
+    if source == GGUF:
+        return _gguf_upload(notices)
+    return ModelChoice(_custom_size(notices))
+
+
+def _uploaded_config(notices: Any) -> ModelChoice:
+    upload = st.file_uploader(
+        "Hugging Face config.json",
+        type=["json"],
+        key="config_upload",
+        help="The config.json from a model repository on the Hub.",
+    )
+    if upload is None:
+        _stop(notices, "info", "Upload a model's `config.json` to size it.")
+    try:
+        spec = parse_config_text(upload.getvalue(), name=upload.name)
+        checkpoint = parse_checkpoint_text(upload.getvalue(), name=upload.name)
+    except ConfigError as error:
+        _stop(notices, "error", escape_markdown(str(error)))
+    st.caption(f"Read **{escape_markdown(spec.name)}** from the upload.")
+    return ModelChoice(spec, checkpoint=checkpoint)
+
+
+def _hub_id(notices: Any) -> ModelChoice:
+    repo_id = st.text_input(
+        "Hugging Face model id",
+        key="hf_id",
+        bind="query-params",
+        max_chars=HUB_ID_MAX_CHARS,
+        placeholder="ORG/NAME, e.g. Qwen/Qwen3-8B",
+        help="Any model repository on the Hub: its config.json is read, and the safetensors headers "
+        "for the checkpoint's stored size (never the weights).",
+    ).strip()
+    if not repo_id:
+        _stop(notices, "info", "Type a model's Hugging Face id (ORG/NAME) to size it.")
+    try:
+        settings = HubSettings.from_env(token=token_from_env(shared_deployment=True))
+        with st.spinner(f"Reading {repo_id} from the Hub…"):
+            hub = _hub_model(repo_id, settings)
+        checkpoint = parse_checkpoint_text(hub.config.path.read_bytes(), name=hub.repo_id)
+    except (HubError, ConfigError) as error:
+        _stop(notices, "error", escape_markdown(str(error)))
+    st.caption(
+        f"Read [{escape_markdown(hub.repo_id)}]({settings.endpoint}/{hub.repo_id}) at commit `{hub.commit[:12]}`."
+    )
+    return ModelChoice(hub.spec, checkpoint=checkpoint, hub=hub)
+
+
+def _gguf_upload(notices: Any) -> ModelChoice:
+    upload = st.file_uploader(
+        "GGUF header (first 32 MB)",
+        type=["gguf"],
+        key="gguf_upload",
+        help="head -c 32M model.gguf > header.gguf — the header lists every tensor; the weights are not needed.",
+    )
+    if upload is None:
+        _stop(notices, "info", "Upload the start of a `.gguf` file: `head -c 32M model.gguf > header.gguf`.")
+    try:
+        header = _gguf_header(upload.file_id, upload.getvalue())
+    except ValueError as error:  # GgufTruncatedError included: it says how much more to upload
+        _stop(notices, "error", escape_markdown(str(error)))
+    if not header.tensors:
+        _stop(notices, "error", "This GGUF lists no tensors (a vocabulary-only file?): nothing to size.")
+    name = header.name or upload.name
+    st.caption(
+        f"Read **{escape_markdown(name)}**: {escape_markdown(header.architecture or 'no architecture')}, "
+        f"{escape_markdown(header.file_type or 'no file type')}, {len(header.tensors):,} tensors"
+    )
+    try:
+        return ModelChoice(gguf_model_spec(header, name=name), gguf=header)
+    except ValueError as error:  # the weights are still exact: the page shows them and the refusal
+        return ModelChoice(None, gguf=header, not_modelled=str(error))
+
+
+def _custom_size(notices: Any) -> ModelSpec:
     billions = st.select_slider(
         "Parameters (billions)",
         CUSTOM_SIZES_B,
@@ -91,15 +230,59 @@ def pick_model(default: str = "Llama 3.1 8B", allow_upload: bool = True) -> tupl
             for key, (field, label) in ARCH_FIELDS.items()
         }
     if edits["hidden_size"] % edits["num_attention_heads"]:
-        st.error(
+        _stop(
+            notices,
+            "error",
             f"That architecture is not valid: the hidden size ({edits['hidden_size']:,}) must be a whole "
             f"multiple of the attention heads ({edits['num_attention_heads']:,}), so that every head gets "
-            "the same whole number of dimensions."
+            "the same whole number of dimensions.",
         )
-        st.stop()
     try:
-        spec = derived.with_changes(head_dim=edits["hidden_size"] // edits["num_attention_heads"], **edits)
+        return derived.with_changes(head_dim=edits["hidden_size"] // edits["num_attention_heads"], **edits)
     except ValueError as error:
-        st.error(f"That architecture is not valid: {escape_markdown(str(error))}")
-        st.stop()
-    return spec, None
+        _stop(notices, "error", f"That architecture is not valid: {escape_markdown(str(error))}")
+
+
+def pick_precision(choice: ModelChoice, notices: Any = None) -> tuple[str, StoragePlan | None]:
+    """Draw the weight precision; return it and, as shipped (``"auto"``), the checkpoint's storage plan.
+
+    "auto" is offered when the model comes with its checkpoint (a config.json, a Hub id) and is the
+    default when that checkpoint is quantized; the catalog does not record how checkpoints are
+    stored, so it is not offered there. A GGUF file's tensors carry their own types: no choice.
+    When the model changes to one with another default, the precision follows it, so a quantized
+    checkpoint is never shown in bf16 because a bf16 model was chosen before it.
+    """
+    if choice.gguf is not None:
+        plan = gguf_storage_plan(choice.gguf)
+        st.caption(f"Weights {escape_markdown(plan.label)}: each tensor at its own type, to the byte.")
+        return AS_SHIPPED, plan
+    checkpoint = choice.checkpoint
+    options = list(WEIGHT_PRECISIONS if checkpoint is not None else WEIGHT_FORMATS)
+    quantized = checkpoint is not None and checkpoint.quantization is not None
+    default = AS_SHIPPED if quantized else PLAIN_DEFAULT
+    held = "precision" in st.session_state
+    if held and (st.session_state.get("_precision_default") != default or st.session_state["precision"] not in options):
+        st.session_state["precision"] = default
+    st.session_state["_precision_default"] = default
+    precision = st.selectbox(
+        "Weight precision",
+        options,
+        index=None if held else options.index(default),  # held: the session's value (index would warn)
+        key="precision",
+        bind="query-params",
+        help="auto: as shipped, each parameter group as the checkpoint stores it (its quantization_config)"
+        if checkpoint is not None
+        else None,
+    )
+    if precision is None:  # not reachable from the widget (every option is valid); guards the types
+        precision = default
+    if precision == AS_SHIPPED and checkpoint is not None and choice.spec is not None:
+        try:
+            plan = storage_plan(choice.spec, checkpoint)
+        except ValueError as error:
+            _stop(notices, "error", f"Cannot size this checkpoint as shipped: {escape_markdown(str(error))}")
+        st.caption(escape_markdown(plan.label))
+        return AS_SHIPPED, plan
+    fmt = weight_format(precision)
+    st.caption(f"{fmt.label}: {fmt.bits:.4g} bits per weight ({fmt.note}).")
+    return precision, None

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from llm_calc.gguf import GgufHeader
 from llm_calc.hardware import GpuResult
+from llm_calc.quantization import StoragePlan
 from llm_calc.units import GIB
 
 COLUMNS = [
@@ -62,3 +64,45 @@ def gpu_table_columns() -> dict[str, st.column_config.NumberColumn]:
 
 def _round(value: float | None, digits: int) -> float | None:
     return None if value is None else round(value, digits)
+
+
+def storage_table(plan: StoragePlan) -> pd.DataFrame:
+    """A checkpoint's storage, one row per parameter group: parameters, bits per parameter (scales
+    included) and GiB; rows the estimate does not load (multi-token-prediction layers) say so."""
+    rows = [(r, True) for r in plan.rows if r.params] + [(r, False) for r in plan.mtp_rows if r.params]
+    return pd.DataFrame(
+        [
+            {
+                "group": row.group.replace("_", " "),
+                "parameters": row.params,
+                "bits per parameter": round(row.bits, 4),
+                "GiB": round(row.bytes / GIB, 3),
+                "loaded": loaded,
+                "stored as": row.note,
+            }
+            for row, loaded in rows
+        ],
+        columns=["group", "parameters", "bits per parameter", "GiB", "loaded", "stored as"],
+    )
+
+
+def gguf_type_table(header: GgufHeader) -> pd.DataFrame:
+    """A GGUF file's tensors by type, largest first: how many, GiB and bits per weight (the type's
+    block bytes x 8 / block size)."""
+    return pd.DataFrame(
+        [
+            {
+                "type": t.type_name,
+                "tensors": t.tensors,
+                "GiB": round(t.nbytes / GIB, 3),
+                "bits per weight": round(t.nbytes * 8 / t.elements, 4) if t.elements else None,
+            }
+            for t in header.type_totals()
+        ],
+        columns=["type", "tensors", "GiB", "bits per weight"],
+    )
+
+
+def number_columns(columns: list[str]) -> dict[str, st.column_config.NumberColumn]:
+    """Thousands separators (in the reader's locale) for these numeric columns."""
+    return {column: st.column_config.NumberColumn(format="localized") for column in columns}
