@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from llm_calc.architecture import count_parameters, kv_bytes_per_token
+from llm_calc.architecture import count_parameters, kv_bytes_per_token, state_bytes_per_sequence
 from llm_calc.assumptions import inference_assumptions
 from llm_calc.catalog import CatalogError, Gpu, default_gpus
 from llm_calc.cli import MTP_BASIS
@@ -170,7 +170,13 @@ if trained_for is not None and context > trained_for:
     )
 
 total, verdict = st.columns([1, 3])
-total.metric("Total on one card", format_gib(memory.total_bytes), help="weights + KV cache + activations + overhead")
+total.metric(
+    "Total on one card",
+    format_gib(memory.total_bytes),
+    help="weights + KV cache + layer state + activations + overhead"
+    if memory.state_bytes
+    else "weights + KV cache + activations + overhead",
+)
 fitting = [r for r in results if r.fits]
 deployable = [r for r in results if r.cards_used and r.price_per_hour_usd]
 if not gpus:
@@ -213,6 +219,13 @@ activations.metric(
 overhead.metric(
     "Overhead per GPU", format_gib(memory.overhead_bytes), help="CUDA context, kernels and library workspaces"
 )
+if memory.state_bytes:  # linear-attention / convolution layers: a fixed state per sequence
+    st.caption(
+        f"Plus **{format_gib(memory.state_bytes)} of layer state**: {spec.name}'s linear-attention or convolution "
+        f"layers keep no per-token cache but a fixed state of {state_bytes_per_sequence(spec):,} bytes per "
+        f"sequence × {batch:,} sequences — it grows with the batch, not with the context, and every decode "
+        "step reads it."
+    )
 if on_hub:
     hub_column[0].metric(
         "Checkpoint on the Hub",

@@ -345,3 +345,13 @@ def test_the_catalog_is_grouped_by_family_newest_first():
         released = [rows[n].released for n in names if rows[n].family == family]
         assert released == sorted(released, reverse=True), family
     assert rows[names[0]].released == max(m.released for m in rows.values())
+
+
+def test_a_hybrid_model_shows_its_layer_state_apart_from_the_kv_cache():
+    """Qwen3-Next's 36 Gated DeltaNet layers keep a fixed state per sequence: conv 8,192 channels ×
+    3 × 2 bytes = 49,152 plus recurrent 32 heads × 128 × 128 × 2 bytes = 1,048,576, so 36 ×
+    1,097,728 = 39,518,208 bytes per sequence, whatever the context."""
+    config = (CONFIGS / "Qwen3-Next-80B-A3B-Thinking.json").read_bytes()
+    at = upload_config(open_app_page(CALCULATOR), config)
+    (caption,) = [c.value for c in at.caption if "layer state" in c.value]
+    assert "39,518,208 bytes per sequence × 1 sequences" in caption

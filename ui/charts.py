@@ -101,6 +101,7 @@ def memory_parts(memory: MemoryBreakdown) -> dict[str, int]:
     return {
         "Weights": memory.weights_bytes,
         "KV cache": memory.kv_cache_bytes,
+        **({"Layer state": memory.state_bytes} if memory.state_bytes else {}),
         "Activations": memory.activations_bytes,
         "Overhead": memory.overhead_bytes,
     }
