@@ -19,4 +19,9 @@ python3 -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements-dev.txt
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
-.venv/bin/python -m pytest "$@"
+# Two workers (pytest-xdist), one per core of the 2-core CI machine: the browser tests spend much
+# of their time waiting on the app and the browser, so two run side by side. Each worker starts
+# its own streamlit server and chromium; loadgroup keeps a module's xdist_group (the two nginx
+# replicas of the scale-out test) in one worker. --durations lists the slowest tests, to keep the suite
+# within its ten minutes. Extra arguments override these (`-n 0` runs in one process).
+.venv/bin/python -m pytest -n 2 --dist loadgroup --durations=15 "$@"

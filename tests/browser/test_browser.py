@@ -7,7 +7,7 @@ from urllib.parse import quote
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import ARTIFACTS, metric, open_page, wait_until_idle
+from .conftest import ARTIFACTS, metric, open_page, rerun
 
 pytestmark = pytest.mark.browser
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -54,7 +54,8 @@ def test_changing_the_batch_updates_memory_and_the_url(page, app_url):
     expect(metric(page, "KV cache")).to_have_text("1.0 GiB")
     batch = page.get_by_label("Concurrent sequences (batch)")
     batch.fill("8")
-    batch.press("Enter")
+    with rerun(page):
+        batch.press("Enter")
     expect(metric(page, "KV cache")).to_have_text("8.0 GiB")
     expect(page).to_have_url(re.compile(r"batch=8"))
 
@@ -62,8 +63,9 @@ def test_changing_the_batch_updates_memory_and_the_url(page, app_url):
 def test_uploading_a_config_recognises_the_model(page, app_url):
     """Uploading Llama-2-7B's config.json sizes that model: 6.74 B parameters, 12.6 GiB of weights."""
     open_page(page, f"{app_url}/hardware_calculator?source=config.json")
-    page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(CONFIGS / "Llama-2-7b-hf.json"))
-    expect(page.get_by_text("6.74 B parameters")).to_be_visible(timeout=30_000)
+    with rerun(page):
+        page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(CONFIGS / "Llama-2-7b-hf.json"))
+    expect(page.get_by_text("6.74 B parameters")).to_be_visible()
     expect(metric(page, "Weights")).to_have_text("12.6 GiB")
 
 
@@ -72,8 +74,9 @@ def test_a_broken_upload_is_explained(page, app_url, tmp_path):
     bad = tmp_path / "config.json"
     bad.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00 not a config")
     open_page(page, f"{app_url}/hardware_calculator?source=config.json")
-    page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(bad))
-    expect(page.locator("[data-testid='stAlert']").filter(has_text="config.json")).to_be_visible(timeout=30_000)
+    with rerun(page):
+        page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(bad))
+    expect(page.locator("[data-testid='stAlert']").filter(has_text="config.json")).to_be_visible()
     assert page.locator("[data-testid='stException']").count() == 0
 
 
@@ -81,7 +84,6 @@ def test_hostile_card_name_is_shown_as_text_and_runs_nothing(page, app_url):
     """Markup typed as a card name never executes: window.__pwned stays undefined."""
     payload = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=1</script>'
     open_page(page, f"{app_url}/hardware_calculator?custom_card=true&card_name={quote(payload)}")
-    wait_until_idle(page)
     page.get_by_role("tab", name="Table").click()
     expect(page.locator("[data-testid='stDataFrame']").first).to_be_visible()
     assert page.evaluate("() => window.__pwned") is None
@@ -100,7 +102,8 @@ def test_pasting_text_updates_the_counts(page, app_url):
     open_page(page, f"{app_url}/token_estimator")
     area = page.get_by_label("Text", exact=True)
     area.fill("one two three four five")
-    area.press("Control+Enter")
+    with rerun(page):
+        area.press("Control+Enter")
     expect(metric(page, "Words")).to_have_text("5")
     expect(metric(page, "Rule of thumb")).to_have_text("6")  # round(5 x 1.3)
     expect(page).to_have_url(re.compile(r"text=one"))
@@ -111,8 +114,8 @@ def test_pasted_markup_is_shown_as_text_and_runs_nothing(page, app_url):
     open_page(page, f"{app_url}/token_estimator")
     area = page.get_by_label("Text", exact=True)
     area.fill(XSS)
-    area.press("Control+Enter")
-    wait_until_idle(page)
+    with rerun(page):
+        area.press("Control+Enter")
     expect(metric(page, "Characters")).to_have_text(f"{len(XSS):,}")
     assert page.evaluate("() => window.__pwned") is None
     assert page.locator("iframe[srcdoc]").count() == 0
@@ -134,8 +137,9 @@ def test_uploading_a_file_with_bad_bytes_is_reported(page, app_url, tmp_path):
     upload = tmp_path / "notes.txt"
     upload.write_bytes(b"caf\xe9 au lait \xff\xfe and more words here\n")
     open_page(page, f"{app_url}/token_estimator?input=Upload+a+file")
-    page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(upload))
-    expect(page.get_by_text("were not valid UTF-8")).to_be_visible(timeout=30_000)
+    with rerun(page):
+        page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(upload))
+    expect(page.get_by_text("were not valid UTF-8")).to_be_visible()
     expect(metric(page, "Words")).to_have_text("8")  # "caf�", "au", "lait", "��", and, more, words, here
     assert page.locator("[data-testid='stException']").count() == 0
 
@@ -156,8 +160,8 @@ def test_a_training_link_shows_qlora_65b_fitting_a_48_gb_card(page, app_url):
 def test_token_estimator_hands_its_count_to_the_training_page(page, app_url):
     """Following "Fine-tune on these tokens" opens the training page with the count filled in."""
     open_page(page, f"{app_url}/token_estimator?text={quote('hello world')}")
-    page.get_by_text("Fine-tune on these 2 tokens").click()
-    wait_until_idle(page)
+    with rerun(page):
+        page.get_by_text("Fine-tune on these 2 tokens").click()
     expect(page).to_have_url(re.compile(r"training\?tokens=2"))
     expect(page.get_by_role("spinbutton", name="Dataset tokens")).to_have_value("2")
 
@@ -167,10 +171,10 @@ def test_primer_estimate_tokens_link_carries_the_sentence(page, app_url):
     open_page(page, f"{app_url}/foundations")
     sentence = page.get_by_label("Type a sentence")
     sentence.fill("one two three")
-    sentence.press("Enter")
-    wait_until_idle(page)
-    page.get_by_text("Estimate tokens →").click()
-    wait_until_idle(page)
+    with rerun(page):
+        sentence.press("Enter")
+    with rerun(page):
+        page.get_by_text("Estimate tokens →").click()
     expect(page).to_have_url(re.compile(r"token_estimator\?text=one"))
     expect(metric(page, "Words")).to_have_text("3")
 
@@ -178,8 +182,8 @@ def test_primer_estimate_tokens_link_carries_the_sentence(page, app_url):
 def test_primer_try_it_link_opens_the_calculator_with_the_size(page, app_url):
     """ "Try it in the calculator" opens the hardware calculator on a custom model of the chosen size."""
     open_page(page, f"{app_url}/foundations")
-    page.get_by_role("link", name=re.compile("Try it in the calculator")).click()
-    wait_until_idle(page)
+    with rerun(page):
+        page.get_by_role("link", name=re.compile("Try it in the calculator")).click()
     expect(page.get_by_text(re.compile(r"Custom 70B · \d+\.?\d* B parameters"))).to_be_visible()
 
 
@@ -187,8 +191,8 @@ def test_primer_reads_in_order_with_next_links(page, app_url):
     """Next links walk Overview → foundations → inference → hardware → sources."""
     open_page(page, app_url)
     for title in ("Model foundations", "Model inference", "Hardware requirements", "Sources"):
-        page.get_by_role("link", name=f"{title} →", exact=True).click()
-        wait_until_idle(page)
+        with rerun(page):
+            page.get_by_role("link", name=f"{title} →", exact=True).click()
         expect(page.locator("h1").first).to_have_text(title)
 
 
@@ -197,14 +201,15 @@ def test_a_link_from_the_primer_replaces_text_typed_earlier_in_the_session(page,
     open_page(page, f"{app_url}/token_estimator")
     area = page.get_by_label("Text", exact=True)
     area.fill("first text typed here")
-    area.press("Control+Enter")
+    with rerun(page):
+        area.press("Control+Enter")
     expect(metric(page, "Words")).to_have_text("4")
-    page.get_by_role("link", name="Model foundations", exact=True).click()
-    wait_until_idle(page)
+    with rerun(page):
+        page.get_by_role("link", name="Model foundations", exact=True).click()
     sentence = page.get_by_label("Type a sentence")
     sentence.fill("a b c d e f")
-    sentence.press("Enter")
-    wait_until_idle(page)
-    page.get_by_text("Estimate tokens →").click()
-    wait_until_idle(page)
+    with rerun(page):
+        sentence.press("Enter")
+    with rerun(page):
+        page.get_by_text("Estimate tokens →").click()
     expect(metric(page, "Words")).to_have_text("6")

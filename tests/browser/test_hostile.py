@@ -7,7 +7,7 @@ from urllib.parse import quote
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import metric, open_page, wait_until_idle
+from .conftest import metric, open_page, rerun
 
 pytestmark = pytest.mark.browser
 
@@ -20,16 +20,15 @@ PAYLOADS = [
 ]
 
 
-def assert_intact(page) -> None:
+def assert_intact(page, payload: str = "") -> None:
     """Nothing ran, nothing was injected, and the page still shows its title."""
-    assert page.evaluate("() => window.__pwned") is None
-    assert page.locator("iframe[srcdoc]").count() == 0
-    assert page.locator("[data-testid='stException']").count() == 0
-    expect(page.locator("h1").first).to_be_visible()
-    assert page.locator("a[href^='javascript']").count() == 0
+    assert page.evaluate("() => window.__pwned") is None, payload
+    assert page.locator("iframe[srcdoc]").count() == 0, payload
+    assert page.locator("[data-testid='stException']").count() == 0, payload
+    expect(page.locator("h1").first, payload or None).to_be_visible()
+    assert page.locator("a[href^='javascript']").count() == 0, payload
 
 
-@pytest.mark.parametrize("payload", PAYLOADS)
 @pytest.mark.parametrize(
     ("path", "label", "confirm"),
     [
@@ -39,14 +38,16 @@ def assert_intact(page) -> None:
         ("inference", "Your message", "Enter"),
     ],
 )
-def test_payloads_typed_into_text_inputs_run_nothing(page, app_url, path, label, confirm, payload):
-    """Whatever a user pastes is shown as text: no script, handler, iframe or style takes effect."""
+def test_payloads_typed_into_text_inputs_run_nothing(page, app_url, path, label, confirm):
+    """Whatever a user pastes is shown as text: no script, handler, iframe or style takes effect.
+    The payloads are typed one after another into one open page, each checked after its own run."""
     open_page(page, f"{app_url}/{path}")
     field = page.get_by_label(label, exact=True)
-    field.fill(payload)
-    field.press(confirm)
-    wait_until_idle(page)
-    assert_intact(page)
+    for payload in PAYLOADS:
+        field.fill(payload)
+        with rerun(page):
+            field.press(confirm)
+        assert_intact(page, payload)
 
 
 @pytest.mark.parametrize("payload", PAYLOADS)
@@ -60,8 +61,8 @@ def upload(page, app_url, path, tmp_path, name, data: bytes):
     file = tmp_path / name
     file.write_bytes(data)
     open_page(page, f"{app_url}/{path}")
-    page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(file))
-    wait_until_idle(page, timeout_ms=180_000)
+    with rerun(page):
+        page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(file))
 
 
 @pytest.mark.parametrize(
@@ -143,7 +144,7 @@ def test_a_50_mb_upload_is_counted(page, app_url, tmp_path):
     line = "The quick brown fox jumps over the lazy dog while the model counts every token.\n"
     data = (line * (50_000_000 // len(line))).encode()
     upload(page, app_url, "token_estimator?input=Upload+a+file", tmp_path, "big.txt", data)
-    expect(metric(page, "Characters")).to_have_text(f"{len(data):,}", timeout=30_000)
+    expect(metric(page, "Characters")).to_have_text(f"{len(data):,}")
     assert_intact(page)
 
 
@@ -169,8 +170,8 @@ def test_dragging_the_context_slider_changes_memory_and_the_fitting_cards(page, 
     before = metric(page, "KV cache").inner_text()
     slider = page.get_by_role("slider", name=re.compile("Context window"))
     slider.focus()
-    for _ in range(3):
-        slider.press("ArrowRight")
-    wait_until_idle(page)
+    with rerun(page):
+        for _ in range(3):
+            slider.press("ArrowRight")
     expect(metric(page, "KV cache")).not_to_have_text(before)
     expect(page).to_have_url(re.compile(r"context=64k"))

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import ROOT, free_port, metric, open_page, start_app, stop, wait_healthy
+from .conftest import ROOT, UI_TIMEOUT_MS, free_port, metric, open_page, rerun, start_app, stop, wait_healthy
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("scale_out")]  # one worker starts the replicas
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
@@ -41,7 +41,7 @@ def balanced_url(tmp_path_factory):
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{listen}"
-    wait_healthy(url, proxy, seconds=20)
+    wait_healthy(url, proxy)
     yield url
     for process in (proxy, *replicas):
         stop(process)
@@ -54,20 +54,22 @@ def test_a_session_through_the_load_balancer_reruns_over_the_websocket(page, bal
     expect(metric(page, "KV cache")).to_have_text("1.0 GiB")
     batch = page.get_by_label("Concurrent sequences (batch)")
     batch.fill("4")
-    batch.press("Enter")
+    with rerun(page):
+        batch.press("Enter")
     expect(metric(page, "KV cache")).to_have_text("4.0 GiB")
 
 
 def test_uploads_pass_through_the_load_balancer(page, balanced_url):
     """File uploads (a separate HTTP request) reach the replica that holds the session."""
     open_page(page, f"{balanced_url}/hardware_calculator?source=config.json")
-    page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(CONFIGS / "Llama-2-7b-hf.json"))
-    expect(page.get_by_text("6.74 B parameters")).to_be_visible(timeout=30_000)
+    with rerun(page):
+        page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(CONFIGS / "Llama-2-7b-hf.json"))
+    expect(page.get_by_text("6.74 B parameters")).to_be_visible()
 
 
 def test_every_replica_answers_its_health_check(balanced_url):
     """The HEALTHCHECK endpoint the Dockerfile uses answers through the balancer."""
     import urllib.request
 
-    with urllib.request.urlopen(f"{balanced_url}/_stcore/health", timeout=5) as response:
+    with urllib.request.urlopen(f"{balanced_url}/_stcore/health", timeout=UI_TIMEOUT_MS / 1000) as response:
         assert response.read().strip() == b"ok"
