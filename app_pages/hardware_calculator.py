@@ -6,7 +6,6 @@ import streamlit as st
 from llm_calc.architecture import count_parameters, kv_bytes_per_token, state_bytes_per_sequence
 from llm_calc.assumptions import inference_assumptions
 from llm_calc.catalog import CatalogError, Gpu, default_gpus
-from llm_calc.cli import MTP_BASIS
 from llm_calc.hardware import (
     APPLE_GPU_SHARE_LARGE,
     APPLE_GPU_SHARE_SMALL,
@@ -16,6 +15,7 @@ from llm_calc.hardware import (
 )
 from llm_calc.memory import DEFAULT_PREFILL_CHUNK_TOKENS, InferenceSettings
 from llm_calc.precision import KV_FORMATS, WEIGHT_FORMATS, kv_format, weight_format
+from llm_calc.quantization import MTP_BASIS
 from llm_calc.rules import (
     INFERENCE_GB_PER_BILLION_16BIT,
     INFERENCE_GB_PER_BILLION_QUANTIZED,

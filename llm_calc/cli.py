@@ -59,7 +59,7 @@ from llm_calc.hub import (
 )
 from llm_calc.memory import DEFAULT_PREFILL_CHUNK_TOKENS, InferenceSettings
 from llm_calc.precision import AS_SHIPPED, KV_ALIASES, KV_FORMATS, WEIGHT_PRECISIONS, kv_format, weight_format
-from llm_calc.quantization import StoragePlan, storage_plan
+from llm_calc.quantization import MTP_BASIS, StoragePlan, storage_plan
 from llm_calc.tokenizers import REGISTRY, TokenizerError
 from llm_calc.tokens import count_tokens, decode_upload
 from llm_calc.training import (
@@ -472,10 +472,6 @@ def _weights_storage(args: argparse.Namespace, spec: ModelSpec) -> tuple[str, St
     elif checkpoint is None:
         raise UsageError("--precision auto (as shipped) needs --config or a Hub id, with the model's config.json")
     return AS_SHIPPED, storage_plan(spec, checkpoint)
-
-
-MTP_BASIS = "loaded without the multi-token-prediction layers (serving without speculative decoding)"
-"""What the weights of the memory estimate exclude when a checkpoint stores MTP layers."""
 
 
 def _storage_report(storage: StoragePlan | None, precision: str) -> dict:

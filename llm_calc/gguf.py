@@ -706,7 +706,12 @@ def storage_plan(header: GgufHeader) -> StoragePlan:
     are the file's tensor data to the byte and a decode step reads the groups it touches
     (``StoragePlan.decode_read_bytes``)."""
     rows = tuple(
-        StorageRow(row.group, row.elements, row.bits, f"GGUF {row.type_name}, {row.tensors:,} tensors")
+        StorageRow(
+            row.group,
+            row.elements,
+            row.bits,
+            f"GGUF {row.type_name}, {row.tensors:,} {'tensor' if row.tensors == 1 else 'tensors'}",
+        )
         for row in group_type_totals(header)
     )
     return StoragePlan(f"as stored in the GGUF file ({header.file_type or 'mixed types'})", rows)

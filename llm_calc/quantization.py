@@ -431,3 +431,7 @@ def _mtp_rows(
     rows.append(StorageRow("embedding", n * spec.vocab_size * h, plain, "MTP copy of embed_tokens"))
     rows.append(StorageRow("lm_head", n * spec.vocab_size * h, plain, "MTP copy of the output head"))
     return tuple(rows)
+
+
+MTP_BASIS = "loaded without the multi-token-prediction layers (serving without speculative decoding)"
+"""What the weights of the memory estimate exclude when a checkpoint stores MTP layers."""

@@ -70,32 +70,51 @@ def upload(page, app_url, path, tmp_path, name, data: bytes):
     [
         (
             "config.json",
-            json.dumps({"_name_or_path": PAYLOADS[1], "hidden_size": 4096}).encode(),
+            json.dumps({"model_type": "llama", "_name_or_path": PAYLOADS[1], "hidden_size": 4096}).encode(),
             "num_attention_heads",
         ),
         ("config.json", b"[" * 50_000 + b"]" * 50_000, "nested too deeply"),
         (
             "config.json",
             json.dumps(
-                {"hidden_size": 10**40, "num_hidden_layers": 2, "num_attention_heads": 2, "vocab_size": 10}
+                {
+                    "model_type": "llama",
+                    "hidden_size": 10**40,
+                    "num_hidden_layers": 2,
+                    "num_attention_heads": 2,
+                    "vocab_size": 10,
+                }
             ).encode(),
             "at most",
         ),
         (
             "config.json",
             json.dumps(
-                {"hidden_size": -1, "num_hidden_layers": 2, "num_attention_heads": 2, "vocab_size": 10}
+                {
+                    "model_type": "llama",
+                    "hidden_size": -1,
+                    "num_hidden_layers": 2,
+                    "num_attention_heads": 2,
+                    "vocab_size": 10,
+                }
             ).encode(),
             "must not be negative",
         ),
         (
             "config.json",
             json.dumps(
-                {"hidden_size": "big", "num_hidden_layers": 2, "num_attention_heads": 2, "vocab_size": 10}
+                {
+                    "model_type": "llama",
+                    "hidden_size": "big",
+                    "num_hidden_layers": 2,
+                    "num_attention_heads": 2,
+                    "vocab_size": 10,
+                }
             ).encode(),
             "whole number",
         ),
         ("config.json", b"", "not valid JSON"),
+        ("config.json", json.dumps({"hidden_size": 4096}).encode(), "has no model_type"),
     ],
 )
 def test_hostile_configs_are_explained(page, app_url, tmp_path, name, data, message):
