@@ -39,7 +39,9 @@ def test_readme_screenshots_exist():
         "hardware_calculator_phone.png",
         "token_estimator.png",
         "token_estimator_phone.png",
-    ):
+        *[f"first_{tool}_{size}.png" for tool in ("token_estimator", "hardware_calculator", "training")
+          for size in ("laptop", "phone")],
+    ):  # fmt: skip
         assert f"docs/screenshots/{name}" in README
         assert (ROOT / "docs" / "screenshots" / name).exists()
 

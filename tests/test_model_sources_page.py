@@ -14,12 +14,12 @@ import time
 from pathlib import Path
 
 import gguf
-import numpy as np
 import pytest
 from apptest_pages import open_app_link, open_app_page, unseparated_numbers
 from gguf import GGMLQuantizationType as T
 from hub_server import Repo, safetensors_bytes, serve
 from streamlit.testing.v1 import AppTest
+from test_gguf import write_header_only
 
 CALCULATOR = "app_pages/hardware_calculator.py"
 TRAINING = "app_pages/training.py"
@@ -258,25 +258,18 @@ GGUF_TENSORS = (
 
 def gguf_header_bytes(tmp_path: Path, arch: str = "llama") -> bytes:
     """A header with tensor infos and no data, written by llama.cpp's own writer (gguf.GGUFWriter)."""
-    path = tmp_path / "header.gguf"
-    writer = gguf.GGUFWriter(path, arch)
-    writer.add_name("test llama <b>4L</b>")
-    writer.add_block_count(4)
-    writer.add_embedding_length(4096)
-    writer.add_head_count(32)
-    writer.add_head_count_kv(8)
-    writer.add_context_length(8192)
-    writer.add_feed_forward_length(14336)
-    writer.add_file_type(gguf.LlamaFileType.MOSTLY_Q4_K_M)
-    for name, ne, qtype in GGUF_TENSORS:
-        block, block_bytes = gguf.GGML_QUANT_SIZES[qtype]
-        nbytes = int(np.prod(ne)) // block * block_bytes
-        writer.add_tensor_info(name, tuple(reversed(ne)), np.dtype(np.float32), nbytes, qtype)
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_ti_data_to_file()
-    writer.close()
-    return path.read_bytes()
+
+    def configure(writer: gguf.GGUFWriter) -> None:
+        writer.add_name("test llama <b>4L</b>")
+        writer.add_block_count(4)
+        writer.add_embedding_length(4096)
+        writer.add_head_count(32)
+        writer.add_head_count_kv(8)
+        writer.add_context_length(8192)
+        writer.add_feed_forward_length(14336)
+        writer.add_file_type(gguf.LlamaFileType.MOSTLY_Q4_K_M)
+
+    return write_header_only(tmp_path / "header.gguf", arch, GGUF_TENSORS, configure).read_bytes()
 
 
 def upload_gguf(data: bytes, name: str = "model.gguf") -> AppTest:
