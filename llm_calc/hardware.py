@@ -330,9 +330,16 @@ def speed(
     return _speed(_workload(spec, settings, memory), settings.batch, gpu, cards, efficiency, mfu)
 
 
+MIN_UTILISATION = 0.01
+"""Smallest bandwidth efficiency or MFU accepted (1 %): below it no real engine runs, and a
+vanishing value (5e-324) turns step times infinite and speeds zero."""
+
+
 def _check_efficiencies(efficiency: float, mfu: float) -> None:
-    if not 0 < efficiency <= 1 or not 0 < mfu <= 1:
-        raise ValueError(f"efficiency and MFU must be in (0, 1], got {efficiency} and {mfu}")
+    if not MIN_UTILISATION <= efficiency <= 1 or not MIN_UTILISATION <= mfu <= 1:
+        raise ValueError(
+            f"efficiency and MFU must be between {MIN_UTILISATION} and 1, got {efficiency!r} and {mfu!r}"
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,7 +46,7 @@ from dataclasses import dataclass, field, replace
 
 from llm_calc.architecture import ModelSpec, count_parameters
 from llm_calc.catalog import Gpu
-from llm_calc.hardware import CARD_LADDER, usable_memory_bytes
+from llm_calc.hardware import CARD_LADDER, MIN_UTILISATION, usable_memory_bytes
 from llm_calc.memory import RUNTIME_OVERHEAD_BYTES
 
 METHODS = ("full", "lora", "qlora")
@@ -533,8 +533,8 @@ def training_run(
     price_per_gpu_hour_usd: float | None = None,
 ) -> TrainingRun:
     """Wall-clock time of ``flops`` on ``gpus`` GPUs at ``mfu`` of ``peak_tflops`` each."""
-    if not 0 < mfu <= 1:
-        raise ValueError(f"MFU must be in (0, 1], got {mfu!r}")
+    if not MIN_UTILISATION <= mfu <= 1:
+        raise ValueError(f"MFU must be between {MIN_UTILISATION} and 1, got {mfu!r}")
     if gpus < 1 or not peak_tflops > 0:
         raise ValueError("need at least one GPU with positive TFLOPS")
     if price_per_gpu_hour_usd is not None and not (

@@ -299,3 +299,10 @@ def test_json_reports_the_bytes_each_card_reads_per_decode_step():
     code, out, _ = run_memory([*argv, "--gpus", "2"])
     h100 = next(g for g in json.loads(out)["gpus"] if g["name"] == "NVIDIA H100 SXM")
     assert code == 0 and h100["card_read_bytes"] == (3_626_114_128 + 1_050_673_152) // 2 + 131_072 // 2
+
+
+@pytest.mark.parametrize("flag", ["--efficiency", "--mfu"])
+@pytest.mark.parametrize("value", ["5e-324", "0.001", "0"])
+def test_a_vanishing_efficiency_is_refused_in_one_line(flag, value):
+    """`--efficiency 5e-324` ended in ZeroDivisionError (speed 0, cost per token undefined)."""
+    assert assert_answered(["--model", "openai-community/gpt2", flag, value, "--json"]) == 2

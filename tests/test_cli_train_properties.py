@@ -115,3 +115,10 @@ def test_every_setup_in_range_answers(method, optimizer, precision, impl, gpus, 
     argv += ["--tp", tp, "--lora-targets", ",".join(LORA_TARGETS), "--json"]
     expected = 0 if int(gpus) % int(tp) == 0 else 2
     assert assert_train_answered(argv) == expected
+
+
+def test_a_vanishing_mfu_is_refused_in_one_line():
+    """`train --mfu 5e-324` printed Infinity days into its JSON before the property test found it."""
+    assert (
+        assert_train_answered(["--model", "openai-community/gpt2", "--seq-len", "1", "--mfu", "5e-324", "--json"]) == 2
+    )
