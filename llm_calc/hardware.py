@@ -337,9 +337,7 @@ vanishing value (5e-324) turns step times infinite and speeds zero."""
 
 def _check_efficiencies(efficiency: float, mfu: float) -> None:
     if not MIN_UTILISATION <= efficiency <= 1 or not MIN_UTILISATION <= mfu <= 1:
-        raise ValueError(
-            f"efficiency and MFU must be between {MIN_UTILISATION} and 1, got {efficiency!r} and {mfu!r}"
-        )
+        raise ValueError(f"efficiency and MFU must be between {MIN_UTILISATION} and 1, got {efficiency!r} and {mfu!r}")
 
 
 @dataclass(frozen=True, slots=True)
