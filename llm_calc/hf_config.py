@@ -176,6 +176,11 @@ class ConfigError(ValueError):
 
 def parse_config_text(text: str | bytes, name: str = "uploaded config") -> ModelSpec:
     """Parse the text of a ``config.json``. Raises :class:`ConfigError` on any problem."""
+    return spec_from_config(load_config_json(text, name), name)
+
+
+def load_config_json(text: str | bytes, name: str = "uploaded config") -> Any:
+    """The parsed JSON of a ``config.json``, or :class:`ConfigError` saying why it cannot be read."""
     if len(text) > MAX_CONFIG_BYTES:
         raise ConfigError(f"{name} is {len(text):,} bytes; a config.json is a few KB")
     try:
@@ -186,7 +191,7 @@ def parse_config_text(text: str | bytes, name: str = "uploaded config") -> Model
         raise ConfigError(f"{name} is nested too deeply to be a config.json") from None
     except json.JSONDecodeError as error:
         raise ConfigError(f"{name} is not valid JSON ({error.msg}, line {error.lineno})") from None
-    return spec_from_config(config, name)
+    return config
 
 
 DTYPE_BITS = {"bfloat16": 16, "float16": 16, "float32": 32}
@@ -197,11 +202,7 @@ stored in. Absent or other values: 16 (every current release ships bf16 or fp16)
 def parse_checkpoint_text(text: str | bytes, name: str = "uploaded config") -> Checkpoint:
     """How the weights of a ``config.json`` are stored (its ``quantization_config``, dtype and
     multi-token-prediction layers). Raises :class:`ConfigError` on anything we do not model."""
-    try:
-        config = json.loads(text)
-    except (UnicodeDecodeError, RecursionError, json.JSONDecodeError):
-        raise ConfigError(f"{name} is not a readable config.json") from None
-    return checkpoint_from_config(config, name)
+    return checkpoint_from_config(load_config_json(text, name), name)
 
 
 def checkpoint_from_config(config: Any, name: str = "uploaded config") -> Checkpoint:
@@ -643,11 +644,7 @@ DEFAULT_IMAGE_CHANNELS = 3
 
 def parse_vision_parameters_text(text: str | bytes, name: str = "uploaded config") -> int:
     """``count_vision_parameters`` of the text of a ``config.json``. Raises :class:`ConfigError`."""
-    try:
-        config = json.loads(text)
-    except (UnicodeDecodeError, RecursionError, json.JSONDecodeError):
-        raise ConfigError(f"{name} is not a readable config.json") from None
-    return count_vision_parameters(config, name)
+    return count_vision_parameters(load_config_json(text, name), name)
 
 
 def count_vision_parameters(config: Any, name: str = "uploaded config") -> int:
