@@ -76,8 +76,9 @@ def _claim(c: Comparison) -> str:
 
 def accuracy_block() -> str:
     """The generated README block, markers included."""
-    rows = default_measurements()
-    comparisons = compare(rows)
+    measurements = default_measurements()
+    comparisons = compare(measurements)
+    rows = [c.measurement for c in comparisons]  # the rows the figures cover; see the page for the others
     summaries = summarize(comparisons)
     fit = [r for r in rows if r.used_for_fit]
     fit_decode = [r for r in fit if r.kind == "decode"]
@@ -107,7 +108,13 @@ def accuracy_block() -> str:
         f"{len(rows):,} rows from {len(sources):,} sources, each row with its source URL): GGUF file sizes from "
         f"llama.cpp, llama.cpp decode and prompt-processing speeds on {', '.join(vendors[:-1])} and {vendors[-1]} "
         "GPUs, peak GPU memory from Hugging Face's optimization guide, and the QLoRA paper's \"fits on one GPU\" "
-        "claims.",
+        "claims."
+        + (
+            f" {len(measurements) - len(rows):,} more rows are kept but not estimated yet (a kind or a model the "
+            "calculator does not cover); the page lists each with its reason."
+            if len(measurements) > len(rows)
+            else ""
+        ),
         "",
         f"**Fitted** ({len(fit):,} rows, marked `used_for_fit`): the GGUF bits per weight on {len(fit_weights):,} rows "
         f"of llama.cpp's Llama-3.1-8B table, and the decode bandwidth efficiency on {len(fit_decode):,} rows "
