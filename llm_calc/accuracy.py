@@ -80,11 +80,23 @@ KIND_LABELS = {
     "train_step": "Training step time",
 }
 """How the page and the README name each kind of row."""
-UNITS = {"GiB": GIB, "GB": GB, "tokens/s": 1, "tokens/s/GPU": 1, "s": 1, "ms": 1e-3}
+UNITS = {"GiB": GIB, "GB": GB, "tokens/s": 1, "tokens/s/GPU": 1, "ms/token": 1, "s": 1, "ms": 1e-3}
 """A row's unit is the unit its source prints (llama.cpp's "Original size" column is decimal GB,
-its size column GiB; TensorRT-LLM's tables print milliseconds and, for several cards, output
-tokens/s *per GPU*); we show every memory figure in GiB and every time in seconds
+its size column GiB; serving benchmarks print milliseconds, time per output token and, for several
+cards, output tokens/s *per GPU*); we show every memory figure in GiB and every time in seconds
 (:attr:`Comparison.shown_unit`). The value is each unit's size in the shown unit's terms."""
+UNIT_KINDS = {
+    "GiB": ("weights_file", "peak_memory", "training_fits"),
+    "GB": ("weights_file", "peak_memory", "training_fits"),
+    "tokens/s": ("decode", "aggregate_decode", "prefill"),
+    "tokens/s/GPU": ("aggregate_decode",),
+    "ms/token": ("decode",),
+    "s": ("ttft", "train_step"),
+    "ms": ("ttft", "train_step"),
+}
+"""The kinds each unit may measure: ``tokens/s/GPU`` is an aggregate divided by the card count (multiply
+by ``gpu_count`` for the total); ``ms/token`` is a decode speed given as time per output token
+(vLLM's and SGLang's TPOT: one sequence, first token excluded)."""
 BOUNDS = ("exact", "at_most")
 ENGINES = (
     "llama.cpp",
@@ -102,9 +114,10 @@ ENGINES = (
 cache with ``torch.compile``; ``llama-quantize`` a file size, ``hf-guide`` / ``paper`` a figure or
 claim printed in a guide or paper."""
 BACKENDS = ("cuda", "metal", "cpu", "rocm", "vulkan", "")
-INTERCONNECTS = ("", "nvlink", "pcie3", "pcie4", "pcie5", "infiniband", "ethernet", "unknown")
-"""The link between cards: empty for one card; ``unknown`` where a source runs several cards and
-does not say how they are linked (we never guess it)."""
+INTERCONNECTS = ("", "nvlink", "infinity-fabric", "pcie3", "pcie4", "pcie5", "infiniband", "ethernet", "unknown")
+"""The link between cards: empty for one card; ``infinity-fabric`` is AMD's card-to-card link on
+8-GPU Instinct boards (NVLink's counterpart); ``unknown`` where a source runs several cards and
+does not say how they are linked, nor does their form factor (we never guess it)."""
 PARALLELISMS = ("none", "tp", "pp", "ep", "tp+ep", "layer-split", "row-split")
 """How several cards share the model: ``layer-split`` is llama.cpp's default ``-sm layer`` (whole
 layers per card, one after another), ``row-split`` its ``-sm row`` (each matrix split by rows)."""
@@ -311,8 +324,8 @@ def _row_problem(row: dict[str, Any]) -> tuple[str, str] | None:
         return "output_tokens", "a decode speed needs the tokens generated"
     if kind in ("prefill", "ttft") and row["prompt_tokens"] < 1:
         return "prompt_tokens", "a prompt speed or first-token time needs the prompt length"
-    if row["unit"] == "tokens/s/GPU" and kind != "aggregate_decode":
-        return "unit", "tokens/s/GPU is an aggregate throughput per card"
+    if kind not in UNIT_KINDS[row["unit"]]:
+        return "unit", f"{row['unit']} measures {', '.join(UNIT_KINDS[row['unit']])}, not {kind}"
     return None
 
 
@@ -378,6 +391,8 @@ def predict(row: Measurement, efficiency: float = DECODE_BANDWIDTH_EFFICIENCY) -
     result = speed(spec, settings, memory, find_gpu(row.gpu), row.gpu_count, efficiency)
     if row.kind == "prefill":  # pp512: a 512-token prompt processed at once
         return settings.context_tokens / result.prefill_seconds
+    if row.unit == "ms/token":  # time per output token of one sequence
+        return 1e3 / result.decode_tokens_per_s
     return result.decode_tokens_per_s
 
 
@@ -420,6 +435,51 @@ def fitted_efficiency(rows: tuple[Measurement, ...]) -> float:
         raise ValueError("no decode rows are marked used_for_fit")
     # speed is proportional to efficiency while bandwidth-bound: scale from efficiency 1
     return statistics.median(r.measured / predict(r, efficiency=1.0) for r in fit)
+
+
+def engine_label(row: Measurement) -> str:
+    """The engine a row measures, with llama.cpp's backend (CUDA, Metal, ROCm ... behave apart)."""
+    return f"{row.engine} ({row.backend})" if row.engine == "llama.cpp" and row.backend else row.engine
+
+
+def is_moe(row: Measurement) -> bool | None:
+    """Whether the row's model routes tokens to experts; ``None`` for a model outside the catalog."""
+    try:
+        return find_model(row.hf_id).spec.is_moe
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """How many speed rows (:data:`SPEED_KINDS`) the file holds, by the groups issue 12 reports on."""
+
+    speed_rows: int
+    by_engine: dict[str, int]
+    """Rows per :func:`engine_label`."""
+    single_card: int
+    several_cards: int
+    dense: int
+    moe: int
+    model_not_in_catalog: int
+
+
+def coverage(rows: Iterable[Measurement]) -> Coverage:
+    """Count the speed rows by engine, by one card or several, by dense or MoE model."""
+    speed_rows = [r for r in rows if r.kind in SPEED_KINDS]
+    experts = [is_moe(r) for r in speed_rows]
+    by_engine: dict[str, int] = {}
+    for row in speed_rows:
+        by_engine[engine_label(row)] = by_engine.get(engine_label(row), 0) + 1
+    return Coverage(
+        speed_rows=len(speed_rows),
+        by_engine=dict(sorted(by_engine.items())),
+        single_card=sum(1 for r in speed_rows if r.gpu_count == 1),
+        several_cards=sum(1 for r in speed_rows if r.gpu_count > 1),
+        dense=sum(1 for e in experts if e is False),
+        moe=sum(1 for e in experts if e is True),
+        model_not_in_catalog=sum(1 for e in experts if e is None),
+    )
 
 
 @dataclass(frozen=True)

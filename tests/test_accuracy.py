@@ -224,7 +224,7 @@ def test_the_baseline_takes_a_reason_for_every_row_that_got_worse(tmp_path):
 
 def test_the_committed_baseline_covers_every_row_with_a_reason():
     baseline = load_baseline()  # an empty reason cell fails to load
-    assert set(baseline) == {r.id for r in ROWS}
+    assert set(baseline) == {c.measurement.id for c in COMPARISONS}
 
 
 # --- the page --------------------------------------------------------------------------------
