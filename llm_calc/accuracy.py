@@ -5,6 +5,13 @@ from llama.cpp, decode and prompt-processing speeds from llama.cpp benchmark tab
 memory from the Hugging Face optimization guide, and the QLoRA paper's "fits on one GPU" claims.
 For every row we compute the same quantity with ``llm_calc`` and report the error.
 
+The file's schema is issue 12's, one for every kind of row (:data:`COLUMNS`): engine and version,
+card and count, the link between cards and how they share the model, concurrency, prompt and
+output lengths, date and source. Speed rows also come from serving engines (vLLM, SGLang,
+TensorRT-LLM), MLX and several-card runs. A row the calculator cannot estimate yet — a kind
+outside :data:`ESTIMATED_KINDS`, a model outside the catalog, a weight format it does not know —
+is kept and listed with the reason (:func:`evaluate`), never dropped.
+
 Two kinds of row:
 
 - ``exact`` rows are measurements of the quantity we estimate; their error is
