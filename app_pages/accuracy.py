@@ -7,8 +7,8 @@ from llm_calc.accuracy import (
     BASELINE_PATH,
     KIND_LABELS,
     OUTLIER_FACTOR,
-    compare,
     default_measurements,
+    evaluate,
     fitted_efficiency,
     summarize,
 )
@@ -24,9 +24,10 @@ except (CatalogError, ValueError) as error:
     st.error(f"data/measurements.csv does not load: {escape_markdown(str(error))}")
     st.stop()
 
-fit_rows = [r for r in measurements if r.used_for_fit]
-bound_rows = [r for r in measurements if r.bound == "at_most"]
-held_rows = [r for r in measurements if not r.used_for_fit and r.bound == "exact"]
+estimated = [c.measurement for c in evaluate(measurements).comparisons]  # the rows the figures cover
+fit_rows = [r for r in estimated if r.used_for_fit]
+bound_rows = [r for r in estimated if r.bound == "at_most"]
+held_rows = [r for r in estimated if not r.used_for_fit and r.bound == "exact"]
 baseline_file = BASELINE_PATH.relative_to(DATA_DIR.parent).as_posix()
 
 st.title("How accurate is this?")
@@ -58,7 +59,8 @@ efficiency = st.slider(
     help="The app's default was fitted on the rows marked 'fit'; move it to see the trade-off.",
 )
 report_ignored(link)
-comparisons = compare(measurements, efficiency)
+evaluation = evaluate(measurements, efficiency)
+comparisons = evaluation.comparisons
 summaries = summarize(comparisons)
 
 columns = st.columns(len(summaries))
@@ -128,6 +130,29 @@ st.plotly_chart(
     ),
     width="stretch",
 )
+
+if evaluation.not_estimated:
+    st.subheader("Not yet estimated")
+    st.caption("Measurements we keep but cannot estimate yet, each with the reason; they are in no figure above.")
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "what": KIND_LABELS[n.measurement.kind],
+                    "model": n.measurement.hf_id,
+                    "device": n.measurement.gpu,
+                    "cards": n.measurement.gpu_count,
+                    "engine": n.measurement.engine,
+                    "reason": n.reason,
+                    "source": n.measurement.source,
+                }
+                for n in evaluation.not_estimated
+            ]
+        ),
+        hide_index=True,
+        width="stretch",
+        column_config={"source": st.column_config.LinkColumn()},
+    )
 
 st.subheader("Every row")
 table = pd.DataFrame(

@@ -76,8 +76,9 @@ def _claim(c: Comparison) -> str:
 
 def accuracy_block() -> str:
     """The generated README block, markers included."""
-    rows = default_measurements()
-    comparisons = compare(rows)
+    measurements = default_measurements()
+    comparisons = compare(measurements)
+    rows = [c.measurement for c in comparisons]  # the rows the figures cover; see the page for the others
     summaries = summarize(comparisons)
     fit = [r for r in rows if r.used_for_fit]
     fit_decode = [r for r in fit if r.kind == "decode"]
@@ -85,6 +86,7 @@ def accuracy_block() -> str:
     held = [r for r in rows if not r.used_for_fit and r.bound == "exact"]
     bounds = [c for c in comparisons if c.is_bound]
     vendors = sorted({find_gpu(r.gpu).vendor for r in rows if r.kind in ("decode", "prefill")})
+    speed_engines = sorted({r.engine for r in rows if r.kind in ("decode", "prefill")})
     sources = {r.source for r in rows}
     table = [
         "| Quantity | Held-out rows | Median absolute error | Signed errors, lowest to highest | Goal | Met |",
@@ -105,9 +107,15 @@ def accuracy_block() -> str:
         BEGIN,
         f"The *Accuracy* page puts every estimate beside a published measurement (`data/measurements.csv`, "
         f"{len(rows):,} rows from {len(sources):,} sources, each row with its source URL): GGUF file sizes from "
-        f"llama.cpp, llama.cpp decode and prompt-processing speeds on {', '.join(vendors[:-1])} and {vendors[-1]} "
-        "GPUs, peak GPU memory from Hugging Face's optimization guide, and the QLoRA paper's \"fits on one GPU\" "
-        "claims.",
+        f"llama.cpp, decode and prompt-processing speeds from {', '.join(speed_engines[:-1])} and {speed_engines[-1]} "
+        f"on {', '.join(vendors[:-1])} and {vendors[-1]} GPUs, peak GPU memory from Hugging Face's optimization "
+        'guide, and the QLoRA paper\'s "fits on one GPU" claims.'
+        + (
+            f" {len(measurements) - len(rows):,} more rows are kept but not estimated yet (a kind, a model or a weight "
+            "format the calculator does not cover); the page lists each with its reason."
+            if len(measurements) > len(rows)
+            else ""
+        ),
         "",
         f"**Fitted** ({len(fit):,} rows, marked `used_for_fit`): the GGUF bits per weight on {len(fit_weights):,} rows "
         f"of llama.cpp's Llama-3.1-8B table, and the decode bandwidth efficiency on {len(fit_decode):,} rows "

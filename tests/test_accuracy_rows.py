@@ -1,0 +1,183 @@
+"""data/measurements.csv in issue 12's schema: every row sourced, dated and complete; the issue's
+coverage met (counted from the data); bad rows refused by column; rows the calculator does not
+estimate yet listed with the reason, never dropped."""
+
+import csv
+import dataclasses
+import shutil
+
+import pytest
+
+from llm_calc.accuracy import (
+    ENGINES,
+    MODEL_NOT_IN_CATALOG,
+    SPEED_KINDS,
+    coverage,
+    default_measurements,
+    evaluate,
+    load_measurements,
+)
+from llm_calc.catalog import DATA_DIR, CatalogError, find_gpu
+
+ROWS = default_measurements()
+SPEED = [r for r in ROWS if r.kind in SPEED_KINDS]
+PATH = DATA_DIR / "measurements.csv"
+
+
+def test_the_columns_are_issue_12_s_in_its_order():
+    # typed from the schema of issue 12 (session addendum), not read from the code
+    with PATH.open(newline="", encoding="utf-8") as handle:
+        header = next(csv.reader(handle))
+    assert header == [
+        "id", "kind", "hf_id", "precision", "engine", "engine_version", "backend", "gpu", "gpu_count",
+        "interconnect", "parallelism", "concurrency", "prompt_tokens", "output_tokens", "context_tokens",
+        "measured", "unit", "bound", "used_for_fit", "date", "source", "note", "driver", "library_versions",
+    ]  # fmt: skip
+
+
+def test_every_row_has_a_source_a_date_a_known_engine_and_a_known_card():
+    for row in ROWS:
+        assert row.source.startswith("https://"), row.id
+        assert row.date[:2] in ("19", "20") and len(row.date) in (7, 10), row.id
+        assert row.engine in ENGINES, row.id
+    for row in SPEED:
+        assert find_gpu(row.gpu).name == row.gpu and row.gpu_count >= 1, row.id
+        assert row.concurrency >= 1 and row.prompt_tokens + row.output_tokens >= 1, row.id
+        assert row.note, f"{row.id}: a speed row quotes its source's setting in the note"
+
+
+def test_issue_12_coverage_is_met():
+    """The issue asks for at least 150 sourced speed rows across llama.cpp (CUDA and Metal), vLLM,
+    SGLang, TensorRT-LLM and MLX, with several-card and MoE rows."""
+    counts = coverage(ROWS)
+    assert counts.speed_rows >= 150
+    for engine in ("llama.cpp (cuda)", "llama.cpp (metal)", "vllm", "sglang", "tensorrt-llm", "mlx"):
+        assert counts.by_engine.get(engine, 0) >= 10, engine
+    assert counts.several_cards >= 20 and counts.single_card >= 20
+    assert counts.moe >= 20 and counts.dense >= 20
+    several = [r for r in SPEED if r.gpu_count > 1]
+    assert {r.parallelism for r in several} >= {"tp", "layer-split"}
+    assert len({r.gpu_count for r in several}) >= 3  # several card counts, not one
+
+
+def test_several_cards_name_their_link_and_split_and_one_card_names_none():
+    for row in ROWS:
+        if row.gpu_count > 1:
+            assert row.interconnect and row.parallelism != "none", row.id
+        else:
+            assert row.interconnect == "" and row.parallelism == "none", row.id
+
+
+def test_a_rows_counts_stay_with_its_source():
+    # spot checks typed from the sources: TensorRT-LLM v0.6.1's H100 table row
+    # "LLaMA 70B | 480 | 4 | 128 | 2048 | 1,486" and dstack's online_results.csv row
+    # "h200,vllm,...,max_concurrency 4, ... mean_tpot_ms 25.72997376"
+    by_id = {r.id: r for r in ROWS}
+    trt = by_id["trt061-h100-l2-70b-bs480-tp4-128-2048"]
+    assert (trt.concurrency, trt.gpu_count, trt.prompt_tokens, trt.output_tokens) == (480, 4, 128, 2048)
+    assert (trt.measured, trt.unit, trt.parallelism) == (1486.0, "tokens/s/GPU", "tp")
+    dsr = by_id["dsr1-h200-vllm-c4-tpot"]
+    assert (dsr.concurrency, dsr.gpu_count, dsr.prompt_tokens, dsr.output_tokens) == (4, 8, 3200, 800)
+    assert (dsr.measured, dsr.unit, dsr.engine) == (25.72997376, "ms/token", "vllm")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (
+            ",llama.cpp,llama-bench (May 2024),cuda,",
+            ",llamacpp,llama-bench (May 2024),cuda,",
+            r"column engine: expected one of",
+        ),
+        (
+            ",llama-bench (May 2024),cuda,NVIDIA RTX 3090,2,",
+            ",llama-bench (May 2024),opencl,NVIDIA RTX 3090,2,",
+            r"column backend",
+        ),
+        (
+            "NVIDIA RTX 3090,2,unknown,layer-split",
+            "NVIDIA RTX 3090,2,nvlink4,layer-split",
+            r"column interconnect: expected",
+        ),
+        ("NVIDIA RTX 3090,2,unknown,layer-split", "NVIDIA RTX 3090,2,unknown,sharded", r"column parallelism: expected"),
+        (
+            "NVIDIA RTX 3090,2,unknown,layer-split",
+            "NVIDIA RTX 3090,2.5,unknown,layer-split",
+            r"column gpu_count: expected a whole",
+        ),
+        (
+            "NVIDIA RTX 3090,2,unknown,layer-split",
+            "NVIDIA RTX 3090,2,,layer-split",
+            r"column interconnect: several cards",
+        ),
+        (
+            "NVIDIA RTX 3090,2,unknown,layer-split",
+            "NVIDIA RTX 3090,2,unknown,none",
+            r"column parallelism: several cards",
+        ),
+        (
+            "NVIDIA RTX 3090,2,unknown,layer-split,1,",
+            "NVIDIA RTX 3090,2,unknown,layer-split,0,",
+            r"column concurrency: .*>= 1",
+        ),
+        ("layer-split,1,0,512,0,", "layer-split,1,-1,512,0,", r"column prompt_tokens: expected a number >= 0"),
+        ("layer-split,1,0,512,0,", "layer-split,1,0,0,0,", r"column output_tokens: a decode speed needs"),
+        (
+            ",2024-05,https://github.com/XiongjieDai",
+            ",2024-13,https://github.com/XiongjieDai",
+            r"column date: expected a date",
+        ),
+        (
+            ",2024-05,https://github.com/XiongjieDai",
+            ",May 2024,https://github.com/XiongjieDai",
+            r"column date: expected a date",
+        ),
+        (
+            ",2024-05,https://github.com/XiongjieDai",
+            ",2024-05,github.com/XiongjieDai",
+            r"column source: expected a URL",
+        ),
+        ("NVIDIA RTX 3090,2,unknown", "NVIDIA RTX 3099,2,unknown", r"column gpu: unknown GPU"),
+        ("111.67,tokens/s,exact", "111.67,ms,exact", r"column unit: ms measures ttft, train_step, not decode"),
+    ],
+)
+def test_a_bad_cell_names_file_row_and_column(tmp_path, old, new, message):
+    path = tmp_path / "measurements.csv"
+    shutil.copy(PATH, path)
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    with pytest.raises(CatalogError, match=r"measurements\.csv row \d+, " + message):
+        load_measurements(path)
+
+
+def test_rows_without_an_estimate_are_listed_with_the_reason_never_dropped():
+    evaluation = evaluate(ROWS)
+    estimated = {c.measurement.id for c in evaluation.comparisons}
+    listed = {n.measurement.id for n in evaluation.not_estimated}
+    assert estimated | listed == {r.id for r in ROWS} and not estimated & listed
+    reasons = {n.measurement.id: n.reason for n in evaluation.not_estimated}
+    assert reasons["trt05-h100-l2-7b-tp1-ttft-128"] == "no estimate of time to first token yet"
+    assert reasons["dsr1-h200-vllm-c4-out"] == "no estimate of aggregate decode throughput yet"
+    assert reasons["ix870-dsr1-h200-sglang-c8-tpot"] == MODEL_NOT_IN_CATALOG  # DeepSeek-R1-0528
+    assert "mlx-4bit" in reasons["mlx1029-m3max-l33-70b-4bit-pp260"]  # a format the calculator lacks
+
+
+def test_a_train_step_row_and_an_unknown_model_load_and_are_listed():
+    base = next(r for r in ROWS if r.id == "xd-3090x2-l3-8b-q4km-tg512")
+    step = dataclasses.replace(base, id="step", kind="train_step", unit="s", measured=1.5)
+    stranger = dataclasses.replace(base, id="stranger", hf_id="someone/not-a-catalog-model")
+    evaluation = evaluate([step, stranger])
+    assert evaluation.comparisons == []
+    assert [(n.measurement.id, n.reason) for n in evaluation.not_estimated] == [
+        ("step", "no estimate of training step time yet"),
+        ("stranger", MODEL_NOT_IN_CATALOG),
+    ]
+
+
+def test_a_decode_given_as_time_per_token_is_estimated_as_time_per_token():
+    # the same run as tokens/s and as ms/token: the two estimates multiply to 1000 (ms in a second)
+    tokens = next(r for r in ROWS if r.id == "dsr1-h200-vllm-c4-tpot")
+    as_speed = dataclasses.replace(tokens, unit="tokens/s", measured=1.0)
+    (time_per_token, speed) = (c.predicted for c in evaluate([tokens, as_speed]).comparisons)
+    assert time_per_token * speed == pytest.approx(1000.0)
