@@ -33,9 +33,9 @@ DEFAULT_MAMBA_STATE_BITS = 16
 vLLM allocates it at ``--mamba-ssm-cache-dtype`` whose default "auto" means the model dtype
 (``MambaStateDtypeCalculator`` in ``vllm/model_executor/layers/mamba/mamba_utils.py``), and
 transformers' hybrid caches (``HybridMambaAttentionDynamicCache``) use the model dtype too. A config
-that states ``mamba_ssm_cache_dtype`` (Nemotron-H: float32) overrides it, as vLLM's
-``NemotronHForCausalLMConfig`` does; the reference ``mamba_ssm`` kernels update the state in fp32
-but store it in the dtype it was allocated in. [bits/element]"""
+that states ``mamba_ssm_cache_dtype`` overrides it, and Nemotron-H defaults to float32
+(``llm_calc.hf_config.NEMOTRON_H_SSM_STATE_BITS``), as vLLM's ``NemotronHForCausalLMConfig``
+(``vllm/model_executor/models/config.py``) does. [bits/element]"""
 
 
 @dataclass(frozen=True)

@@ -564,6 +564,13 @@ GRANITE_LAYER_TYPES = {
 and transformers 5's names for them (``remap_legacy_layer_types``)."""
 
 
+NEMOTRON_H_SSM_STATE_BITS = 32
+"""Nemotron-H's SSM state when its config names no ``mamba_ssm_cache_dtype``: float32, the default
+of transformers' ``NemotronHConfig.mamba_ssm_cache_dtype`` and of vLLM's
+``NemotronHForCausalLMConfig.DEFAULT_MAMBA_SSM_CACHE_DTYPE`` ("Only float32 is known to have no
+accuracy issues", ``vllm/model_executor/models/config.py``). [bits/element]"""
+
+
 def _state_space_hybrid(config: dict, reader: _Reader, fields: dict[str, Any], model_type: str) -> None:
     """Jamba, Falcon-H1, Nemotron-H and Granite 4: which layers are Mamba, attention, MLP or MoE,
     and the size of their Mamba blocks (``llm_calc.architecture.mamba_params_per_layer``).
@@ -589,7 +596,8 @@ def _state_space_hybrid(config: dict, reader: _Reader, fields: dict[str, Any], m
         dtype = config.get("mamba_ssm_cache_dtype")
         if dtype is not None and dtype not in STATE_DTYPE_BITS:
             raise ConfigError(f"{reader.name}: mamba_ssm_cache_dtype {str(dtype)[:40]!r} is not modelled")
-        fields["mamba_state_bits"] = STATE_DTYPE_BITS[dtype] if dtype is not None else DEFAULT_MAMBA_STATE_BITS
+        default = NEMOTRON_H_SSM_STATE_BITS if model_type == "nemotron_h" else DEFAULT_MAMBA_STATE_BITS
+        fields["mamba_state_bits"] = STATE_DTYPE_BITS[dtype] if dtype is not None else default
 
 
 def _period_layers(reader: _Reader, layers: int, period_key: str, offset_key: str, period: int, offset: int) -> int:

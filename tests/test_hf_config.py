@@ -475,3 +475,15 @@ def test_falcon_h1_mamba_heads_must_tile_its_width():
     del config["mamba_d_ssm"]  # FalconH1Config's default 1,024 is not 24 heads x 128
     with pytest.raises(ConfigError, match="mamba_n_heads x mamba_d_head must equal the Mamba width 1024"):
         parse_config_text(json.dumps(config))
+
+
+def test_nemotron_h_ssm_state_is_float32_unless_its_config_says_otherwise():
+    """NemotronHConfig and vLLM's NemotronHForCausalLMConfig both default mamba_ssm_cache_dtype to
+    float32; the other Mamba families keep the model dtype (16 bits)."""
+    config = json.loads((HF_CONFIGS / NEMOTRON).read_text())
+    del config["mamba_ssm_cache_dtype"]
+    assert parse_config_text(json.dumps(config)).mamba_state_bits == 32
+    config["mamba_ssm_cache_dtype"] = "bfloat16"
+    assert parse_config_text(json.dumps(config)).mamba_state_bits == 16
+    granite = parse_config_text((HF_CONFIGS / "ibm-granite__granite-4.0-h-tiny.json").read_bytes())
+    assert granite.mamba_state_bits == 16
