@@ -487,3 +487,26 @@ def test_nemotron_h_ssm_state_is_float32_unless_its_config_says_otherwise():
     assert parse_config_text(json.dumps(config)).mamba_state_bits == 16
     granite = parse_config_text((HF_CONFIGS / "ibm-granite__granite-4.0-h-tiny.json").read_bytes())
     assert granite.mamba_state_bits == 16
+
+
+@pytest.mark.parametrize(
+    ("filename", "state_per_sequence"),
+    [
+        # by hand in tests/test_architecture.py (test_nemotron_3_nano_layout_and_state_by_hand and
+        # test_mamba_state_and_kv_cache_by_hand)
+        (NEMOTRON, 49_082_368),
+        ("ai21labs__AI21-Jamba-1.5-Mini.json", 28 * 311_296),
+        ("tiiuae__Falcon-H1-7B-Instruct.json", 44 * 1_594_368),
+        ("ibm-granite__granite-4.0-h-tiny.json", 36 * 806_400),
+    ],
+)
+def test_memory_cli_sizes_each_mamba_hybrid_with_its_state(capsys, filename, state_per_sequence):
+    """`python -m llm_calc memory --config FILE` works for every state-space family and its JSON
+    reports the state of every sequence as its own part of the total."""
+    from llm_calc.cli import main
+
+    assert main(["memory", "--config", str(HF_CONFIGS / filename), "--batch", "3", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["state_bytes"] == 3 * state_per_sequence
+    parts = ("weights_bytes", "kv_cache_bytes", "state_bytes", "activations_bytes", "overhead_bytes")
+    assert report["total_bytes"] == sum(report[k] for k in parts)
