@@ -28,6 +28,16 @@ MAX_DIMENSION = 10_000_000
 """Upper bound accepted for any size field; no real model comes within 10x of it."""
 
 
+DEFAULT_MAMBA_STATE_BITS = 16
+"""Storage of a Mamba layer's SSM state when the config does not name one: the model dtype (bf16).
+vLLM allocates it at ``--mamba-ssm-cache-dtype`` whose default "auto" means the model dtype
+(``MambaStateDtypeCalculator`` in ``vllm/model_executor/layers/mamba/mamba_utils.py``), and
+transformers' hybrid caches (``HybridMambaAttentionDynamicCache``) use the model dtype too. A config
+that states ``mamba_ssm_cache_dtype`` overrides it, and Nemotron-H defaults to float32
+(``llm_calc.hf_config.NEMOTRON_H_SSM_STATE_BITS``), as vLLM's ``NemotronHForCausalLMConfig``
+(``vllm/model_executor/models/config.py``) does. [bits/element]"""
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """The architecture of a decoder-only transformer (names follow Hugging Face configs).
@@ -55,6 +65,15 @@ class ModelSpec:
     ``short_conv_layers`` replace attention by LFM2's gated short convolution (input projection to
     three times the width, a depthwise convolution of ``short_conv_kernel_dim`` taps, an output
     projection; biases if ``short_conv_bias``), keeping only a convolution state per sequence.
+
+    State-space hybrids (``mamba_layers > 0``): that many layers mix tokens with a Mamba block instead
+    of attention (``mamba_version`` 1: Jamba's selective scan with ``mamba_dt_rank``; 2: Mamba-2 with
+    ``mamba_num_heads`` x ``mamba_head_dim`` and ``mamba_n_groups`` groups of B and C) over an inner
+    width of ``mamba_intermediate_size``, ``mamba_state_size`` states and a causal convolution of
+    ``mamba_conv_kernel`` taps; ``mamba_parallel`` runs it beside attention in the same layer instead
+    (Falcon-H1). Nemotron-H's blocks hold one part each: ``mixer_free_layers`` have only an MLP or MoE,
+    ``mlp_free_layers`` only a mixer (attention or Mamba). Each Mamba layer keeps a fixed state per
+    sequence (``state_bytes_per_sequence``), its SSM part at ``mamba_state_bits``.
     """
 
     name: str
@@ -103,6 +122,23 @@ class ModelSpec:
     short_conv_layers: int = 0
     short_conv_kernel_dim: int = 0
     short_conv_bias: bool = False
+    mamba_layers: int = 0
+    mamba_version: int = 2
+    mamba_intermediate_size: int = 0
+    mamba_num_heads: int = 0
+    mamba_head_dim: int = 0
+    mamba_n_groups: int = 1
+    mamba_state_size: int = 0
+    mamba_conv_kernel: int = 0
+    mamba_dt_rank: int = 0
+    mamba_conv_bias: bool = True
+    mamba_in_proj_bias: bool = False
+    mamba_out_proj_bias: bool = False
+    mamba_gated_norm: bool = True
+    mamba_parallel: bool = False
+    mamba_state_bits: int = DEFAULT_MAMBA_STATE_BITS
+    mixer_free_layers: int = 0
+    mlp_free_layers: int = 0
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -144,8 +180,8 @@ class ModelSpec:
             )
         if (self.shared_expert_intermediate_size or self.shared_expert_gate) and not self.shared_experts:
             raise ValueError("shared_expert_intermediate_size and shared_expert_gate need shared_experts >= 1")
-        if self.dense_layers > self.num_layers:
-            raise ValueError(f"dense_layers ({self.dense_layers}) exceeds num_layers")
+        if self.dense_layers + self.mlp_free_layers > self.num_layers:
+            raise ValueError(f"dense_layers ({self.dense_layers}) and mlp_free_layers together exceed num_layers")
         if self.sliding_window_layers > self.num_layers:
             raise ValueError(f"sliding_window_layers ({self.sliding_window_layers}) exceeds num_layers")
         if self.linear_attention_layers + self.short_conv_layers > self.num_layers:
@@ -153,6 +189,7 @@ class ModelSpec:
                 f"linear_attention_layers ({self.linear_attention_layers}) and short_conv_layers "
                 f"({self.short_conv_layers}) together exceed num_layers"
             )
+        _check_mamba(self)
         if self.short_conv_layers and not self.short_conv_kernel_dim:
             raise ValueError("short convolution layers need short_conv_kernel_dim")
         if self.linear_attention_layers and not (
@@ -179,9 +216,10 @@ class ModelSpec:
 
     @property
     def attention_layers(self) -> int:
-        """Layers with softmax attention (and a per-token KV cache): all but the linear-attention and
-        short-convolution ones."""
-        return self.num_layers - self.linear_attention_layers - self.short_conv_layers
+        """Layers with softmax attention (and a per-token KV cache): all but the linear-attention,
+        short-convolution, Mamba (unless ``mamba_parallel``) and mixer-free ones."""
+        mamba = 0 if self.mamba_parallel else self.mamba_layers
+        return self.num_layers - self.linear_attention_layers - self.short_conv_layers - mamba - self.mixer_free_layers
 
     @property
     def linear_key_dim(self) -> int:
@@ -227,11 +265,76 @@ class ModelSpec:
 
     @property
     def moe_layers(self) -> int:
-        return self.num_layers - self.dense_layers if self.is_moe else 0
+        return self.num_layers - self.dense_layers - self.mlp_free_layers if self.is_moe else 0
+
+    @property
+    def dense_mlp_layers(self) -> int:
+        """Layers with a plain MLP of ``intermediate_size``: ``dense_layers`` of a MoE model, else
+        every layer that has an MLP."""
+        return self.dense_layers if self.is_moe else self.num_layers - self.mlp_free_layers
 
     def with_changes(self, **changes: object) -> ModelSpec:
         """A copy with some fields replaced (validated like a new spec)."""
         return replace(self, **changes)
+
+
+MAMBA_SPEC_FIELDS = (
+    "mamba_layers",
+    "mamba_version",
+    "mamba_intermediate_size",
+    "mamba_num_heads",
+    "mamba_head_dim",
+    "mamba_n_groups",
+    "mamba_state_size",
+    "mamba_conv_kernel",
+    "mamba_dt_rank",
+    "mamba_conv_bias",
+    "mamba_in_proj_bias",
+    "mamba_out_proj_bias",
+    "mamba_gated_norm",
+    "mamba_parallel",
+    "mamba_state_bits",
+    "mixer_free_layers",
+    "mlp_free_layers",
+)
+"""The state-space hybrid fields of ``ModelSpec`` (Jamba, Falcon-H1, Nemotron-H, Granite 4)."""
+
+MAMBA_VERSIONS = (1, 2)
+"""Mamba blocks we size: 1, the selective scan of Gu & Dao 2023 (Jamba's ``JambaMambaMixer``);
+2, the state-space duality block of Dao & Gu 2024 (``NemotronHMamba2Mixer``, ``FalconH1Mixer``,
+``GraniteMoeHybridMambaLayer``)."""
+
+
+def _check_mamba(spec: ModelSpec) -> None:
+    """The Mamba and block-layout fields of ``spec`` describe buildable layers (ValueError if not)."""
+    mamba = 0 if spec.mamba_parallel else spec.mamba_layers
+    mixers = spec.linear_attention_layers + spec.short_conv_layers + mamba + spec.mixer_free_layers
+    if mixers > spec.num_layers:
+        raise ValueError(
+            f"linear-attention, short-convolution, Mamba and mixer-free layers ({mixers}) exceed num_layers"
+        )
+    if spec.mamba_parallel and spec.mamba_layers not in (0, spec.num_layers):
+        raise ValueError("a parallel Mamba block runs in every layer: mamba_layers must equal num_layers")
+    if spec.mixer_free_layers + spec.mlp_free_layers > spec.num_layers:
+        raise ValueError("mixer_free_layers and mlp_free_layers together exceed num_layers")
+    if not spec.mamba_layers:
+        return
+    if spec.mamba_version not in MAMBA_VERSIONS:
+        raise ValueError(f"mamba_version must be one of {MAMBA_VERSIONS}, got {spec.mamba_version}")
+    if not (spec.mamba_intermediate_size and spec.mamba_state_size and spec.mamba_conv_kernel):
+        raise ValueError("Mamba layers need mamba_intermediate_size, mamba_state_size and mamba_conv_kernel")
+    if spec.mamba_version == 1 and not spec.mamba_dt_rank:
+        raise ValueError("Mamba-1 layers need mamba_dt_rank")
+    if spec.mamba_version == 2:
+        if not (spec.mamba_num_heads and spec.mamba_n_groups):
+            raise ValueError("Mamba-2 layers need mamba_num_heads and mamba_n_groups")
+        if spec.mamba_num_heads * spec.mamba_head_dim != spec.mamba_intermediate_size:
+            raise ValueError(
+                f"mamba_num_heads x mamba_head_dim ({spec.mamba_num_heads} x {spec.mamba_head_dim}) must equal "
+                f"mamba_intermediate_size ({spec.mamba_intermediate_size})"
+            )
+    if spec.mamba_state_bits not in (16, 32):
+        raise ValueError(f"mamba_state_bits must be 16 or 32, got {spec.mamba_state_bits}")
 
 
 HYBRID_SPEC_FIELDS = (
@@ -247,6 +350,7 @@ HYBRID_SPEC_FIELDS = (
     "short_conv_layers",
     "short_conv_kernel_dim",
     "short_conv_bias",
+    *MAMBA_SPEC_FIELDS,
 )
 """Fields added for 2025-26 architectures (issue 11) that ``data/models.csv`` has no columns for
 yet: ``llm_calc.catalog`` leaves them at their defaults (a model without such layers); hybrid
@@ -331,6 +435,51 @@ def short_conv_params_per_layer(spec: ModelSpec) -> int:
     return short_conv_matrices_per_layer(spec) + h * spec.short_conv_kernel_dim + biases
 
 
+def mamba_conv_dim(spec: ModelSpec) -> int:
+    """Channels of a Mamba layer's depthwise convolution: the inner width (Mamba-1), plus B and C of
+    every group (Mamba-2: ``intermediate + 2 x n_groups x state_size``, ``NemotronHMamba2Mixer.conv_dim``)."""
+    if spec.mamba_version == 1:
+        return spec.mamba_intermediate_size
+    return spec.mamba_intermediate_size + 2 * spec.mamba_n_groups * spec.mamba_state_size
+
+
+def mamba_matrices_per_layer(spec: ModelSpec) -> int:
+    """Weight matrices of one Mamba layer.
+
+    Mamba-1 (``JambaMambaMixer``): ``in_proj`` (hidden → 2 x inner: x and the gate z), ``x_proj``
+    (inner → dt_rank + 2 x state: Δ, B, C), ``dt_proj`` (dt_rank → inner) and ``out_proj``.
+    Mamba-2 (``NemotronHMamba2Mixer`` and kin): ``in_proj`` (hidden → inner for z, the convolved
+    x/B/C channels and one Δ per head) and ``out_proj`` (inner → hidden).
+    """
+    h, inner = spec.hidden_size, spec.mamba_intermediate_size
+    if spec.mamba_version == 1:
+        x_proj = inner * (spec.mamba_dt_rank + 2 * spec.mamba_state_size)
+        return h * 2 * inner + x_proj + spec.mamba_dt_rank * inner + inner * h
+    return h * (inner + mamba_conv_dim(spec) + spec.mamba_num_heads) + inner * h
+
+
+def mamba_params_per_layer(spec: ModelSpec) -> int:
+    """All parameters of one Mamba layer: its matrices, the depthwise ``conv1d`` (``mamba_conv_kernel``
+    taps per channel, a bias with ``mamba_conv_bias``) and the projection biases, plus
+
+    * Mamba-1: ``dt_proj``'s bias (always), ``A_log`` (inner x state), ``D`` (inner) and Jamba's
+      RMSNorms over Δ (dt_rank), B and C (state each);
+    * Mamba-2: ``dt_bias``, ``A_log`` and ``D`` (one per head) and the gated RMSNorm over the inner
+      width (absent in Falcon-H1 unless ``mamba_rms_norm``: ``mamba_gated_norm``).
+    """
+    h, inner = spec.hidden_size, spec.mamba_intermediate_size
+    conv_dim = mamba_conv_dim(spec)
+    conv = conv_dim * spec.mamba_conv_kernel + (conv_dim if spec.mamba_conv_bias else 0)
+    out_bias = h if spec.mamba_out_proj_bias else 0
+    if spec.mamba_version == 1:
+        in_bias = 2 * inner if spec.mamba_in_proj_bias else 0
+        extras = inner + inner * spec.mamba_state_size + inner + spec.mamba_dt_rank + 2 * spec.mamba_state_size
+    else:
+        in_bias = (inner + conv_dim + spec.mamba_num_heads) if spec.mamba_in_proj_bias else 0
+        extras = 3 * spec.mamba_num_heads + (inner if spec.mamba_gated_norm else 0)
+    return mamba_matrices_per_layer(spec) + conv + in_bias + out_bias + extras
+
+
 def _qk_norm_params(spec: ModelSpec) -> int:
     """The query and key norms of one attention layer: over a head, or over all heads (OLMo)."""
     if not spec.qk_norm:
@@ -369,11 +518,12 @@ def count_parameters(spec: ModelSpec) -> ParameterCount:
     if spec.linear_attention_layers:
         attention += spec.linear_attention_layers * linear_attention_params_per_layer(spec)
     attention += spec.short_conv_layers * short_conv_params_per_layer(spec)
+    if spec.mamba_layers:
+        attention += spec.mamba_layers * mamba_params_per_layer(spec)
     norms = (spec.num_layers * spec.norms_per_layer + 1) * _norm_size(spec)
     norms += spec.attention_layers * _qk_norm_params(spec)
 
-    dense_mlp_layers = spec.dense_layers if spec.is_moe else spec.num_layers
-    dense_mlp = dense_mlp_layers * _mlp_params(spec, spec.intermediate_size)
+    dense_mlp = spec.dense_mlp_layers * _mlp_params(spec, spec.intermediate_size)
     if spec.is_moe:
         mlp_total = dense_mlp + spec.moe_layers * _moe_layer_params(spec, spec.num_experts)
         mlp_active = dense_mlp + spec.moe_layers * _moe_layer_params(spec, spec.experts_per_token)
@@ -421,7 +571,6 @@ def parameter_groups(spec: ModelSpec) -> dict[str, int]:
     * ``norms`` — layer norms, the final norm, QK norms.
     """
     h = spec.hidden_size
-    layers = spec.num_layers
     matrices = 3 if spec.gated_mlp else 2
 
     def mlp_weights(width: int) -> int:
@@ -443,8 +592,10 @@ def parameter_groups(spec: ModelSpec) -> dict[str, int]:
     attention_layers = spec.attention_layers
     linear_matrices = linear_attention_matrices_per_layer(spec) if spec.linear_attention_layers else 0
     linear_other = linear_attention_params_per_layer(spec) - linear_matrices if spec.linear_attention_layers else 0
-    dense_layers = spec.dense_layers if spec.is_moe else layers
+    dense_layers = spec.dense_mlp_layers
     moe_layers = spec.moe_layers
+    mamba_matrices = mamba_matrices_per_layer(spec) if spec.mamba_layers else 0
+    mamba_other = mamba_params_per_layer(spec) - mamba_matrices if spec.mamba_layers else 0
     expert_width = spec.expert_intermediate_size
     shared_width = spec.shared_expert_width
     counts = count_parameters(spec)
@@ -455,10 +606,12 @@ def parameter_groups(spec: ModelSpec) -> dict[str, int]:
         "lm_head": lm_head,
         "attention_linear": attention_layers * attention_linear
         + spec.linear_attention_layers * linear_matrices
-        + spec.short_conv_layers * short_conv_matrices_per_layer(spec),
+        + spec.short_conv_layers * short_conv_matrices_per_layer(spec)
+        + spec.mamba_layers * mamba_matrices,
         "attention_other": attention_layers * attention_other
         + spec.linear_attention_layers * linear_other
-        + spec.short_conv_layers * (short_conv_params_per_layer(spec) - short_conv_matrices_per_layer(spec)),
+        + spec.short_conv_layers * (short_conv_params_per_layer(spec) - short_conv_matrices_per_layer(spec))
+        + spec.mamba_layers * mamba_other,
         "dense_mlp_linear": dense_layers * mlp_weights(spec.intermediate_size),
         "routed_experts_linear": moe_layers * spec.num_experts * mlp_weights(expert_width),
         "shared_experts_linear": moe_layers * spec.shared_experts * mlp_weights(shared_width),
@@ -509,8 +662,9 @@ def kv_cache_bytes(spec: ModelSpec, context_tokens: int, batch: int, bits_per_el
 
 
 LINEAR_CONV_STATE_BITS = 16
-"""Storage of a Gated DeltaNet (or LFM2 short-convolution) layer's convolution state: the model's
-dtype (bf16), as vLLM's ``mamba_cache_dtype="auto"`` and transformers' cache keep it. [bits/element]"""
+"""Storage of a Gated DeltaNet, LFM2 short-convolution or Mamba layer's convolution state: the
+model's dtype (bf16), as vLLM's ``mamba_cache_dtype="auto"`` and transformers' cache keep it.
+[bits/element]"""
 
 
 def state_bytes_per_sequence(spec: ModelSpec) -> int:
@@ -524,8 +678,9 @@ def state_bytes_per_sequence(spec: ModelSpec) -> int:
     of ``linear_num_value_heads x linear_key_head_dim x linear_value_head_dim`` at
     ``spec.linear_state_bits`` (the model dtype, or fp32 where the config's ``mamba_ssm_dtype`` says
     so: Qwen3.5). An LFM2 short-convolution layer keeps ``hidden_size x (short_conv_kernel_dim - 1)``
-    values at ``LINEAR_CONV_STATE_BITS`` (vLLM's ``short_conv_state_shape``). Softmax-attention
-    layers keep none (their cache is ``kv_cache_bytes``).
+    values at ``LINEAR_CONV_STATE_BITS`` (vLLM's ``short_conv_state_shape``). A Mamba layer keeps
+    ``mamba_state_bits_per_layer``. Softmax-attention layers keep none (their cache is
+    ``kv_cache_bytes``).
     """
     bits = 0
     if spec.linear_attention_layers:
@@ -535,7 +690,25 @@ def state_bytes_per_sequence(spec: ModelSpec) -> int:
     if spec.short_conv_layers:
         short = spec.hidden_size * (spec.short_conv_kernel_dim - 1) * LINEAR_CONV_STATE_BITS
         bits += spec.short_conv_layers * short
+    bits += spec.mamba_layers * mamba_state_bits_per_layer(spec)
     return math.ceil(bits / 8)
+
+
+def mamba_state_bits_per_layer(spec: ModelSpec) -> int:
+    """The state one sequence keeps in one Mamba layer, whatever its length. [bits]
+
+    As vLLM allocates it (``MambaStateShapeCalculator.mamba1_state_shape`` / ``mamba2_state_shape``
+    in ``vllm/model_executor/layers/mamba/mamba_utils.py``): a convolution state of the last
+    ``mamba_conv_kernel - 1`` inputs of every convolution channel (``mamba_conv_dim``: Mamba-2's
+    ``intermediate + 2 x n_groups x state_size``) at ``LINEAR_CONV_STATE_BITS``, and an SSM state
+    of ``mamba_num_heads x mamba_head_dim x mamba_state_size`` values (Mamba-1: ``intermediate x
+    state_size``) at ``spec.mamba_state_bits``. 0 without Mamba layers.
+    """
+    if not spec.mamba_layers:
+        return 0
+    conv = mamba_conv_dim(spec) * (spec.mamba_conv_kernel - 1) * LINEAR_CONV_STATE_BITS
+    ssm = spec.mamba_intermediate_size * spec.mamba_state_size  # heads x head_dim = intermediate (Mamba-2)
+    return conv + ssm * spec.mamba_state_bits
 
 
 def state_bytes(spec: ModelSpec, batch: int) -> int:
@@ -590,6 +763,10 @@ def scale_architecture(base: ModelSpec, target_params: float, name: str = "Custo
         linear_attention_layers=0,
         short_conv_layers=0,
         attention_output_gate=False,
+        mamba_layers=0,
+        mamba_parallel=False,
+        mixer_free_layers=0,
+        mlp_free_layers=0,
     )
     one_layer = count_parameters(spec).total
     per_layer = count_parameters(spec.with_changes(num_layers=2)).total - one_layer

@@ -19,10 +19,11 @@ References
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
-from llm_calc.architecture import MAX_DIMENSION, ModelSpec
+from llm_calc.architecture import DEFAULT_MAMBA_STATE_BITS, MAX_DIMENSION, ModelSpec
 from llm_calc.quantization import Checkpoint, parse_quantization
 
 MAX_CONFIG_BYTES = 1_000_000
@@ -60,6 +61,15 @@ FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {
     # Lfm2ForCausalLM (LFM2, LFM2.5-VL's language model): short-convolution layers between
     # attention layers with per-head q/k norms; Lfm2Config ties embeddings by default
     "lfm2": {"tie_embeddings": True, "qk_norm": True, "short_conv": True},
+    # State-space hybrids (``_state_space_hybrid``). JambaForCausalLM: Mamba-1 layers with one
+    # attention layer in attn_layer_period, MoE every expert_layer_period-th layer.
+    "jamba": {"tie_embeddings": False, "mamba": True},
+    # FalconH1ForCausalLM: a Mamba-2 block beside attention in every layer, then a gated MLP
+    "falcon_h1": {"tie_embeddings": False, "mamba": True},
+    # NemotronHForCausalLM: one block per layer (Mamba-2, attention, relu² MLP or MoE), one norm each
+    "nemotron_h": {"tie_embeddings": False, "gated_mlp": False, "norms_per_layer": 1, "mamba": True},
+    # GraniteMoeHybridForCausalLM (Granite 4): Mamba-2 or attention, then MoE plus a shared MLP
+    "granitemoehybrid": {"tie_embeddings": False, "mamba": True},
     "phi3": {"tie_embeddings": False},
     "gemma": {"tie_embeddings": True},
     "gemma2": {"tie_embeddings": True, "norms_per_layer": 4},
@@ -312,7 +322,7 @@ def spec_from_config(config: Any, name: str = "uploaded config") -> ModelSpec:
     fields["num_kv_heads"] = kv_heads
     fields["intermediate_size"] = intermediate or 4 * hidden
 
-    kinds = _layer_types(config, reader, layers) or []
+    kinds = [] if family.get("mamba") else (_layer_types(config, reader, layers) or [])
     if "linear_attention" in kinds and not family.get("linear_attention"):
         raise ConfigError(f"{name}: linear_attention layers are modelled for qwen3_next and qwen3_5 only")
     if "conv" in kinds and not family.get("short_conv"):
@@ -324,6 +334,8 @@ def spec_from_config(config: Any, name: str = "uploaded config") -> ModelSpec:
         _linear_attention(config, reader, fields)
     if family.get("short_conv"):
         _lfm2(config, reader, fields)
+    if family.get("mamba"):
+        _state_space_hybrid(config, reader, fields, model_type)
     _latent_attention(reader, fields)
     _sliding_window(config, reader, fields, model_type)
     try:
@@ -533,6 +545,242 @@ def _lfm2(config: dict, reader: _Reader, fields: dict[str, Any]) -> None:
             width = int(multiplier * width)
             width = multiple * ((width + multiple - 1) // multiple)
     fields["intermediate_size"] = width
+
+
+NEMOTRON_H_BLOCKS = {"M": "mamba", "*": "attention", "-": "mlp", "E": "moe"}
+"""Characters of Nemotron-H's ``hybrid_override_pattern``, one per layer (``NemotronHConfig``):
+a Mamba-2 block, an attention block, a plain MLP block or a MoE block."""
+
+NEMOTRON_H_BLOCK_TYPES = {"linear_attention": "mamba", "full_attention": "attention", "mlp": "mlp", "moe": "moe"}
+"""The same blocks as spelled in ``layers_block_type`` (transformers 5's ``NemotronHConfig``)."""
+
+GRANITE_LAYER_TYPES = {
+    "mamba": "mamba",
+    "linear_attention": "mamba",
+    "attention": "attention",
+    "full_attention": "attention",
+}
+"""Entries of a Granite 4 ``layer_types`` (``layers_block_type``): the legacy "mamba"/"attention"
+and transformers 5's names for them (``remap_legacy_layer_types``)."""
+
+
+NEMOTRON_H_SSM_STATE_BITS = 32
+"""Nemotron-H's SSM state when its config names no ``mamba_ssm_cache_dtype``: float32, the default
+of transformers' ``NemotronHConfig.mamba_ssm_cache_dtype`` and of vLLM's
+``NemotronHForCausalLMConfig.DEFAULT_MAMBA_SSM_CACHE_DTYPE`` ("Only float32 is known to have no
+accuracy issues", ``vllm/model_executor/models/config.py``). [bits/element]"""
+
+
+def _state_space_hybrid(config: dict, reader: _Reader, fields: dict[str, Any], model_type: str) -> None:
+    """Jamba, Falcon-H1, Nemotron-H and Granite 4: which layers are Mamba, attention, MLP or MoE,
+    and the size of their Mamba blocks (``llm_calc.architecture.mamba_params_per_layer``).
+
+    Each family spells its layout differently: Jamba by periods and offsets (``attn_layer_period``
+    / ``attn_layer_offset``, ``expert_layer_period`` / ``expert_layer_offset``), Falcon-H1 not at
+    all (Mamba beside attention in every layer), Nemotron-H by ``hybrid_override_pattern`` or
+    ``layers_block_type``, Granite 4 by ``layer_types`` (all Mamba when absent, as
+    ``GraniteMoeHybridConfig`` defaults).
+    """
+    if config.get("sliding_window") is not None:
+        raise ConfigError(f"{reader.name}: a sliding window in a {model_type} model is not modelled")
+    layers = fields["num_layers"]
+    if model_type == "jamba":
+        _jamba(reader, fields, layers)
+    elif model_type == "falcon_h1":
+        _falcon_h1(config, reader, fields, layers)
+    elif model_type == "nemotron_h":
+        _nemotron_h(config, reader, fields)
+    else:
+        _granite_hybrid(config, reader, fields, layers)
+    if fields.get("mamba_layers"):
+        dtype = config.get("mamba_ssm_cache_dtype")
+        if dtype is not None and dtype not in STATE_DTYPE_BITS:
+            raise ConfigError(f"{reader.name}: mamba_ssm_cache_dtype {str(dtype)[:40]!r} is not modelled")
+        default = NEMOTRON_H_SSM_STATE_BITS if model_type == "nemotron_h" else DEFAULT_MAMBA_STATE_BITS
+        fields["mamba_state_bits"] = STATE_DTYPE_BITS[dtype] if dtype is not None else default
+
+
+def _period_layers(reader: _Reader, layers: int, period_key: str, offset_key: str, period: int, offset: int) -> int:
+    """How many of ``layers`` layers satisfy ``i % period == offset`` (``JambaConfig``)."""
+    period = reader.int(period_key, default=period)
+    offset = reader.int(offset_key, default=offset)
+    if not 0 <= offset < period:
+        raise ConfigError(f"{reader.name}: {offset_key} must be smaller than {period_key} (at least 1)")
+    return sum(1 for i in range(layers) if i % period == offset)
+
+
+def _jamba(reader: _Reader, fields: dict[str, Any], layers: int) -> None:
+    """``JambaConfig``: layer i attends if ``i % attn_layer_period == attn_layer_offset`` (8, 4),
+    else runs ``JambaMambaMixer`` (Mamba-1, inner width ``mamba_expand x hidden``, ``mamba_dt_rank``
+    "auto" = ceil(hidden / 16)); its MLP is a MoE of ``num_experts`` if ``i % expert_layer_period ==
+    expert_layer_offset`` (2, 1), else a gated MLP of ``intermediate_size`` (also when num_experts is 1)."""
+    hidden = fields["hidden_size"]
+    attention = _period_layers(reader, layers, "attn_layer_period", "attn_layer_offset", 8, 4)
+    moe = _period_layers(reader, layers, "expert_layer_period", "expert_layer_offset", 2, 1)
+    if fields.get("num_experts", 0) > 1 and moe:
+        fields["dense_layers"] = layers - moe
+    else:
+        for key in ("num_experts", "experts_per_token", "moe_intermediate_size", "shared_experts", "dense_layers"):
+            fields.pop(key, None)
+    rank = reader.config.get("mamba_dt_rank", "auto")
+    fields.update(
+        mamba_layers=layers - attention,
+        mamba_version=1,
+        mamba_intermediate_size=reader.int("mamba_expand", default=2) * hidden,
+        mamba_state_size=reader.int("mamba_d_state", default=16),
+        mamba_conv_kernel=reader.int("mamba_d_conv", default=4),
+        mamba_dt_rank=math.ceil(hidden / 16) if rank == "auto" else reader.int("mamba_dt_rank"),
+        mamba_conv_bias=reader.bool("mamba_conv_bias", default=True),
+        mamba_in_proj_bias=reader.bool("mamba_proj_bias", default=False),
+        mamba_out_proj_bias=reader.bool("mamba_proj_bias", default=False),
+    )
+
+
+def _mamba2_heads(reader: _Reader, inner: int) -> tuple[int, int]:
+    """(heads, head size) of a Mamba-2 block of ``inner`` width: ``mamba_n_heads`` and
+    ``mamba_d_head`` ("auto": inner // heads, as ``FalconH1Config`` / ``GraniteMoeHybridConfig``)."""
+    heads = reader.int("mamba_n_heads", default=128)
+    head = reader.config.get("mamba_d_head", "auto")
+    head_dim = inner // heads if head == "auto" and heads else reader.int("mamba_d_head")
+    if heads * head_dim != inner:
+        raise ConfigError(f"{reader.name}: mamba_n_heads x mamba_d_head must equal the Mamba width {inner}")
+    return heads, head_dim
+
+
+FALCON_H1_DEFAULT_MAMBA_D_SSM = 1024
+"""``FalconH1Config.mamba_d_ssm`` when a config leaves the key out (transformers 5.17). [channels]"""
+
+
+def _falcon_h1(config: dict, reader: _Reader, fields: dict[str, Any], layers: int) -> None:
+    """``FalconH1DecoderLayer``: ``FalconH1Mixer`` (Mamba-2 of ``mamba_d_ssm`` width, else
+    ``mamba_expand x hidden``; its gated RMSNorm only with ``mamba_rms_norm``; ``in_proj`` biased by
+    ``mamba_proj_bias``, ``out_proj`` by ``projectors_bias``) beside attention (biases:
+    ``attention_bias``) in every layer, then a gated MLP (biases: ``mlp_bias``)."""
+    if config.get("attn_layer_indices") is not None:
+        raise ConfigError(f"{reader.name}: Falcon-H1 with attn_layer_indices is not modelled")
+    hidden = fields["hidden_size"]
+    if "mamba_d_ssm" in config and config["mamba_d_ssm"] is None:  # FalconH1Config: null means expand x hidden
+        inner = reader.int("mamba_expand", default=2) * hidden
+    else:  # absent: the class default
+        inner = reader.int("mamba_d_ssm", default=FALCON_H1_DEFAULT_MAMBA_D_SSM)
+    heads, head_dim = _mamba2_heads(reader, inner)
+    fields["qkv_bias"] = fields["o_bias"] = reader.bool("attention_bias", default=False)
+    fields["mlp_bias"] = reader.bool("mlp_bias", default=False)
+    fields.update(
+        mamba_layers=layers,
+        mamba_parallel=True,
+        mamba_intermediate_size=inner,
+        mamba_num_heads=heads,
+        mamba_head_dim=head_dim,
+        mamba_n_groups=reader.int("mamba_n_groups", default=1),
+        mamba_state_size=reader.int("mamba_d_state", default=256),
+        mamba_conv_kernel=reader.int("mamba_d_conv", default=4),
+        mamba_conv_bias=reader.bool("mamba_conv_bias", default=True),
+        mamba_in_proj_bias=reader.bool("mamba_proj_bias", default=False),
+        mamba_out_proj_bias=reader.bool("projectors_bias", default=False),
+        mamba_gated_norm=reader.bool("mamba_rms_norm", default=False),
+    )
+
+
+def _nemotron_h(config: dict, reader: _Reader, fields: dict[str, Any]) -> None:
+    """``NemotronHForCausalLM``: one block per layer, named by ``hybrid_override_pattern`` (or
+    ``layers_block_type``). Mamba-2 blocks of ``mamba_num_heads x mamba_head_dim`` (biases:
+    ``use_bias``, conv bias ``use_conv_bias``), bias-free attention, relu² MLPs (up and down) of
+    ``intermediate_size``; MoE blocks of non-gated experts of ``moe_intermediate_size``, one shared
+    expert of ``moe_shared_expert_intermediate_size`` and a bias-free router."""
+    blocks = _nemotron_h_blocks(config, reader)
+    if reader.int("num_hidden_layers", default=len(blocks)) != len(blocks):
+        raise ConfigError(f"{reader.name}: hybrid_override_pattern has {len(blocks)} layers, num_hidden_layers differs")
+    if reader.bool("mlp_bias", default=False) or config.get("moe_latent_size") is not None:
+        raise ConfigError(f"{reader.name}: Nemotron-H with mlp_bias or moe_latent_size is not modelled")
+    count = {kind: blocks.count(kind) for kind in ("mamba", "attention", "mlp", "moe")}
+    fields["qkv_bias"] = fields["o_bias"] = fields["mlp_bias"] = False
+    if count["moe"]:
+        if not fields.get("num_experts"):
+            raise ConfigError(f"{reader.name}: moe blocks need n_routed_experts")
+        # NemotronHMoE builds exactly one shared MLP whatever n_shared_experts says
+        fields["shared_experts"] = 1
+        fields["shared_expert_intermediate_size"] = reader.int("moe_shared_expert_intermediate_size")
+        fields["dense_layers"] = count["mlp"]
+    else:
+        for key in ("num_experts", "experts_per_token", "moe_intermediate_size", "shared_experts", "dense_layers"):
+            fields.pop(key, None)
+    heads = reader.int("mamba_num_heads", default=128)
+    head_dim = reader.int("mamba_head_dim", default=64)
+    fields.update(
+        num_layers=len(blocks),
+        mamba_layers=count["mamba"],
+        mixer_free_layers=count["mlp"] + count["moe"],
+        mlp_free_layers=count["mamba"] + count["attention"],
+        mamba_intermediate_size=heads * head_dim,
+        mamba_num_heads=heads,
+        mamba_head_dim=head_dim,
+        mamba_n_groups=reader.int("n_groups", "mamba_n_groups", default=8),
+        mamba_state_size=reader.int("ssm_state_size", default=128),
+        mamba_conv_kernel=reader.int("conv_kernel", "mamba_d_conv", default=4),
+        mamba_conv_bias=reader.bool("use_conv_bias", "mamba_conv_bias", default=True),
+        mamba_in_proj_bias=reader.bool("use_bias", default=False),
+        mamba_out_proj_bias=reader.bool("use_bias", default=False),
+    )
+
+
+def _nemotron_h_blocks(config: dict, reader: _Reader) -> list[str]:
+    """Nemotron-H's blocks from ``layers_block_type`` (a list) or ``hybrid_override_pattern``."""
+    listed = config.get("layers_block_type")
+    if listed is not None:
+        if not isinstance(listed, list) or not listed or any(k not in NEMOTRON_H_BLOCK_TYPES for k in listed):
+            raise ConfigError(
+                f"{reader.name}: layers_block_type must list the blocks, each one of "
+                f"{', '.join(NEMOTRON_H_BLOCK_TYPES)}"
+            )
+        return [NEMOTRON_H_BLOCK_TYPES[k] for k in listed]
+    pattern = config.get("hybrid_override_pattern")
+    if not isinstance(pattern, str) or not pattern or any(c not in NEMOTRON_H_BLOCKS for c in pattern):
+        raise ConfigError(
+            f"{reader.name}: hybrid_override_pattern must name each layer with one of {''.join(NEMOTRON_H_BLOCKS)}"
+        )
+    return [NEMOTRON_H_BLOCKS[c] for c in pattern]
+
+
+def _granite_hybrid(config: dict, reader: _Reader, fields: dict[str, Any], layers: int) -> None:
+    """``GraniteMoeHybridDecoderLayer``: Mamba-2 (``mamba_expand x hidden`` wide, biases
+    ``mamba_proj_bias``, conv bias ``mamba_conv_bias``) or attention (biases: ``attention_bias``),
+    then a MoE of gated experts of ``intermediate_size`` (if ``num_local_experts`` > 0) and always a
+    gated shared MLP of ``shared_intermediate_size``."""
+    value = config.get("layer_types", config.get("layers_block_type"))
+    if value is None:
+        kinds = ["mamba"] * layers
+    elif isinstance(value, list) and len(value) == layers and all(k in GRANITE_LAYER_TYPES for k in value):
+        kinds = [GRANITE_LAYER_TYPES[k] for k in value]
+    else:
+        raise ConfigError(
+            f"{reader.name}: layer_types must name each of the {layers} layers with one of "
+            f"{', '.join(GRANITE_LAYER_TYPES)}"
+        )
+    shared = reader.int("shared_intermediate_size", default=1024)
+    fields["qkv_bias"] = fields["o_bias"] = reader.bool("attention_bias", default=False)
+    fields["mlp_bias"] = False
+    if fields.get("num_experts"):
+        fields["moe_intermediate_size"] = fields["intermediate_size"]
+        fields["shared_experts"] = 1
+        fields["shared_expert_intermediate_size"] = shared
+        fields["dense_layers"] = 0
+    fields["intermediate_size"] = shared
+    hidden = fields["hidden_size"]
+    inner = reader.int("mamba_expand", default=2) * hidden
+    heads, head_dim = _mamba2_heads(reader, inner)
+    fields.update(
+        mamba_layers=kinds.count("mamba"),
+        mamba_intermediate_size=inner,
+        mamba_num_heads=heads,
+        mamba_head_dim=head_dim,
+        mamba_n_groups=reader.int("mamba_n_groups", default=1),
+        mamba_state_size=reader.int("mamba_d_state", default=256),
+        mamba_conv_kernel=reader.int("mamba_d_conv", default=4),
+        mamba_conv_bias=reader.bool("mamba_conv_bias", default=True),
+        mamba_in_proj_bias=reader.bool("mamba_proj_bias", default=False),
+        mamba_out_proj_bias=reader.bool("mamba_proj_bias", default=False),
+    )
 
 
 def _latent_attention(reader: _Reader, fields: dict[str, Any]) -> None:

@@ -9,8 +9,9 @@ multiplier on model size:
   ``quantization_config`` stores it (``llm_calc.quantization.StoragePlan``);
 * **KV cache** — per token and layer, K and V for each KV head (or MLA's latent), times context and
   batch, with sliding-window layers capped at their window;
-* **state** — hybrid models' linear-attention layers (Qwen3-Next, Qwen3.5) keep no per-token
-  cache but a fixed convolution and recurrent state per sequence: it grows with batch, not context;
+* **state** — hybrid models' linear-attention layers (Qwen3-Next, Qwen3.5), short convolutions
+  (LFM2) and Mamba layers (Jamba, Falcon-H1, Nemotron-H, Granite 4) keep no per-token cache but a
+  fixed convolution and recurrent (SSM) state per sequence: it grows with batch, not context;
 * **activations** — the largest temporary buffers of one forward pass over a prefill chunk, plus
   fp32 logits for one position per sequence (engines compute only the last position's logits);
 * **overhead** — a fixed per-GPU runtime cost (CUDA context, kernels, library workspaces).
@@ -108,8 +109,9 @@ class MemoryBreakdown:
     activations_bytes: int
     overhead_bytes: int
     state_bytes: int = 0
-    """Linear-attention (Gated DeltaNet) state of every sequence in the batch, fixed whatever the
-    context (``llm_calc.architecture.state_bytes``); 0 for models without such layers. [bytes]"""
+    """Linear-attention (Gated DeltaNet), short-convolution and Mamba state of every sequence in the
+    batch, fixed whatever the context (``llm_calc.architecture.state_bytes``); 0 for models without
+    such layers. [bytes]"""
 
     @property
     def shardable_bytes(self) -> int:

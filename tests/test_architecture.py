@@ -1,5 +1,6 @@
 """Parameter counts and KV-cache sizes against published and hand-derived values."""
 
+import dataclasses
 import json
 
 import pytest
@@ -299,3 +300,124 @@ def test_parameter_groups_of_new_layers_add_up_to_the_oracle_checked_total(filen
     groups = parameter_groups(spec)
     assert sum(groups.values()) == count_parameters(spec).total
     assert min(groups.values()) >= 0
+
+
+# --- state-space hybrids: Jamba, Falcon-H1, Nemotron-H, Granite 4 (issue 11) ---------------------
+
+from llm_calc.architecture import mamba_params_per_layer  # noqa: E402
+
+
+def test_nemotron_3_nano_layout_and_state_by_hand():
+    """NVIDIA-Nemotron-3-Nano-30B-A3B: hybrid_override_pattern has 52 blocks, 23 "M" (Mamba-2),
+    23 "E" (MoE), 6 "*" (attention). Per Mamba-2 layer: inner = 64 heads x 64 = 4,096;
+    conv channels = 4,096 + 2 x 8 groups x 128 states = 6,144;
+    conv state 6,144 x (4 - 1) = 18,432 values x 2 bytes (bf16)           =    36,864 bytes;
+    SSM state 64 x 64 x 128 = 524,288 values x 4 bytes (the config's
+    mamba_ssm_cache_dtype float32, which vLLM honours for Nemotron-H)      = 2,097,152 bytes;
+    23 x 2,134,016 = 49,082,368 bytes per sequence.
+    KV cache: only the 6 attention blocks, 2 (K, V) x 2 KV heads x 128 x 2 bytes = 6,144 bytes a token."""
+    spec = _real("NVIDIA-Nemotron-3-Nano-30B-A3B-BF16.json")
+    assert (spec.num_layers, spec.mamba_layers, spec.attention_layers, spec.moe_layers) == (52, 23, 6, 23)
+    assert spec.mamba_state_bits == 32
+    assert state_bytes_per_sequence(spec) == 49_082_368
+    assert kv_bytes_per_token(spec) == 6_144
+
+
+def test_jamba_mamba1_layer_by_hand():
+    """AI21-Jamba-1.5-Mini (hidden 4,096, mamba_expand 2 -> inner 8,192, d_state 16, d_conv 4,
+    dt_rank 256, conv bias, no projection bias), one JambaMambaMixer:
+    in_proj 4,096 x 16,384 = 67,108,864; x_proj 8,192 x (256 + 2 x 16) = 2,359,296;
+    dt_proj 256 x 8,192 + 8,192 bias = 2,105,344; out_proj 8,192 x 4,096 = 33,554,432;
+    conv1d 8,192 x 4 + 8,192 = 40,960; A_log 8,192 x 16 = 131,072; D 8,192;
+    dt/B/C RMSNorms 256 + 16 + 16 = 288.  Sum 105,308,448.
+    Layout: attention where i % 8 == 4 (4 of 32 layers), MoE where i % 2 == 1 (16 layers)."""
+    spec = _real("AI21-Jamba-1.5-Mini.json")
+    assert mamba_params_per_layer(spec) == 105_308_448
+    assert (spec.mamba_layers, spec.attention_layers, spec.moe_layers, spec.dense_layers) == (28, 4, 16, 16)
+
+
+@pytest.mark.parametrize(
+    ("filename", "state_bytes", "kv_bytes"),
+    [
+        # 28 Mamba-1 layers x (8,192 x 3 x 2 conv + 8,192 x 16 x 2 SSM = 49,152 + 262,144 = 311,296);
+        # KV: 4 attention layers x 2 x 8 KV heads x 128 x 2 bytes
+        ("AI21-Jamba-1.5-Mini.json", 28 * 311_296, 16_384),
+        # every one of 44 layers: conv (3,072 + 2 x 256) x 3 x 2 = 21,504, SSM 24 x 128 x 256 x 2 =
+        # 1,572,864; KV in every layer too (attention beside Mamba): 44 x 2 x 2 x 128 x 2
+        ("Falcon-H1-7B-Instruct.json", 44 * 1_594_368, 45_056),
+        # 36 Mamba-2 layers: conv (3,072 + 2 x 128) x 3 x 2 = 19,968, SSM 48 x 64 x 128 x 2 = 786,432;
+        # KV: 4 attention layers x 2 x 4 KV heads x 128 x 2 bytes
+        ("granite-4.0-h-tiny.json", 36 * 806_400, 8_192),
+    ],
+)
+def test_mamba_state_and_kv_cache_by_hand(filename, state_bytes, kv_bytes):
+    """SSM state at the model dtype (bf16, DEFAULT_MAMBA_STATE_BITS) where the config names none."""
+    spec = _real(filename)
+    assert state_bytes_per_sequence(spec) == state_bytes
+    assert kv_bytes_per_token(spec) == kv_bytes
+
+
+@pytest.mark.parametrize(
+    ("filename", "total_b", "active_b"),
+    [
+        # NVIDIA Nemotron 3 Nano card: 31.6B total; about 3.6B active including embeddings
+        ("NVIDIA-Nemotron-3-Nano-30B-A3B-BF16.json", 31.6, 3.6),
+        # AI21 Jamba 1.5 card: "Jamba 1.5 Mini has 12B active and 52B total parameters"
+        ("AI21-Jamba-1.5-Mini.json", 52, 12),
+        # IBM Granite 4.0 docs: H-Tiny "7B total parameters, 1B activated" (rounded down; see the manifest)
+        ("granite-4.0-h-tiny.json", 7, None),
+    ],
+)
+def test_state_space_hybrid_counts_round_to_the_published_figures(filename, total_b, active_b):
+    counts = count_parameters(_real(filename))
+    digits = 1 if isinstance(total_b, float) else 0
+    assert round(counts.total / 1e9, digits) == total_b
+    if active_b is not None:
+        assert round(counts.active / 1e9, 1 if isinstance(active_b, float) else 0) == active_b
+
+
+def test_mamba_state_grows_with_batch_not_context():
+    from llm_calc.memory import InferenceSettings, inference_memory
+
+    spec = _real("NVIDIA-Nemotron-3-Nano-30B-A3B-BF16.json")
+    short = inference_memory(spec, InferenceSettings(context_tokens=1_000, batch=3))
+    long = inference_memory(spec, InferenceSettings(context_tokens=100_000, batch=3))
+    assert short.state_bytes == long.state_bytes == 3 * 49_082_368
+    assert long.kv_cache_bytes == 100 * short.kv_cache_bytes
+
+
+def test_decode_reads_the_mamba_state():
+    """One decode step reads the touched weights, the KV cache and the whole state."""
+    from llm_calc.hardware import decode_read_bytes
+    from llm_calc.memory import InferenceSettings, inference_memory
+
+    spec = _real("granite-4.0-h-tiny.json")
+    settings = InferenceSettings(context_tokens=4_096, batch=2)
+    memory = inference_memory(spec, settings)
+    assert memory.state_bytes == 2 * 36 * 806_400
+    without = decode_read_bytes(spec, settings, dataclasses.replace(memory, state_bytes=0))
+    assert decode_read_bytes(spec, settings, memory) - without == 2 * 36 * 806_400
+
+
+@pytest.mark.parametrize(
+    "filename",
+    [
+        "NVIDIA-Nemotron-3-Nano-30B-A3B-BF16.json",
+        "AI21-Jamba-1.5-Mini.json",
+        "Falcon-H1-7B-Instruct.json",
+        "granite-4.0-h-tiny.json",
+    ],
+)
+def test_parameter_groups_of_mamba_models_add_up(filename):
+    from llm_calc.architecture import parameter_groups
+
+    spec = _real(filename)
+    assert sum(parameter_groups(spec).values()) == count_parameters(spec).total
+
+
+def test_mamba_fields_are_validated():
+    spec = _real("granite-4.0-h-tiny.json")
+    with pytest.raises(ValueError, match="mamba_num_heads x mamba_head_dim"):
+        spec.with_changes(mamba_head_dim=63)
+    with pytest.raises(ValueError, match="exceed num_layers"):
+        spec.with_changes(mamba_layers=41)

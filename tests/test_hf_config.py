@@ -418,3 +418,95 @@ def test_deepseek_v3_moe_layer_freq_other_than_one_is_refused():
     config["moe_layer_freq"] = 2
     with pytest.raises(ConfigError, match="moe_layer_freq other than 1 is not modelled"):
         parse_config_text(json.dumps(config))
+
+
+# --- state-space hybrids (issue 11) ----------------------------------------------------------------
+
+NEMOTRON = "nvidia__NVIDIA-Nemotron-3-Nano-30B-A3B-BF16.json"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"hybrid_override_pattern": "MEX*"}, "hybrid_override_pattern must name each layer"),
+        ({"moe_latent_size": 1024}, "mlp_bias or moe_latent_size is not modelled"),
+        ({"mamba_ssm_cache_dtype": "float8"}, "mamba_ssm_cache_dtype 'float8' is not modelled"),
+        ({"sliding_window": 4096}, "sliding window in a nemotron_h model is not modelled"),
+        ({"num_hidden_layers": 40}, "num_hidden_layers differs"),
+    ],
+)
+def test_nemotron_h_configs_we_cannot_size_are_refused(change, message):
+    config = {**json.loads((HF_CONFIGS / NEMOTRON).read_text()), **change}
+    with pytest.raises(ConfigError, match=message):
+        parse_config_text(json.dumps(config))
+
+
+def test_nemotron_h_layers_block_type_spelling_is_read_like_the_pattern():
+    """transformers 5 saves the layout as layers_block_type; the same model must come out."""
+    config = json.loads((HF_CONFIGS / NEMOTRON).read_text())
+    names = {"M": "linear_attention", "E": "moe", "*": "full_attention", "-": "mlp"}
+    listed = {**config, "layers_block_type": [names[c] for c in config.pop("hybrid_override_pattern")]}
+    assert parse_config_text(json.dumps(listed)) == parse_config_text((HF_CONFIGS / NEMOTRON).read_bytes())
+
+
+def test_granite_4_without_layer_types_is_all_mamba_as_its_config_class_says():
+    config = json.loads((HF_CONFIGS / "ibm-granite__granite-4.0-h-tiny.json").read_text())
+    del config["layer_types"]
+    spec = parse_config_text(json.dumps(config))
+    assert (spec.mamba_layers, spec.attention_layers) == (40, 0)
+
+
+def test_granite_4_unknown_layer_type_is_refused():
+    config = json.loads((HF_CONFIGS / "ibm-granite__granite-4.0-h-tiny.json").read_text())
+    config["layer_types"][0] = "conv"
+    with pytest.raises(ConfigError, match="layer_types must name each of the 40 layers"):
+        parse_config_text(json.dumps(config))
+
+
+def test_jamba_offset_past_its_period_is_refused():
+    config = json.loads((HF_CONFIGS / "ai21labs__AI21-Jamba-1.5-Mini.json").read_text())
+    config["attn_layer_offset"] = 8
+    with pytest.raises(ConfigError, match="attn_layer_offset must be smaller than attn_layer_period"):
+        parse_config_text(json.dumps(config))
+
+
+def test_falcon_h1_mamba_heads_must_tile_its_width():
+    config = json.loads((HF_CONFIGS / "tiiuae__Falcon-H1-7B-Instruct.json").read_text())
+    del config["mamba_d_ssm"]  # FalconH1Config's default 1,024 is not 24 heads x 128
+    with pytest.raises(ConfigError, match="mamba_n_heads x mamba_d_head must equal the Mamba width 1024"):
+        parse_config_text(json.dumps(config))
+
+
+def test_nemotron_h_ssm_state_is_float32_unless_its_config_says_otherwise():
+    """NemotronHConfig and vLLM's NemotronHForCausalLMConfig both default mamba_ssm_cache_dtype to
+    float32; the other Mamba families keep the model dtype (16 bits)."""
+    config = json.loads((HF_CONFIGS / NEMOTRON).read_text())
+    del config["mamba_ssm_cache_dtype"]
+    assert parse_config_text(json.dumps(config)).mamba_state_bits == 32
+    config["mamba_ssm_cache_dtype"] = "bfloat16"
+    assert parse_config_text(json.dumps(config)).mamba_state_bits == 16
+    granite = parse_config_text((HF_CONFIGS / "ibm-granite__granite-4.0-h-tiny.json").read_bytes())
+    assert granite.mamba_state_bits == 16
+
+
+@pytest.mark.parametrize(
+    ("filename", "state_per_sequence"),
+    [
+        # by hand in tests/test_architecture.py (test_nemotron_3_nano_layout_and_state_by_hand and
+        # test_mamba_state_and_kv_cache_by_hand)
+        (NEMOTRON, 49_082_368),
+        ("ai21labs__AI21-Jamba-1.5-Mini.json", 28 * 311_296),
+        ("tiiuae__Falcon-H1-7B-Instruct.json", 44 * 1_594_368),
+        ("ibm-granite__granite-4.0-h-tiny.json", 36 * 806_400),
+    ],
+)
+def test_memory_cli_sizes_each_mamba_hybrid_with_its_state(capsys, filename, state_per_sequence):
+    """`python -m llm_calc memory --config FILE` works for every state-space family and its JSON
+    reports the state of every sequence as its own part of the total."""
+    from llm_calc.cli import main
+
+    assert main(["memory", "--config", str(HF_CONFIGS / filename), "--batch", "3", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["state_bytes"] == 3 * state_per_sequence
+    parts = ("weights_bytes", "kv_cache_bytes", "state_bytes", "activations_bytes", "overhead_bytes")
+    assert report["total_bytes"] == sum(report[k] for k in parts)
