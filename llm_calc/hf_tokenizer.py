@@ -60,6 +60,7 @@ from llm_calc.hub import (
     check_repo_id,
     fetch_file,
 )
+from llm_calc.tokens import TokenCount, word_count
 
 TOKENIZER_FILE = "tokenizer.json"
 """The ``tokenizers`` library's one-file tokenizer (transformers ``TOKENIZER_FILE``)."""
@@ -92,6 +93,9 @@ SPECIAL_TOKEN_KEYS = ("bos_token", "eos_token", "unk_token", "sep_token", "pad_t
 """The named special tokens transformers passes to a chat template (``SPECIAL_TOKENS_ATTRIBUTES``) [2]."""
 DEFAULT_TEMPLATE_NAME = "default"
 """The template used when ``chat_template`` is a list of named templates (transformers' choice)."""
+DEFAULT_SYSTEM_MESSAGE = "You are a helpful assistant."
+"""The system message of the chat whose overhead is shown unless another is given (the OpenAI
+Cookbook's example system message, "How to count tokens with tiktoken")."""
 
 
 class NoTokenizerJsonError(HubFileNotFoundError):
@@ -242,6 +246,51 @@ class HfTokenizer:
         except ValueError as error:
             return ChatOverhead(None, content, str(error))
         return ChatOverhead(self.count(rendered, special=True), content, "", rendered)
+
+
+@dataclass(frozen=True)
+class HubCount:
+    """One fetched tokenizer's count of a text and its chat template's overhead."""
+
+    count: TokenCount
+    commit: str
+    chat: ChatOverhead
+
+    def report_fields(self) -> dict[str, object]:
+        """What the CLI's JSON adds for a fetched tokenizer."""
+        return {
+            "source": "huggingface",
+            "commit": self.commit,
+            "chat_prompt_tokens": self.chat.prompt_tokens,
+            "chat_overhead_tokens": self.chat.overhead_tokens,
+            "chat_template_problem": self.chat.problem,
+        }
+
+
+def count_with_hub(text: str, repo_ids: list[str], special: bool, system: str, settings: HubSettings) -> list[HubCount]:
+    """``text`` counted with each repository's tokenizer, and the overhead of its chat template for
+    ``system`` and ``text`` as the user message. Raises as :func:`load_hf_tokenizer` and
+    :meth:`HfTokenizer.count` (a text too long)."""
+    characters, words = len(text), word_count(text)
+    counts = []
+    for repo_id in repo_ids:
+        tokenizer = load_hf_tokenizer(repo_id, settings)
+        tokens = tokenizer.count(text, special)
+        counts.append(
+            HubCount(
+                TokenCount(repo_id, tokens, characters, words), tokenizer.commit, tokenizer.chat_overhead(system, text)
+            )
+        )
+    return counts
+
+
+def chat_note(fields: dict[str, object]) -> str:
+    """The chat overhead as the CLI's text output says it, from :meth:`HubCount.report_fields`."""
+    if fields["chat_overhead_tokens"] is None:
+        return f"  chat template not rendered: {fields['chat_template_problem']}"
+    return (
+        f"  chat prompt {fields['chat_prompt_tokens']:,} tokens ({fields['chat_overhead_tokens']:+,} for the template)"
+    )
 
 
 def render_chat_template(template: str, messages: list[dict[str, str]], limit_chars: int, **special: str) -> str:

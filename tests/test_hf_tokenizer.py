@@ -283,3 +283,47 @@ def test_an_unreachable_hub_is_one_line_within_5_s(tmp_path, kind):
         elapsed = time.monotonic() - start
     assert elapsed < DEADLINE_S, elapsed
     assert endpoint in one_line(unreachable.value)
+
+
+# --- the command line ----------------------------------------------------------------------------------
+
+
+def test_cli_reports_each_fetched_tokenizer_under_its_repo_id(tmp_path, monkeypatch, capsys):
+    """`tokens FILE --hf A --hf B`: one row per repository, beside the shipped encodings asked for.
+    "hello world!" is hello | world | ! = 3 tokens; the default system message "You are a helpful
+    assistant." is You | are | a | helpful | assistant | . = 6 tokens ("You", "helpful" and "." each the
+    unknown token); the ChatML template adds the same 9 framing tokens as above: 18 in all."""
+    from llm_calc.cli import main
+
+    text = tmp_path / "prompt.txt"
+    text.write_text("hello world!")
+    other = "t/other"
+    with serve({REPO: chat_repo(), other: repo(tokenizer__json=TOKENIZER_JSON)}) as hub:
+        monkeypatch.setenv("HF_ENDPOINT", hub.endpoint)
+        assert main(["tokens", str(text), "--encoding", "cl100k_base", "--hf", REPO, "--hf", other, "--json"]) == 0
+        rows = json.loads(capsys.readouterr().out)
+        assert main(["tokens", str(text), "--encoding", "cl100k_base", "--hf", REPO, "--hf", other]) == 0
+        table = capsys.readouterr().out
+    assert [(r["encoding"], r["tokens"]) for r in rows] == [("cl100k_base", 3), (REPO, 3), (other, 3)]
+    assert rows[1]["chat_overhead_tokens"] == CHAT_OVERHEAD_TOKENS and rows[1]["chat_prompt_tokens"] == 3 + 6 + 9
+    assert rows[1]["source"] == "huggingface" and rows[1]["commit"] == Repo({}).commit
+    assert rows[2]["chat_overhead_tokens"] is None and "has no chat template" in rows[2]["chat_template_problem"]
+    lines = table.splitlines()
+    assert lines[1].startswith(REPO) and "(+9 for the template)" in lines[1]
+    assert lines[2].startswith(other) and "chat template not rendered" in lines[2]
+
+
+@pytest.mark.parametrize(
+    ("repo_id", "message"),
+    [("not a model", "ORG/NAME"), ("t/missing", "no model t/missing"), ("t/kimi-like", "has no tokenizer.json")],
+)
+def test_cli_refuses_in_one_line(tmp_path, monkeypatch, capsys, repo_id, message):
+    from llm_calc.cli import main
+
+    text = tmp_path / "prompt.txt"
+    text.write_text("hello")
+    with serve({"t/kimi-like": repo(tiktoken__model=b"aGVsbG8= 0\n")}) as hub:
+        monkeypatch.setenv("HF_ENDPOINT", hub.endpoint)
+        assert main(["tokens", str(text), "--hf", repo_id]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err
