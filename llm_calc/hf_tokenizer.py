@@ -7,9 +7,9 @@ huggingface_hub's cache, so a tokenizer read once is read from disk afterwards):
 
 - ``tokenizer.json``: the whole tokenizer (normalizer, pre-tokenizer, model, added tokens) as the
   ``tokenizers`` library saves it [1]. Required: a repository without one (some ship only a tiktoken
-  file or a SentencePiece model and remote code, e.g. ``moonshotai/Kimi-K2-Instruct``'s
-  ``tiktoken.model`` read by its ``tokenization_kimi.py``) is refused by name, since reading it would
-  mean running the repository's code;
+  file or a SentencePiece model and remote code, e.g. Moonshot's Kimi K2 models: a ``tiktoken.model``
+  read by their ``tokenization_kimi.py`` [4]) is refused by name, since reading it would mean running
+  the repository's code;
 - ``chat_template.jinja``, else the ``chat_template`` of ``tokenizer_config.json``: the chat template,
   as transformers 5 reads them [2]; ``tokenizer_config.json`` also names the special tokens
   (``bos_token``, ``eos_token`` ...) a template may print.
@@ -40,6 +40,10 @@ References
        ``strftime_now``) and ``tokenization_utils_base.py`` (``apply_chat_template``: the special
        tokens map passed to the template, the result tokenized with ``add_special_tokens=False``).
 .. [3] Jinja, "Sandbox", https://jinja.palletsprojects.com/en/stable/sandbox/
+.. [4] exo-explore/exo pull request 1024, "Fix Kimi K2 Thinking download by adding tiktoken.model",
+       https://github.com/exo-explore/exo/pull/1024; thinking-machines-lab/tinker-cookbook pull request
+       784 (Kimi's ``tokenization_kimi.TikTokenTokenizer``),
+       https://github.com/thinking-machines-lab/tinker-cookbook/pull/784
 """
 
 from __future__ import annotations
@@ -70,18 +74,20 @@ CHAT_TEMPLATE_FILE = "chat_template.jinja"
 """The chat template as its own file (transformers ``CHAT_TEMPLATE_FILE``); it wins over the config's."""
 
 MAX_TOKENIZER_BYTES = 64 * 1024**2
-"""Largest ``tokenizer.json`` read [bytes]. The largest we know are about 33 MB (google/gemma-3-27b-it,
-a 262,144-token vocabulary with its merges; https://huggingface.co/google/gemma-3-27b-it/tree/main)."""
+"""Largest ``tokenizer.json`` read [bytes]. The file holds the whole vocabulary and every BPE merge as
+JSON text; vocabularies reach 262,144 tokens (Gemma 3), a few tens of MB of JSON. A larger file is
+refused from its size before any download."""
 MAX_TOKENIZER_CONFIG_BYTES = 8 * 1024**2
 """Largest ``tokenizer_config.json`` read [bytes]: its ``added_tokens_decoder`` lists every added token
-(over 6,000 for Gemma 3, about 1.2 MB)."""
+in about 150 bytes of JSON each, so 8 MiB holds over 50,000 of them."""
 MAX_CHAT_TEMPLATE_BYTES = 1024**2
 """Largest ``chat_template.jinja`` read [bytes]; real templates are a few KB."""
 
 MAX_COUNT_CHARS = 1_000_000
 """Longest text a fetched tokenizer counts [characters]. ``tokenizers`` keeps per-byte alignments
-and per-token offsets and strings while it encodes: about 190 bytes of peak memory per character
-measured for a 4 MB text (byte-level BPE, tokenizers 0.23.3), so 1 M characters take about 190 MB.
+and per-token offsets and strings while it encodes: 713 MiB of peak memory for a 4,000,000-character
+text here (187 bytes a character; byte-level BPE with a 2,000-token vocabulary trained on this
+repository's README, tokenizers 0.23.3), so 1 M characters take about 190 MB.
 The shipped tokenizers count longer texts in pieces cut where their patterns are known to split;
 an arbitrary ``tokenizer.json`` gives no such guarantee, so longer texts are refused, not guessed."""
 

@@ -327,3 +327,31 @@ def test_cli_refuses_in_one_line(tmp_path, monkeypatch, capsys, repo_id, message
         assert main(["tokens", str(text), "--hf", repo_id]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err
+
+
+def test_cli_honours_hf_token_and_hf_hub_offline(tmp_path, monkeypatch, capsys):
+    """The command line sends the user's own HF_TOKEN (a gated repository reads), and with
+    HF_HUB_OFFLINE=1 answers from the cache with the Hub gone; an id never fetched is one line
+    within 5 s."""
+    from llm_calc.cli import main
+
+    text = tmp_path / "prompt.txt"
+    text.write_text("hello world, hello!")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "home"))
+    with serve({"t/gated": replace(chat_repo(), token="secret")}) as hub:
+        monkeypatch.setenv("HF_ENDPOINT", hub.endpoint)
+        assert main(["tokens", str(text), "--encoding", "r50k_base", "--hf", "t/gated"]) == 2
+        assert "HF_TOKEN" in capsys.readouterr().err
+        monkeypatch.setenv("HF_TOKEN", "secret")
+        assert main(["tokens", str(text), "--encoding", "r50k_base", "--hf", "t/gated", "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)[1]["tokens"] == 5
+    monkeypatch.setenv("HF_ENDPOINT", closed_endpoint())
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert main(["tokens", str(text), "--encoding", "r50k_base", "--hf", "t/gated", "--json"]) == 0
+    row = json.loads(capsys.readouterr().out)[1]
+    assert (row["encoding"], row["tokens"], row["chat_overhead_tokens"]) == ("t/gated", 5, CHAT_OVERHEAD_TOKENS)
+    start = time.monotonic()
+    assert main(["tokens", str(text), "--hf", "t/never-fetched"]) == 2
+    assert time.monotonic() - start < DEADLINE_S
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "offline" in err
