@@ -167,7 +167,8 @@ if not counts:
 hf_tokenizer = fetched_tokenizer(hf_id)
 hf = None if hf_tokenizer is None else hf_count(hf_tokenizer, text, count_special, cached_words(text))
 compared = [(REGISTRY[name].label, counts[name], REGISTRY[name].models) for name in chosen]
-compared += [] if hf is None else [(f"{hf.encoding} (Hugging Face)", hf, f"{hf.encoding}, read from the Hub")]
+if hf is not None:
+    compared.append((f"{hf.encoding} (Hugging Face)", hf, f"its tokenizer.json at commit {hf_tokenizer.commit[:12]}"))
 
 # --- counts -----------------------------------------------------------------------------------
 markers = special_markers(text)
