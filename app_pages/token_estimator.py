@@ -1,10 +1,12 @@
 """Token estimator: exact counts for real tokenizers, context-window fill, cost and the tokens."""
 
+from contextlib import nullcontext
+
 import pandas as pd
 import streamlit as st
 
 from llm_calc.catalog import CatalogError
-from llm_calc.tokenizers import REGISTRY, TokenizerError, get_tokenizer
+from llm_calc.tokenizers import REGISTRY, TokenizerError, count_many, get_tokenizer
 from llm_calc.tokens import (
     CHAT_REPLY_PRIMER,
     CHAT_TOKENS_PER_MESSAGE,
@@ -22,6 +24,7 @@ from llm_calc.tokens import (
     word_count,
 )
 from ui.charts import context_fill_figure, context_label, token_count_figure
+from ui.hf_tokens import chat_overhead_metric, count_row, fetched_tokenizer, hf_count, hf_id_input
 from ui.text import escape_markdown
 from ui.token_html import spans_html
 from ui.url_params import read_link, report_ignored
@@ -33,9 +36,9 @@ DEFAULT_TOKENIZERS = ["o200k_base", "cl100k_base", "llama3", "mistral_tekken"]
 COMPLETION_STEPS = (0, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536, 100000, 128000)
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
-def cached_count(text: str, encoding: str, special: bool) -> int:
-    return get_tokenizer(encoding).count(text, special)
+@st.cache_data(max_entries=16, show_spinner=False)
+def cached_counts(text: str, encodings: tuple[str, ...], special: bool) -> dict[str, int]:
+    return count_many(text, encodings, special)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -44,21 +47,21 @@ def cached_words(text: str) -> int:
 
 
 def count_everything(text: str, special: bool) -> tuple[dict[str, TokenCount], dict[str, str]]:
-    """Counts for every shipped tokenizer (the context table needs them all), with a progress
-    bar for long texts; a tokenizer whose file is missing or altered is reported, not fatal."""
-    bar = st.progress(0.0, "Counting tokens…") if len(text) > PROGRESS_FROM_CHARS else None
-    counts, broken = {}, {}
-    characters, words = len(text), cached_words(text)
-    for index, name in enumerate(REGISTRY):
-        if bar:
-            bar.progress(index / len(REGISTRY), f"Counting with {REGISTRY[name].label}…")
+    """Counts for every shipped tokenizer (the context table needs them all), all at once on the
+    counting threads, with a spinner for long texts; a tokenizer whose file is missing or altered is
+    reported, not fatal."""
+    broken = {}
+    for name in REGISTRY:
         try:
-            counts[name] = TokenCount(name, cached_count(text, name, special), characters, words)
+            get_tokenizer(name)
         except TokenizerError as error:
             broken[name] = str(error)
-    if bar:
-        bar.empty()
-    return counts, broken
+    working = tuple(name for name in REGISTRY if name not in broken)
+    long_text = len(text) > PROGRESS_FROM_CHARS
+    with st.spinner(f"Counting with {len(working)} tokenizers…", show_time=True) if long_text else nullcontext():
+        tokens = cached_counts(text, working, special)
+    characters, words = len(text), cached_words(text)
+    return {name: TokenCount(name, tokens[name], characters, words) for name in working}, broken
 
 
 def load_sample() -> None:
@@ -70,7 +73,8 @@ st.title("Token estimator")
 st.write(
     "How many tokens is this text? Exact counts from the real GPT, Llama and Mistral tokenizers next "
     f"to the “{RULE_TOKENS_PER_WORD} tokens per word” rule, the context window it fills and its cost. "
-    "Everything runs offline."
+    "The shipped tokenizers run offline; any other model's own tokenizer is read from the Hugging Face Hub "
+    "by its id (sidebar)."
 )
 
 # --- input ------------------------------------------------------------------------------------
@@ -96,6 +100,7 @@ with st.sidebar:
     )
     show_whitespace = st.toggle("Show whitespace", key="whitespace", bind="query-params")
     show_ids = st.toggle("Show token ids", key="ids", bind="query-params")
+    hf_id = hf_id_input()
 
 source_col, sample_col = st.columns(2, vertical_alignment="bottom")
 source = source_col.radio(
@@ -159,6 +164,11 @@ for name, problem in broken.items():
 chosen = [name for name in chosen if name in counts]
 if not counts:
     st.stop()
+hf_tokenizer = fetched_tokenizer(hf_id)
+hf = None if hf_tokenizer is None else hf_count(hf_tokenizer, text, count_special, cached_words(text))
+compared = [(REGISTRY[name].label, counts[name], REGISTRY[name].models) for name in chosen]
+if hf is not None:
+    compared.append((f"{hf.encoding} (Hugging Face)", hf, f"its tokenizer.json at commit {hf_tokenizer.commit[:12]}"))
 
 # --- counts -----------------------------------------------------------------------------------
 markers = special_markers(text)
@@ -182,23 +192,10 @@ words.metric("Words", f"{any_count.words:,}", help="whitespace-separated; not me
 characters.metric("Characters", f"{any_count.characters:,}")
 rule.metric(f"Rule of thumb (tokens, {RULE_TOKENS_PER_WORD} × words)", f"{any_count.rule_estimate:,}")
 
-if not chosen:
+if not compared:
     st.info("Choose at least one tokenizer to compare (sidebar).")
 else:
-    table = pd.DataFrame(
-        [
-            {
-                "tokenizer": REGISTRY[name].label,
-                "tokens": counts[name].tokens,
-                "tokens per word": counts[name].tokens_per_word,
-                "characters per token": counts[name].characters_per_token,
-                "rule of thumb (tokens)": counts[name].rule_estimate,
-                "rule error (%)": None if counts[name].rule_error is None else 100 * counts[name].rule_error,
-                "used by": REGISTRY[name].models,
-            }
-            for name in chosen
-        ]
-    )
+    table = pd.DataFrame([count_row(label, count, used_by) for label, count, used_by in compared])
     st.dataframe(
         table,
         hide_index=True,
@@ -212,9 +209,7 @@ else:
         },
     )
     st.plotly_chart(
-        token_count_figure(
-            [REGISTRY[n].label for n in chosen], [counts[n].tokens for n in chosen], any_count.rule_estimate
-        ),
+        token_count_figure([c[0] for c in compared], [c[1].tokens for c in compared], any_count.rule_estimate),
         width="stretch",
     )
     st.caption(
@@ -294,13 +289,16 @@ with st.expander("Count a chat request (system + user message)"):
     user = st.text_area("User message", text[:MAX_TEXT_IN_URL], key="chat_user")
     name = st.text_input("Optional name on the user message", key="chat_name", max_chars=64)
     messages = [ChatMessage("system", system), ChatMessage("user", user, name or None)]
-    for column, encoding in zip(st.columns(2), ("o200k_base", "cl100k_base"), strict=True):
+    chat_columns = st.columns(2 if hf_tokenizer is None else 3)
+    for column, encoding in zip(chat_columns, ("o200k_base", "cl100k_base"), strict=False):
         if encoding not in counts:
             continue
         column.metric(
             f"Prompt tokens ({REGISTRY[encoding].label})",
             f"{chat_tokens(get_tokenizer(encoding), messages):,}",
         )
+    if hf_tokenizer is not None:
+        chat_overhead_metric(chat_columns[2], hf_tokenizer, system, user)
     st.caption(
         f"OpenAI's chat format adds {CHAT_TOKENS_PER_MESSAGE} tokens per message (plus the role), "
         f"{CHAT_TOKENS_PER_NAME} per name, and {CHAT_REPLY_PRIMER} to prime the reply "
@@ -309,13 +307,17 @@ with st.expander("Count a chat request (system + user message)"):
 
 # --- the tokens -------------------------------------------------------------------------------
 st.subheader("The tokens")
-if chosen:
-    shown = st.selectbox("Tokenizer", chosen, format_func=lambda n: REGISTRY[n].label, key="view")
-    spans, truncated = token_spans(get_tokenizer(shown), text, DISPLAY_TOKENS, count_special)
+viewable = chosen + ([] if hf is None else [hf.encoding])
+if viewable:
+    shown = st.selectbox(
+        "Tokenizer", viewable, format_func=lambda n: REGISTRY[n].label if n in REGISTRY else n, key="view"
+    )
+    viewed = get_tokenizer(shown) if shown in REGISTRY else hf_tokenizer
+    spans, truncated = token_spans(viewed, text, DISPLAY_TOKENS, count_special)
     if truncated:
         st.caption(
-            f"Showing the first {DISPLAY_TOKENS:,} of {counts[shown].tokens:,} tokens; the counts above "
-            "cover the whole text."
+            f"Showing the first {DISPLAY_TOKENS:,} of {counts.get(shown, hf).tokens:,} tokens; "
+            "the counts above cover the whole text."
         )
     st.html(spans_html(spans, show_whitespace, show_ids))
     st.caption(

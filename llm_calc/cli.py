@@ -3,6 +3,7 @@
     python -m llm_calc memory --model meta-llama/Meta-Llama-3-70B --precision q4_k_m \
         --context 32768 --batch 4 --json
     python -m llm_calc tokens notes.txt --encoding cl100k_base --json
+    python -m llm_calc tokens notes.txt --hf Qwen/Qwen3-8B   # any model's tokenizer.json from the Hub
     python -m llm_calc models          # the catalog's Hugging Face ids
     python -m llm_calc gpus            # the catalog's cards
 
@@ -47,6 +48,7 @@ from llm_calc.hardware import (
     size_on_gpus,
 )
 from llm_calc.hf_config import MAX_CONFIG_BYTES, ConfigError, parse_checkpoint_text, parse_config_text
+from llm_calc.hf_tokenizer import DEFAULT_SYSTEM_MESSAGE, chat_note, count_with_hub
 from llm_calc.hub import (
     HubIdError,
     HubModel,
@@ -185,6 +187,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="count special-token text such as <|endoftext|> as special tokens",
     )
     tokens.add_argument("--json", action="store_true", help="print a JSON list, one object per encoding")
+    tokens.add_argument(
+        "--hf",
+        action="append",
+        default=[],
+        metavar="ORG/NAME",
+        help="also count with this Hugging Face model's tokenizer.json, fetched and cached (repeatable); "
+        "its chat template's overhead is reported beside it",
+    )
+    tokens.add_argument(
+        "--system",
+        default=DEFAULT_SYSTEM_MESSAGE,
+        help="system message for the --hf chat overhead (the text is the user's)",
+    )
 
     commands.add_parser("models", help="list the model catalog")
     commands.add_parser("gpus", help="list the GPU catalog")
@@ -698,8 +713,9 @@ def tokens_report(args: argparse.Namespace) -> list[dict]:
     if len(data) > MAX_TOKEN_INPUT_BYTES:
         raise UsageError(f"input is larger than {MAX_TOKEN_INPUT_BYTES:,} bytes; split it")
     upload = decode_upload(data)
+    fetched = [] if not args.hf else count_with_hub(upload.text, args.hf, args.special, args.system, _hub_settings())
     counts = count_tokens(upload.text, args.encoding or list(REGISTRY), special=args.special)
-    return [
+    rows = [
         {
             "encoding": c.encoding,
             "tokens": c.tokens,
@@ -710,8 +726,16 @@ def tokens_report(args: argparse.Namespace) -> list[dict]:
             "rule_estimate": c.rule_estimate,
             "undecodable_bytes": upload.replaced_bytes,
         }
-        for c in counts
+        for c in [*counts, *(f.count for f in fetched)]
     ]
+    for row, hub_count in zip(rows[len(counts) :], fetched, strict=True):
+        row.update(hub_count.report_fields())
+    return rows
+
+
+def _hub_settings() -> HubSettings:
+    """The CLI's Hub settings: the environment's, with the user's own HF_TOKEN."""
+    return HubSettings.from_env(token=token_from_env(shared_deployment=False))
 
 
 def print_tokens_text(report: list[dict]) -> None:
@@ -719,6 +743,7 @@ def print_tokens_text(report: list[dict]) -> None:
         print(
             f"{row['encoding']:16s} {row['tokens']:>12,} tokens  {row['characters']:>12,} chars"
             f"  {row['words']:>10,} words  (rule of thumb: {row['rule_estimate']:,})"
+            + (chat_note(row) if "chat_overhead_tokens" in row else "")
         )
 
 

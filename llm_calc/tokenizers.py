@@ -26,8 +26,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import re
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
 from importlib import metadata
@@ -165,6 +168,61 @@ join them), so the count is the same as for the whole text. The pieces are encod
 threads and stay below the length at which tiktoken's regex can fail on one enormous
 whitespace-free run [2]."""
 
+COUNT_WORKERS = max(2, os.cpu_count() or 1)
+"""Threads that count pieces at once, shared by every count in the process. tiktoken's
+``encode_ordinary`` releases the GIL while it encodes (its ``encode_ordinary_batch`` runs on a
+thread pool for that reason), so pieces of several texts and encodings run on every core; at
+most this many pieces' token lists are alive at once."""
+
+_POOL: list[ThreadPoolExecutor] = []
+_POOL_LOCK = threading.Lock()
+_IN_POOL = threading.local()
+
+
+def _mark_pool_thread() -> None:
+    _IN_POOL.active = True
+
+
+def run_counts(jobs: list[Callable[[], int]]) -> list[int]:
+    """Each job's count, the jobs run on the shared pool of :data:`COUNT_WORKERS` threads.
+
+    A job that itself counts (from inside the pool) runs its jobs in its own thread: waiting on
+    the pool from the pool could leave every worker waiting."""
+    if len(jobs) <= 1 or getattr(_IN_POOL, "active", False):
+        return [job() for job in jobs]
+    with _POOL_LOCK:
+        if not _POOL:
+            _POOL.append(
+                ThreadPoolExecutor(COUNT_WORKERS, thread_name_prefix="llm_calc.count", initializer=_mark_pool_thread)
+            )
+        pool = _POOL[0]
+    return [future.result() for future in [pool.submit(job) for job in jobs]]
+
+
+def count_jobs(tokenizer: Tokenizer, text: str, special: bool = False) -> list[Callable[[], int]]:
+    """``tokenizer``'s count of ``text`` as independent jobs whose counts add up to it: one per piece
+    for a tokenizer that can split the text (``count_jobs`` method), else one job."""
+    split = getattr(tokenizer, "count_jobs", None)
+    if split is not None:
+        return split(text, special)
+    return [lambda: tokenizer.count(text, special)]
+
+
+def count_many(text: str, names: Iterable[str], special: bool = False) -> dict[str, int]:
+    """``text`` counted with each named shipped tokenizer, every piece of every tokenizer on the
+    shared pool at once (the page's and the benchmark's path); ``ValueError`` for an unknown name."""
+    tokenizers = {name: get_tokenizer(name) for name in names}
+    owners, jobs = [], []
+    for name, tokenizer in tokenizers.items():
+        pieces = count_jobs(tokenizer, text, special)
+        owners += [name] * len(pieces)
+        jobs += pieces
+    totals = dict.fromkeys(tokenizers, 0)
+    for name, count in zip(owners, run_counts(jobs), strict=True):
+        totals[name] += count
+    return totals
+
+
 _SAFE_CUT = re.compile(r"(?<=\S)\n(?=\S)")
 
 
@@ -214,16 +272,14 @@ class TiktokenTokenizer:
         return [i + self._id_offset for i in ids] if self._id_offset else ids
 
     def count(self, text: str, special: bool = False) -> int:
+        return sum(run_counts(self.count_jobs(text, special)))
+
+    def count_jobs(self, text: str, special: bool = False) -> list[Callable[[], int]]:
+        """One job per piece of :func:`split_for_counting` (special-token text: the whole text)."""
         if special and self._parses_special:
-            return len(self._encoding.encode(text, allowed_special="all"))
-        pieces = split_for_counting(text)
-        if len(pieces) == 1:
-            return len(self._encoding.encode_ordinary(text))
-        # a few pieces at a time, so at most ~1 M characters of token lists are alive at once
-        return sum(
-            sum(map(len, self._encoding.encode_ordinary_batch(pieces[i : i + 4], num_threads=2)))
-            for i in range(0, len(pieces), 4)
-        )
+            return [lambda: len(self._encoding.encode(text, allowed_special="all"))]
+        encode = self._encoding.encode_ordinary
+        return [lambda piece=piece: len(encode(piece)) for piece in split_for_counting(text)]
 
     def token_bytes(self, token_id: int) -> bytes:
         return self._encoding.decode_single_token_bytes(token_id - self._id_offset)

@@ -8,7 +8,9 @@ file and read a safetensors header, served from memory on 127.0.0.1, so tests ne
   ``GatedRepo`` (401 without a token, 403 with a wrong one), ``EntryNotFound`` (404, with the commit),
   ``RevisionNotFound`` (404).
 
-Also: :func:`hanging_endpoint`, a port that accepts connections and never answers, and
+Also: :func:`word_level_tokenizer_json` and :func:`byte_level_tokenizer_json`, small ``tokenizer.json``
+files built with the ``tokenizers`` library for a repository to serve; :func:`hanging_endpoint`,
+a port that accepts connections and never answers, and
 :func:`closed_endpoint`, a port nobody listens on.
 """
 
@@ -160,3 +162,37 @@ def safetensors_bytes(tensors: list[tuple[str, str, list[int], int]], data_byte:
         offset += n_bytes
     text = json.dumps(header).encode()
     return struct.pack("<Q", len(text)) + text + data_byte * offset
+
+
+def word_level_tokenizer_json(
+    vocab: list[str], special: list[str] = (), added: list[str] = (), truncation: int | None = None
+) -> bytes:
+    """A ``tokenizer.json`` built with the ``tokenizers`` library: a WordLevel model over ``vocab`` (ids
+    in list order, the first entry the unknown token) behind the ``Whitespace`` pre-tokenizer, which
+    splits on ``\\w+|[^\\w\\s]+``, so every count is one token per run of word characters or of
+    punctuation. ``special`` and ``added`` are added tokens (special or not) numbered after the vocab;
+    ``truncation`` saves a truncation length in the file, as BERT-style tokenizers do."""
+    from tokenizers import AddedToken, Tokenizer, models, pre_tokenizers
+
+    tokenizer = Tokenizer(models.WordLevel({word: i for i, word in enumerate(vocab)}, unk_token=vocab[0]))
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer.add_special_tokens([AddedToken(token, special=True) for token in special])
+    tokenizer.add_tokens([AddedToken(token, special=False) for token in added])
+    if truncation is not None:
+        tokenizer.enable_truncation(truncation)
+    return tokenizer.to_str().encode()
+
+
+def byte_level_tokenizer_json(corpus: list[str], vocab_size: int) -> bytes:
+    """A byte-level BPE ``tokenizer.json`` (GPT-2's layout: ByteLevel pre-tokenizer and decoder)
+    trained with the ``tokenizers`` library on ``corpus``."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False
+    )
+    tokenizer.train_from_iterator(corpus, trainer)
+    return tokenizer.to_str().encode()

@@ -147,3 +147,25 @@ def test_chunked_counting_equals_whole_text_counting():
     for name in ("o200k_base", "cl100k_base", "r50k_base", "llama3", "mistral_tekken"):
         tokenizer = get_tokenizer(name)
         assert sum(tokenizer.count(p) for p in pieces) == len(tokenizer.encode(text)), name
+
+
+def test_counting_in_parallel_equals_tiktokens_count_of_the_whole_text():
+    """count_many runs every piece of every encoding on one shared thread pool; each total must still
+    be tiktoken's own count of the whole text (one encode_ordinary call, no pieces, no threads)."""
+    text = "\n".join(SAMPLES * 2000)  # ~600 k characters: several CHUNK_CHARS pieces per encoding
+    assert len(split_for_counting(text)) >= 3
+    names = ["o200k_base", "cl100k_base", "p50k_base", "r50k_base", "llama3", "mistral_v1"]
+    counts = tokenizers.count_many(text, names)
+    assert list(counts) == names
+    for name in ("o200k_base", "cl100k_base", "p50k_base", "r50k_base", "llama3"):
+        assert counts[name] == len(get_tokenizer(name)._encoding.encode_ordinary(text)), name
+    assert counts["mistral_v1"] == get_tokenizer("mistral_v1").count(text)
+
+
+def test_a_count_started_inside_the_pool_does_not_wait_on_the_pool():
+    """A job that counts (from a pool thread) runs its pieces in its own thread: with every worker
+    waiting on the pool the page would hang. More such jobs than workers must all finish."""
+    text = "\n".join(SAMPLES * 2000)
+    expected = len(get_tokenizer("r50k_base")._encoding.encode_ordinary(text))
+    jobs = [lambda: get_tokenizer("r50k_base").count(text) for _ in range(tokenizers.COUNT_WORKERS + 2)]
+    assert tokenizers.run_counts(jobs) == [expected] * len(jobs)
