@@ -47,7 +47,13 @@ from llm_calc.hardware import (
     PREFILL_MFU,
     size_on_gpus,
 )
-from llm_calc.hf_config import MAX_CONFIG_BYTES, ConfigError, parse_checkpoint_text, parse_config_text
+from llm_calc.hf_config import (
+    MAX_CONFIG_BYTES,
+    ConfigError,
+    load_config_json,
+    parse_checkpoint_text,
+    parse_config_text,
+)
 from llm_calc.hf_tokenizer import DEFAULT_SYSTEM_MESSAGE, chat_note, count_with_hub
 from llm_calc.hub import (
     HubIdError,
@@ -58,6 +64,14 @@ from llm_calc.hub import (
     check_repo_id,
     fetch_model,
     token_from_env,
+)
+from llm_calc.measure import (
+    DEFAULT_TIME_BUDGET_S,
+    MeasureError,
+    MeasureRequest,
+    device_gpu,
+    measure,
+    stored_config_path,
 )
 from llm_calc.memory import DEFAULT_PREFILL_CHUNK_TOKENS, InferenceSettings
 from llm_calc.precision import AS_SHIPPED, KV_ALIASES, KV_FORMATS, WEIGHT_PRECISIONS, kv_format, weight_format
@@ -82,7 +96,7 @@ from llm_calc.training import (
     training_memory,
     training_run,
 )
-from llm_calc.units import format_count, format_gib
+from llm_calc.units import GIB, format_count, format_gib
 
 MIN_CUSTOM_PARAMS_B = 0.01
 MAX_CUSTOM_PARAMS_B = 10_000
@@ -200,6 +214,10 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_SYSTEM_MESSAGE,
         help="system message for the --hf chat overhead (the text is the user's)",
     )
+
+    measure = commands.add_parser("measure", help="run the estimated workload on this machine's GPU, side by side")
+    _add_model_source(measure)
+    _add_measure_arguments(measure)
 
     commands.add_parser("models", help="list the model catalog")
     commands.add_parser("gpus", help="list the GPU catalog")
@@ -747,10 +765,129 @@ def print_tokens_text(report: list[dict]) -> None:
         )
 
 
+def _add_measure_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--method", choices=("inference", *METHODS), default="inference")
+    parser.add_argument(
+        "--precision",
+        default="bf16",
+        choices=list(WEIGHT_PRECISIONS),
+        type=str.lower,
+        help="weights format; formats that need real packed weights are measured in bf16, labelled",
+    )
+    parser.add_argument("--context", type=int, default=1024, help="prompt + new tokens per sequence")
+    parser.add_argument("--batch", type=int, default=1, help="sequences decoded together")
+    parser.add_argument("--new-tokens", type=int, default=64, help="decode steps timed (forced: no early stop)")
+    parser.add_argument(
+        "--decode",
+        default=None,
+        help="comma-separated: eager,static,compiled (default: eager,compiled on a GPU, eager on the CPU)",
+    )
+    parser.add_argument("--optimizer", choices=OPTIMIZERS, default="adamw")
+    parser.add_argument("--weights-precision", choices=WEIGHTS_PRECISIONS, default=DEFAULT_WEIGHTS_PRECISION)
+    parser.add_argument("--optimizer-impl", choices=OPTIMIZER_IMPLS, default=DEFAULT_OPTIMIZER_IMPL)
+    parser.add_argument("--seq-len", type=int, default=2048, help="tokens per training sequence")
+    parser.add_argument("--micro-batch", type=int, default=1, help="training sequences per step")
+    parser.add_argument("--checkpointing", action="store_true", help="gradient (activation) checkpointing")
+    parser.add_argument("--lora-rank", type=int, default=8)
+    parser.add_argument("--lora-alpha", type=int, default=16)
+    parser.add_argument("--lora-targets", default="q_proj,v_proj", help="comma-separated PEFT module names")
+    parser.add_argument("--device", default="cuda", help="cuda, cuda:N, or cpu for a small model")
+    parser.add_argument("--gpu", default=None, help="the card's name in data/gpus.csv (default: matched by name)")
+    parser.add_argument("--time-budget", type=float, default=DEFAULT_TIME_BUDGET_S, help="seconds")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")  # fmt: skip
+
+
+def measure_report(args: argparse.Namespace) -> dict:
+    """Build the model with random weights on the device, run the workload, set it beside the estimate."""
+    spec, origin = resolve_model(args)
+    config = _measure_config(args)
+    targets = tuple(t.strip() for t in args.lora_targets.split(",") if t.strip())
+    training = TrainingSetup(
+        method=args.method if args.method != "inference" else "full",
+        optimizer=args.optimizer,
+        weights_precision=args.weights_precision,
+        optimizer_impl=args.optimizer_impl,
+        seq_len=args.seq_len,
+        micro_batch=args.micro_batch,
+        checkpointing=args.checkpointing,
+        lora_rank=args.lora_rank,
+        lora_alpha=args.lora_alpha,
+        lora_targets=targets,
+    )
+    on_gpu = args.device.startswith("cuda")
+    modes = args.decode.split(",") if args.decode else (["eager", "compiled"] if on_gpu else ["eager"])
+    request = MeasureRequest(
+        spec=spec,
+        config=config,
+        method=args.method,
+        precision=args.precision,
+        context_tokens=args.context,
+        batch=args.batch,
+        new_tokens=args.new_tokens,
+        decode_modes=tuple(m.strip() for m in modes),
+        training=training,
+        device=args.device,
+        time_budget_s=args.time_budget,
+        gpu=find_gpu(args.gpu) if args.gpu else device_gpu(args.device),
+    )
+    result = measure(request)
+    return {
+        "model": spec.name,
+        "origin": origin,
+        "method": args.method,
+        "device": result.environment["device"],
+        "parts": [
+            {"name": p.name, "unit": p.unit, "estimate": p.estimate, "measured": p.measured, "error": p.error}
+            for p in result.parts
+        ],
+        "labels": list(result.labels),
+        "environment": result.environment,
+        "rows": list(result.rows),
+    }
+
+
+def _measure_config(args: argparse.Namespace) -> dict:
+    """The config.json the model is built from: the file given, the Hub's, or the catalog's stored copy."""
+    if args.config:
+        raw = load_config_json(args.config.read_bytes(), name=str(args.config))
+    elif getattr(args, "hub_model", None) is not None:
+        raw = load_config_json(args.hub_model.config.path.read_bytes(), name=args.model)
+    elif args.model is not None:
+        stored = stored_config_path(args.model)
+        if stored is None:
+            raise UsageError(f"no config.json of {args.model} is stored in data/hf_configs: pass --config FILE")
+        raw = load_config_json(stored.read_bytes(), name=args.model)
+    else:
+        raise UsageError("measure builds a real architecture: give --model or --config, not --params")
+    if isinstance(raw.get("text_config"), dict):
+        return raw["text_config"]
+    return raw
+
+
+def print_measure_text(report: dict) -> None:
+    print(f"{report['model']} ({report['origin']}) on {report['device']}, {report['method']}")
+    for label in report["labels"]:
+        print(f"  {label}")
+    print(f"  {'':44s} {'estimate':>14s} {'measured':>14s} {'error':>8s}")
+    for part in report["parts"]:
+        error = "" if part["error"] is None else f"{100 * part['error']:+.1f}%"
+        scale, unit = (GIB, "GiB") if part["unit"] == "bytes" else (1, part["unit"])
+        estimate, measured = (None if v is None else v / scale for v in (part["estimate"], part["measured"]))
+        print(f"  {part['name'] + ' [' + unit + ']':44s} {_figure(estimate):>14s} {_figure(measured):>14s} {error:>8s}")
+    print("  rows for data/measurements.csv (--json prints them in full):", len(report["rows"]))
+
+
+def _figure(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:,.3g}"
+
+
 REPORTS = {  # command -> (build the JSON-ready report, print it as text)
     "memory": (memory_report, print_memory_text),
     "train": (train_report, print_train_text),
     "tokens": (tokens_report, print_tokens_text),
+    "measure": (measure_report, print_measure_text),
 }
 
 
@@ -773,7 +910,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"{gpu.name:32s} {gpu.gpu_class:12s} {format_gib(gpu.memory_bytes):>10s} "
                     f"{gpu.bandwidth_gbs:>7,.0f} GB/s"
                 )
-    except (UsageError, ConfigError, CatalogError, TokenizerError, ValueError) as error:
+    except (UsageError, ConfigError, CatalogError, TokenizerError, MeasureError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # `| head` closed the pipe

@@ -1,0 +1,595 @@
+"""Run the workload we estimate on the local device and put the measurement beside the estimate.
+
+Memory and speed do not depend on the weights' values, so a model is built from its config with
+random weights directly on the device (no checkpoint download, no initialisation of billions of
+parameters on the CPU first) and the exact workload of an estimate is run on it:
+
+* **inference**: a prefill of ``context - new_tokens`` prompt tokens for ``batch`` sequences,
+  then ``new_tokens`` decode steps that each feed the previous step's token back (greedy, so
+  random weights cannot end the run early with an end-of-sequence token), so the cache ends
+  holding ``context`` tokens per sequence. Decode runs with the modes asked for: ``eager``
+  (``DynamicCache``, what ``generate`` does by default), ``static`` (a pre-allocated
+  ``StaticCache``) and ``compiled`` (the static cache under ``torch.compile``), each labelled.
+* **training** (``full``, ``lora``, ``qlora``): two optimizer steps with the estimate's optimizer,
+  weights precision, micro-batch, sequence length and checkpointing.
+
+What is measured: parameters built, their bytes, the KV cache actually held (the cache tensors'
+bytes), peak allocated memory and memory used on the device (the CUDA context included), tokens
+per second per sequence and for the batch, time per training step. Each is set beside the
+estimate of ``llm_calc`` for the same settings, with the relative error.
+
+PyTorch, transformers and (for LoRA) peft are imported only here and only when a measurement
+runs: they are in ``requirements-measure.txt``, never in the app's requirements.
+
+References
+----------
+.. [1] PyTorch CUDA semantics, memory management: ``max_memory_allocated``, ``mem_get_info``.
+.. [2] Hugging Face transformers, "Caching" and "LLM inference optimization" (``StaticCache`` and
+       ``torch.compile`` for decode).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gc
+import math
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from llm_calc.architecture import ModelSpec, count_parameters, kv_cache_bytes
+from llm_calc.catalog import DATA_DIR, Gpu, default_gpus
+from llm_calc.hardware import speed
+from llm_calc.memory import InferenceSettings, inference_memory
+from llm_calc.training import TrainingSetup, training_memory
+from llm_calc.units import GIB
+
+MEASURED_PRECISIONS = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
+"""Weight formats a model with random weights can be built in. Any other format (fp8, MXFP4,
+GPTQ, AWQ, GGUF k-quants) is measured in bf16 and labelled so: its kernels need real packed
+weights."""
+
+DECODE_MODES = ("eager", "static", "compiled")
+"""``eager``: ``DynamicCache``; ``static``: a pre-allocated ``StaticCache``; ``compiled``: the
+static cache with the forward pass under ``torch.compile`` [2]."""
+
+DEFAULT_TIME_BUDGET_S = 300.0
+"""Wall-clock budget of one ``measure`` run; checked between phases. [s]"""
+
+MAX_MEASURE_TOKENS = 1_000_000
+"""Largest context x batch a measurement runs: beyond it a single prefill takes minutes even on
+the fastest card and the time budget is better spent on several smaller runs. [tokens]"""
+
+SOURCE = "own measurement: python -m llm_calc measure"
+"""The ``source`` of every row this module writes into ``data/measurements.csv``."""
+
+
+HF_CONFIGS_DIR = DATA_DIR / "hf_configs"
+"""Real config.json files of catalog models (see its README.md)."""
+
+
+class MeasureError(ValueError):
+    """A measurement that cannot run: no device, missing package, does not fit, over budget."""
+
+
+@dataclass(frozen=True)
+class MeasureRequest:
+    """What to run. Sizes in tokens; ``method`` is ``inference`` or a training method."""
+
+    spec: ModelSpec
+    config: dict[str, Any]
+    """The Hugging Face config the model is built from (its ``text_config`` for a wrapper)."""
+    method: str = "inference"
+    precision: str = "bf16"
+    context_tokens: int = 1024
+    batch: int = 1
+    new_tokens: int = 64
+    decode_modes: tuple[str, ...] = ("eager",)
+    training: TrainingSetup = field(default_factory=TrainingSetup)
+    device: str = "cuda"
+    time_budget_s: float = DEFAULT_TIME_BUDGET_S
+    gpu: Gpu | None = None
+    """The catalog card the device is, for the speed estimate (``None``: no speed estimate)."""
+
+    def __post_init__(self) -> None:
+        if self.method != "inference" and self.method != self.training.method:
+            raise MeasureError(f"method {self.method!r} and the training setup's {self.training.method!r} differ")
+        for mode in self.decode_modes:
+            if mode not in DECODE_MODES:
+                raise MeasureError(f"unknown decode mode {mode!r}; choose from {', '.join(DECODE_MODES)}")
+        if self.method == "inference":
+            if not 1 <= self.new_tokens < self.context_tokens:
+                raise MeasureError(
+                    f"new tokens must be at least 1 and below the context ({self.context_tokens:,}), "
+                    f"got {self.new_tokens:,}"
+                )
+            if self.context_tokens * self.batch > MAX_MEASURE_TOKENS:
+                raise MeasureError(f"context x batch must be at most {MAX_MEASURE_TOKENS:,} tokens to measure")
+        if not self.time_budget_s > 0:
+            raise MeasureError("the time budget must be positive")
+
+    @property
+    def built_precision(self) -> str:
+        """The format the model is actually built in (see ``MEASURED_PRECISIONS``)."""
+        return self.precision if self.precision in MEASURED_PRECISIONS else "bf16"
+
+    @property
+    def prompt_tokens(self) -> int:
+        return self.context_tokens - self.new_tokens
+
+
+@dataclass(frozen=True)
+class Part:
+    """One quantity, estimated and measured, in ``unit``."""
+
+    name: str
+    unit: str
+    estimate: float | None
+    measured: float | None
+
+    @property
+    def error(self) -> float | None:
+        """(estimate − measured) / measured; ``None`` where either is missing or measured is 0."""
+        if self.estimate is None or not self.measured:
+            return None
+        return (self.estimate - self.measured) / self.measured
+
+
+@dataclass(frozen=True)
+class MeasureResult:
+    parts: tuple[Part, ...]
+    labels: tuple[str, ...]
+    """Sentences a reader needs: what was built in which precision, which mode is which."""
+    rows: tuple[dict[str, str], ...]
+    """Rows in the schema of ``data/measurements.csv``, ready to be added."""
+    environment: dict[str, str]
+
+
+class _Budget:
+    def __init__(self, seconds: float) -> None:
+        self.deadline = time.monotonic() + seconds
+        self.seconds = seconds
+
+    def check(self, phase: str) -> None:
+        if time.monotonic() > self.deadline:
+            raise MeasureError(f"the time budget of {self.seconds:g} s ran out before {phase}; raise --time-budget")
+
+
+def _torch():
+    try:
+        import torch
+        import transformers
+    except ImportError as error:
+        raise MeasureError(
+            f"measure needs PyTorch and transformers ({error.name} is missing): pip install -r requirements-measure.txt"
+        ) from None
+    return torch, transformers
+
+
+def measure(request: MeasureRequest) -> MeasureResult:
+    """Build the model on ``request.device``, run the workload, compare with the estimate.
+
+    Raises ``MeasureError`` with one sentence when it cannot run; nothing is left on the device
+    afterwards (the model, caches and optimizer are freed and the CUDA cache emptied).
+    """
+    torch, transformers = _torch()
+    _check_device(torch, request)
+    budget = _Budget(request.time_budget_s)
+    run = _inference if request.method == "inference" else _training
+    try:
+        parts, labels, rows = run(torch, transformers, request, budget)
+        env = environment(torch, transformers, request.device)
+        versions = {"driver": env["driver"], "library_versions": env["library_versions"]}
+        return MeasureResult(parts, labels, tuple({**row, **versions} for row in rows), env)
+    except torch.OutOfMemoryError:
+        raise MeasureError(
+            f"out of memory on {request.device}: the model and workload do not fit "
+            f"(estimate: {_estimated_total(request) / GIB:,.1f} GiB)"
+        ) from None
+    finally:
+        gc.collect()
+        if request.device.startswith("cuda"):
+            torch.cuda.empty_cache()
+
+
+def _check_device(torch, request: MeasureRequest) -> None:
+    if request.device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise MeasureError(
+                "no CUDA GPU is visible: measure runs on a GPU (--device cpu runs a small model on the CPU)"
+            )
+        free, _total = torch.cuda.mem_get_info()
+        need = _estimated_total(request)
+        if need > free:
+            raise MeasureError(
+                f"the estimate needs {need / GIB:,.1f} GiB and the GPU has {free / GIB:,.1f} GiB free: not run"
+            )
+    elif request.device != "cpu":
+        raise MeasureError(f"unknown device {request.device!r}; use cuda, cuda:N or cpu")
+    if request.method == "qlora" or request.training.optimizer == "adam8bit":
+        try:
+            import bitsandbytes  # noqa: F401
+        except ImportError:
+            raise MeasureError("QLoRA and 8-bit Adam need bitsandbytes: pip install bitsandbytes (CUDA only)") from None
+        if not request.device.startswith("cuda"):
+            raise MeasureError("QLoRA and 8-bit Adam run on a CUDA GPU only")
+
+
+def _estimated_total(request: MeasureRequest) -> int:
+    if request.method == "inference":
+        return inference_memory(request.spec, _settings(request)).total_bytes
+    return training_memory(request.spec, request.training).total_bytes
+
+
+def _settings(request: MeasureRequest) -> InferenceSettings:
+    return InferenceSettings(
+        weight_format=request.built_precision,
+        context_tokens=request.context_tokens,
+        batch=request.batch,
+        kv_format="fp16",  # the cache is kept in the model's 16-bit dtype
+    )
+
+
+def _dtype(torch, precision: str):
+    return getattr(torch, MEASURED_PRECISIONS[precision])
+
+
+def build_model(torch, transformers, config: dict[str, Any], device: str, dtype):
+    """The model of ``config`` with random weights, created on ``device`` directly."""
+    shape = {k: v for k, v in config.items() if k not in ("quantization_config", "auto_map", "_name_or_path")}
+    hf_config = transformers.AutoConfig.for_model(**shape)
+    with torch.device(device):
+        model = transformers.AutoModelForCausalLM.from_config(hf_config, dtype=dtype)
+    return model.eval(), hf_config
+
+
+def _sync(torch, device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def _timed(torch, device: str, work: Callable[[], Any]) -> tuple[Any, float]:
+    _sync(torch, device)
+    start = time.perf_counter()
+    result = work()
+    _sync(torch, device)
+    return result, time.perf_counter() - start
+
+
+def cache_bytes(cache) -> int:
+    """Bytes of the key and value tensors a transformers cache holds. [bytes]"""
+    total = 0
+    for layer in cache.layers:
+        for name in ("keys", "values"):
+            tensor = getattr(layer, name, None)
+            if tensor is not None and hasattr(tensor, "nbytes"):
+                total += tensor.nbytes
+    return total
+
+
+def _memory(torch, device: str) -> tuple[int | None, int | None]:
+    """(peak allocated by PyTorch, used on the device including the CUDA context), or None on CPU."""
+    if not device.startswith("cuda"):
+        return None, None
+    free, total = torch.cuda.mem_get_info()
+    return torch.cuda.max_memory_allocated(), total - free
+
+
+def _inference(torch, transformers, request: MeasureRequest, budget: _Budget) -> MeasureResult:
+    spec, settings = request.spec, _settings(request)
+    estimate = inference_memory(spec, settings)
+    if request.device.startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats()
+    model, hf_config = build_model(
+        torch, transformers, request.config, request.device, _dtype(torch, request.built_precision)
+    )
+    params = sum(p.numel() for p in model.parameters())
+    weight_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
+    generator = torch.Generator(device="cpu").manual_seed(0)
+    prompt = torch.randint(0, spec.vocab_size, (request.batch, request.prompt_tokens), generator=generator)
+    prompt = prompt.to(request.device)
+    parts = [
+        Part("parameters", "count", count_parameters(spec).total, params),
+        Part("weights", "bytes", estimate.weights_bytes, weight_bytes),
+    ]
+    rows, labels = [], [_precision_label(request)]
+    estimated_speed = _estimated_speed(request, settings, estimate)
+    estimated_prefill_s = _estimated_prefill_seconds(request, settings)
+    estimated_kv = kv_cache_bytes(spec, request.context_tokens, request.batch, 16)
+    for mode in request.decode_modes:
+        budget.check(f"the {mode} decode")
+        held, prefill_s, decode_s = _run_decode(torch, transformers, model, hf_config, prompt, request, mode)
+        per_sequence = request.new_tokens / decode_s
+        parts += [
+            Part(f"KV cache held ({mode})", "bytes", estimated_kv, held),
+            Part(f"prefill ({mode})", "s", estimated_prefill_s, prefill_s),
+            Part(f"decode per sequence ({mode})", "tokens/s",
+                 estimated_speed.decode_tokens_per_s if estimated_speed else None, per_sequence),
+        ]  # fmt: skip
+        rows.append(_row(request, mode, "decode", per_sequence, "tokens/s"))
+        rows.append(_row(request, mode, "ttft", prefill_s, "s"))
+    peak, used = _memory(torch, request.device)
+    parts += [
+        Part("peak allocated", "bytes", estimate.total_bytes - estimate.overhead_bytes, peak),
+        Part("used on the device (CUDA context included)", "bytes", estimate.total_bytes, used),
+    ]
+    if peak is not None:
+        rows.append(_row(request, request.decode_modes[0], "peak_memory", peak / GIB, "GiB"))
+    if "static" in request.decode_modes or "compiled" in request.decode_modes:
+        labels.append("A static cache is allocated for the whole context up front; an eager one grows per token.")
+    if estimated_speed is None:
+        labels.append("No speed estimate: the device is not a card of data/gpus.csv (name it with --gpu).")
+    return tuple(parts), tuple(labels), tuple(rows)
+
+
+WARMUP_STEPS = 3
+"""Decode steps run, untimed, before each timed run: the first calls pay for kernel selection,
+allocator growth and, in ``compiled`` mode, compilation and CUDA-graph capture."""
+
+
+def _run_decode(torch, transformers, model, hf_config, prompt, request: MeasureRequest, mode: str):
+    """Prefill the prompt, then decode ``new_tokens`` greedily; (cache bytes, prefill s, decode s).
+
+    A warm-up pass (a prefill and ``WARMUP_STEPS`` decode steps into a cache of its own) runs first."""
+    forward = model.forward
+    if mode == "compiled":
+        forward = torch.compile(model.forward, mode="reduce-overhead", fullgraph=False)
+    _prefill_and_decode(torch, transformers, model, forward, hf_config, prompt, request, mode, WARMUP_STEPS)
+    return _prefill_and_decode(
+        torch, transformers, model, forward, hf_config, prompt, request, mode, request.new_tokens
+    )
+
+
+def _prefill_and_decode(torch, transformers, model, forward, hf_config, prompt, request, mode: str, steps: int):
+    if mode == "eager":
+        cache = transformers.DynamicCache(config=hf_config)
+    else:
+        cache = transformers.StaticCache(config=hf_config, max_cache_len=request.context_tokens)
+    position = torch.arange(request.prompt_tokens, device=prompt.device)
+    with torch.inference_mode():
+        out, prefill_s = _timed(
+            torch, request.device,
+            lambda: model(prompt, past_key_values=cache, use_cache=True, cache_position=position, logits_to_keep=1),
+        )  # fmt: skip
+        token = out.logits[:, -1:].argmax(-1)
+
+        def decode() -> None:
+            nonlocal token
+            for step in range(steps):
+                where = torch.tensor([request.prompt_tokens + step], device=prompt.device)
+                logits = forward(token, past_key_values=cache, use_cache=True, cache_position=where).logits
+                token = logits[:, -1:].argmax(-1)
+
+        _, decode_s = _timed(torch, request.device, decode)
+    return cache_bytes(cache), prefill_s, decode_s
+
+
+def _estimated_speed(request: MeasureRequest, settings: InferenceSettings, memory):
+    if request.gpu is None:
+        return None
+    return speed(request.spec, settings, memory, request.gpu, 1)
+
+
+def _estimated_prefill_seconds(request: MeasureRequest, settings: InferenceSettings) -> float | None:
+    """The estimate's prefill of ``batch`` prompts of ``prompt_tokens`` (speed() times one prompt). [s]"""
+    if request.gpu is None:
+        return None
+    prompt = replace(settings, context_tokens=request.prompt_tokens)
+    one = speed(request.spec, prompt, inference_memory(request.spec, prompt), request.gpu, 1).prefill_seconds
+    return one * request.batch
+
+
+def _training(torch, transformers, request: MeasureRequest, budget: _Budget) -> MeasureResult:
+    setup = request.training
+    estimate = training_memory(request.spec, setup)
+    if request.device.startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats()
+    mixed = setup.weights_precision == "mixed"
+    # mixed precision as the Trainer runs it: fp32 weights under bf16 autocast (4 + 4 + states per
+    # parameter, the same bytes as bf16 working weights + fp32 master copy); LoRA keeps the base in bf16
+    build_dtype = torch.float32 if setup.method == "full" and mixed else torch.bfloat16
+    model, _ = build_model(torch, transformers, request.config, request.device, build_dtype)
+    model.train()
+    if setup.checkpointing:
+        model.gradient_checkpointing_enable()
+    if setup.method != "full":
+        model = _with_lora(model, setup)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = _optimizer(torch, trainable, setup)
+    generator = torch.Generator(device="cpu").manual_seed(0)
+    batch = torch.randint(0, request.spec.vocab_size, (setup.micro_batch, setup.seq_len), generator=generator)
+    batch = batch.to(request.device)
+    autocast = torch.autocast(device_type=request.device.split(":")[0], dtype=torch.bfloat16, enabled=mixed)
+    step_s = []
+    gradient_bytes = 0
+    for step in range(2):
+        budget.check(f"training step {step + 1}")
+
+        def one_step() -> int:
+            with autocast:
+                loss = model(batch, labels=batch).loss
+            loss.backward()
+            grads = sum(p.grad.nbytes for p in trainable if p.grad is not None)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            return grads
+
+        gradient_bytes, seconds = _timed(torch, request.device, one_step)
+        step_s.append(seconds)
+    weight_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
+    # per-parameter states (moments, momentum); AdamW's scalar "step" counter is not one
+    state_bytes = sum(
+        t.nbytes
+        for state in optimizer.state.values()
+        for name, t in state.items()
+        if isinstance(t, torch.Tensor) and name != "step"
+    )
+    peak, used = _memory(torch, request.device)
+    parts = [
+        Part("trainable parameters", "count", _estimated_trainable(request), sum(p.numel() for p in trainable)),
+        Part("weights, gradients and optimizer", "bytes",
+             estimate.weights_bytes + estimate.gradients_bytes + estimate.optimizer_bytes,
+             weight_bytes + gradient_bytes + state_bytes),
+        Part("peak allocated", "bytes", estimate.total_bytes - estimate.overhead_bytes, peak),
+        Part("used on the device (CUDA context included)", "bytes", estimate.total_bytes, used),
+        Part("time per step (second step)", "s", None, step_s[-1]),
+    ]  # fmt: skip
+    rows = [_row(request, "eager", "train_step", step_s[-1], "s")]
+    if peak is not None:
+        rows.append(_row(request, "eager", "peak_memory", peak / GIB, "GiB"))
+    labels = [
+        f"{setup.method} with {setup.optimizer} ({setup.optimizer_impl}), weights {setup.weights_precision}, "
+        f"micro-batch {setup.micro_batch} x {setup.seq_len:,} tokens, "
+        f"checkpointing {'on' if setup.checkpointing else 'off'}."
+    ]
+    return tuple(parts), tuple(labels), tuple(rows)
+
+
+def _estimated_trainable(request: MeasureRequest) -> int:
+    from llm_calc.training import trainable_params
+
+    return trainable_params(request.spec, request.training)
+
+
+def _with_lora(model, setup: TrainingSetup):
+    try:
+        import peft
+    except ImportError:
+        raise MeasureError("LoRA needs peft: pip install -r requirements-measure.txt") from None
+    config = peft.LoraConfig(
+        r=setup.lora_rank, lora_alpha=setup.lora_alpha, target_modules=list(setup.lora_targets), lora_dropout=0.0
+    )
+    # mixed keeps the adapters in fp32 beside the bf16 base (peft's default); bf16 keeps them in bf16
+    return peft.get_peft_model(model, config, autocast_adapter_dtype=setup.weights_precision == "mixed")
+
+
+def _optimizer(torch, params, setup: TrainingSetup):
+    fused = setup.optimizer_impl == "fused"
+    kind = {"foreach": not fused, "fused": fused}
+    if setup.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=1e-5, **kind)
+    if setup.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=1e-5, momentum=0.9, **kind)
+    import bitsandbytes
+
+    return bitsandbytes.optim.AdamW8bit(params, lr=1e-5)
+
+
+def _precision_label(request: MeasureRequest) -> str:
+    if request.precision == request.built_precision:
+        return f"Built with random weights in {request.built_precision} on {request.device}."
+    return (
+        f"{request.precision} needs real packed weights: measured in {request.built_precision} instead "
+        f"(the estimate beside it is for {request.built_precision} too)."
+    )
+
+
+def environment(torch, transformers, device: str) -> dict[str, str]:
+    """Versions and device that a row must name."""
+    versions = {
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "python": platform.python_version(),
+    }
+    try:
+        import peft
+
+        versions["peft"] = peft.__version__
+    except ImportError:
+        pass
+    if device.startswith("cuda"):
+        name = torch.cuda.get_device_name(device)
+        driver = f"CUDA {torch.version.cuda}"
+    else:
+        name, driver = f"CPU ({platform.processor() or platform.machine()})", ""
+    return {
+        "device": name,
+        "driver": driver,
+        "library_versions": ";".join(f"{k}={v}" for k, v in versions.items()),
+    }
+
+
+def _row(request: MeasureRequest, mode: str, kind: str, value: float, unit: str) -> dict[str, str]:
+    """A row in the schema of ``data/measurements.csv`` (its ``gpu`` left for the catalog name)."""
+    engine = {"eager": "transformers", "static": "transformers", "compiled": "transformers-compiled"}[mode]
+    training = request.method != "inference"
+    return {
+        "id": "",
+        "kind": kind,
+        "hf_id": request.spec.name,
+        "precision": request.built_precision,
+        "engine": engine,
+        "engine_version": "",
+        "backend": "cuda" if request.device.startswith("cuda") else "cpu",
+        "gpu": request.gpu.name if request.gpu else "",
+        "gpu_count": "1",
+        "interconnect": "",
+        "parallelism": "none",
+        "concurrency": str(request.training.micro_batch if training else request.batch),
+        "prompt_tokens": str(request.training.seq_len if training else request.prompt_tokens),
+        "output_tokens": "0" if training else str(request.new_tokens),
+        "context_tokens": str(request.training.seq_len if training else request.context_tokens),
+        "measured": f"{value:.6g}",
+        "unit": unit,
+        "bound": "exact",
+        "used_for_fit": "false",
+        "date": dt.date.today().isoformat(),
+        "source": SOURCE,
+        "note": f"{request.method}; decode mode {mode}" if not training else f"{request.method}; two optimizer steps",
+        "driver": "",
+        "library_versions": "",
+    }
+
+
+FORM_FACTOR_WORDS = frozenset({"pcie", "nvl"})
+"""Words that set a card variant apart in both the catalog and the CUDA device name
+("NVIDIA H100 PCIe", "NVIDIA H100 NVL"); an SXM part reports neither ("NVIDIA H100 80GB HBM3")."""
+
+
+def catalog_gpu(device_name: str, memory_bytes: int, gpus: tuple[Gpu, ...] | None = None) -> Gpu | None:
+    """The catalog card a CUDA device is: a card whose chip word (``H100``, ``4090``) is in the
+    device name, preferring the variant whose form-factor words it carries, then the one nearest
+    in memory; ``None`` when no card matches."""
+    gpus = default_gpus() if gpus is None else gpus
+    words = _words(device_name)
+    candidates = [g for g in gpus if _model_token(g.name) in words]
+    if not candidates:
+        return None
+
+    def rank(gpu: Gpu) -> tuple[int, float]:
+        missing = len((_words(gpu.name) & FORM_FACTOR_WORDS) - words)
+        return missing, abs(math.log(gpu.memory_bytes / memory_bytes))
+
+    return min(candidates, key=rank)
+
+
+def _words(name: str) -> set[str]:
+    return {w.lower() for w in name.replace("-", " ").split()}
+
+
+def device_gpu(device: str) -> Gpu | None:
+    """The catalog card of a CUDA ``device`` (see ``catalog_gpu``); ``None`` on the CPU."""
+    if not device.startswith("cuda"):
+        return None
+    torch, _ = _torch()
+    if not torch.cuda.is_available():
+        return None  # measure() says so in one line
+    return catalog_gpu(torch.cuda.get_device_name(device), torch.cuda.get_device_properties(device).total_memory)
+
+
+def stored_config_path(hf_id: str) -> Path | None:
+    """The copy of ``hf_id``'s config.json in ``data/hf_configs`` (``ORG/NAME`` stored as
+    ``ORG__NAME.json``), or ``None`` when none is stored."""
+    path = HF_CONFIGS_DIR / f"{hf_id.replace('/', '__')}.json"
+    return path if "/" in hf_id and path.is_file() else None
+
+
+def _model_token(name: str) -> str:
+    """The word of a catalog name that identifies the chip: the first one with a digit."""
+    for word in name.replace("-", " ").split():
+        if any(ch.isdigit() for ch in word):
+            return word.lower()
+    return name.lower()

@@ -1,0 +1,173 @@
+"""`llm_calc measure` on the CPU with tiny versions of real configs.
+
+The whole path runs here as it runs on a GPU: the model is built from a config with random
+weights, the prompt is prefilled, the decode steps are run and timed, two optimizer steps are
+taken. What must hold exactly is what does not depend on the device: the parameters built, the
+bytes of the KV cache the model really holds, the bytes of weights, gradients and optimizer
+states after a step. Each expected value is derived by hand below, and must also equal the
+estimate ``llm_calc`` prints beside it. Speed and peak memory need a GPU; on the CPU they are
+reported as not measured.
+"""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from llm_calc.catalog import default_gpus
+from llm_calc.cli import main
+from llm_calc.hf_config import parse_config_text
+from llm_calc.measure import MeasureError, MeasureRequest, catalog_gpu, measure
+from llm_calc.training import TrainingSetup
+
+torch = pytest.importorskip("torch", reason="measure needs torch (requirements-measure.txt)")
+pytest.importorskip("transformers", reason="measure needs transformers (requirements-measure.txt)")
+
+HF_CONFIGS = Path(__file__).resolve().parents[1] / "data" / "hf_configs"
+MEASUREMENTS_COLUMNS = (
+    "id,kind,hf_id,precision,engine,engine_version,backend,gpu,gpu_count,interconnect,parallelism,concurrency,"
+    "prompt_tokens,output_tokens,context_tokens,measured,unit,bound,used_for_fit,date,source,note,driver,"
+    "library_versions"
+).split(",")
+
+# Sizes shared by every tiny config: 2 layers, 4 query heads and 2 KV heads of 16 dims.
+TINY = {
+    "hidden_size": 64,
+    "intermediate_size": 128,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "head_dim": 16,
+    "vocab_size": 512,
+    "max_position_embeddings": 512,
+}
+
+
+def tiny(file: str, **extra) -> dict:
+    """The real config of ``file`` with the sizes of ``TINY``: same architecture, small tensors."""
+    config = json.loads((HF_CONFIGS / file).read_text())
+    config = {k: v for k, v in config.items() if k not in ("quantization_config", "layer_types", "auto_map")}
+    return {**config, **TINY, **extra}
+
+
+def request(config: dict, **settings) -> MeasureRequest:
+    spec = parse_config_text(json.dumps(config), name="tiny")
+    return MeasureRequest(spec=spec, config=config, device="cpu", **settings)
+
+
+def parts(result) -> dict:
+    return {part.name: part for part in result.parts}
+
+
+@pytest.mark.parametrize(
+    ("file", "extra"),
+    [
+        ("meta-llama__Llama-3.2-1B-Instruct.json", {}),  # GQA, tied embeddings
+        ("Qwen__Qwen3-30B-A3B.json", {"moe_intermediate_size": 32, "num_experts": 8, "num_experts_per_tok": 2}),
+        ("google__gemma-3-1b-it.json", {"sliding_window": 256}),  # q/k norms, sliding layers wider than the context
+    ],
+)
+def test_inference_builds_the_parameters_and_holds_the_cache_we_estimate(file, extra):
+    config = tiny(file, **extra)
+    result = measure(request(config, context_tokens=48, batch=2, new_tokens=8, decode_modes=("eager", "static")))
+    measured = parts(result)
+    assert measured["parameters"].measured == measured["parameters"].estimate
+    # KV cache after 40 prompt + 8 decoded tokens, hand-derived: K and V x 2 layers x 2 sequences
+    # x 48 tokens x 2 KV heads x 16 dims x 2 bytes (bf16) = 24,576 bytes, in both cache kinds
+    for mode in ("eager", "static"):
+        kv = measured[f"KV cache held ({mode})"]
+        assert kv.measured == 2 * 2 * 2 * 48 * 2 * 16 * 2 == 24_576
+        assert kv.estimate == kv.measured
+        assert measured[f"decode per sequence ({mode})"].measured > 0
+    assert measured["weights"].measured == 2 * measured["parameters"].measured  # bf16: 2 bytes each
+    assert measured["peak allocated"].measured is None  # a CPU has no allocator statistics to read
+
+
+def test_every_row_has_the_measurements_schema_and_names_the_run():
+    result = measure(request(tiny("meta-llama__Llama-3.2-1B-Instruct.json"), context_tokens=32, new_tokens=4))
+    assert result.rows
+    for row in result.rows:
+        assert list(row) == MEASUREMENTS_COLUMNS
+        assert row["source"].startswith("own measurement")
+        assert row["engine"] == "transformers" and row["backend"] == "cpu"
+        assert "torch=" in row["library_versions"] and "transformers=" in row["library_versions"]
+    decode = next(row for row in result.rows if row["kind"] == "decode")
+    assert (decode["prompt_tokens"], decode["output_tokens"], decode["context_tokens"]) == ("28", "4", "32")
+
+
+def test_full_training_holds_sixteen_bytes_per_parameter_after_a_step():
+    """Mixed precision as the Trainer runs it: fp32 weights (4) + fp32 gradients (4) + AdamW's two
+    fp32 moments (8) = 16 bytes per parameter, the estimate's 2 + 2 + 4 master + 8."""
+    config = tiny("meta-llama__Llama-3.2-1B-Instruct.json")
+    setup = TrainingSetup(method="full", seq_len=32, micro_batch=2)
+    result = measure(request(config, method="full", training=setup))
+    measured = parts(result)
+    params = measured["trainable parameters"].measured
+    assert params == measured["trainable parameters"].estimate
+    states = measured["weights, gradients and optimizer"]
+    assert states.measured == 16 * params
+    assert states.estimate == pytest.approx(states.measured, rel=1e-9)  # the estimate rounds each part up
+
+
+def test_lora_trains_only_the_adapters_we_count():
+    pytest.importorskip("peft", reason="LoRA needs peft (requirements-measure.txt)")
+    config = tiny("meta-llama__Llama-3.2-1B-Instruct.json")
+    setup = TrainingSetup(method="lora", seq_len=32, lora_rank=4, lora_targets=("q_proj", "v_proj"))
+    measured = parts(measure(request(config, method="lora", training=setup)))
+    # rank 4 on q_proj (64 -> 4 x 16 = 64) and v_proj (64 -> 2 x 16 = 32) in 2 layers:
+    # 2 x [4 x (64 + 64) + 4 x (64 + 32)] = 2 x (512 + 384) = 1,792 adapter parameters
+    assert measured["trainable parameters"].measured == 1_792
+    assert measured["trainable parameters"].estimate == 1_792
+
+
+def test_refusals_are_one_sentence():
+    config = tiny("meta-llama__Llama-3.2-1B-Instruct.json")
+    with pytest.raises(MeasureError, match="below the context"):
+        request(config, context_tokens=16, new_tokens=16)
+    with pytest.raises(MeasureError, match="unknown decode mode"):
+        request(config, decode_modes=("turbo",))
+    if not torch.cuda.is_available():
+        with pytest.raises(MeasureError, match="no CUDA GPU"):
+            measure(MeasureRequest(spec=parse_config_text(json.dumps(config)), config=config, device="cuda"))
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--params", "7"], "give --model or --config"),
+        (["--model", "huggyllama/llama-7b"], "no config.json of huggyllama/llama-7b is stored"),
+        (["--config", "CONFIG", "--method", "qlora"], "bitsandbytes"),
+        (["--config", "CONFIG", "--context", "8", "--new-tokens", "8"], "below the context"),
+    ],
+)
+def test_cli_refuses_in_one_line(tmp_path, capsys, argv, message):
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(tiny("meta-llama__Llama-3.2-1B-Instruct.json")))
+    argv = [str(config) if a == "CONFIG" else a for a in argv]
+    assert main(["measure", *argv, "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_cli_prints_estimate_beside_measurement(tmp_path, capsys):
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(tiny("meta-llama__Llama-3.2-1B-Instruct.json")))
+    assert main(["measure", "--config", str(config), "--device", "cpu", "--context", "24", "--new-tokens", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "KV cache held (eager) [GiB]" in out and "+0.0%" in out
+
+
+@pytest.mark.parametrize(
+    ("device_name", "memory_gib", "card"),
+    [
+        ("NVIDIA H100 80GB HBM3", 79.1, "NVIDIA H100 SXM"),  # an SXM part names no form factor
+        ("NVIDIA H100 PCIe", 79.6, "NVIDIA H100 PCIe"),
+        ("NVIDIA A100-SXM4-80GB", 79.2, "NVIDIA A100 80GB SXM"),
+        ("NVIDIA GeForce RTX 4090", 23.6, "NVIDIA RTX 4090"),
+        ("NVIDIA H200", 139.8, "NVIDIA H200 SXM"),
+        ("Quadro P1000", 4.0, None),
+    ],
+)
+def test_a_cuda_device_name_is_matched_to_its_catalog_card(device_name, memory_gib, card):
+    match = catalog_gpu(device_name, int(memory_gib * 2**30), default_gpus())
+    assert (match.name if match else None) == card
