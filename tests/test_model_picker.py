@@ -3,6 +3,7 @@ in the URL, the newest family and the newest model first."""
 
 from apptest_pages import open_app_link, open_app_page
 
+from llm_calc.catalog import default_models
 from ui.model_picker import ALL_FAMILIES
 
 CALCULATOR = "app_pages/hardware_calculator.py"
@@ -19,16 +20,18 @@ def test_families_are_listed_newest_first_after_all():
 
 
 def test_a_family_shows_only_its_models_newest_first():
-    """Choosing Qwen3 lists Qwen3 models only, the July 2025 Instruct-2507 release first, and shows
-    it at once (the Llama chosen before is not a Qwen3 model)."""
+    """Choosing Qwen3 lists Qwen3 models only, newest first (the August 2025 Thinking-2507 before the
+    April 2025 Qwen3-8B), and shows the newest at once: the Llama chosen before is not a Qwen3 model."""
     at = open_app_page(CALCULATOR)
     at.selectbox(key="family").set_value("Qwen3").run()
     assert not at.exception
     box = at.selectbox(key="model")
-    assert box.options[0] == "Qwen3-235B-A22B-Instruct-2507"
-    assert all(name.startswith("Qwen3") and not name.startswith("Qwen3.5") for name in box.options)
-    assert box.value == "Qwen3-235B-A22B-Instruct-2507"
-    assert "Qwen3-235B-A22B-Instruct-2507" in at.subheader[0].value
+    qwen3 = {m.name: m.released for m in default_models() if m.family == "Qwen3"}
+    assert set(box.options) == set(qwen3)
+    assert box.options.index("Qwen3-4B-Thinking-2507") < box.options.index("Qwen3-8B")
+    assert qwen3[box.options[0]] == max(qwen3.values())
+    assert box.value == box.options[0]
+    assert box.value in at.subheader[0].value
 
 
 def test_an_old_link_naming_only_a_model_still_opens_it():
@@ -55,6 +58,6 @@ def test_a_link_with_a_family_opens_its_newest_model():
 
 def test_a_link_with_a_model_outside_its_family_says_which_model_is_shown():
     """A hand-edited link whose model is not of its family is not followed silently."""
-    at = open_app_link(CALCULATOR, {"family": "Qwen3", "model": "Llama 3 70B"})
+    at = open_app_link(CALCULATOR, {"family": "Qwen3-Next", "model": "Llama 3 70B"})
     (warning,) = [w.value for w in at.warning if "link" in w.value]
-    assert "model = “Llama 3 70B” (using Qwen3\\-235B\\-A22B\\-Instruct\\-2507)" in warning  # escaped markdown
+    assert "model = “Llama 3 70B” (using Qwen3\\-Next\\-80B\\-A3B\\-Thinking)" in warning  # escaped markdown
