@@ -308,10 +308,10 @@ def load_gpus(path: Path | str = DATA_DIR / "gpus.csv") -> tuple[Gpu, ...]:
 _SPEC_PARSERS: dict[str, Callable[[str], Any]] = {
     f.name: (_one_of(NORM_KINDS) if f.name == "norm" else _boolean if f.type == "bool" else _whole)
     for f in fields(ModelSpec)
-    if f.name != "name"
+    if f.type in ("int", "bool") or f.name == "norm"
 }
-"""One column per ``ModelSpec`` field, in its order: a catalog row holds the whole architecture,
-hybrid layers (Gated DeltaNet, short convolutions) included."""
+"""One column per ``ModelSpec`` field (its name aside), in its order: a catalog row holds the whole
+architecture, hybrid layers (Gated DeltaNet, short convolutions) included."""
 OPTIONAL_SPEC_COLUMNS = frozenset(HYBRID_SPEC_FIELDS)
 """Architecture columns a models.csv may leave out (a file written before they existed): absent,
 every row has the field's default, i.e. no such layers."""

@@ -49,7 +49,7 @@ def spec_columns(spec: ModelSpec) -> dict[str, str]:
     return {
         f.name: ("true" if values[f.name] else "false") if isinstance(values[f.name], bool) else str(values[f.name])
         for f in fields(ModelSpec)
-        if f.name != "name"
+        if f.name != "name" and f.name in MODEL_COLUMNS
     }
 
 
