@@ -242,8 +242,8 @@ class ModelSpec:
 
     @property
     def hybrid_fields_set(self) -> tuple[str, ...]:
-        """The ``HYBRID_SPEC_FIELDS`` set away from their defaults (no catalog columns exist for them
-        yet: such a model is sized from its config, not from a catalog row)."""
+        """The ``HYBRID_SPEC_FIELDS`` set away from their defaults: the layers a pre-2025 transformer
+        does not have."""
         defaults = {f.name: f.default for f in fields(self)}
         return tuple(name for name in HYBRID_SPEC_FIELDS if getattr(self, name) != defaults[name])
 
@@ -352,9 +352,9 @@ HYBRID_SPEC_FIELDS = (
     "short_conv_bias",
     *MAMBA_SPEC_FIELDS,
 )
-"""Fields added for 2025-26 architectures (issue 11) that ``data/models.csv`` has no columns for
-yet: ``llm_calc.catalog`` leaves them at their defaults (a model without such layers); hybrid
-models are sized from their config.json (``llm_calc.hf_config``)."""
+"""Fields added for 2025-26 architectures (issue 11). ``data/models.csv`` has a column for each;
+``llm_calc.catalog`` accepts a file without them (written before they existed), whose rows then
+have their defaults: a model without such layers."""
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from llm_calc.architecture import HYBRID_SPEC_FIELDS, ModelSpec
+from llm_calc.architecture import HYBRID_SPEC_FIELDS, NORM_KINDS, ModelSpec
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 GPU_CLASSES = ("datacenter", "workstation", "consumer", "apple")
@@ -128,8 +128,8 @@ class CatalogModel:
     params_source: str
     source: str
     config_source: str
-    """Where the architecture was read: the URL of the ``config.json`` (or of the copy used;
-    ``github-code-index:id=N`` where the code index returned the text but not its repository)."""
+    """Where the architecture was read: the URL of the ``config.json`` or of the copy used (a
+    note in parentheses may follow)."""
     params_convention: str
     """What the published counts include and how they are rounded (see ``PARAMS_PRECISIONS``)."""
     params_precision: int
@@ -200,8 +200,8 @@ def _year_month(value: str) -> str:
 def _config_source(value: str) -> str:
     value = value.strip()
     # a note in parentheses may follow, e.g. the section of a file that quotes several configs
-    if not re.fullmatch(r"(https://\S+|github-code-index:id=\d+)( \(.+\))?", value):
-        raise ValueError(f"expected an https:// URL or github-code-index:id=N (a note may follow), got {value[:60]!r}")
+    if not re.fullmatch(r"https://\S+( \(.+\))?", value):
+        raise ValueError(f"expected an https:// URL a reader can open (a note may follow), got {value[:60]!r}")
     return value
 
 
@@ -232,15 +232,19 @@ def _one_of(choices: tuple[str, ...]) -> Callable[[str], str]:
     return parse
 
 
-def _read_rows(path: Path, columns: dict[str, Callable[[str], Any]]) -> list[tuple[int, dict[str, Any]]]:
-    """Parse every row with the column parsers; errors name file, row and column."""
+def _read_rows(
+    path: Path, columns: dict[str, Callable[[str], Any]], optional: frozenset[str] = frozenset()
+) -> list[tuple[int, dict[str, Any]]]:
+    """Parse every row with the column parsers; errors name file, row and column. Columns in
+    ``optional`` may be absent from the file: such a row has no key for them."""
     try:
         handle = path.open(newline="", encoding="utf-8")
     except OSError as error:
         raise CatalogError(f"{path}: cannot open ({error.strerror})") from None
     with handle:
         reader = csv.DictReader(handle)
-        missing = [c for c in columns if c not in (reader.fieldnames or [])]
+        present = [c for c in columns if c in (reader.fieldnames or [])]
+        missing = [c for c in columns if c not in present and c not in optional]
         if missing:
             raise CatalogError(f"{path.name}: missing column(s) {', '.join(missing)}")
         rows = []
@@ -248,7 +252,8 @@ def _read_rows(path: Path, columns: dict[str, Callable[[str], Any]]) -> list[tup
             if None in raw or any(v is None for v in raw.values()):
                 raise CatalogError(f"{path.name} row {row_number}: wrong number of cells")
             parsed = {}
-            for column, parse in columns.items():
+            for column in present:
+                parse = columns[column]
                 try:
                     parsed[column] = parse(raw[column])
                 except ValueError as error:
@@ -301,11 +306,15 @@ def load_gpus(path: Path | str = DATA_DIR / "gpus.csv") -> tuple[Gpu, ...]:
 
 
 _SPEC_PARSERS: dict[str, Callable[[str], Any]] = {
-    f.name: (_boolean if f.type == "bool" else _whole)
+    f.name: (_one_of(NORM_KINDS) if f.name == "norm" else _boolean if f.type == "bool" else _whole)
     for f in fields(ModelSpec)
-    if f.type in ("int", "bool") and f.name not in HYBRID_SPEC_FIELDS  # optional: absent means their default
+    if f.type in ("int", "bool") or f.name == "norm"
 }
-_SPEC_PARSERS["norm"] = _one_of(("rmsnorm", "layernorm", "layernorm_nobias"))
+"""One column per ``ModelSpec`` field (its name aside), in its order: a catalog row holds the whole
+architecture, hybrid layers (Gated DeltaNet, short convolutions) included."""
+OPTIONAL_SPEC_COLUMNS = frozenset(HYBRID_SPEC_FIELDS)
+"""Architecture columns a models.csv may leave out (a file written before they existed): absent,
+every row has the field's default, i.e. no such layers."""
 
 MODEL_COLUMNS: dict[str, Callable[[str], Any]] = {
     "hf_id": _text,
@@ -328,8 +337,8 @@ def load_models(path: Path | str = DATA_DIR / "models.csv") -> tuple[CatalogMode
     """Read and validate the model catalog. Raises :class:`CatalogError`."""
     path = Path(path)
     models = []
-    for row_number, row in _read_rows(path, MODEL_COLUMNS):
-        spec_values = {name: row[name] for name in _SPEC_PARSERS}
+    for row_number, row in _read_rows(path, MODEL_COLUMNS, optional=OPTIONAL_SPEC_COLUMNS):
+        spec_values = {name: row[name] for name in _SPEC_PARSERS if name in row}
         try:
             spec = ModelSpec(name=row["name"], **spec_values)
         except ValueError as error:

@@ -30,8 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from llm_calc.architecture import HYBRID_SPEC_FIELDS, ModelSpec  # noqa: E402
-from llm_calc.catalog import DATA_DIR, CatalogError, load_models  # noqa: E402
+from llm_calc.architecture import ModelSpec  # noqa: E402
+from llm_calc.catalog import DATA_DIR, MODEL_COLUMNS, CatalogError, load_models  # noqa: E402
 from llm_calc.hf_config import ConfigError, checkpoint_from_config, parse_config_text  # noqa: E402
 
 CONFIG_DIR = DATA_DIR / "hf_configs"
@@ -49,7 +49,7 @@ def spec_columns(spec: ModelSpec) -> dict[str, str]:
     return {
         f.name: ("true" if values[f.name] else "false") if isinstance(values[f.name], bool) else str(values[f.name])
         for f in fields(ModelSpec)
-        if f.name != "name" and f.name not in HYBRID_SPEC_FIELDS
+        if f.name != "name" and f.name in MODEL_COLUMNS
     }
 
 
@@ -75,14 +75,14 @@ def checkpoint_format(config: dict, name: str) -> str:
 def build_rows(manifest: Path = CONFIG_DIR / "manifest.csv", models_csv: Path = MODELS_CSV) -> tuple[str, list[str]]:
     """The text ``models.csv`` should have, and one line per config left out (with the reason)."""
     with models_csv.open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        header = list(reader.fieldnames or [])
-        current = list(reader)
+        current = list(csv.DictReader(handle))
     with manifest.open(newline="", encoding="utf-8") as handle:
         entries = list(csv.DictReader(handle))
     by_id = {e["hf_id"]: e for e in entries}
     hand = [r for r in current if r["hf_id"] not in by_id or r["config_source"] != by_id[r["hf_id"]]["config_source"]]
     hand_specs = {m.hf_id: m.spec for m in load_models(models_csv)}
+    # a column added to ModelSpec since the file was written: hand rows get the value they loaded with
+    hand = [{**row, **spec_columns(hand_specs[row["hf_id"]])} for row in hand]
     generated, left_out = [], []
     for entry in entries:
         path = CONFIG_DIR / entry["config_file"]
@@ -92,9 +92,6 @@ def build_rows(manifest: Path = CONFIG_DIR / "manifest.csv", models_csv: Path = 
             fmt = checkpoint_format(json.loads(text), entry["config_file"])
         except ConfigError as error:
             left_out.append(f"{entry['hf_id']}: {str(error).split('; supported:')[0]}")
-            continue
-        if hybrid := spec.hybrid_fields_set:
-            left_out.append(f"{entry['hf_id']}: hybrid layers ({', '.join(hybrid)}) have no catalog columns yet")
             continue
         hand_row = next((r for r in hand if r["hf_id"] == entry["hf_id"]), None)
         if hand_row is not None:
@@ -124,7 +121,7 @@ def build_rows(manifest: Path = CONFIG_DIR / "manifest.csv", models_csv: Path = 
             }
         )
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=header, lineterminator="\n")
+    writer = csv.DictWriter(out, fieldnames=list(MODEL_COLUMNS), lineterminator="\n")
     writer.writeheader()
     writer.writerows(hand + generated)
     return out.getvalue(), left_out

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from llm_calc.architecture import count_parameters
+from llm_calc.architecture import HYBRID_SPEC_FIELDS, count_parameters
 from llm_calc.catalog import (
     CHECKPOINT_FORMATS,
     DATA_DIR,
@@ -217,8 +217,8 @@ def test_rows_from_configs_have_the_architecture_their_config_gives():
             checkpoint_from_config(json.loads(text), entry["config_file"])
         except ConfigError:
             continue  # an architecture or a checkpoint format not modelled yet: no row
-        if spec.hybrid_fields_set or not (entry["total_params"] and entry["release_month"] and entry["params_source"]):
-            continue  # hybrid layers have no catalog columns yet; no published count: no row
+        if not (entry["total_params"] and entry["release_month"] and entry["params_source"]):
+            continue  # no published count: no row
         row = find_model(entry["hf_id"])
         assert spec.with_changes(name=row.spec.name) == row.spec, entry["hf_id"]
         checked += 1
@@ -267,4 +267,53 @@ def test_active_count_without_its_convention_is_rejected(tmp_path):
 def test_duplicate_model_name_is_rejected(tmp_path):
     path = _broken_copy(tmp_path, "models.csv", ",Llama 3.1 8B,", ",Llama 3 8B,")
     with pytest.raises(CatalogError, match=r"column name: duplicate 'Llama 3 8B'"):
+        load_models(path)
+
+
+@pytest.mark.parametrize(
+    ("hf_id", "linear_layers", "attention_layers"),
+    [
+        # Qwen3-Next blog: a 3:1 mix, 75 % of the layers Gated DeltaNet; 48 layers -> 36 + 12
+        ("Qwen/Qwen3-Next-80B-A3B-Thinking", 36, 12),
+        # Qwen3.5 keeps the 3:1 mix (one attention layer in every four); 64 layers -> 48 + 16
+        ("Qwen/Qwen3.5-27B", 48, 16),
+    ],
+)
+def test_hybrid_models_have_catalog_rows_with_their_linear_attention_layers(hf_id, linear_layers, attention_layers):
+    """Hybrid models are in the picker, and their rows keep the Gated DeltaNet layers: a row without
+    them would size every layer as attention, with a KV cache four times too large."""
+    spec = find_model(hf_id).spec
+    assert spec.linear_attention_layers == linear_layers
+    assert spec.attention_layers == attention_layers
+    assert spec.attention_output_gate  # the gated attention layers' doubled q_proj
+
+
+def test_olmo3_row_keeps_its_query_key_norms_over_all_heads():
+    # OLMo 3 normalises all 40 query heads at once: one 5,120-wide q_norm per layer, not a 128-wide one
+    assert find_model("allenai/Olmo-3.1-32B-Instruct").spec.qk_norm_full
+
+
+def test_a_catalog_without_hybrid_columns_loads_with_no_hybrid_layers(tmp_path):
+    """An older models.csv (written before the hybrid columns) still loads: each row is a model
+    without such layers, as it was when the file was written."""
+    rows = list(csv.DictReader((DATA_DIR / "models.csv").open(newline="", encoding="utf-8")))
+    kept = [c for c in rows[0] if c not in HYBRID_SPEC_FIELDS]
+    path = tmp_path / "models.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=kept, extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(r for r in rows if r["linear_attention_layers"] == "0" and r["qk_norm_full"] == "false")
+    models = load_models(path)
+    assert models and all(not m.spec.hybrid_fields_set for m in models)
+
+
+def test_config_source_must_be_a_url_a_reader_can_open(tmp_path):
+    """A code-index id cannot be opened by a reader: the catalog refuses it."""
+    path = _broken_copy(
+        tmp_path,
+        "models.csv",
+        ",https://huggingface.co/mistralai/Mistral-7B-v0.1/blob/main/config.json,total",
+        ",github-code-index:id=37084402087,total",
+    )
+    with pytest.raises(CatalogError, match=r"column config_source: expected an https:// URL"):
         load_models(path)

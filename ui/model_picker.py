@@ -26,6 +26,9 @@ from ui.text import escape_markdown
 
 CATALOG, UPLOAD, HUB, GGUF, CUSTOM = "Catalog", "config.json", "Hugging Face id", "GGUF header", "Custom size"
 """The model sources, as the "Model from" radio shows them (and the URL carries them)."""
+ALL_FAMILIES = "All"
+"""The family filter's first option (and default): the whole catalog, so that a link naming only a
+model opens it whatever its family."""
 HUB_ID_MAX_CHARS = 2 * MAX_REPO_PART_CHARS + 1
 """ORG/NAME: each part at most ``llm_calc.hub.MAX_REPO_PART_CHARS`` characters."""
 PLAIN_DEFAULT = "bf16"
@@ -85,6 +88,53 @@ def catalog_order(models: list[CatalogModel]) -> list[CatalogModel]:
     return sorted(models, key=lambda m: (_descending(newest[m.family]), m.family, _descending(m.released), m.name))
 
 
+def catalog_families(models: list[CatalogModel]) -> list[str]:
+    """The families of ``models``, the one with the newest release first."""
+    return list(dict.fromkeys(m.family for m in catalog_order(models)))
+
+
+def family_models(models: list[CatalogModel], family: str) -> list[CatalogModel]:
+    """The models of ``family`` (every model for ``ALL_FAMILIES``), in :func:`catalog_order`."""
+    return [m for m in catalog_order(models) if family in (ALL_FAMILIES, m.family)]
+
+
+def _first_of_family() -> None:
+    """A new family shows its newest model, not an empty box (the model chosen before is in
+    another family)."""
+    shown = family_models(list(default_models()), st.session_state["family"])
+    if st.session_state.get("model") not in {m.name for m in shown}:
+        st.session_state["model"] = shown[0].name
+
+
+def _catalog_model(default: str) -> CatalogModel:
+    """A family filter above a model box (type in it to search by name), both bound to the URL.
+    Every family by default, so an old link that names only a model (``?model=Llama+3+70B``) opens it.
+    Stacked, not side by side: in the sidebar two columns cut names such as
+    "Qwen3-Next-80B-A3B-Thinking" after a dozen characters."""
+    models = list(default_models())
+    families = [ALL_FAMILIES, *catalog_families(models)]
+    family = st.selectbox(
+        "Family",
+        families,
+        key="family",
+        bind="query-params",
+        on_change=_first_of_family,
+        help="Newest family first.",
+    )
+    shown = {m.name: m for m in family_models(models, family or ALL_FAMILIES)}
+    names = list(shown)
+    held = "model" in st.session_state  # the session's value (a family change sets it): index would warn
+    name = st.selectbox(
+        "Model",
+        names,
+        index=None if held else names.index(default) if default in shown else 0,
+        key="model",
+        bind="query-params",
+        help="Newest first; type to search by name.",
+    )
+    return shown[name or names[0]]
+
+
 def _descending(text: str) -> tuple[int, ...]:
     return tuple(-ord(c) for c in text)
 
@@ -114,20 +164,10 @@ def pick_model(
 ) -> ModelChoice:
     """Draw the chooser; return the chosen model. Stops the page with a message (in ``notices``, a
     container of the page's main area, else where the chooser is) when no valid model is chosen yet."""
-    ordered = catalog_order(default_models())
-    models = {m.name: m for m in ordered}
     sources = [CATALOG, *([UPLOAD] if allow_upload else []), HUB, *([GGUF] if allow_gguf else []), CUSTOM]
     source = st.radio("Model from", sources, key="source", bind="query-params", horizontal=True)
     if source == CATALOG:
-        name = st.selectbox(
-            "Model",
-            list(models),
-            index=list(models).index(default),
-            key="model",
-            bind="query-params",
-            help="Grouped by family, newest first; type to search by name.",
-        )
-        chosen = models[name]
+        chosen = _catalog_model(default)
         st.caption(f"[{chosen.hf_id}]({chosen.source}) · {escape_markdown(chosen.family)}, {chosen.released}")
         return ModelChoice(chosen.spec, catalog=chosen)
     if source == UPLOAD:
