@@ -13,6 +13,8 @@ References
 .. [3] DeepSeek-AI 2024, "DeepSeek-V2" sec. 2.1 (MLA caches ``kv_lora_rank + qk_rope_head_dim``
        values per token and layer).
 .. [4] Hugging Face ``transformers`` modeling files (tensor shapes of each architecture).
+.. [5] DeepSeek-AI 2025, "DeepSeek-V3.2" (DeepSeek Sparse Attention: a lightning indexer with its own
+       key cache picks the tokens MLA attends to); transformers' ``DeepseekV32Indexer``.
 """
 
 from __future__ import annotations
@@ -55,6 +57,11 @@ class ModelSpec:
     ``short_conv_layers`` replace attention by LFM2's gated short convolution (input projection to
     three times the width, a depthwise convolution of ``short_conv_kernel_dim`` taps, an output
     projection; biases if ``short_conv_bias``), keeping only a convolution state per sequence.
+
+    DeepSeek Sparse Attention (DeepSeek-V3.2, GLM-5): ``index_head_dim > 0`` adds to every MLA layer
+    a lightning indexer of ``index_n_heads`` query heads of ``index_head_dim`` (from the query
+    latent) and one key head of ``index_head_dim`` that every token adds to the cache beside MLA's
+    latent (``kv_elements_per_token_per_layer``).
     """
 
     name: str
@@ -103,6 +110,9 @@ class ModelSpec:
     short_conv_layers: int = 0
     short_conv_kernel_dim: int = 0
     short_conv_bias: bool = False
+    # DeepSeek Sparse Attention (DeepSeek-V3.2, GLM-5): the lightning indexer beside MLA
+    index_n_heads: int = 0
+    index_head_dim: int = 0
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -172,6 +182,13 @@ class ModelSpec:
             )
         if self.kv_lora_rank and not (self.qk_nope_head_dim + self.qk_rope_head_dim and self.v_head_dim):
             raise ValueError("latent attention needs qk_nope_head_dim/qk_rope_head_dim and v_head_dim")
+        if (self.index_n_heads or self.index_head_dim) and not (
+            self.index_n_heads and self.index_head_dim and self.kv_lora_rank and self.q_lora_rank
+        ):
+            raise ValueError(
+                "a sparse-attention indexer needs index_n_heads, index_head_dim and latent attention "
+                "with a query low-rank (q_lora_rank)"
+            )
 
     @property
     def is_moe(self) -> bool:
@@ -247,6 +264,8 @@ HYBRID_SPEC_FIELDS = (
     "short_conv_layers",
     "short_conv_kernel_dim",
     "short_conv_bias",
+    "index_n_heads",
+    "index_head_dim",
 )
 """Fields added for 2025-26 architectures (issue 11) that ``data/models.csv`` has no columns for
 yet: ``llm_calc.catalog`` leaves them at their defaults (a model without such layers); hybrid
@@ -289,7 +308,7 @@ def attention_params_per_layer(spec: ModelSpec) -> int:
         kv_down = h * (spec.kv_lora_rank + spec.qk_rope_head_dim) + spec.kv_lora_rank
         kv_up = spec.kv_lora_rank * heads * (spec.qk_nope_head_dim + spec.v_head_dim)
         out = heads * spec.v_head_dim * h
-        return q + kv_down + kv_up + out
+        return q + kv_down + kv_up + out + indexer_params_per_layer(spec)
     q_dim = heads * spec.head_dim
     kv_dim = spec.num_kv_heads * spec.head_dim
     q_out = q_dim * (2 if spec.attention_output_gate else 1)
@@ -297,6 +316,23 @@ def attention_params_per_layer(spec: ModelSpec) -> int:
     biases = (q_out + 2 * kv_dim if spec.qkv_bias else 0) + (h if spec.o_bias else 0)
     sinks = heads if spec.attention_sinks else 0
     return weights + biases + sinks
+
+
+def indexer_matrices_per_layer(spec: ModelSpec) -> int:
+    """Weight matrices of one DeepSeek Sparse Attention indexer (transformers' ``DeepseekV32Indexer``):
+    ``wq_b`` (query latent → ``index_n_heads x index_head_dim``), ``wk`` (hidden → one key head) and
+    ``weights_proj`` (hidden → one weight per indexer head). 0 without an indexer."""
+    if not spec.index_head_dim:
+        return 0
+    h = spec.hidden_size
+    return (
+        spec.q_lora_rank * spec.index_n_heads * spec.index_head_dim + h * spec.index_head_dim + h * spec.index_n_heads
+    )
+
+
+def indexer_params_per_layer(spec: ModelSpec) -> int:
+    """All parameters of one indexer: its matrices and the LayerNorm (weight and bias) on its key."""
+    return indexer_matrices_per_layer(spec) + (2 * spec.index_head_dim if spec.index_head_dim else 0)
 
 
 def linear_attention_matrices_per_layer(spec: ModelSpec) -> int:
@@ -431,7 +467,9 @@ def parameter_groups(spec: ModelSpec) -> dict[str, int]:
         return ((matrices - 1) * width + h) if spec.mlp_bias else 0
 
     if spec.uses_latent_attention:
-        latent_norms = spec.q_lora_rank + spec.kv_lora_rank  # q_a_layernorm (if any) and kv_a_layernorm
+        # q_a_layernorm (if any), kv_a_layernorm and the indexer's key LayerNorm (weight and bias)
+        latent_norms = spec.q_lora_rank + spec.kv_lora_rank + indexer_params_per_layer(spec)
+        latent_norms -= indexer_matrices_per_layer(spec)
         attention_linear = attention_params_per_layer(spec) - latent_norms
         attention_other = latent_norms
     else:
@@ -479,9 +517,12 @@ def expert_params(spec: ModelSpec) -> int:
 
 
 def kv_elements_per_token_per_layer(spec: ModelSpec) -> int:
-    """Values one token adds to one layer's cache: K and V heads, or MLA's latent + rope key."""
+    """Values one token adds to one layer's cache: K and V heads, or MLA's latent + rope key (and
+    the sparse-attention indexer's key head, cached beside it at the same precision, as transformers'
+    ``DeepseekV32Indexer`` keeps it; DeepSeek's reference code and vLLM store that key in fp8 with
+    one fp32 scale per 128 values instead)."""
     if spec.uses_latent_attention:
-        return spec.kv_lora_rank + spec.qk_rope_head_dim
+        return spec.kv_lora_rank + spec.qk_rope_head_dim + spec.index_head_dim
     return 2 * spec.num_kv_heads * spec.head_dim
 
 
@@ -587,6 +628,8 @@ def scale_architecture(base: ModelSpec, target_params: float, name: str = "Custo
         qk_rope_head_dim=0,
         qk_nope_head_dim=0,
         v_head_dim=0,
+        index_n_heads=0,
+        index_head_dim=0,
         linear_attention_layers=0,
         short_conv_layers=0,
         attention_output_gate=False,

@@ -101,6 +101,24 @@ FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {
         "mlp_bias": True,
         "lm_head_bias": True,
     },
+    # 2025-26 MoE families (issue 11). Kimi K2 ships DeepSeek-V3's architecture under its own
+    # model_type (its config's architectures and auto_map name DeepseekV3ForCausalLM).
+    "kimi_k2": {"tie_embeddings": False},
+    # DeepseekV32ForCausalLM and GlmMoeDsaForCausalLM: DeepSeek-V3's MLA and MoE layers plus the
+    # DeepSeek Sparse Attention indexer in every layer (index_n_heads, index_head_dim)
+    "deepseek_v32": {"tie_embeddings": False, "sparse_attention_indexer": True},
+    "glm_moe_dsa": {"tie_embeddings": False, "sparse_attention_indexer": True},
+    # MiniMaxM2ForCausalLM: GQA with q/k RMSNorms over all heads at once, every layer MoE
+    "minimax_m2": {"tie_embeddings": False, "qk_norm": True, "qk_norm_full": True},
+    # Qwen3_5MoeForConditionalGeneration's language model: Qwen3.5's hybrid layers with Qwen3-Next's
+    # MoE (routed experts and one gated shared expert in every layer)
+    "qwen3_5_moe_text": {
+        "tie_embeddings": False,
+        "qk_norm": True,
+        "shared_expert_gate": True,
+        "attention_output_gate": True,
+        "linear_attention": True,
+    },
 }
 """How each supported ``model_type`` builds its tensors where the config does not say it."""
 
@@ -125,6 +143,10 @@ ATTENTION_BIAS_KEYS: dict[str, str] = {
     "deepseek_v2": "attention_bias",
     "deepseek_v3": "attention_bias",
     "llama4_text": "attention_bias",
+    "kimi_k2": "attention_bias",
+    "deepseek_v32": "attention_bias",
+    "glm_moe_dsa": "attention_bias",
+    "qwen3_5_moe_text": "attention_bias",
     "qwen2_moe": "qkv_bias",
     "falcon": "bias",
 }
@@ -132,6 +154,10 @@ ATTENTION_BIAS_KEYS: dict[str, str] = {
 in these families it covers the output projection too (``o_proj``/``dense``), except
 ``qwen2_moe`` (Q, K, V only). Families not listed have fixed biases (``FAMILY_DEFAULTS``) and
 ignore such keys, as transformers does."""
+
+LATENT_ATTENTION_FAMILIES = ("deepseek_v2", "deepseek_v3", "kimi_k2", "deepseek_v32", "glm_moe_dsa")
+"""Families built on DeepSeek's MLA + MoE layers (``DeepseekV3ForCausalLM`` and its descendants), whose
+configs' ``attention_bias``, ``mlp_bias`` and ``moe_layer_freq`` we refuse rather than size."""
 
 MLP_BIAS_FAMILIES = ("llama", "smollm3")
 """Families whose MLP has biases when the config's ``mlp_bias`` says so (``LlamaMLP``, ``SmolLM3MLP``)."""
@@ -280,9 +306,7 @@ def spec_from_config(config: Any, name: str = "uploaded config") -> ModelSpec:
         fields["mlp_bias"] = reader.bool("mlp_bias", default=False)
     if model_type == "qwen2":  # Qwen2 has q/k/v biases and no o bias, not stated in the config
         fields["qkv_bias"], fields["o_bias"] = True, False
-    elif model_type in ("deepseek_v2", "deepseek_v3") and (
-        fields["qkv_bias"] or reader.bool("mlp_bias", default=False)
-    ):
+    elif model_type in LATENT_ATTENTION_FAMILIES and (fields["qkv_bias"] or reader.bool("mlp_bias", default=False)):
         raise ConfigError(f"{name}: attention_bias or mlp_bias with latent attention is not modelled")
 
     head_dim = reader.int("head_dim", default=0) or (hidden // heads if heads else 0)
@@ -325,6 +349,13 @@ def spec_from_config(config: Any, name: str = "uploaded config") -> ModelSpec:
     if family.get("short_conv"):
         _lfm2(config, reader, fields)
     _latent_attention(reader, fields)
+    if family.get("sparse_attention_indexer"):
+        _sparse_attention_indexer(reader, fields)
+    if model_type == "minimax_m2":
+        _minimax_m2(config, reader)
+    if model_type == "qwen3_5_moe_text" and config.get("mlp_only_layers"):
+        # Qwen3_5MoeDecoderLayer puts experts in every layer whatever this list says
+        raise ConfigError(f"{name}: mlp_only_layers in a qwen3_5_moe config is not modelled")
     _sliding_window(config, reader, fields, model_type)
     try:
         return ModelSpec(**fields)
@@ -389,7 +420,7 @@ def _moe(config: dict, reader: _Reader, fields: dict[str, Any], model_type: str)
     fields["moe_intermediate_size"] = reader.int("moe_intermediate_size", default=0)
     fields["shared_experts"] = reader.int("n_shared_experts", default=0)
     fields["dense_layers"] = reader.int("first_k_dense_replace", default=0)
-    if model_type in ("qwen2_moe", "qwen3_next"):  # one shared expert of its own width, behind a sigmoid gate
+    if model_type in ("qwen2_moe", "qwen3_next", "qwen3_5_moe_text"):  # one gated shared expert of its own width
         shared_width = reader.int("shared_expert_intermediate_size", default=0)
         fields["shared_experts"] = 1 if shared_width else 0
         fields["shared_expert_intermediate_size"] = shared_width
@@ -405,7 +436,7 @@ def _moe(config: dict, reader: _Reader, fields: dict[str, Any], model_type: str)
     # key (every layer past first_k_dense_replace is MoE), so any other value is refused. DeepSeek V3's
     # router also holds e_score_correction_bias, a buffer in transformers (not a parameter), kept
     # in fp32 in the checkpoint: 58 MoE layers x 256 experts x 4 bytes = 59,392 bytes, not counted.
-    if model_type in ("deepseek_v2", "deepseek_v3") and reader.int("moe_layer_freq", default=1) != 1:
+    if model_type in LATENT_ATTENTION_FAMILIES and reader.int("moe_layer_freq", default=1) != 1:
         raise ConfigError(f"{reader.name}: moe_layer_freq other than 1 is not modelled")
 
 
@@ -547,6 +578,33 @@ def _latent_attention(reader: _Reader, fields: dict[str, Any]) -> None:
     fields["v_head_dim"] = reader.int("v_head_dim", default=0)
 
 
+def _sparse_attention_indexer(reader: _Reader, fields: dict[str, Any]) -> None:
+    """DeepSeek Sparse Attention (DeepSeek-V3.2, GLM-5): the indexer's heads and head size. The
+    indexer only selects which cached tokens each query attends to (``index_topk``); the MLA cache
+    itself still holds every token."""
+    fields["index_n_heads"] = reader.int("index_n_heads")
+    fields["index_head_dim"] = reader.int("index_head_dim")
+
+
+MINIMAX_M2_QK_NORM_TYPES = ("per_layer",)
+"""``qk_norm_type`` values of MiniMax-M2 we size: one RMSNorm over all query heads and one over all key
+heads per layer (``MiniMaxM2Attention``'s ``q_norm``/``k_norm``)."""
+
+
+def _minimax_m2(config: dict, reader: _Reader) -> None:
+    """Refuse the MiniMax-M2 options transformers' ``MiniMaxM2ForCausalLM`` does not build: a shared
+    expert, attention without q/k norms or with another norm layout. Its ``use_routing_bias`` is a
+    buffer (``e_score_correction_bias``), not a parameter; its multi-token-prediction modules
+    (``num_mtp_modules``) are not part of the model transformers builds and are not counted."""
+    if reader.int("shared_intermediate_size", default=0):
+        raise ConfigError(f"{reader.name}: a MiniMax-M2 shared expert (shared_intermediate_size) is not modelled")
+    if not reader.bool("use_qk_norm", default=True):
+        raise ConfigError(f"{reader.name}: MiniMax-M2 without q/k norms (use_qk_norm false) is not modelled")
+    kind = config.get("qk_norm_type", "per_layer")
+    if kind not in MINIMAX_M2_QK_NORM_TYPES:
+        raise ConfigError(f"{reader.name}: qk_norm_type {str(kind)[:40]!r} is not modelled; known: per_layer")
+
+
 def _sliding_window(config: dict, reader: _Reader, fields: dict[str, Any], model_type: str) -> None:
     if model_type == "llama4_text":
         _chunked_attention(config, reader, fields)
@@ -630,11 +688,11 @@ class _Reader:
 
 # --- vision towers of multimodal wrappers ---------------------------------------------------
 
-VISION_WRAPPERS = ("gemma3", "mistral3", "qwen3_5", "llama4")
+VISION_WRAPPERS = ("gemma3", "mistral3", "qwen3_5", "llama4", "qwen3_5_moe")
 """Multimodal ``model_type`` values whose vision tower and projector ``count_vision_parameters``
 sizes (SigLIP + Gemma 3's projector, Pixtral + Mistral 3's patch merger and projector, Qwen3.5's
-vision transformer with its merger, Llama 4's vision encoder, pixel-shuffle adapter and projector);
-each checked against transformers' meta-device build of the
+vision transformer with its merger (dense and MoE wrappers alike), Llama 4's vision encoder,
+pixel-shuffle adapter and projector); each checked against transformers' meta-device build of the
 whole model in ``tests/test_param_oracle.py``."""
 
 DEFAULT_IMAGE_CHANNELS = 3
@@ -676,7 +734,7 @@ def count_vision_parameters(config: Any, name: str = "uploaded config") -> int:
         return _pixtral_parameters(reader) + _mistral3_projector(config, reader, text_hidden, name)
     if wrapper == "llama4":
         return _llama4_vision_parameters(reader, text_hidden)
-    return _qwen3_5_vision_parameters(reader)
+    return _qwen3_5_vision_parameters(reader)  # qwen3_5 and qwen3_5_moe: the same vision transformer
 
 
 def _siglip_parameters(reader: _Reader) -> int:

@@ -344,6 +344,8 @@ _MODULE_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (r"(^|\.)embed_tokens$", ()),  # never converted anyway
     (r"(^|\.)(self_attn|attn|attention)$", ("attention_linear",)),
     (r"(^|\.)(router|gate)$", ()),  # routers are never converted here
+    # the router's score-correction bias (DeepSeek-V3, MiniMax-M2): a buffer, not a counted parameter
+    (r"(^|\.)e_score_correction_bias$", ()),
     (r"(^|\.)shared_experts?$", ("shared_experts_linear",)),
     (r"(^|\.)experts$", ("routed_experts_linear",)),
 )

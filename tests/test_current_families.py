@@ -1,0 +1,160 @@
+"""2025-26 MoE families read from their real config.json (issue 11): Kimi K2, DeepSeek-V3.2, GLM-5,
+MiniMax-M2.5, Qwen3.5-35B-A3B.
+
+Totals equal transformers 5.17 on the meta device (``tests/test_param_oracle.py`` builds the same
+files, in ``tests/configs/``); here each is compared with the count its publisher states, and its
+KV cache per token with a count derived by hand from the config.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from llm_calc.architecture import count_parameters, kv_bytes_per_token, kv_cache_bytes
+from llm_calc.hf_config import SUPPORTED_MODEL_TYPES, ConfigError, parse_config_text
+
+ROOT = Path(__file__).resolve().parent.parent
+HF_CONFIGS = ROOT / "data" / "hf_configs"
+
+
+def _spec(filename: str):
+    return parse_config_text((HF_CONFIGS / filename).read_bytes(), name=filename)
+
+
+def _edited(filename: str, **changes) -> str:
+    config = json.loads((HF_CONFIGS / filename).read_text())
+    target = config.get("text_config", config)
+    target.update(changes)
+    return json.dumps(config)
+
+
+NEW_TYPES = ("kimi_k2", "deepseek_v32", "glm_moe_dsa", "minimax_m2", "qwen3_5_moe_text")
+
+
+def test_the_new_families_are_supported():
+    assert set(NEW_TYPES) <= set(SUPPORTED_MODEL_TYPES)
+
+
+ACTIVE_TOLERANCE = 0.05
+"""Vendors state active counts in whole billions and rarely say whether the output head is in them;
+we compare our active count less the input embedding (DeepSeek's convention, README_WEIGHTS: the
+36.6B active includes the output head, not the input embedding) and accept 5 %: the share of a
+10B figure its rounding hides (0.5B), about the size of these models' output heads (0.6-1.2B).
+Each row states its error."""
+
+
+@pytest.mark.parametrize(
+    ("filename", "total", "total_precision", "active"),
+    [
+        # https://huggingface.co/moonshotai/Kimi-K2-Instruct (model card): "32 billion activated
+        # parameters and 1 trillion total parameters". Ours: 1,026,408,209,408 total (1.0T to 0.1T);
+        # active 31.69B without the 163,840 x 7,168 input embedding (-1.0 %)
+        ("moonshotai__Kimi-K2-Instruct.json", 1.0e12, 1e11, 32e9),
+        # https://github.com/zai-org/GLM-5 (README): "GLM-5 scales from 355B parameters (32B active)
+        # to 744B parameters (40B active)". Ours: 743,911,199,232; active 40.83B (+2.1 %)
+        ("zai-org__GLM-5.json", 744e9, 1e9, 40e9),
+        # https://github.com/MiniMax-AI/MiniMax-M2 (README): "230B total parameters with 10B active"
+        # (M2.5 keeps M2's architecture). Ours: 228,689,748,992 (230B to 10B); active 10.42B (+4.2 %;
+        # 9.80B, -2.0 %, without the output head too)
+        ("MiniMaxAI__MiniMax-M2.5.json", 230e9, 1e10, 10e9),
+        # https://huggingface.co/Qwen/Qwen3.5-35B-A3B (model card, "Language Model"): "Number of
+        # Parameters: 35B in total and 3B activated". Ours: 34,660,610,688; active 2.95B (-1.8 %)
+        ("Qwen__Qwen3.5-35B-A3B.json", 35e9, 1e9, 3e9),
+    ],
+)
+def test_counts_agree_with_the_published_figures(filename, total, total_precision, active):
+    spec = _spec(filename)
+    counts = count_parameters(spec)
+    assert round(counts.total / total_precision) * total_precision == total
+    active_without_input_embedding = counts.active - spec.vocab_size * spec.hidden_size
+    assert active_without_input_embedding == pytest.approx(active, rel=ACTIVE_TOLERANCE)
+
+
+def test_kimi_k2_is_deepseek_v3_with_its_own_widths():
+    """Kimi K2 (DeepseekV3ForCausalLM) and DeepSeek-V3 differ only in config values: 64 heads
+    instead of 128, 384 experts instead of 256, 1 dense layer instead of 3, a 163,840 vocabulary."""
+    kimi, v3 = _spec("moonshotai__Kimi-K2-Instruct.json"), _spec("deepseek-ai__DeepSeek-V3.json")
+    changed = {
+        name
+        for name in kimi.__dataclass_fields__
+        if getattr(kimi, name) != getattr(v3, name) and name not in ("name", "max_context")
+    }
+    assert changed == {"num_attention_heads", "num_kv_heads", "num_experts", "dense_layers", "vocab_size"}
+
+
+# KV cache per token, by hand from each config (16-bit cache, 2 bytes a value):
+# - Kimi K2: MLA caches kv_lora_rank 512 + qk_rope_head_dim 64 = 576 values a layer;
+#   576 x 61 layers x 2 bytes = 70,272.
+# - DeepSeek-V3.2: MLA's 576 plus the indexer's one key head of index_head_dim 128 = 704 values;
+#   704 x 61 x 2 = 85,888.
+# - GLM-5: 512 + 64 + index_head_dim 128 = 704 values; 704 x 78 layers x 2 = 109,824.
+# - MiniMax-M2.5: GQA, K and V of 8 heads x 128 = 2,048 values; 2,048 x 62 layers x 2 = 253,952.
+# - Qwen3.5-35B-A3B: 10 of its 40 layer_types are full_attention (the other 30 Gated DeltaNet keep
+#   a fixed state instead); K and V of 2 heads x 256 = 1,024 values; 1,024 x 10 x 2 = 20,480.
+@pytest.mark.parametrize(
+    ("filename", "per_token"),
+    [
+        ("moonshotai__Kimi-K2-Instruct.json", 70_272),
+        ("deepseek-ai__DeepSeek-V3.2.json", 85_888),
+        ("zai-org__GLM-5.json", 109_824),
+        ("MiniMaxAI__MiniMax-M2.5.json", 253_952),
+        ("Qwen__Qwen3.5-35B-A3B.json", 20_480),
+    ],
+)
+def test_kv_cache_per_token_derived_by_hand(filename, per_token):
+    spec = _spec(filename)
+    assert kv_bytes_per_token(spec, 16) == per_token
+    assert kv_cache_bytes(spec, 1000, 1, 16) == 1000 * per_token  # no sliding layers in these
+
+
+def test_deepseek_v32_indexer_adds_its_weights_to_every_layer():
+    """DeepseekV32Indexer per layer: wq_b 1,536 x 64 x 128 + wk 7,168 x 128 + k_norm weight and bias
+    2 x 128 + weights_proj 7,168 x 64 = 13,959,424; x 61 layers = 851,524,864 above DeepSeek-V3
+    (whose other shapes V3.2 keeps)."""
+    v32, v3 = _spec("deepseek-ai__DeepSeek-V3.2.json"), _spec("deepseek-ai__DeepSeek-V3.json")
+    assert count_parameters(v32).total - count_parameters(v3).total == 61 * (
+        1536 * 64 * 128 + 7168 * 128 + 2 * 128 + 7168 * 64
+    )
+
+
+@pytest.mark.parametrize(
+    ("filename", "changes", "message"),
+    [
+        ("deepseek-ai__DeepSeek-V3.2.json", {"index_head_dim": None}, "index_head_dim"),
+        ("zai-org__GLM-5.json", {"q_lora_rank": None}, "indexer needs"),
+        ("moonshotai__Kimi-K2-Instruct.json", {"moe_layer_freq": 2}, "moe_layer_freq other than 1"),
+        ("zai-org__GLM-5.json", {"attention_bias": True}, "attention_bias or mlp_bias with latent attention"),
+        ("MiniMaxAI__MiniMax-M2.5.json", {"shared_intermediate_size": 1536}, "shared expert"),
+        ("MiniMaxAI__MiniMax-M2.5.json", {"qk_norm_type": "per_head"}, "qk_norm_type 'per_head'"),
+        ("MiniMaxAI__MiniMax-M2.5.json", {"use_qk_norm": False}, "use_qk_norm"),
+        ("Qwen__Qwen3.5-35B-A3B.json", {"mlp_only_layers": [0]}, "mlp_only_layers in a qwen3_5_moe"),
+    ],
+)
+def test_options_we_do_not_model_are_refused_by_name(filename, changes, message):
+    with pytest.raises(ConfigError, match=message):
+        parse_config_text(_edited(filename, **changes))
+
+
+@pytest.mark.parametrize(
+    ("filename", "precision"),
+    [
+        ("moonshotai__Kimi-K2-Instruct.json", "auto"),
+        ("deepseek-ai__DeepSeek-V3.2.json", "auto"),
+        ("zai-org__GLM-5.json", "bf16"),
+        ("MiniMaxAI__MiniMax-M2.5.json", "auto"),
+        ("Qwen__Qwen3.5-35B-A3B.json", "bf16"),
+    ],
+)
+def test_cli_sizes_each_real_config(filename, precision):
+    done = subprocess.run(
+        [sys.executable, "-m", "llm_calc", "memory", "--config", str(HF_CONFIGS / filename), "--precision", precision],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "KV per token" in done.stdout
