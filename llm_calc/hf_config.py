@@ -119,6 +119,9 @@ FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {
         "attention_output_gate": True,
         "linear_attention": True,
     },
+    # EXAONE 4.5's language model: Exaone4ForCausalLM (its text_config's architectures), which
+    # transformers' Exaone4_5_Config builds for model_type exaone4_5_text
+    "exaone4_5_text": {"tie_embeddings": False, "qk_norm": True},
 }
 """How each supported ``model_type`` builds its tensors where the config does not say it."""
 
@@ -616,7 +619,7 @@ def _sliding_window(config: dict, reader: _Reader, fields: dict[str, Any], model
     layer_types = config.get("layer_types")
     if isinstance(layer_types, list) and len(layer_types) == layers:
         sliding = sum(1 for kind in layer_types if kind == "sliding_attention")
-    elif model_type == "exaone4":  # without layer_types: Exaone4Config refuses to guess, so do we
+    elif model_type in ("exaone4", "exaone4_5_text"):  # without layer_types Exaone4Config refuses to guess
         raise ConfigError(f"{reader.name}: an exaone4 config with a sliding window needs layer_types")
     elif model_type == "gemma2":
         sliding = layers // 2  # even layers slide, odd layers attend globally

@@ -1,5 +1,5 @@
 """2025-26 MoE families read from their real config.json (issue 11): Kimi K2, DeepSeek-V3.2, GLM-5,
-MiniMax-M2.5, Qwen3.5-35B-A3B.
+MiniMax-M2.5, Qwen3.5-35B-A3B, EXAONE 4.5.
 
 Totals equal transformers 5.17 on the meta device (``tests/test_param_oracle.py`` builds the same
 files, in ``tests/configs/``); here each is compared with the count its publisher states, and its
@@ -31,7 +31,7 @@ def _edited(filename: str, **changes) -> str:
     return json.dumps(config)
 
 
-NEW_TYPES = ("kimi_k2", "deepseek_v32", "glm_moe_dsa", "minimax_m2", "qwen3_5_moe_text")
+NEW_TYPES = ("kimi_k2", "deepseek_v32", "glm_moe_dsa", "minimax_m2", "qwen3_5_moe_text", "exaone4_5_text")
 
 
 def test_the_new_families_are_supported():
@@ -110,6 +110,23 @@ def test_kv_cache_per_token_derived_by_hand(filename, per_token):
     assert kv_cache_bytes(spec, 1000, 1, 16) == 1000 * per_token  # no sliding layers in these
 
 
+def test_exaone45_slides_48_of_its_64_layers():
+    """EXAONE 4.5's text_config: 64 layer_types, "LLLG" (48 sliding_attention, window 4,096, and 16
+    full_attention); no head_dim, so 5,120 / 40 heads = 128; 8 KV heads. A layer caches K and V of
+    8 x 128 = 2,048 values, 4,096 bytes at 16 bits. At 8,192 tokens: 16 full layers x 8,192 x 4,096
+    = 536,870,912 plus 48 sliding layers x 4,096 x 4,096 = 805,306,368: 1,342,177,280 bytes."""
+    spec = _spec("LGAI-EXAONE__EXAONE-4.5-33B.json")
+    assert kv_bytes_per_token(spec, 16) == 64 * 4096
+    assert kv_cache_bytes(spec, 8192, 1, 16) == 1_342_177_280
+    assert kv_cache_bytes(spec, 4096, 1, 16) == 64 * 4096 * 4096  # within the window every layer keeps all
+
+
+def test_exaone45_without_layer_types_is_refused():
+    """Exaone4Config refuses to guess the sliding layers from sliding_window_pattern alone; so do we."""
+    with pytest.raises(ConfigError, match="needs layer_types"):
+        parse_config_text(_edited("LGAI-EXAONE__EXAONE-4.5-33B.json", layer_types=None))
+
+
 def test_deepseek_v32_indexer_adds_its_weights_to_every_layer():
     """DeepseekV32Indexer per layer: wq_b 1,536 x 64 x 128 + wk 7,168 x 128 + k_norm weight and bias
     2 x 128 + weights_proj 7,168 x 64 = 13,959,424; x 61 layers = 851,524,864 above DeepSeek-V3
@@ -146,6 +163,7 @@ def test_options_we_do_not_model_are_refused_by_name(filename, changes, message)
         ("zai-org__GLM-5.json", "bf16"),
         ("MiniMaxAI__MiniMax-M2.5.json", "auto"),
         ("Qwen__Qwen3.5-35B-A3B.json", "bf16"),
+        ("LGAI-EXAONE__EXAONE-4.5-33B.json", "bf16"),
     ],
 )
 def test_cli_sizes_each_real_config(filename, precision):
