@@ -62,6 +62,12 @@ class ModelSpec:
     a lightning indexer of ``index_n_heads`` query heads of ``index_head_dim`` (from the query
     latent) and one key head of ``index_head_dim`` that every token adds to the cache beside MLA's
     latent (``kv_elements_per_token_per_layer``).
+
+    Gemma 4: ``global_attention_layers`` of the attention layers (its ``full_attention`` ones) have
+    their own shape: ``global_kv_heads`` heads of ``global_head_dim`` (queries too), and with
+    ``global_k_eq_v`` no value projection (the values are the key projection, normed apart; the
+    cache still holds keys and values). They never slide: ``sliding_window_layers`` are among the
+    others. ``router_scales`` adds a scale over the hidden width and one per expert to each router.
     """
 
     name: str
@@ -113,6 +119,12 @@ class ModelSpec:
     # DeepSeek Sparse Attention (DeepSeek-V3.2, GLM-5): the lightning indexer beside MLA
     index_n_heads: int = 0
     index_head_dim: int = 0
+    # Gemma 4: full-attention layers of their own shape, and a router with scales
+    global_attention_layers: int = 0
+    global_head_dim: int = 0
+    global_kv_heads: int = 0
+    global_k_eq_v: bool = False
+    router_scales: bool = False
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -189,6 +201,21 @@ class ModelSpec:
                 "a sparse-attention indexer needs index_n_heads, index_head_dim and latent attention "
                 "with a query low-rank (q_lora_rank)"
             )
+        if self.global_attention_layers:
+            if not (self.global_head_dim and self.global_kv_heads) or self.uses_latent_attention:
+                raise ValueError("global attention layers need global_head_dim and global_kv_heads, without MLA")
+            if self.global_attention_layers + self.sliding_window_layers > self.attention_layers:
+                raise ValueError(
+                    f"global_attention_layers ({self.global_attention_layers}) and sliding_window_layers "
+                    f"({self.sliding_window_layers}) together exceed the attention layers ({self.attention_layers})"
+                )
+            if self.num_attention_heads % self.global_kv_heads:
+                raise ValueError(
+                    f"num_attention_heads ({self.num_attention_heads}) must be a multiple of "
+                    f"global_kv_heads ({self.global_kv_heads})"
+                )
+        if self.router_scales and not self.is_moe:
+            raise ValueError("router_scales needs experts")
 
     @property
     def is_moe(self) -> bool:
@@ -266,6 +293,11 @@ HYBRID_SPEC_FIELDS = (
     "short_conv_bias",
     "index_n_heads",
     "index_head_dim",
+    "global_attention_layers",
+    "global_head_dim",
+    "global_kv_heads",
+    "global_k_eq_v",
+    "router_scales",
 )
 """Fields added for 2025-26 architectures (issue 11) that ``data/models.csv`` has no columns for
 yet: ``llm_calc.catalog`` leaves them at their defaults (a model without such layers); hybrid
@@ -316,6 +348,43 @@ def attention_params_per_layer(spec: ModelSpec) -> int:
     biases = (q_out + 2 * kv_dim if spec.qkv_bias else 0) + (h if spec.o_bias else 0)
     sinks = heads if spec.attention_sinks else 0
     return weights + biases + sinks
+
+
+def _global_attention_matrices(spec: ModelSpec) -> int:
+    """Weight matrices of one Gemma 4 global (full-attention) layer: Q, K, V (none with
+    ``global_k_eq_v``) and output at ``global_head_dim`` (transformers' ``Gemma4TextAttention``)."""
+    h, q_dim = spec.hidden_size, spec.num_attention_heads * spec.global_head_dim
+    kv_dim = spec.global_kv_heads * spec.global_head_dim
+    return h * q_dim + (1 if spec.global_k_eq_v else 2) * h * kv_dim + q_dim * h
+
+
+def _global_attention_biases(spec: ModelSpec) -> int:
+    """Biases of one global layer's projections (``attention_bias``: Q, K, V and output)."""
+    q_dim = spec.num_attention_heads * spec.global_head_dim
+    kv_dim = spec.global_kv_heads * spec.global_head_dim
+    qkv = (q_dim + (1 if spec.global_k_eq_v else 2) * kv_dim) if spec.qkv_bias else 0
+    return qkv + (spec.hidden_size if spec.o_bias else 0)
+
+
+def _attention_matrices(spec: ModelSpec) -> int:
+    """Weight matrices of one (non-latent) attention layer of the common shape."""
+    h, q_dim = spec.hidden_size, spec.num_attention_heads * spec.head_dim
+    kv_dim = spec.num_kv_heads * spec.head_dim
+    return h * q_dim * (2 if spec.attention_output_gate else 1) + 2 * h * kv_dim + q_dim * h
+
+
+def global_attention_extra(spec: ModelSpec) -> tuple[int, int, int]:
+    """What the ``global_attention_layers`` hold beyond the same number of common-shape layers:
+    (weight matrices, biases and sinks, q/k norms). All 0 for a model without them."""
+    n = spec.global_attention_layers
+    if not n:
+        return 0, 0, 0
+    matrices = n * (_global_attention_matrices(spec) - _attention_matrices(spec))
+    common_other = attention_params_per_layer(spec) - _attention_matrices(spec)  # biases and sinks
+    sinks = spec.num_attention_heads if spec.attention_sinks else 0
+    other = n * (_global_attention_biases(spec) + sinks - common_other)
+    norms = n * (2 * _norm_size(spec, spec.global_head_dim) - _qk_norm_params(spec)) if spec.qk_norm else 0
+    return matrices, other, norms
 
 
 def indexer_matrices_per_layer(spec: ModelSpec) -> int:
@@ -382,6 +451,7 @@ def _moe_layer_params(spec: ModelSpec, experts: int) -> int:
     """Routed experts actually counted, shared experts and the router of one MoE layer."""
     width = spec.expert_intermediate_size
     router = spec.hidden_size * spec.num_experts + (spec.num_experts if spec.mlp_bias else 0)
+    router += (spec.hidden_size + spec.num_experts) if spec.router_scales else 0
     shared = spec.shared_experts * _mlp_params(spec, spec.shared_expert_width)
     gate = spec.hidden_size if spec.shared_expert_gate else 0
     return experts * _mlp_params(spec, width) + shared + gate + router
@@ -407,6 +477,9 @@ def count_parameters(spec: ModelSpec) -> ParameterCount:
     attention += spec.short_conv_layers * short_conv_params_per_layer(spec)
     norms = (spec.num_layers * spec.norms_per_layer + 1) * _norm_size(spec)
     norms += spec.attention_layers * _qk_norm_params(spec)
+    global_matrices, global_other, global_norms = global_attention_extra(spec)
+    attention += global_matrices + global_other
+    norms += global_norms
 
     dense_mlp_layers = spec.dense_layers if spec.is_moe else spec.num_layers
     dense_mlp = dense_mlp_layers * _mlp_params(spec, spec.intermediate_size)
@@ -488,20 +561,28 @@ def parameter_groups(spec: ModelSpec) -> dict[str, int]:
     counts = count_parameters(spec)
     lm_head = 0 if spec.tie_embeddings else spec.vocab_size * h
     lm_head += spec.vocab_size if spec.lm_head_bias else 0
+    global_matrices, global_other, _ = global_attention_extra(spec)
     groups = {
         "embedding": counts.embedding - lm_head,
         "lm_head": lm_head,
         "attention_linear": attention_layers * attention_linear
+        + global_matrices
         + spec.linear_attention_layers * linear_matrices
         + spec.short_conv_layers * short_conv_matrices_per_layer(spec),
         "attention_other": attention_layers * attention_other
+        + global_other
         + spec.linear_attention_layers * linear_other
         + spec.short_conv_layers * (short_conv_params_per_layer(spec) - short_conv_matrices_per_layer(spec)),
         "dense_mlp_linear": dense_layers * mlp_weights(spec.intermediate_size),
         "routed_experts_linear": moe_layers * spec.num_experts * mlp_weights(expert_width),
         "shared_experts_linear": moe_layers * spec.shared_experts * mlp_weights(shared_width),
         "router": moe_layers
-        * (h * spec.num_experts + (spec.num_experts if spec.mlp_bias else 0) + (h if spec.shared_expert_gate else 0)),
+        * (
+            h * spec.num_experts
+            + (spec.num_experts if spec.mlp_bias else 0)
+            + (h if spec.shared_expert_gate else 0)
+            + ((h + spec.num_experts) if spec.router_scales else 0)
+        ),
         "mlp_biases": dense_layers * mlp_biases(spec.intermediate_size)
         + moe_layers * (spec.num_experts * mlp_biases(expert_width) + spec.shared_experts * mlp_biases(shared_width)),
         "norms": counts.norms,
@@ -526,12 +607,22 @@ def kv_elements_per_token_per_layer(spec: ModelSpec) -> int:
     return 2 * spec.num_kv_heads * spec.head_dim
 
 
+def global_kv_elements_per_token_per_layer(spec: ModelSpec) -> int:
+    """Values one token adds to one Gemma 4 global layer's cache: keys and values of
+    ``global_kv_heads`` x ``global_head_dim`` (with ``global_k_eq_v`` the values are still cached
+    apart: transformers' ``Gemma4TextAttention`` norms them differently from the keys)."""
+    return 2 * spec.global_kv_heads * spec.global_head_dim
+
+
 def kv_bytes_per_token(spec: ModelSpec, bits_per_element: float = 16) -> int:
     """KV cache one token adds across all layers, ignoring sliding windows. [bytes]
 
     Llama-2-7B at 16 bits: 2 (K and V) x 32 layers x 32 heads x 128 dims x 2 bytes = 524,288.
     """
-    return math.ceil(kv_elements_per_token_per_layer(spec) * spec.attention_layers * bits_per_element / 8)
+    common = spec.attention_layers - spec.global_attention_layers
+    elements = kv_elements_per_token_per_layer(spec) * common
+    elements += global_kv_elements_per_token_per_layer(spec) * spec.global_attention_layers
+    return math.ceil(elements * bits_per_element / 8)
 
 
 def kv_cache_bytes(spec: ModelSpec, context_tokens: int, batch: int, bits_per_element: float) -> int:
@@ -544,8 +635,10 @@ def kv_cache_bytes(spec: ModelSpec, context_tokens: int, batch: int, bits_per_el
         raise ValueError("context and batch must not be negative")
     windowed = spec.sliding_window_layers if spec.sliding_window else 0
     cached_window = min(context_tokens, spec.sliding_window) if windowed else 0
-    token_layers = (spec.attention_layers - windowed) * context_tokens + windowed * cached_window
+    common = spec.attention_layers - spec.global_attention_layers  # global layers never slide
+    token_layers = (common - windowed) * context_tokens + windowed * cached_window
     elements = token_layers * kv_elements_per_token_per_layer(spec) * batch
+    elements += spec.global_attention_layers * context_tokens * global_kv_elements_per_token_per_layer(spec) * batch
     return math.ceil(elements * bits_per_element / 8)
 
 
@@ -630,6 +723,8 @@ def scale_architecture(base: ModelSpec, target_params: float, name: str = "Custo
         v_head_dim=0,
         index_n_heads=0,
         index_head_dim=0,
+        global_attention_layers=0,
+        router_scales=False,
         linear_attention_layers=0,
         short_conv_layers=0,
         attention_output_gate=False,

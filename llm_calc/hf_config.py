@@ -122,6 +122,9 @@ FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {
     # EXAONE 4.5's language model: Exaone4ForCausalLM (its text_config's architectures), which
     # transformers' Exaone4_5_Config builds for model_type exaone4_5_text
     "exaone4_5_text": {"tie_embeddings": False, "qk_norm": True},
+    # Gemma4ForConditionalGeneration's language model: Gemma 3's four norms and q/k norms, global
+    # layers of their own shape; with enable_moe_block, experts beside the dense MLP (three more norms)
+    "gemma4_text": {"tie_embeddings": True, "norms_per_layer": 4, "qk_norm": True},
 }
 """How each supported ``model_type`` builds its tensors where the config does not say it."""
 
@@ -150,6 +153,7 @@ ATTENTION_BIAS_KEYS: dict[str, str] = {
     "deepseek_v32": "attention_bias",
     "glm_moe_dsa": "attention_bias",
     "qwen3_5_moe_text": "attention_bias",
+    "gemma4_text": "attention_bias",
     "qwen2_moe": "qkv_bias",
     "falcon": "bias",
 }
@@ -179,6 +183,19 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
         "head_dim": 256,
         "max_position_embeddings": 131_072,
         "sliding_window": 4096,
+    },
+    # Gemma4TextConfig's defaults (global_head_dim: 512 in its __post_init__)
+    "gemma4_text": {
+        "vocab_size": 262_144,
+        "hidden_size": 2304,
+        "intermediate_size": 9216,
+        "num_hidden_layers": 30,
+        "num_attention_heads": 8,
+        "num_key_value_heads": 4,
+        "head_dim": 256,
+        "max_position_embeddings": 131_072,
+        "sliding_window": 512,
+        "global_head_dim": 512,
     },
     # Llama4TextConfig's defaults
     "llama4_text": {
@@ -356,6 +373,8 @@ def spec_from_config(config: Any, name: str = "uploaded config") -> ModelSpec:
         _sparse_attention_indexer(reader, fields)
     if model_type == "minimax_m2":
         _minimax_m2(config, reader)
+    if model_type == "gemma4_text":
+        _gemma4(config, reader, fields)
     if model_type == "qwen3_5_moe_text" and config.get("mlp_only_layers"):
         # Qwen3_5MoeDecoderLayer puts experts in every layer whatever this list says
         raise ConfigError(f"{name}: mlp_only_layers in a qwen3_5_moe config is not modelled")
@@ -581,6 +600,59 @@ def _latent_attention(reader: _Reader, fields: dict[str, Any]) -> None:
     fields["v_head_dim"] = reader.int("v_head_dim", default=0)
 
 
+GEMMA4_SLIDING_PATTERN = 6
+"""Without ``layer_types`` every sixth Gemma 4 layer attends globally (``Gemma4TextConfig``: "by default 5:1")."""
+
+
+def _gemma4(config: dict, reader: _Reader, fields: dict[str, Any]) -> None:
+    """Gemma 4's language model (transformers' ``Gemma4TextModel``).
+
+    Its ``full_attention`` layers are global: ``global_head_dim`` (default 512) for queries and keys,
+    and with ``attention_k_eq_v`` ``num_global_key_value_heads`` key heads whose projection also
+    gives the values. With ``enable_moe_block`` every layer runs ``num_experts`` experts of
+    ``moe_intermediate_size`` (``top_k_experts`` per token) beside its dense MLP of
+    ``intermediate_size`` (sized as a shared expert: always active), a router with two scales, and
+    three more norms. Refused, naming the key: per-layer input embeddings
+    (``hidden_size_per_layer_input``, Gemma 4 E2B/E4B), KV sharing across layers
+    (``num_kv_shared_layers``), bidirectional attention everywhere, a last layer that is not global
+    (transformers would silently make it global), and a ``per_layer_config`` of its own.
+    """
+    name = reader.name
+    if reader.int("hidden_size_per_layer_input", default=256):
+        raise ConfigError(f"{name}: Gemma 4 per-layer input embeddings (hidden_size_per_layer_input) are not modelled")
+    if reader.int("num_kv_shared_layers", default=0):
+        raise ConfigError(f"{name}: Gemma 4 KV sharing across layers (num_kv_shared_layers) is not modelled")
+    if config.get("use_bidirectional_attention") == "all":
+        raise ConfigError(f"{name}: use_bidirectional_attention 'all' (an encoder) is not modelled")
+    if "per_layer_config" in config:
+        raise ConfigError(f"{name}: a Gemma 4 per_layer_config is not modelled")
+    layers = fields["num_layers"]
+    kinds = _layer_types(config, reader, layers)
+    if kinds is None:
+        kinds = ["sliding_attention" if (i + 1) % GEMMA4_SLIDING_PATTERN else "full_attention" for i in range(layers)]
+    if any(kind not in ("sliding_attention", "full_attention") for kind in kinds):
+        raise ConfigError(f"{name}: Gemma 4 layers other than sliding_attention and full_attention are not modelled")
+    if kinds[-1] != "full_attention":
+        raise ConfigError(f"{name}: a Gemma 4 config whose last layer is not full_attention is not modelled")
+    k_eq_v = reader.bool("attention_k_eq_v", default=False)
+    global_kv = reader.int("num_global_key_value_heads", default=0) if k_eq_v else 0
+    fields["global_attention_layers"] = kinds.count("full_attention")
+    fields["global_head_dim"] = reader.int("global_head_dim")
+    fields["global_kv_heads"] = global_kv or fields["num_kv_heads"]
+    fields["global_k_eq_v"] = k_eq_v
+    for key in ("num_experts", "experts_per_token", "moe_intermediate_size", "shared_experts", "dense_layers"):
+        fields.pop(key, None)  # _moe read generic keys; Gemma 4 states its experts its own way
+    if not reader.bool("enable_moe_block", default=False):
+        return
+    fields["num_experts"] = reader.int("num_experts")
+    fields["experts_per_token"] = reader.int("top_k_experts")
+    fields["moe_intermediate_size"] = reader.int("moe_intermediate_size")
+    fields["shared_experts"] = 1
+    fields["shared_expert_intermediate_size"] = fields["intermediate_size"]
+    fields["router_scales"] = True
+    fields["norms_per_layer"] = 7
+
+
 def _sparse_attention_indexer(reader: _Reader, fields: dict[str, Any]) -> None:
     """DeepSeek Sparse Attention (DeepSeek-V3.2, GLM-5): the indexer's heads and head size. The
     indexer only selects which cached tokens each query attends to (``index_topk``); the MLA cache
@@ -623,6 +695,8 @@ def _sliding_window(config: dict, reader: _Reader, fields: dict[str, Any], model
         raise ConfigError(f"{reader.name}: an exaone4 config with a sliding window needs layer_types")
     elif model_type == "gemma2":
         sliding = layers // 2  # even layers slide, odd layers attend globally
+    elif model_type == "gemma4_text":  # _gemma4 counted the full-attention (global) layers
+        sliding = layers - fields["global_attention_layers"]
     elif model_type == "gemma3_text":
         pattern = reader.int("sliding_window_pattern", default=6)
         sliding = layers - layers // pattern

@@ -1,5 +1,5 @@
 """2025-26 MoE families read from their real config.json (issue 11): Kimi K2, DeepSeek-V3.2, GLM-5,
-MiniMax-M2.5, Qwen3.5-35B-A3B, EXAONE 4.5.
+MiniMax-M2.5, Qwen3.5-35B-A3B, EXAONE 4.5, Gemma 4 26B-A4B.
 
 Totals equal transformers 5.17 on the meta device (``tests/test_param_oracle.py`` builds the same
 files, in ``tests/configs/``); here each is compared with the count its publisher states, and its
@@ -31,7 +31,15 @@ def _edited(filename: str, **changes) -> str:
     return json.dumps(config)
 
 
-NEW_TYPES = ("kimi_k2", "deepseek_v32", "glm_moe_dsa", "minimax_m2", "qwen3_5_moe_text", "exaone4_5_text")
+NEW_TYPES = (
+    "kimi_k2",
+    "deepseek_v32",
+    "glm_moe_dsa",
+    "minimax_m2",
+    "qwen3_5_moe_text",
+    "exaone4_5_text",
+    "gemma4_text",
+)
 
 
 def test_the_new_families_are_supported():
@@ -71,6 +79,26 @@ def test_counts_agree_with_the_published_figures(filename, total, total_precisio
     assert round(counts.total / total_precision) * total_precision == total
     active_without_input_embedding = counts.active - spec.vocab_size * spec.hidden_size
     assert active_without_input_embedding == pytest.approx(active, rel=ACTIVE_TOLERANCE)
+
+
+def test_gemma4_26b_a4b_counts_are_the_model_cards():
+    """https://ai.google.dev/gemma/docs/core/model_card_4 (and the Hub card of google/gemma-4-26B-A4B-it),
+    26B A4B MoE: "Total Parameters 25.2B", "Active Parameters 3.8B", "Expert Count 8 active / 128
+    total and 1 shared", "Vision Encoder Parameters ~550M". Ours (language model; the vision tower is
+    not sized): 25,233,141,760 total, 3,822,530,560 active. Google's 3.8B includes the tied
+    embedding (3.08B without it), and the "1 shared" expert is the dense MLP every layer runs."""
+    counts = count_parameters(_spec("google__gemma-4-26B-A4B.json"))
+    assert round(counts.total / 1e8) == 252
+    assert round(counts.active / 1e8) == 38
+
+
+def test_gemma4_global_layers_have_their_own_shape():
+    """Gemma4TextAttention, by hand from the config (hidden 2,816, 16 query heads):
+    a sliding layer: q 2,816 x 16 x 256 + k and v 2,816 x 8 x 256 each + o 4,096 x 2,816 = 34,603,008;
+    a global layer (global_head_dim 512, 2 KV heads, attention_k_eq_v: no v_proj):
+    q 2,816 x 8,192 + k 2,816 x 1,024 + o 8,192 x 2,816 = 49,020,928.
+    25 sliding + 5 global layers: 865,075,200 + 245,104,640 = 1,110,179,840."""
+    assert count_parameters(_spec("google__gemma-4-26B-A4B.json")).attention == 1_110_179_840
 
 
 def test_kimi_k2_is_deepseek_v3_with_its_own_widths():
@@ -121,6 +149,51 @@ def test_exaone45_slides_48_of_its_64_layers():
     assert kv_cache_bytes(spec, 4096, 1, 16) == 64 * 4096 * 4096  # within the window every layer keeps all
 
 
+def test_gemma4_caches_sliding_and_global_layers_at_their_own_shapes():
+    """Gemma 4 26B-A4B, 16-bit cache: 25 sliding layers (window 1,024) keep K and V of 8 heads x 256
+    = 4,096 values; 5 global layers K and V of 2 heads x 512 = 2,048 values (the values are the keys'
+    projection but cached apart, normed differently). Per token without windows:
+    (25 x 4,096 + 5 x 2,048) x 2 bytes = 225,280. At 8,192 tokens: 25 x 1,024 x 4,096 x 2 =
+    209,715,200 plus 5 x 8,192 x 2,048 x 2 = 167,772,160: 377,487,360 bytes."""
+    spec = _spec("google__gemma-4-26B-A4B.json")
+    assert kv_bytes_per_token(spec, 16) == 225_280
+    assert kv_cache_bytes(spec, 8192, 1, 16) == 377_487_360
+    assert kv_cache_bytes(spec, 8192, 3, 8) == 3 * 377_487_360 // 2
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"hidden_size_per_layer_input": 256}, "per-layer input embeddings"),
+        ({"hidden_size_per_layer_input": None}, "per-layer input embeddings"),  # Gemma4TextConfig default 256
+        ({"num_kv_shared_layers": 10}, "KV sharing across layers"),
+        ({"use_bidirectional_attention": "all"}, "bidirectional"),
+        ({"layer_types": ["sliding_attention"] * 30}, "last layer is not full_attention"),
+        ({"per_layer_config": {}}, "per_layer_config"),
+    ],
+)
+def test_gemma4_options_we_do_not_model_are_refused(changes, message):
+    with pytest.raises(ConfigError, match=message):
+        parse_config_text(_edited("google__gemma-4-26B-A4B.json", **changes))
+
+
+def test_gemma4_dense_layers_without_the_moe_block():
+    """With enable_moe_block false Gemma4TextModel builds no experts (num_experts is ignored) and
+    keeps 4 norms a layer: the 26B config then holds its dense MLPs only."""
+    spec = parse_config_text(_edited("google__gemma-4-26B-A4B.json", enable_moe_block=False))
+    assert not spec.is_moe
+    assert spec.norms_per_layer == 4
+    # 30 layers x 3 x 2,816 x 2,112 = 535,265,280 of MLP
+    assert count_parameters(spec).mlp == 535_265_280
+
+
+def test_gemma4_vision_tower_is_refused_by_name():
+    from llm_calc.hf_config import parse_vision_parameters_text
+
+    with pytest.raises(ConfigError, match="vision tower of model_type 'gemma4' is not modelled"):
+        parse_vision_parameters_text((HF_CONFIGS / "google__gemma-4-26B-A4B.json").read_bytes())
+
+
 def test_exaone45_without_layer_types_is_refused():
     """Exaone4Config refuses to guess the sliding layers from sliding_window_pattern alone; so do we."""
     with pytest.raises(ConfigError, match="needs layer_types"):
@@ -164,6 +237,7 @@ def test_options_we_do_not_model_are_refused_by_name(filename, changes, message)
         ("MiniMaxAI__MiniMax-M2.5.json", "auto"),
         ("Qwen__Qwen3.5-35B-A3B.json", "bf16"),
         ("LGAI-EXAONE__EXAONE-4.5-33B.json", "bf16"),
+        ("google__gemma-4-26B-A4B.json", "bf16"),
     ],
 )
 def test_cli_sizes_each_real_config(filename, precision):

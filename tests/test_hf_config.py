@@ -352,7 +352,7 @@ def test_a_siglip_pooling_head_is_refused():
 @pytest.mark.parametrize(
     ("filename", "reason"),
     [
-        ("google__gemma-4-26B-A4B.json", "model_type 'gemma4_text'"),
+        ("nvidia__NVIDIA-Nemotron-3-Nano-30B-A3B-BF16.json", "model_type 'nemotron_h'"),
     ],
 )
 def test_real_configs_we_do_not_model_are_refused_by_name(filename, reason):
