@@ -125,6 +125,10 @@ FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {
     # Gemma4ForConditionalGeneration's language model: Gemma 3's four norms and q/k norms, global
     # layers of their own shape; with enable_moe_block, experts beside the dense MLP (three more norms)
     "gemma4_text": {"tie_embeddings": True, "norms_per_layer": 4, "qk_norm": True},
+    # Glm4MoeForCausalLM (GLM-4.5, GLM-4.5-Air): DeepSeek-V3's MoE layout (first_k_dense_replace,
+    # shared experts, a sigmoid router with a correction-bias buffer) on grouped-query attention with
+    # Q/K/V biases (attention_bias; never on the output) and optional q/k norms (use_qk_norm)
+    "glm4_moe": {"tie_embeddings": False},
 }
 """How each supported ``model_type`` builds its tensors where the config does not say it."""
 
@@ -154,6 +158,7 @@ ATTENTION_BIAS_KEYS: dict[str, str] = {
     "glm_moe_dsa": "attention_bias",
     "qwen3_5_moe_text": "attention_bias",
     "gemma4_text": "attention_bias",
+    "glm4_moe": "attention_bias",
     "qwen2_moe": "qkv_bias",
     "falcon": "bias",
 }
@@ -165,6 +170,9 @@ ignore such keys, as transformers does."""
 LATENT_ATTENTION_FAMILIES = ("deepseek_v2", "deepseek_v3", "kimi_k2", "deepseek_v32", "glm_moe_dsa")
 """Families built on DeepSeek's MLA + MoE layers (``DeepseekV3ForCausalLM`` and its descendants), whose
 configs' ``attention_bias``, ``mlp_bias`` and ``moe_layer_freq`` we refuse rather than size."""
+
+QKV_ONLY_BIAS_FAMILIES = ("qwen2_moe", "glm4_moe")
+"""Families whose attention-bias key gives Q, K and V biases but no output-projection bias."""
 
 MLP_BIAS_FAMILIES = ("llama", "smollm3")
 """Families whose MLP has biases when the config's ``mlp_bias`` says so (``LlamaMLP``, ``SmolLM3MLP``)."""
@@ -317,10 +325,12 @@ def spec_from_config(config: Any, name: str = "uploaded config") -> ModelSpec:
     }
     if model_type == "phi":  # PhiAttention's optional LayerNorms on queries and keys
         fields["qk_norm"] = reader.bool("qk_layernorm", default=False)
+    if model_type == "glm4_moe":  # Glm4MoeAttention's optional per-head RMSNorms on queries and keys
+        fields["qk_norm"] = reader.bool("use_qk_norm", default=False)
     fields["o_bias"] = family.get("o_bias", False)
     if model_type in ATTENTION_BIAS_KEYS:
         fields["qkv_bias"] = reader.bool(ATTENTION_BIAS_KEYS[model_type], default=fields["qkv_bias"])
-        fields["o_bias"] = fields["qkv_bias"] and model_type != "qwen2_moe"
+        fields["o_bias"] = fields["qkv_bias"] and model_type not in QKV_ONLY_BIAS_FAMILIES
     fields["mlp_bias"] = family.get("mlp_bias", False)
     if model_type in MLP_BIAS_FAMILIES:
         fields["mlp_bias"] = reader.bool("mlp_bias", default=False)
@@ -458,7 +468,7 @@ def _moe(config: dict, reader: _Reader, fields: dict[str, Any], model_type: str)
     # key (every layer past first_k_dense_replace is MoE), so any other value is refused. DeepSeek V3's
     # router also holds e_score_correction_bias, a buffer in transformers (not a parameter), kept
     # in fp32 in the checkpoint: 58 MoE layers x 256 experts x 4 bytes = 59,392 bytes, not counted.
-    if model_type in LATENT_ATTENTION_FAMILIES and reader.int("moe_layer_freq", default=1) != 1:
+    if model_type in (*LATENT_ATTENTION_FAMILIES, "glm4_moe") and reader.int("moe_layer_freq", default=1) != 1:
         raise ConfigError(f"{reader.name}: moe_layer_freq other than 1 is not modelled")
 
 

@@ -1,5 +1,5 @@
 """2025-26 MoE families read from their real config.json (issue 11): Kimi K2, DeepSeek-V3.2, GLM-5,
-MiniMax-M2.5, Qwen3.5-35B-A3B, EXAONE 4.5, Gemma 4 26B-A4B.
+MiniMax-M2.5, Qwen3.5-35B-A3B, EXAONE 4.5, Gemma 4 26B-A4B, GLM-4.5-Air.
 
 Totals equal transformers 5.17 on the meta device (``tests/test_param_oracle.py`` builds the same
 files, in ``tests/configs/``); here each is compared with the count its publisher states, and its
@@ -39,6 +39,7 @@ NEW_TYPES = (
     "qwen3_5_moe_text",
     "exaone4_5_text",
     "gemma4_text",
+    "glm4_moe",
 )
 
 
@@ -99,6 +100,30 @@ def test_gemma4_global_layers_have_their_own_shape():
     q 2,816 x 8,192 + k 2,816 x 1,024 + o 8,192 x 2,816 = 49,020,928.
     25 sliding + 5 global layers: 865,075,200 + 245,104,640 = 1,110,179,840."""
     assert count_parameters(_spec("google__gemma-4-26B-A4B.json")).attention == 1_110_179_840
+
+
+def test_zhipu_counts_leave_out_both_embedding_matrices():
+    """https://github.com/zai-org/GLM-4.5 (README): "GLM-4.5-Air adopts a more compact design with 106
+    billion total parameters and 12 billion active parameters"; https://github.com/zai-org/GLM-5:
+    "744B parameters (40B active)". Ours: GLM-4.5-Air 106,852,245,504 total (+0.8 %), GLM-5
+    743,911,199,232 (-0.01 %). Active without the input embedding and the output head (both untied):
+    GLM-4.5-Air 12.18B (+1.5 %; 12.80B with the head), GLM-5 39.88B (-0.3 %)."""
+    air = parse_config_text((ROOT / "tests" / "configs" / "GLM-4.5-Air.json").read_bytes())
+    glm5 = _spec("zai-org__GLM-5.json")
+    for spec, total, active in ((air, 106e9, 12e9), (glm5, 744e9, 40e9)):
+        counts = count_parameters(spec)
+        assert counts.total == pytest.approx(total, rel=0.01)
+        assert counts.active - 2 * spec.vocab_size * spec.hidden_size == pytest.approx(active, rel=0.02)
+
+
+def test_glm45_air_attention_and_cache_by_hand():
+    """Glm4MoeAttention: 96 query heads and 8 KV heads of 128 on a 4,096 width, Q/K/V biases, none
+    on o_proj, no q/k norms (use_qk_norm false): 4,096 x (12,288 + 2 x 1,024) + 12,288 x 4,096 +
+    (12,288 + 2 x 1,024) = 109,066,240 a layer. Cache: K and V of 8 x 128 = 2,048 values, 4,096
+    bytes at 16 bits; x 46 layers = 188,416 bytes a token."""
+    spec = parse_config_text((ROOT / "tests" / "configs" / "GLM-4.5-Air.json").read_bytes())
+    assert count_parameters(spec).attention == 46 * 109_066_240
+    assert kv_bytes_per_token(spec, 16) == 188_416
 
 
 def test_kimi_k2_is_deepseek_v3_with_its_own_widths():
@@ -250,3 +275,13 @@ def test_cli_sizes_each_real_config(filename, precision):
     )
     assert done.returncode == 0, done.stderr
     assert "KV per token" in done.stdout
+
+
+def test_glm45_options_change_the_count_or_are_refused():
+    """use_qk_norm adds Glm4MoeAttention's q_norm and k_norm (128 each) to all 46 layers: 11,776 more;
+    a moe_layer_freq other than 1 (which Glm4MoeForCausalLM ignores) is refused."""
+    config = json.loads((ROOT / "tests" / "configs" / "GLM-4.5-Air.json").read_text())
+    base = count_parameters(parse_config_text(json.dumps(config))).total
+    assert count_parameters(parse_config_text(json.dumps({**config, "use_qk_norm": True}))).total == base + 11_776
+    with pytest.raises(ConfigError, match="moe_layer_freq other than 1"):
+        parse_config_text(json.dumps({**config, "moe_layer_freq": 2}))
