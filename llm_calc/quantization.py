@@ -80,9 +80,10 @@ router out [3]_)."""
 MTP_PROJECTION = "mtp_projection"
 """DeepSeek's MTP ``eh_proj`` (2h -> h), stored bf16 in the fp8 checkpoint [1]_."""
 
-MTP_FAMILIES = ("deepseek_v3",)
-"""Families whose ``num_nextn_predict_layers`` we size: DeepSeek's layout [1]_. Others' MTP
-layers (if any) are not counted in the checkpoint figure."""
+MTP_FAMILIES = ("deepseek_v3", "deepseek_v32")
+"""Families whose ``num_nextn_predict_layers`` we size: DeepSeek's layout [1]_ (DeepSeek-V3.2 keeps
+it, its MTP layer a decoder layer like the others, indexer included). Others' MTP layers (if any)
+are not counted in the checkpoint figure."""
 
 
 @dataclass(frozen=True)

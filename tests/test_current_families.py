@@ -285,3 +285,17 @@ def test_glm45_options_change_the_count_or_are_refused():
     assert count_parameters(parse_config_text(json.dumps({**config, "use_qk_norm": True}))).total == base + 11_776
     with pytest.raises(ConfigError, match="moe_layer_freq other than 1"):
         parse_config_text(json.dumps({**config, "moe_layer_freq": 2}))
+
+
+def test_deepseek_v32_checkpoint_adds_its_mtp_layer_with_an_indexer():
+    """DeepSeek-V3.2 ships DeepSeek-V3's multi-token-prediction layer (num_nextn_predict_layers 1), a
+    decoder layer like the others: its MTP parameters are V3's plus one indexer (13,959,424, as
+    derived in test_deepseek_v32_indexer_adds_its_weights_to_every_layer)."""
+    from llm_calc.hf_config import parse_checkpoint_text
+    from llm_calc.quantization import storage_plan
+
+    def mtp(filename: str) -> int:
+        text = (HF_CONFIGS / filename).read_bytes()
+        return storage_plan(parse_config_text(text), parse_checkpoint_text(text)).mtp_params
+
+    assert mtp("deepseek-ai__DeepSeek-V3.2.json") - mtp("deepseek-ai__DeepSeek-V3.json") == 13_959_424
