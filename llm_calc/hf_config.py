@@ -775,12 +775,12 @@ class _Reader:
 
 # --- vision towers of multimodal wrappers ---------------------------------------------------
 
-VISION_WRAPPERS = ("gemma3", "mistral3", "qwen3_5", "llama4", "qwen3_5_moe")
+VISION_WRAPPERS = ("gemma3", "mistral3", "qwen3_5", "llama4", "qwen3_5_moe", "gemma4")
 """Multimodal ``model_type`` values whose vision tower and projector ``count_vision_parameters``
 sizes (SigLIP + Gemma 3's projector, Pixtral + Mistral 3's patch merger and projector, Qwen3.5's
 vision transformer with its merger (dense and MoE wrappers alike), Llama 4's vision encoder,
-pixel-shuffle adapter and projector); each checked against transformers' meta-device build of the
-whole model in ``tests/test_param_oracle.py``."""
+pixel-shuffle adapter and projector, Gemma 4's vision encoder and projector); each checked
+against transformers' meta-device build of the whole model in ``tests/test_param_oracle.py``."""
 
 DEFAULT_IMAGE_CHANNELS = 3
 """Colour channels of an image (RGB): the ``num_channels``/``in_channels`` default of
@@ -811,7 +811,7 @@ def count_vision_parameters(config: Any, name: str = "uploaded config") -> int:
             f"{name}: the vision tower of model_type {shown!r} is not modelled; supported: {', '.join(VISION_WRAPPERS)}"
         )
     text = config.get("text_config") if isinstance(config.get("text_config"), dict) else {}
-    if wrapper in ("gemma3", "llama4"):  # their text_config may leave the width to the config class
+    if wrapper in ("gemma3", "llama4", "gemma4"):  # their text_config may leave the width to the config class
         text = {**CONFIG_DEFAULTS[f"{wrapper}_text"], **text}
     text_hidden = _Reader(text, f"{name} text_config").int("hidden_size")
     reader = _Reader(vision, f"{name} vision_config")
@@ -821,6 +821,10 @@ def count_vision_parameters(config: Any, name: str = "uploaded config") -> int:
         return _pixtral_parameters(reader) + _mistral3_projector(config, reader, text_hidden, name)
     if wrapper == "llama4":
         return _llama4_vision_parameters(reader, text_hidden)
+    if wrapper == "gemma4":
+        if config.get("audio_config") is not None:
+            raise ConfigError(f"{name}: the audio tower of a Gemma 4 config (audio_config) is not modelled")
+        return _gemma4_vision_parameters(reader, text_hidden)
     return _qwen3_5_vision_parameters(reader)  # qwen3_5 and qwen3_5_moe: the same vision transformer
 
 
@@ -905,3 +909,26 @@ def _llama4_vision_parameters(reader: _Reader, text_hidden: int) -> int:
     adapter = inner * reader.int("projector_input_dim") + out * out
     projector = reader.int("vision_output_dim") * text_hidden
     return embeddings + reader.int("num_hidden_layers") * layer + adapter + projector
+
+
+GEMMA4_PATCH_CHANNELS = 3
+"""Colour channels ``Gemma4VisionPatchEmbedder`` flattens each patch over (fixed in its code: RGB)."""
+
+
+def _gemma4_vision_parameters(reader: _Reader, text_hidden: int) -> int:
+    """``Gemma4VisionModel`` and ``Gemma4MultimodalEmbedder``: patches flattened through one bias-free
+    linear layer, two learned position tables (x and y) of ``position_embedding_size``, layers of
+    bias-free Q/K/V/O (``num_attention_heads`` / ``num_key_value_heads`` x ``head_dim``), q/k norms
+    over a head, a gated MLP and four norms, then one bias-free vision→text matrix (its norm has no
+    scale). Clipping bounds and standardisation statistics are buffers, not parameters."""
+    if reader.bool("attention_bias", default=False):
+        raise ConfigError(f"{reader.name}: a Gemma 4 vision tower with attention biases is not modelled")
+    h, inner = reader.int("hidden_size"), reader.int("intermediate_size")
+    heads, kv_heads = reader.int("num_attention_heads"), reader.int("num_key_value_heads")
+    head_dim = reader.int("head_dim")
+    embeddings = (
+        GEMMA4_PATCH_CHANNELS * reader.int("patch_size") ** 2 * h + 2 * reader.int("position_embedding_size") * h
+    )
+    attention = 2 * h * heads * head_dim + 2 * h * kv_heads * head_dim + 2 * head_dim
+    layer = attention + 3 * h * inner + 4 * h
+    return embeddings + reader.int("num_hidden_layers") * layer + h * text_hidden

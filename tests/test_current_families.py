@@ -212,11 +212,20 @@ def test_gemma4_dense_layers_without_the_moe_block():
     assert count_parameters(spec).mlp == 535_265_280
 
 
-def test_gemma4_vision_tower_is_refused_by_name():
+def test_gemma4_vision_tower_by_hand_and_the_cards_550m():
+    """Gemma4VisionModel of the 26B-A4B config (hidden 1,152, 27 layers, 16 heads of 72, MLP 4,304):
+    patches 3 x 16 x 16 x 1,152 = 884,736 and position tables 2 x 10,240 x 1,152 = 23,592,960; a
+    layer 4 x 1,152 x 1,152 + 2 x 72 + 3 x 1,152 x 4,304 + 4 x 1,152 = 20,187,792 (x 27 =
+    545,070,384); projector 1,152 x 2,816 = 3,244,032. Sum 572,792,112; the model card's "Vision
+    Encoder Parameters ~550M" (https://ai.google.dev/gemma/docs/core/model_card_4) is within 4 %."""
     from llm_calc.hf_config import parse_vision_parameters_text
 
-    with pytest.raises(ConfigError, match="vision tower of model_type 'gemma4' is not modelled"):
-        parse_vision_parameters_text((HF_CONFIGS / "google__gemma-4-26B-A4B.json").read_bytes())
+    text = (HF_CONFIGS / "google__gemma-4-26B-A4B.json").read_bytes()
+    vision = parse_vision_parameters_text(text)
+    assert vision == 572_792_112
+    assert vision == pytest.approx(550e6, rel=0.05)
+    with pytest.raises(ConfigError, match="audio tower"):
+        parse_vision_parameters_text(json.dumps({**json.loads(text), "audio_config": {}}))
 
 
 def test_exaone45_without_layer_types_is_refused():
