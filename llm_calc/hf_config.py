@@ -775,11 +775,11 @@ class _Reader:
 
 # --- vision towers of multimodal wrappers ---------------------------------------------------
 
-VISION_WRAPPERS = ("gemma3", "mistral3", "qwen3_5", "llama4", "qwen3_5_moe", "gemma4")
+VISION_WRAPPERS = ("gemma3", "mistral3", "qwen3_5", "llama4", "qwen3_5_moe", "gemma4", "exaone4_5")
 """Multimodal ``model_type`` values whose vision tower and projector ``count_vision_parameters``
 sizes (SigLIP + Gemma 3's projector, Pixtral + Mistral 3's patch merger and projector, Qwen3.5's
 vision transformer with its merger (dense and MoE wrappers alike), Llama 4's vision encoder,
-pixel-shuffle adapter and projector, Gemma 4's vision encoder and projector); each checked
+pixel-shuffle adapter and projector, Gemma 4's and EXAONE 4.5's vision encoders and projectors); each checked
 against transformers' meta-device build of the whole model in ``tests/test_param_oracle.py``."""
 
 DEFAULT_IMAGE_CHANNELS = 3
@@ -821,6 +821,8 @@ def count_vision_parameters(config: Any, name: str = "uploaded config") -> int:
         return _pixtral_parameters(reader) + _mistral3_projector(config, reader, text_hidden, name)
     if wrapper == "llama4":
         return _llama4_vision_parameters(reader, text_hidden)
+    if wrapper == "exaone4_5":
+        return _exaone4_5_vision_parameters(reader)
     if wrapper == "gemma4":
         if config.get("audio_config") is not None:
             raise ConfigError(f"{name}: the audio tower of a Gemma 4 config (audio_config) is not modelled")
@@ -932,3 +934,24 @@ def _gemma4_vision_parameters(reader: _Reader, text_hidden: int) -> int:
     attention = 2 * h * heads * head_dim + 2 * h * kv_heads * head_dim + 2 * head_dim
     layer = attention + 3 * h * inner + 4 * h
     return embeddings + reader.int("num_hidden_layers") * layer + h * text_hidden
+
+
+def _exaone4_5_vision_parameters(reader: _Reader) -> int:
+    """``Exaone4_5_VisionModel`` (Qwen2.5-VL's layout with grouped-query attention): a 3-D patch
+    convolution without bias (``temporal_patch_size`` frames), ``depth`` blocks (two RMSNorms, fused
+    biased QKV of ``num_heads`` queries and ``num_key_value_heads`` keys and values of
+    ``hidden_size / num_heads``, biased output, a gated MLP with biases) and the patch merger (an
+    RMSNorm, then ``spatial_merge_size``² patches through two biased linear layers into
+    ``out_hidden_size``)."""
+    h, inner = reader.int("hidden_size"), reader.int("intermediate_size")
+    heads, kv_heads = reader.int("num_heads"), reader.int("num_key_value_heads")
+    if not heads or h % heads or not kv_heads or heads % kv_heads:
+        raise ConfigError(f"{reader.name}: hidden_size must be a whole number of num_heads, a multiple of the KV heads")
+    channels = reader.int("in_channels", default=DEFAULT_IMAGE_CHANNELS)
+    patch = channels * reader.int("temporal_patch_size") * reader.int("patch_size") ** 2 * h
+    qkv = h + 2 * kv_heads * (h // heads)
+    block = 2 * h + (h * qkv + qkv) + (h * h + h) + 2 * (h * inner + inner) + (inner * h + h)
+    merged = h * reader.int("spatial_merge_size") ** 2
+    out = reader.int("out_hidden_size")
+    merger = h + (merged * merged + merged) + (merged * out + out)
+    return patch + reader.int("depth") * block + merger

@@ -308,3 +308,16 @@ def test_deepseek_v32_checkpoint_adds_its_mtp_layer_with_an_indexer():
         return storage_plan(parse_config_text(text), parse_checkpoint_text(text)).mtp_params
 
     assert mtp("deepseek-ai__DeepSeek-V3.2.json") - mtp("deepseek-ai__DeepSeek-V3.json") == 13_959_424
+
+
+def test_exaone45_vision_tower_by_hand():
+    """Exaone4_5_VisionModel of EXAONE 4.5 33B (hidden 2,048, 28 blocks, 32 heads and 8 KV heads of 64,
+    MLP 5,120, patches 2 x 14 x 14, merger 2 x 2 into 5,120): patch convolution 3 x 2 x 14 x 14 x
+    2,048 = 2,408,448; a block 2 x 2,048 (norms) + 2,048 x 3,072 + 3,072 (QKV) + 2,048 x 2,048 +
+    2,048 (output) + 2 x (2,048 x 5,120 + 5,120) + 5,120 x 2,048 + 2,048 (MLP) = 41,964,544, x 28 =
+    1,175,007,232; merger 2,048 + 8,192 x 8,192 + 8,192 + 8,192 x 5,120 + 5,120 = 109,067,264.
+    Sum 1,286,482,944 (transformers' meta build of the whole model less its language model: the same)."""
+    from llm_calc.hf_config import parse_vision_parameters_text
+
+    text = (HF_CONFIGS / "LGAI-EXAONE__EXAONE-4.5-33B.json").read_bytes()
+    assert parse_vision_parameters_text(text) == 1_286_482_944
