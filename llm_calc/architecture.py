@@ -13,6 +13,8 @@ References
 .. [3] DeepSeek-AI 2024, "DeepSeek-V2" sec. 2.1 (MLA caches ``kv_lora_rank + qk_rope_head_dim``
        values per token and layer).
 .. [4] Hugging Face ``transformers`` modeling files (tensor shapes of each architecture).
+.. [5] DeepSeek-AI 2025, "DeepSeek-V3.2" (DeepSeek Sparse Attention: a lightning indexer with its own
+       key cache picks the tokens MLA attends to); transformers' ``DeepseekV32Indexer``.
 """
 
 from __future__ import annotations
@@ -74,6 +76,16 @@ class ModelSpec:
     (Falcon-H1). Nemotron-H's blocks hold one part each: ``mixer_free_layers`` have only an MLP or MoE,
     ``mlp_free_layers`` only a mixer (attention or Mamba). Each Mamba layer keeps a fixed state per
     sequence (``state_bytes_per_sequence``), its SSM part at ``mamba_state_bits``.
+    DeepSeek Sparse Attention (DeepSeek-V3.2, GLM-5): ``index_head_dim > 0`` adds to every MLA layer
+    a lightning indexer of ``index_n_heads`` query heads of ``index_head_dim`` (from the query
+    latent) and one key head of ``index_head_dim`` that every token adds to the cache beside MLA's
+    latent (``kv_elements_per_token_per_layer``).
+
+    Gemma 4: ``global_attention_layers`` of the attention layers (its ``full_attention`` ones) have
+    their own shape: ``global_kv_heads`` heads of ``global_head_dim`` (queries too), and with
+    ``global_k_eq_v`` no value projection (the values are the key projection, normed apart; the
+    cache still holds keys and values). They never slide: ``sliding_window_layers`` are among the
+    others. ``router_scales`` adds a scale over the hidden width and one per expert to each router.
     """
 
     name: str
@@ -139,6 +151,15 @@ class ModelSpec:
     mamba_state_bits: int = DEFAULT_MAMBA_STATE_BITS
     mixer_free_layers: int = 0
     mlp_free_layers: int = 0
+    # DeepSeek Sparse Attention (DeepSeek-V3.2, GLM-5): the lightning indexer beside MLA
+    index_n_heads: int = 0
+    index_head_dim: int = 0
+    # Gemma 4: full-attention layers of their own shape, and a router with scales
+    global_attention_layers: int = 0
+    global_head_dim: int = 0
+    global_kv_heads: int = 0
+    global_k_eq_v: bool = False
+    router_scales: bool = False
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -209,6 +230,28 @@ class ModelSpec:
             )
         if self.kv_lora_rank and not (self.qk_nope_head_dim + self.qk_rope_head_dim and self.v_head_dim):
             raise ValueError("latent attention needs qk_nope_head_dim/qk_rope_head_dim and v_head_dim")
+        if (self.index_n_heads or self.index_head_dim) and not (
+            self.index_n_heads and self.index_head_dim and self.kv_lora_rank and self.q_lora_rank
+        ):
+            raise ValueError(
+                "a sparse-attention indexer needs index_n_heads, index_head_dim and latent attention "
+                "with a query low-rank (q_lora_rank)"
+            )
+        if self.global_attention_layers:
+            if not (self.global_head_dim and self.global_kv_heads) or self.uses_latent_attention:
+                raise ValueError("global attention layers need global_head_dim and global_kv_heads, without MLA")
+            if self.global_attention_layers + self.sliding_window_layers > self.attention_layers:
+                raise ValueError(
+                    f"global_attention_layers ({self.global_attention_layers}) and sliding_window_layers "
+                    f"({self.sliding_window_layers}) together exceed the attention layers ({self.attention_layers})"
+                )
+            if self.num_attention_heads % self.global_kv_heads:
+                raise ValueError(
+                    f"num_attention_heads ({self.num_attention_heads}) must be a multiple of "
+                    f"global_kv_heads ({self.global_kv_heads})"
+                )
+        if self.router_scales and not self.is_moe:
+            raise ValueError("router_scales needs experts")
 
     @property
     def is_moe(self) -> bool:
@@ -351,6 +394,13 @@ HYBRID_SPEC_FIELDS = (
     "short_conv_kernel_dim",
     "short_conv_bias",
     *MAMBA_SPEC_FIELDS,
+    "index_n_heads",
+    "index_head_dim",
+    "global_attention_layers",
+    "global_head_dim",
+    "global_kv_heads",
+    "global_k_eq_v",
+    "router_scales",
 )
 """Fields added for 2025-26 architectures (issue 11). ``data/models.csv`` has a column for each;
 ``llm_calc.catalog`` accepts a file without them (written before they existed), whose rows then
@@ -393,7 +443,7 @@ def attention_params_per_layer(spec: ModelSpec) -> int:
         kv_down = h * (spec.kv_lora_rank + spec.qk_rope_head_dim) + spec.kv_lora_rank
         kv_up = spec.kv_lora_rank * heads * (spec.qk_nope_head_dim + spec.v_head_dim)
         out = heads * spec.v_head_dim * h
-        return q + kv_down + kv_up + out
+        return q + kv_down + kv_up + out + indexer_params_per_layer(spec)
     q_dim = heads * spec.head_dim
     kv_dim = spec.num_kv_heads * spec.head_dim
     q_out = q_dim * (2 if spec.attention_output_gate else 1)
@@ -401,6 +451,60 @@ def attention_params_per_layer(spec: ModelSpec) -> int:
     biases = (q_out + 2 * kv_dim if spec.qkv_bias else 0) + (h if spec.o_bias else 0)
     sinks = heads if spec.attention_sinks else 0
     return weights + biases + sinks
+
+
+def _global_attention_matrices(spec: ModelSpec) -> int:
+    """Weight matrices of one Gemma 4 global (full-attention) layer: Q, K, V (none with
+    ``global_k_eq_v``) and output at ``global_head_dim`` (transformers' ``Gemma4TextAttention``)."""
+    h, q_dim = spec.hidden_size, spec.num_attention_heads * spec.global_head_dim
+    kv_dim = spec.global_kv_heads * spec.global_head_dim
+    return h * q_dim + (1 if spec.global_k_eq_v else 2) * h * kv_dim + q_dim * h
+
+
+def _global_attention_biases(spec: ModelSpec) -> int:
+    """Biases of one global layer's projections (``attention_bias``: Q, K, V and output)."""
+    q_dim = spec.num_attention_heads * spec.global_head_dim
+    kv_dim = spec.global_kv_heads * spec.global_head_dim
+    qkv = (q_dim + (1 if spec.global_k_eq_v else 2) * kv_dim) if spec.qkv_bias else 0
+    return qkv + (spec.hidden_size if spec.o_bias else 0)
+
+
+def _attention_matrices(spec: ModelSpec) -> int:
+    """Weight matrices of one (non-latent) attention layer of the common shape."""
+    h, q_dim = spec.hidden_size, spec.num_attention_heads * spec.head_dim
+    kv_dim = spec.num_kv_heads * spec.head_dim
+    return h * q_dim * (2 if spec.attention_output_gate else 1) + 2 * h * kv_dim + q_dim * h
+
+
+def global_attention_extra(spec: ModelSpec) -> tuple[int, int, int]:
+    """What the ``global_attention_layers`` hold beyond the same number of common-shape layers:
+    (weight matrices, biases and sinks, q/k norms). All 0 for a model without them."""
+    n = spec.global_attention_layers
+    if not n:
+        return 0, 0, 0
+    matrices = n * (_global_attention_matrices(spec) - _attention_matrices(spec))
+    common_other = attention_params_per_layer(spec) - _attention_matrices(spec)  # biases and sinks
+    sinks = spec.num_attention_heads if spec.attention_sinks else 0
+    other = n * (_global_attention_biases(spec) + sinks - common_other)
+    norms = n * (2 * _norm_size(spec, spec.global_head_dim) - _qk_norm_params(spec)) if spec.qk_norm else 0
+    return matrices, other, norms
+
+
+def indexer_matrices_per_layer(spec: ModelSpec) -> int:
+    """Weight matrices of one DeepSeek Sparse Attention indexer (transformers' ``DeepseekV32Indexer``):
+    ``wq_b`` (query latent → ``index_n_heads x index_head_dim``), ``wk`` (hidden → one key head) and
+    ``weights_proj`` (hidden → one weight per indexer head). 0 without an indexer."""
+    if not spec.index_head_dim:
+        return 0
+    h = spec.hidden_size
+    return (
+        spec.q_lora_rank * spec.index_n_heads * spec.index_head_dim + h * spec.index_head_dim + h * spec.index_n_heads
+    )
+
+
+def indexer_params_per_layer(spec: ModelSpec) -> int:
+    """All parameters of one indexer: its matrices and the LayerNorm (weight and bias) on its key."""
+    return indexer_matrices_per_layer(spec) + (2 * spec.index_head_dim if spec.index_head_dim else 0)
 
 
 def linear_attention_matrices_per_layer(spec: ModelSpec) -> int:
@@ -495,6 +599,7 @@ def _moe_layer_params(spec: ModelSpec, experts: int) -> int:
     """Routed experts actually counted, shared experts and the router of one MoE layer."""
     width = spec.expert_intermediate_size
     router = spec.hidden_size * spec.num_experts + (spec.num_experts if spec.mlp_bias else 0)
+    router += (spec.hidden_size + spec.num_experts) if spec.router_scales else 0
     shared = spec.shared_experts * _mlp_params(spec, spec.shared_expert_width)
     gate = spec.hidden_size if spec.shared_expert_gate else 0
     return experts * _mlp_params(spec, width) + shared + gate + router
@@ -522,6 +627,9 @@ def count_parameters(spec: ModelSpec) -> ParameterCount:
         attention += spec.mamba_layers * mamba_params_per_layer(spec)
     norms = (spec.num_layers * spec.norms_per_layer + 1) * _norm_size(spec)
     norms += spec.attention_layers * _qk_norm_params(spec)
+    global_matrices, global_other, global_norms = global_attention_extra(spec)
+    attention += global_matrices + global_other
+    norms += global_norms
 
     dense_mlp = spec.dense_mlp_layers * _mlp_params(spec, spec.intermediate_size)
     if spec.is_moe:
@@ -580,7 +688,9 @@ def parameter_groups(spec: ModelSpec) -> dict[str, int]:
         return ((matrices - 1) * width + h) if spec.mlp_bias else 0
 
     if spec.uses_latent_attention:
-        latent_norms = spec.q_lora_rank + spec.kv_lora_rank  # q_a_layernorm (if any) and kv_a_layernorm
+        # q_a_layernorm (if any), kv_a_layernorm and the indexer's key LayerNorm (weight and bias)
+        latent_norms = spec.q_lora_rank + spec.kv_lora_rank + indexer_params_per_layer(spec)
+        latent_norms -= indexer_matrices_per_layer(spec)
         attention_linear = attention_params_per_layer(spec) - latent_norms
         attention_other = latent_norms
     else:
@@ -601,14 +711,17 @@ def parameter_groups(spec: ModelSpec) -> dict[str, int]:
     counts = count_parameters(spec)
     lm_head = 0 if spec.tie_embeddings else spec.vocab_size * h
     lm_head += spec.vocab_size if spec.lm_head_bias else 0
+    global_matrices, global_other, _ = global_attention_extra(spec)
     groups = {
         "embedding": counts.embedding - lm_head,
         "lm_head": lm_head,
         "attention_linear": attention_layers * attention_linear
+        + global_matrices
         + spec.linear_attention_layers * linear_matrices
         + spec.short_conv_layers * short_conv_matrices_per_layer(spec)
         + spec.mamba_layers * mamba_matrices,
         "attention_other": attention_layers * attention_other
+        + global_other
         + spec.linear_attention_layers * linear_other
         + spec.short_conv_layers * (short_conv_params_per_layer(spec) - short_conv_matrices_per_layer(spec))
         + spec.mamba_layers * mamba_other,
@@ -616,7 +729,12 @@ def parameter_groups(spec: ModelSpec) -> dict[str, int]:
         "routed_experts_linear": moe_layers * spec.num_experts * mlp_weights(expert_width),
         "shared_experts_linear": moe_layers * spec.shared_experts * mlp_weights(shared_width),
         "router": moe_layers
-        * (h * spec.num_experts + (spec.num_experts if spec.mlp_bias else 0) + (h if spec.shared_expert_gate else 0)),
+        * (
+            h * spec.num_experts
+            + (spec.num_experts if spec.mlp_bias else 0)
+            + (h if spec.shared_expert_gate else 0)
+            + ((h + spec.num_experts) if spec.router_scales else 0)
+        ),
         "mlp_biases": dense_layers * mlp_biases(spec.intermediate_size)
         + moe_layers * (spec.num_experts * mlp_biases(expert_width) + spec.shared_experts * mlp_biases(shared_width)),
         "norms": counts.norms,
@@ -632,10 +750,20 @@ def expert_params(spec: ModelSpec) -> int:
 
 
 def kv_elements_per_token_per_layer(spec: ModelSpec) -> int:
-    """Values one token adds to one layer's cache: K and V heads, or MLA's latent + rope key."""
+    """Values one token adds to one layer's cache: K and V heads, or MLA's latent + rope key (and
+    the sparse-attention indexer's key head, cached beside it at the same precision, as transformers'
+    ``DeepseekV32Indexer`` keeps it; DeepSeek's reference code and vLLM store that key in fp8 with
+    one fp32 scale per 128 values instead)."""
     if spec.uses_latent_attention:
-        return spec.kv_lora_rank + spec.qk_rope_head_dim
+        return spec.kv_lora_rank + spec.qk_rope_head_dim + spec.index_head_dim
     return 2 * spec.num_kv_heads * spec.head_dim
+
+
+def global_kv_elements_per_token_per_layer(spec: ModelSpec) -> int:
+    """Values one token adds to one Gemma 4 global layer's cache: keys and values of
+    ``global_kv_heads`` x ``global_head_dim`` (with ``global_k_eq_v`` the values are still cached
+    apart: transformers' ``Gemma4TextAttention`` norms them differently from the keys)."""
+    return 2 * spec.global_kv_heads * spec.global_head_dim
 
 
 def kv_bytes_per_token(spec: ModelSpec, bits_per_element: float = 16) -> int:
@@ -643,7 +771,10 @@ def kv_bytes_per_token(spec: ModelSpec, bits_per_element: float = 16) -> int:
 
     Llama-2-7B at 16 bits: 2 (K and V) x 32 layers x 32 heads x 128 dims x 2 bytes = 524,288.
     """
-    return math.ceil(kv_elements_per_token_per_layer(spec) * spec.attention_layers * bits_per_element / 8)
+    common = spec.attention_layers - spec.global_attention_layers
+    elements = kv_elements_per_token_per_layer(spec) * common
+    elements += global_kv_elements_per_token_per_layer(spec) * spec.global_attention_layers
+    return math.ceil(elements * bits_per_element / 8)
 
 
 def kv_cache_bytes(spec: ModelSpec, context_tokens: int, batch: int, bits_per_element: float) -> int:
@@ -656,8 +787,10 @@ def kv_cache_bytes(spec: ModelSpec, context_tokens: int, batch: int, bits_per_el
         raise ValueError("context and batch must not be negative")
     windowed = spec.sliding_window_layers if spec.sliding_window else 0
     cached_window = min(context_tokens, spec.sliding_window) if windowed else 0
-    token_layers = (spec.attention_layers - windowed) * context_tokens + windowed * cached_window
+    common = spec.attention_layers - spec.global_attention_layers  # global layers never slide
+    token_layers = (common - windowed) * context_tokens + windowed * cached_window
     elements = token_layers * kv_elements_per_token_per_layer(spec) * batch
+    elements += spec.global_attention_layers * context_tokens * global_kv_elements_per_token_per_layer(spec) * batch
     return math.ceil(elements * bits_per_element / 8)
 
 
@@ -760,6 +893,10 @@ def scale_architecture(base: ModelSpec, target_params: float, name: str = "Custo
         qk_rope_head_dim=0,
         qk_nope_head_dim=0,
         v_head_dim=0,
+        index_n_heads=0,
+        index_head_dim=0,
+        global_attention_layers=0,
+        router_scales=False,
         linear_attention_layers=0,
         short_conv_layers=0,
         attention_output_gate=False,

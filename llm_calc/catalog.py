@@ -38,14 +38,21 @@ CHECKPOINT_FORMATS: dict[str, str] = {
 (Hugging Face ``config.json``: ``torch_dtype`` / ``dtype`` and ``quantization_config``). A cell may
 add a note in parentheses after the format, e.g. ``bf16 (torch_dtype of the 8B config)``."""
 
-PARAMS_PRECISIONS: dict[str, int] = {"exact": 0, "to 10M": 10**7, "to 0.1B": 10**8, "to 1B": 10**9}
+PARAMS_PRECISIONS: dict[str, int] = {
+    "exact": 0,
+    "to 10M": 10**7,
+    "to 0.1B": 10**8,
+    "to 1B": 10**9,
+    "to 10B": 10**10,  # MiniMax-M2's "230B"
+    "to 0.1T": 10**11,  # Kimi K2's "1 trillion"
+}
 """How precisely a published parameter count is stated: ``exact`` (a count to the parameter, such
 as the Hub's safetensors total) or rounded to a unit [parameters]. Vendors round or truncate
 (Llama 3.2 1B's 1,235,814,400 is stated as 1.23B), so a count agrees with a figure when they
 differ by less than one unit."""
 
 _CONVENTION = re.compile(
-    r"total (?P<total>exact|to 10M|to 0\.1B|to 1B)"
+    r"total (?P<total>exact|to 10M|to 0\.1B|to 1B|to 10B|to 0\.1T)"
     r"(?:; active (?P<active>exact|to 10M|to 0\.1B|to 1B) (?P<embedding>with|without) input embedding)?"
     r"(?:; (?P<text>.+))?"
 )

@@ -111,6 +111,34 @@ FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {
         "mlp_bias": True,
         "lm_head_bias": True,
     },
+    # 2025-26 MoE families (issue 11). Kimi K2 ships DeepSeek-V3's architecture under its own
+    # model_type (its config's architectures and auto_map name DeepseekV3ForCausalLM).
+    "kimi_k2": {"tie_embeddings": False},
+    # DeepseekV32ForCausalLM and GlmMoeDsaForCausalLM: DeepSeek-V3's MLA and MoE layers plus the
+    # DeepSeek Sparse Attention indexer in every layer (index_n_heads, index_head_dim)
+    "deepseek_v32": {"tie_embeddings": False, "sparse_attention_indexer": True},
+    "glm_moe_dsa": {"tie_embeddings": False, "sparse_attention_indexer": True},
+    # MiniMaxM2ForCausalLM: GQA with q/k RMSNorms over all heads at once, every layer MoE
+    "minimax_m2": {"tie_embeddings": False, "qk_norm": True, "qk_norm_full": True},
+    # Qwen3_5MoeForConditionalGeneration's language model: Qwen3.5's hybrid layers with Qwen3-Next's
+    # MoE (routed experts and one gated shared expert in every layer)
+    "qwen3_5_moe_text": {
+        "tie_embeddings": False,
+        "qk_norm": True,
+        "shared_expert_gate": True,
+        "attention_output_gate": True,
+        "linear_attention": True,
+    },
+    # EXAONE 4.5's language model: Exaone4ForCausalLM (its text_config's architectures), which
+    # transformers' Exaone4_5_Config builds for model_type exaone4_5_text
+    "exaone4_5_text": {"tie_embeddings": False, "qk_norm": True},
+    # Gemma4ForConditionalGeneration's language model: Gemma 3's four norms and q/k norms, global
+    # layers of their own shape; with enable_moe_block, experts beside the dense MLP (three more norms)
+    "gemma4_text": {"tie_embeddings": True, "norms_per_layer": 4, "qk_norm": True},
+    # Glm4MoeForCausalLM (GLM-4.5, GLM-4.5-Air): DeepSeek-V3's MoE layout (first_k_dense_replace,
+    # shared experts, a sigmoid router with a correction-bias buffer) on grouped-query attention with
+    # Q/K/V biases (attention_bias; never on the output) and optional q/k norms (use_qk_norm)
+    "glm4_moe": {"tie_embeddings": False},
 }
 """How each supported ``model_type`` builds its tensors where the config does not say it."""
 
@@ -135,6 +163,12 @@ ATTENTION_BIAS_KEYS: dict[str, str] = {
     "deepseek_v2": "attention_bias",
     "deepseek_v3": "attention_bias",
     "llama4_text": "attention_bias",
+    "kimi_k2": "attention_bias",
+    "deepseek_v32": "attention_bias",
+    "glm_moe_dsa": "attention_bias",
+    "qwen3_5_moe_text": "attention_bias",
+    "gemma4_text": "attention_bias",
+    "glm4_moe": "attention_bias",
     "qwen2_moe": "qkv_bias",
     "falcon": "bias",
 }
@@ -142,6 +176,13 @@ ATTENTION_BIAS_KEYS: dict[str, str] = {
 in these families it covers the output projection too (``o_proj``/``dense``), except
 ``qwen2_moe`` (Q, K, V only). Families not listed have fixed biases (``FAMILY_DEFAULTS``) and
 ignore such keys, as transformers does."""
+
+LATENT_ATTENTION_FAMILIES = ("deepseek_v2", "deepseek_v3", "kimi_k2", "deepseek_v32", "glm_moe_dsa")
+"""Families built on DeepSeek's MLA + MoE layers (``DeepseekV3ForCausalLM`` and its descendants), whose
+configs' ``attention_bias``, ``mlp_bias`` and ``moe_layer_freq`` we refuse rather than size."""
+
+QKV_ONLY_BIAS_FAMILIES = ("qwen2_moe", "glm4_moe")
+"""Families whose attention-bias key gives Q, K and V biases but no output-projection bias."""
 
 MLP_BIAS_FAMILIES = ("llama", "smollm3")
 """Families whose MLP has biases when the config's ``mlp_bias`` says so (``LlamaMLP``, ``SmolLM3MLP``)."""
@@ -160,6 +201,19 @@ CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
         "head_dim": 256,
         "max_position_embeddings": 131_072,
         "sliding_window": 4096,
+    },
+    # Gemma4TextConfig's defaults (global_head_dim: 512 in its __post_init__)
+    "gemma4_text": {
+        "vocab_size": 262_144,
+        "hidden_size": 2304,
+        "intermediate_size": 9216,
+        "num_hidden_layers": 30,
+        "num_attention_heads": 8,
+        "num_key_value_heads": 4,
+        "head_dim": 256,
+        "max_position_embeddings": 131_072,
+        "sliding_window": 512,
+        "global_head_dim": 512,
     },
     # Llama4TextConfig's defaults
     "llama4_text": {
@@ -281,18 +335,18 @@ def spec_from_config(config: Any, name: str = "uploaded config") -> ModelSpec:
     }
     if model_type == "phi":  # PhiAttention's optional LayerNorms on queries and keys
         fields["qk_norm"] = reader.bool("qk_layernorm", default=False)
+    if model_type == "glm4_moe":  # Glm4MoeAttention's optional per-head RMSNorms on queries and keys
+        fields["qk_norm"] = reader.bool("use_qk_norm", default=False)
     fields["o_bias"] = family.get("o_bias", False)
     if model_type in ATTENTION_BIAS_KEYS:
         fields["qkv_bias"] = reader.bool(ATTENTION_BIAS_KEYS[model_type], default=fields["qkv_bias"])
-        fields["o_bias"] = fields["qkv_bias"] and model_type != "qwen2_moe"
+        fields["o_bias"] = fields["qkv_bias"] and model_type not in QKV_ONLY_BIAS_FAMILIES
     fields["mlp_bias"] = family.get("mlp_bias", False)
     if model_type in MLP_BIAS_FAMILIES:
         fields["mlp_bias"] = reader.bool("mlp_bias", default=False)
     if model_type == "qwen2":  # Qwen2 has q/k/v biases and no o bias, not stated in the config
         fields["qkv_bias"], fields["o_bias"] = True, False
-    elif model_type in ("deepseek_v2", "deepseek_v3") and (
-        fields["qkv_bias"] or reader.bool("mlp_bias", default=False)
-    ):
+    elif model_type in LATENT_ATTENTION_FAMILIES and (fields["qkv_bias"] or reader.bool("mlp_bias", default=False)):
         raise ConfigError(f"{name}: attention_bias or mlp_bias with latent attention is not modelled")
 
     head_dim = reader.int("head_dim", default=0) or (hidden // heads if heads else 0)
@@ -337,6 +391,15 @@ def spec_from_config(config: Any, name: str = "uploaded config") -> ModelSpec:
     if family.get("mamba"):
         _state_space_hybrid(config, reader, fields, model_type)
     _latent_attention(reader, fields)
+    if family.get("sparse_attention_indexer"):
+        _sparse_attention_indexer(reader, fields)
+    if model_type == "minimax_m2":
+        _minimax_m2(config, reader)
+    if model_type == "gemma4_text":
+        _gemma4(config, reader, fields)
+    if model_type == "qwen3_5_moe_text" and config.get("mlp_only_layers"):
+        # Qwen3_5MoeDecoderLayer puts experts in every layer whatever this list says
+        raise ConfigError(f"{name}: mlp_only_layers in a qwen3_5_moe config is not modelled")
     _sliding_window(config, reader, fields, model_type)
     try:
         return ModelSpec(**fields)
@@ -401,7 +464,7 @@ def _moe(config: dict, reader: _Reader, fields: dict[str, Any], model_type: str)
     fields["moe_intermediate_size"] = reader.int("moe_intermediate_size", default=0)
     fields["shared_experts"] = reader.int("n_shared_experts", default=0)
     fields["dense_layers"] = reader.int("first_k_dense_replace", default=0)
-    if model_type in ("qwen2_moe", "qwen3_next"):  # one shared expert of its own width, behind a sigmoid gate
+    if model_type in ("qwen2_moe", "qwen3_next", "qwen3_5_moe_text"):  # one gated shared expert of its own width
         shared_width = reader.int("shared_expert_intermediate_size", default=0)
         fields["shared_experts"] = 1 if shared_width else 0
         fields["shared_expert_intermediate_size"] = shared_width
@@ -417,7 +480,7 @@ def _moe(config: dict, reader: _Reader, fields: dict[str, Any], model_type: str)
     # key (every layer past first_k_dense_replace is MoE), so any other value is refused. DeepSeek V3's
     # router also holds e_score_correction_bias, a buffer in transformers (not a parameter), kept
     # in fp32 in the checkpoint: 58 MoE layers x 256 experts x 4 bytes = 59,392 bytes, not counted.
-    if model_type in ("deepseek_v2", "deepseek_v3") and reader.int("moe_layer_freq", default=1) != 1:
+    if model_type in (*LATENT_ATTENTION_FAMILIES, "glm4_moe") and reader.int("moe_layer_freq", default=1) != 1:
         raise ConfigError(f"{reader.name}: moe_layer_freq other than 1 is not modelled")
 
 
@@ -795,6 +858,86 @@ def _latent_attention(reader: _Reader, fields: dict[str, Any]) -> None:
     fields["v_head_dim"] = reader.int("v_head_dim", default=0)
 
 
+GEMMA4_SLIDING_PATTERN = 6
+"""Without ``layer_types`` every sixth Gemma 4 layer attends globally (``Gemma4TextConfig``: "by default 5:1")."""
+
+
+def _gemma4(config: dict, reader: _Reader, fields: dict[str, Any]) -> None:
+    """Gemma 4's language model (transformers' ``Gemma4TextModel``).
+
+    Its ``full_attention`` layers are global: ``global_head_dim`` (default 512) for queries and keys,
+    and with ``attention_k_eq_v`` ``num_global_key_value_heads`` key heads whose projection also
+    gives the values. With ``enable_moe_block`` every layer runs ``num_experts`` experts of
+    ``moe_intermediate_size`` (``top_k_experts`` per token) beside its dense MLP of
+    ``intermediate_size`` (sized as a shared expert: always active), a router with two scales, and
+    three more norms. Refused, naming the key: per-layer input embeddings
+    (``hidden_size_per_layer_input``, Gemma 4 E2B/E4B), KV sharing across layers
+    (``num_kv_shared_layers``), bidirectional attention everywhere, a last layer that is not global
+    (transformers would silently make it global), and a ``per_layer_config`` of its own.
+    """
+    name = reader.name
+    if reader.int("hidden_size_per_layer_input", default=256):
+        raise ConfigError(f"{name}: Gemma 4 per-layer input embeddings (hidden_size_per_layer_input) are not modelled")
+    if reader.int("num_kv_shared_layers", default=0):
+        raise ConfigError(f"{name}: Gemma 4 KV sharing across layers (num_kv_shared_layers) is not modelled")
+    if config.get("use_bidirectional_attention") == "all":
+        raise ConfigError(f"{name}: use_bidirectional_attention 'all' (an encoder) is not modelled")
+    if "per_layer_config" in config:
+        raise ConfigError(f"{name}: a Gemma 4 per_layer_config is not modelled")
+    layers = fields["num_layers"]
+    kinds = _layer_types(config, reader, layers)
+    if kinds is None:
+        kinds = ["sliding_attention" if (i + 1) % GEMMA4_SLIDING_PATTERN else "full_attention" for i in range(layers)]
+    if any(kind not in ("sliding_attention", "full_attention") for kind in kinds):
+        raise ConfigError(f"{name}: Gemma 4 layers other than sliding_attention and full_attention are not modelled")
+    if kinds[-1] != "full_attention":
+        raise ConfigError(f"{name}: a Gemma 4 config whose last layer is not full_attention is not modelled")
+    k_eq_v = reader.bool("attention_k_eq_v", default=False)
+    global_kv = reader.int("num_global_key_value_heads", default=0) if k_eq_v else 0
+    fields["global_attention_layers"] = kinds.count("full_attention")
+    fields["global_head_dim"] = reader.int("global_head_dim")
+    fields["global_kv_heads"] = global_kv or fields["num_kv_heads"]
+    fields["global_k_eq_v"] = k_eq_v
+    for key in ("num_experts", "experts_per_token", "moe_intermediate_size", "shared_experts", "dense_layers"):
+        fields.pop(key, None)  # _moe read generic keys; Gemma 4 states its experts its own way
+    if not reader.bool("enable_moe_block", default=False):
+        return
+    fields["num_experts"] = reader.int("num_experts")
+    fields["experts_per_token"] = reader.int("top_k_experts")
+    fields["moe_intermediate_size"] = reader.int("moe_intermediate_size")
+    fields["shared_experts"] = 1
+    fields["shared_expert_intermediate_size"] = fields["intermediate_size"]
+    fields["router_scales"] = True
+    fields["norms_per_layer"] = 7
+
+
+def _sparse_attention_indexer(reader: _Reader, fields: dict[str, Any]) -> None:
+    """DeepSeek Sparse Attention (DeepSeek-V3.2, GLM-5): the indexer's heads and head size. The
+    indexer only selects which cached tokens each query attends to (``index_topk``); the MLA cache
+    itself still holds every token."""
+    fields["index_n_heads"] = reader.int("index_n_heads")
+    fields["index_head_dim"] = reader.int("index_head_dim")
+
+
+MINIMAX_M2_QK_NORM_TYPES = ("per_layer",)
+"""``qk_norm_type`` values of MiniMax-M2 we size: one RMSNorm over all query heads and one over all key
+heads per layer (``MiniMaxM2Attention``'s ``q_norm``/``k_norm``)."""
+
+
+def _minimax_m2(config: dict, reader: _Reader) -> None:
+    """Refuse the MiniMax-M2 options transformers' ``MiniMaxM2ForCausalLM`` does not build: a shared
+    expert, attention without q/k norms or with another norm layout. Its ``use_routing_bias`` is a
+    buffer (``e_score_correction_bias``), not a parameter; its multi-token-prediction modules
+    (``num_mtp_modules``) are not part of the model transformers builds and are not counted."""
+    if reader.int("shared_intermediate_size", default=0):
+        raise ConfigError(f"{reader.name}: a MiniMax-M2 shared expert (shared_intermediate_size) is not modelled")
+    if not reader.bool("use_qk_norm", default=True):
+        raise ConfigError(f"{reader.name}: MiniMax-M2 without q/k norms (use_qk_norm false) is not modelled")
+    kind = config.get("qk_norm_type", "per_layer")
+    if kind not in MINIMAX_M2_QK_NORM_TYPES:
+        raise ConfigError(f"{reader.name}: qk_norm_type {str(kind)[:40]!r} is not modelled; known: per_layer")
+
+
 def _sliding_window(config: dict, reader: _Reader, fields: dict[str, Any], model_type: str) -> None:
     if model_type == "llama4_text":
         _chunked_attention(config, reader, fields)
@@ -806,10 +949,12 @@ def _sliding_window(config: dict, reader: _Reader, fields: dict[str, Any], model
     layer_types = config.get("layer_types")
     if isinstance(layer_types, list) and len(layer_types) == layers:
         sliding = sum(1 for kind in layer_types if kind == "sliding_attention")
-    elif model_type == "exaone4":  # without layer_types: Exaone4Config refuses to guess, so do we
+    elif model_type in ("exaone4", "exaone4_5_text"):  # without layer_types Exaone4Config refuses to guess
         raise ConfigError(f"{reader.name}: an exaone4 config with a sliding window needs layer_types")
     elif model_type == "gemma2":
         sliding = layers // 2  # even layers slide, odd layers attend globally
+    elif model_type == "gemma4_text":  # _gemma4 counted the full-attention (global) layers
+        sliding = layers - fields["global_attention_layers"]
     elif model_type == "gemma3_text":
         pattern = reader.int("sliding_window_pattern", default=6)
         sliding = layers - layers // pattern
@@ -878,12 +1023,12 @@ class _Reader:
 
 # --- vision towers of multimodal wrappers ---------------------------------------------------
 
-VISION_WRAPPERS = ("gemma3", "mistral3", "qwen3_5", "llama4")
+VISION_WRAPPERS = ("gemma3", "mistral3", "qwen3_5", "llama4", "qwen3_5_moe", "gemma4", "exaone4_5")
 """Multimodal ``model_type`` values whose vision tower and projector ``count_vision_parameters``
 sizes (SigLIP + Gemma 3's projector, Pixtral + Mistral 3's patch merger and projector, Qwen3.5's
-vision transformer with its merger, Llama 4's vision encoder, pixel-shuffle adapter and projector);
-each checked against transformers' meta-device build of the
-whole model in ``tests/test_param_oracle.py``."""
+vision transformer with its merger (dense and MoE wrappers alike), Llama 4's vision encoder,
+pixel-shuffle adapter and projector, Gemma 4's and EXAONE 4.5's vision encoders and projectors); each checked
+against transformers' meta-device build of the whole model in ``tests/test_param_oracle.py``."""
 
 DEFAULT_IMAGE_CHANNELS = 3
 """Colour channels of an image (RGB): the ``num_channels``/``in_channels`` default of
@@ -914,7 +1059,7 @@ def count_vision_parameters(config: Any, name: str = "uploaded config") -> int:
             f"{name}: the vision tower of model_type {shown!r} is not modelled; supported: {', '.join(VISION_WRAPPERS)}"
         )
     text = config.get("text_config") if isinstance(config.get("text_config"), dict) else {}
-    if wrapper in ("gemma3", "llama4"):  # their text_config may leave the width to the config class
+    if wrapper in ("gemma3", "llama4", "gemma4"):  # their text_config may leave the width to the config class
         text = {**CONFIG_DEFAULTS[f"{wrapper}_text"], **text}
     text_hidden = _Reader(text, f"{name} text_config").int("hidden_size")
     reader = _Reader(vision, f"{name} vision_config")
@@ -924,7 +1069,13 @@ def count_vision_parameters(config: Any, name: str = "uploaded config") -> int:
         return _pixtral_parameters(reader) + _mistral3_projector(config, reader, text_hidden, name)
     if wrapper == "llama4":
         return _llama4_vision_parameters(reader, text_hidden)
-    return _qwen3_5_vision_parameters(reader)
+    if wrapper == "exaone4_5":
+        return _exaone4_5_vision_parameters(reader)
+    if wrapper == "gemma4":
+        if config.get("audio_config") is not None:
+            raise ConfigError(f"{name}: the audio tower of a Gemma 4 config (audio_config) is not modelled")
+        return _gemma4_vision_parameters(reader, text_hidden)
+    return _qwen3_5_vision_parameters(reader)  # qwen3_5 and qwen3_5_moe: the same vision transformer
 
 
 def _siglip_parameters(reader: _Reader) -> int:
@@ -1008,3 +1159,47 @@ def _llama4_vision_parameters(reader: _Reader, text_hidden: int) -> int:
     adapter = inner * reader.int("projector_input_dim") + out * out
     projector = reader.int("vision_output_dim") * text_hidden
     return embeddings + reader.int("num_hidden_layers") * layer + adapter + projector
+
+
+GEMMA4_PATCH_CHANNELS = 3
+"""Colour channels ``Gemma4VisionPatchEmbedder`` flattens each patch over (fixed in its code: RGB)."""
+
+
+def _gemma4_vision_parameters(reader: _Reader, text_hidden: int) -> int:
+    """``Gemma4VisionModel`` and ``Gemma4MultimodalEmbedder``: patches flattened through one bias-free
+    linear layer, two learned position tables (x and y) of ``position_embedding_size``, layers of
+    bias-free Q/K/V/O (``num_attention_heads`` / ``num_key_value_heads`` x ``head_dim``), q/k norms
+    over a head, a gated MLP and four norms, then one bias-free vision→text matrix (its norm has no
+    scale). Clipping bounds and standardisation statistics are buffers, not parameters."""
+    if reader.bool("attention_bias", default=False):
+        raise ConfigError(f"{reader.name}: a Gemma 4 vision tower with attention biases is not modelled")
+    h, inner = reader.int("hidden_size"), reader.int("intermediate_size")
+    heads, kv_heads = reader.int("num_attention_heads"), reader.int("num_key_value_heads")
+    head_dim = reader.int("head_dim")
+    embeddings = (
+        GEMMA4_PATCH_CHANNELS * reader.int("patch_size") ** 2 * h + 2 * reader.int("position_embedding_size") * h
+    )
+    attention = 2 * h * heads * head_dim + 2 * h * kv_heads * head_dim + 2 * head_dim
+    layer = attention + 3 * h * inner + 4 * h
+    return embeddings + reader.int("num_hidden_layers") * layer + h * text_hidden
+
+
+def _exaone4_5_vision_parameters(reader: _Reader) -> int:
+    """``Exaone4_5_VisionModel`` (Qwen2.5-VL's layout with grouped-query attention): a 3-D patch
+    convolution without bias (``temporal_patch_size`` frames), ``depth`` blocks (two RMSNorms, fused
+    biased QKV of ``num_heads`` queries and ``num_key_value_heads`` keys and values of
+    ``hidden_size / num_heads``, biased output, a gated MLP with biases) and the patch merger (an
+    RMSNorm, then ``spatial_merge_size``² patches through two biased linear layers into
+    ``out_hidden_size``)."""
+    h, inner = reader.int("hidden_size"), reader.int("intermediate_size")
+    heads, kv_heads = reader.int("num_heads"), reader.int("num_key_value_heads")
+    if not heads or h % heads or not kv_heads or heads % kv_heads:
+        raise ConfigError(f"{reader.name}: hidden_size must be a whole number of num_heads, a multiple of the KV heads")
+    channels = reader.int("in_channels", default=DEFAULT_IMAGE_CHANNELS)
+    patch = channels * reader.int("temporal_patch_size") * reader.int("patch_size") ** 2 * h
+    qkv = h + 2 * kv_heads * (h // heads)
+    block = 2 * h + (h * qkv + qkv) + (h * h + h) + 2 * (h * inner + inner) + (inner * h + h)
+    merged = h * reader.int("spatial_merge_size") ** 2
+    out = reader.int("out_hidden_size")
+    merger = h + (merged * merged + merged) + (merged * out + out)
+    return patch + reader.int("depth") * block + merger

@@ -80,9 +80,10 @@ router out [3]_)."""
 MTP_PROJECTION = "mtp_projection"
 """DeepSeek's MTP ``eh_proj`` (2h -> h), stored bf16 in the fp8 checkpoint [1]_."""
 
-MTP_FAMILIES = ("deepseek_v3",)
-"""Families whose ``num_nextn_predict_layers`` we size: DeepSeek's layout [1]_. Others' MTP
-layers (if any) are not counted in the checkpoint figure."""
+MTP_FAMILIES = ("deepseek_v3", "deepseek_v32")
+"""Families whose ``num_nextn_predict_layers`` we size: DeepSeek's layout [1]_ (DeepSeek-V3.2 keeps
+it, its MTP layer a decoder layer like the others, indexer included). Others' MTP layers (if any)
+are not counted in the checkpoint figure."""
 
 
 @dataclass(frozen=True)
@@ -344,6 +345,8 @@ _MODULE_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (r"(^|\.)embed_tokens$", ()),  # never converted anyway
     (r"(^|\.)(self_attn|attn|attention)$", ("attention_linear",)),
     (r"(^|\.)(router|gate)$", ()),  # routers are never converted here
+    # the router's score-correction bias (DeepSeek-V3, MiniMax-M2): a buffer, not a counted parameter
+    (r"(^|\.)e_score_correction_bias$", ()),
     (r"(^|\.)shared_experts?$", ("shared_experts_linear",)),
     (r"(^|\.)experts$", ("routed_experts_linear",)),
 )

@@ -40,7 +40,14 @@ def _text_config(path: Path) -> dict:
     return {key: value for key, value in config.items() if key not in NOT_SHAPE}
 
 
+# model_types that ship an architecture of transformers under their own name: the class their
+# config's `architectures` names is built instead (Kimi K2: DeepseekV3ForCausalLM; EXAONE 4.5's
+# text_config: Exaone4ForCausalLM, as transformers' own Exaone4_5_Config maps exaone4_5_text).
+ORACLE_MODEL_TYPES = {"kimi_k2": "deepseek_v3", "exaone4_5_text": "exaone4"}
+
+
 def _meta_model(config: dict):
+    config = {**config, "model_type": ORACLE_MODEL_TYPES.get(config["model_type"], config["model_type"])}
     hf_config = transformers.AutoConfig.for_model(**config)
     with torch.device("meta"):
         return transformers.AutoModelForCausalLM.from_config(hf_config)
