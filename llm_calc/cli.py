@@ -16,7 +16,7 @@ import json
 import math
 import sys
 from dataclasses import dataclass, replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import NoReturn
 
 from llm_calc.architecture import ModelSpec, count_parameters, kv_bytes_per_token, scale_architecture
@@ -48,13 +48,16 @@ from llm_calc.hardware import (
 )
 from llm_calc.hf_config import MAX_CONFIG_BYTES, ConfigError, parse_checkpoint_text, parse_config_text
 from llm_calc.hub import (
+    GGUF_SCHEME,
     HubIdError,
     HubModel,
     HubNotFoundError,
     HubSettings,
     HubUnavailableError,
     check_repo_id,
+    fetch_gguf_header,
     fetch_model,
+    split_gguf_uri,
     token_from_env,
 )
 from llm_calc.memory import DEFAULT_PREFILL_CHUNK_TOKENS, InferenceSettings
@@ -102,11 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
     memory = commands.add_parser("memory", help="memory, GPU fit and decode speed for inference")
     _add_model_source(memory).add_argument(
         "--gguf",
-        type=Path,
         nargs="+",
         metavar="FILE",
-        help="a GGUF file, or its first MiB (head -c 32M), or every shard of a split one: weights as "
-        "stored in it (precision auto)",
+        help="a GGUF file, or its first MiB (head -c 32M), or every shard of a split one, or one on the Hub "
+        "as hf://ORG/NAME/FILE.gguf (its header only, by ranged reads): weights as stored in it (precision auto)",
     )
     memory.add_argument(
         "--precision",
@@ -199,7 +201,7 @@ def _add_model_source(parser: argparse.ArgumentParser) -> argparse._MutuallyExcl
     parser.add_argument(
         "--offline",
         action="store_true",
-        help="a --model not in the catalog from the local cache only (HF_HUB_OFFLINE=1)",
+        help="a --model not in the catalog, or a --gguf hf://..., from the local cache only (HF_HUB_OFFLINE=1)",
     )
     return source
 
@@ -289,7 +291,8 @@ class GgufSource:
     """``--gguf``: the header of one file (or of every shard), and the spec read from it."""
 
     header: GgufHeader
-    paths: tuple[Path, ...]
+    paths: tuple[str, ...]
+    """Local paths, or ``hf://ORG/NAME/FILE.gguf``."""
     file_bytes: int
     """The files the headers describe, summed over shards. [bytes]"""
     spec: ModelSpec | None
@@ -331,7 +334,7 @@ class GgufSource:
             ("kv_cache_bytes", "activations_bytes", "overhead_bytes", "total_bytes", "kv_bytes_per_token")
         )
         return {
-            "model": self.header.name or self.paths[0].name,
+            "model": self.header.name or PurePosixPath(self.paths[0]).name,
             "origin": self.origin,
             "precision": AS_SHIPPED,
             "weights_format": gguf_storage_plan(self.header).label,
@@ -342,21 +345,33 @@ class GgufSource:
         }
 
 
-def read_gguf_files(paths: list[Path]) -> GgufSource:
-    """Read the header of each file (only as far as it goes) and the spec it describes."""
+def read_gguf_files(paths: list[Path] | list[str], offline: bool = False) -> GgufSource:
+    """Read the header of each file (only as far as it goes) and the spec it describes. A name
+    ``hf://ORG/NAME/FILE.gguf`` is read from the Hub (``llm_calc.hub.fetch_gguf_header``), from the
+    local cache only when ``offline``."""
     headers, file_bytes = [], 0
     for path in paths:
-        header = _read_gguf_header(path)
+        hub = str(path).startswith(GGUF_SCHEME)
+        header = _read_hub_gguf(str(path), offline) if hub else _read_gguf_header(Path(path))
         headers.append(header)
         file_bytes += header.file_bytes
     header = combine_split(headers)
     if not header.tensors:
         raise UsageError(f"{paths[0]} lists no tensors (a vocabulary-only GGUF?): nothing to size")
     try:
-        spec, refusal = gguf_model_spec(header, name=header.name or paths[0].name), None
+        spec, refusal = gguf_model_spec(header, name=header.name or PurePosixPath(paths[0]).name), None
     except ValueError as error:
         spec, refusal = None, str(error)
-    return GgufSource(header, tuple(paths), file_bytes, spec, refusal)
+    return GgufSource(header, tuple(str(p) for p in paths), file_bytes, spec, refusal)
+
+
+def _read_hub_gguf(uri: str, offline: bool) -> GgufHeader:
+    """The header of ``hf://ORG/NAME/FILE.gguf`` from the Hub (the CLI user's own HF_TOKEN is sent)."""
+    settings = HubSettings.from_env(token=token_from_env(shared_deployment=False))
+    if offline:
+        settings = replace(settings, offline=True)
+    repo_id, filename = split_gguf_uri(uri)
+    return fetch_gguf_header(repo_id, filename, settings).header
 
 
 def _read_gguf_header(path: Path) -> GgufHeader:
@@ -379,7 +394,7 @@ def _read_gguf_header(path: Path) -> GgufHeader:
 
 def memory_report(args: argparse.Namespace) -> dict:
     """Everything ``memory`` prints, as a JSON-ready dictionary."""
-    gguf_file = read_gguf_files(args.gguf) if getattr(args, "gguf", None) else None
+    gguf_file = read_gguf_files(args.gguf, offline=args.offline) if getattr(args, "gguf", None) else None
     if gguf_file is not None and gguf_file.spec is None:
         return gguf_file.weights_only_report()
     if gguf_file is None:
