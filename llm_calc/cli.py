@@ -46,7 +46,13 @@ from llm_calc.hardware import (
     PREFILL_MFU,
     size_on_gpus,
 )
-from llm_calc.hf_config import MAX_CONFIG_BYTES, ConfigError, parse_checkpoint_text, parse_config_text
+from llm_calc.hf_config import (
+    MAX_CONFIG_BYTES,
+    ConfigError,
+    parse_checkpoint_text,
+    parse_config_text,
+    parse_vision_parameters_text,
+)
 from llm_calc.hub import (
     GGUF_SCHEME,
     HubIdError,
@@ -62,7 +68,7 @@ from llm_calc.hub import (
 )
 from llm_calc.memory import DEFAULT_PREFILL_CHUNK_TOKENS, InferenceSettings
 from llm_calc.precision import AS_SHIPPED, KV_ALIASES, KV_FORMATS, WEIGHT_PRECISIONS, kv_format, weight_format
-from llm_calc.quantization import MTP_BASIS, StoragePlan, storage_plan
+from llm_calc.quantization import MTP_BASIS, Checkpoint, StoragePlan, storage_plan
 from llm_calc.tokenizers import REGISTRY, TokenizerError
 from llm_calc.tokens import count_tokens, decode_upload
 from llm_calc.training import (
@@ -397,9 +403,11 @@ def memory_report(args: argparse.Namespace) -> dict:
     gguf_file = read_gguf_files(args.gguf, offline=args.offline) if getattr(args, "gguf", None) else None
     if gguf_file is not None and gguf_file.spec is None:
         return gguf_file.weights_only_report()
+    vision_params, vision_not_modelled = 0, ""
     if gguf_file is None:
         spec, origin = resolve_model(args)
         precision, storage = _weights_storage(args, spec)
+        vision_params, vision_not_modelled = _config_vision(args)
     else:
         if args.precision not in (None, AS_SHIPPED):
             raise UsageError("--precision does not apply to --gguf: the file's tensors carry their own types")
@@ -413,6 +421,7 @@ def memory_report(args: argparse.Namespace) -> dict:
         kv_format=args.kv_precision,
         prefill_chunk_tokens=args.prefill_chunk,
         flash_attention=not args.no_flash_attention,
+        vision_params=vision_params,
     )
     gpus = default_gpus()
     if args.gpu_class:
@@ -438,6 +447,9 @@ def memory_report(args: argparse.Namespace) -> dict:
         "weights_bytes": memory.weights_bytes,
         "kv_cache_bytes": memory.kv_cache_bytes,
         "state_bytes": memory.state_bytes,
+        "vision_params": settings.vision_params,
+        "vision_bytes": memory.vision_bytes,
+        "vision_not_modelled": vision_not_modelled or None,
         "activations_bytes": memory.activations_bytes,
         "overhead_bytes": memory.overhead_bytes,
         "total_bytes": memory.total_bytes,
@@ -475,18 +487,40 @@ def _weights_storage(args: argparse.Namespace, spec: ModelSpec) -> tuple[str, St
     """
     if args.precision not in (None, AS_SHIPPED):
         return args.precision, None
-    checkpoint = None
-    hub_model: HubModel | None = getattr(args, "hub_model", None)
-    if args.config:  # resolve_model has read and size-checked it
-        checkpoint = parse_checkpoint_text(args.config.read_bytes(), name=str(args.config))
-    elif hub_model is not None:  # a Hub id: resolve_model fetched and size-checked its config.json
-        checkpoint = parse_checkpoint_text(hub_model.config.path.read_bytes(), name=hub_model.repo_id)
+    checkpoint = _config_checkpoint(args)
     if args.precision is None:
         if checkpoint is None or checkpoint.quantization is None:
             return "bf16", None
     elif checkpoint is None:
         raise UsageError("--precision auto (as shipped) needs --config or a Hub id, with the model's config.json")
     return AS_SHIPPED, storage_plan(spec, checkpoint)
+
+
+def _config_checkpoint(args: argparse.Namespace) -> Checkpoint | None:
+    """How the checkpoint of a ``--config`` or Hub id is stored; None for the catalog and
+    ``--params``, which do not record it."""
+    hub_model: HubModel | None = getattr(args, "hub_model", None)
+    if args.config:  # resolve_model has read and size-checked it
+        return parse_checkpoint_text(args.config.read_bytes(), name=str(args.config))
+    if hub_model is not None:  # a Hub id: resolve_model fetched and size-checked its config.json
+        return parse_checkpoint_text(hub_model.config.path.read_bytes(), name=hub_model.repo_id)
+    return None
+
+
+def _config_vision(args: argparse.Namespace) -> tuple[int, str]:
+    """Parameters of the vision tower of a ``--config`` or Hub id's multimodal config, and why a
+    tower is not counted ("" if none is missing). The catalog and ``--params`` have no tower."""
+    hub_model: HubModel | None = getattr(args, "hub_model", None)
+    if args.config:
+        text, name = args.config.read_bytes(), str(args.config)
+    elif hub_model is not None:
+        text, name = hub_model.config.path.read_bytes(), hub_model.repo_id
+    else:
+        return 0, ""
+    try:
+        return parse_vision_parameters_text(text, name=name), ""
+    except ConfigError as error:  # a tower of a kind not modelled: said, the language model still sized
+        return 0, str(error)
 
 
 def _storage_report(storage: StoragePlan | None, precision: str) -> dict:
@@ -535,14 +569,17 @@ def print_memory_text(report: dict) -> None:
     for key, label in (
         ("weights_bytes", "weights"),
         ("kv_cache_bytes", "KV cache"),
+        ("vision_bytes", "vision tower"),
         ("state_bytes", "layer state"),
         ("activations_bytes", "activations"),
         ("overhead_bytes", "overhead/GPU"),
         ("total_bytes", "total"),
     ):
-        if key == "state_bytes" and not report.get(key):  # only hybrids keep a per-sequence state
+        if key in ("state_bytes", "vision_bytes") and not report.get(key):  # hybrids' state, multimodal towers
             continue
         print(f"  {label:14s} {format_gib(report[key])}")
+    if report.get("vision_not_modelled"):
+        print(f"  vision tower   not counted: {report['vision_not_modelled']}")
     print(f"  KV per token   {report['kv_bytes_per_token']:,} bytes")
     if report["hub_checkpoint"] is not None:
         print(f"  {_checkpoint_line(report['hub_checkpoint'])}")

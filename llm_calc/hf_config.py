@@ -210,7 +210,9 @@ def checkpoint_from_config(config: Any, name: str = "uploaded config") -> Checkp
 
     ``quantization_config`` is read at the top level or in a wrapper's ``text_config``;
     ``num_nextn_predict_layers`` counts DeepSeek's MTP layers (sized only for
-    ``llm_calc.quantization.MTP_FAMILIES``).
+    ``llm_calc.quantization.MTP_FAMILIES``); a multimodal wrapper's vision tower and projector are
+    counted by :func:`count_vision_parameters` (a kind it does not model is named in
+    ``vision_not_modelled``, not refused: the language model is still sized).
     """
     if not isinstance(config, dict):
         raise ConfigError(f"{name} must be a JSON object, got {type(config).__name__}")
@@ -222,11 +224,17 @@ def checkpoint_from_config(config: Any, name: str = "uploaded config") -> Checkp
         raise ConfigError(str(error)) from None
     dtype = config.get("torch_dtype", config.get("dtype", text.get("torch_dtype", text.get("dtype"))))
     reader = _Reader({**config, **text}, name)
+    try:  # a vision tower of a kind not modelled is said, not counted: the language model is still sized
+        vision, vision_not_modelled = count_vision_parameters(config, name), ""
+    except ConfigError as error:
+        vision, vision_not_modelled = 0, str(error)
     return Checkpoint(
         quantization=quantization,
         torch_dtype_bits=DTYPE_BITS.get(dtype, 16) if isinstance(dtype, str) else 16,
         mtp_layers=reader.int("num_nextn_predict_layers", default=0),
         model_type=str(text.get("model_type", config.get("model_type", ""))),
+        vision_params=vision,
+        vision_not_modelled=vision_not_modelled,
     )
 
 
