@@ -30,6 +30,9 @@ References
 .. [5] neuralmagic ``compressed-tensors``: ``QuantizationArgs`` (num_bits, type, strategy,
        group_size), formats ``pack-quantized``, ``int-quantized``/``naive-quantized``,
        ``float-quantized``, ``nvfp4-pack-quantized`` (FP4 with an fp8 scale per 16 values).
+.. [6] Qwen/Qwen3-30B-A3B-FP8 and Qwen/Qwen3-235B-A22B-FP8 ``config.json``: fp8 e4m3 with 128x128 blocks,
+       ``modules_to_not_convert`` = ``lm_head`` and every layer's ``input_layernorm``, ``mlp.gate`` and
+       ``post_attention_layernorm`` (copies in data/hf_configs/, sources in its manifest.csv).
 """
 
 from __future__ import annotations
@@ -81,6 +84,12 @@ VISION_MODULES = r"(^|\.)(vision_tower|visual|vision_model|multi_modal_projector
 """Module names of a multimodal wrapper's vision tower and projector (transformers: Gemma 3's and
 Mistral 3's ``vision_tower`` and ``multi_modal_projector``, Qwen's ``visual``, Llama 4's
 ``vision_model``), whole or module by module, in ``modules_to_not_convert`` / ``ignore``."""
+
+NORM_MODULES = r"(^|\.)(\w*_?(layer)?norm|ln_[12f])$"
+"""Normalization modules (``input_layernorm``, ``post_attention_layernorm``, Gemma's
+``pre_feedforward_layernorm``, ``q_norm``, ``k_norm``, DeepSeek's ``kv_a_layernorm``, the final
+``norm``, GPT-2's ``ln_1``/``ln_2``/``ln_f``): not ``Linear`` layers, so no method converts them
+and naming them in a module list keeps nothing that was converted."""
 
 VISION_KEPT_METHODS = ("awq", "gptq", "mxfp4")
 """Methods that never convert a vision tower: AutoAWQ and AutoGPTQ quantize the language model's
@@ -387,13 +396,16 @@ _MODULE_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (r"(^|\.)embed_tokens$", ()),  # never converted anyway
     (r"(^|\.)(self_attn|attn|attention)$", ("attention_linear",)),
     (r"(^|\.)(router|gate)$", ()),  # routers are never converted here
+    (NORM_MODULES, ()),  # norms are not Linear layers: never converted
     (r"(^|\.)shared_experts?$", ("shared_experts_linear",)),
     (r"(^|\.)experts$", ("routed_experts_linear",)),
 )
 """Module names in ``modules_to_not_convert`` / ``ignore`` and the parameter groups they keep at
 16 bits, first match wins (a trailing ``.``, ``model.layers.*.`` prefixes and ``re:`` patterns for
 these names are accepted). A name of one layer (``model.layers.3.self_attn``) that would keep a
-group of that layer only is refused: the plan is per group, not per layer."""
+group of that layer only is refused: the plan is per group, not per layer. One layer's router or
+norms (``model.layers.3.mlp.gate``, ``model.layers.3.input_layernorm``: Qwen3's FP8 checkpoints
+list every layer's [6]_) keep nothing that was converted, whatever the layer: accepted."""
 
 
 def _names_vision(modules: Any) -> bool:
