@@ -61,7 +61,7 @@ from llm_calc.hub import (
     HubSettings,
     HubUnavailableError,
     check_repo_id,
-    fetch_gguf_header,
+    fetch_gguf_split,
     fetch_model,
     split_gguf_uri,
     token_from_env,
@@ -114,7 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         metavar="FILE",
         help="a GGUF file, or its first MiB (head -c 32M), or every shard of a split one, or one on the Hub "
-        "as hf://ORG/NAME/FILE.gguf (its header only, by ranged reads): weights as stored in it (precision auto)",
+        "as hf://ORG/NAME/FILE.gguf (its header only, by ranged reads; one shard brings every shard of a split file): "
+        "weights as stored in it (precision auto)",
     )
     memory.add_argument(
         "--precision",
@@ -353,31 +354,37 @@ class GgufSource:
 
 def read_gguf_files(paths: list[Path] | list[str], offline: bool = False) -> GgufSource:
     """Read the header of each file (only as far as it goes) and the spec it describes. A name
-    ``hf://ORG/NAME/FILE.gguf`` is read from the Hub (``llm_calc.hub.fetch_gguf_header``), from the
-    local cache only when ``offline``."""
-    headers, file_bytes = [], 0
+    ``hf://ORG/NAME/FILE.gguf`` is read from the Hub, with every shard when it is one shard of a
+    split GGUF (``llm_calc.hub.fetch_gguf_split``), from the local cache only when ``offline``."""
+    headers, file_bytes, read = [], 0, []
     for path in paths:
         hub = str(path).startswith(GGUF_SCHEME)
-        header = _read_hub_gguf(str(path), offline) if hub else _read_gguf_header(Path(path))
-        headers.append(header)
-        file_bytes += header.file_bytes
+        for where, header in (
+            _read_hub_gguf(str(path), offline) if hub else [(str(path), _read_gguf_header(Path(path)))]
+        ):
+            if where in read:  # a shard named and also found from another's name
+                continue
+            read.append(where)
+            headers.append(header)
+            file_bytes += header.file_bytes
     header = combine_split(headers)
     if not header.tensors:
         raise UsageError(f"{paths[0]} lists no tensors (a vocabulary-only GGUF?): nothing to size")
     try:
-        spec, refusal = gguf_model_spec(header, name=header.name or PurePosixPath(paths[0]).name), None
+        spec, refusal = gguf_model_spec(header, name=header.name or PurePosixPath(read[0]).name), None
     except ValueError as error:
         spec, refusal = None, str(error)
-    return GgufSource(header, tuple(str(p) for p in paths), file_bytes, spec, refusal)
+    return GgufSource(header, tuple(read), file_bytes, spec, refusal)
 
 
-def _read_hub_gguf(uri: str, offline: bool) -> GgufHeader:
-    """The header of ``hf://ORG/NAME/FILE.gguf`` from the Hub (the CLI user's own HF_TOKEN is sent)."""
+def _read_hub_gguf(uri: str, offline: bool) -> list[tuple[str, GgufHeader]]:
+    """``hf://ORG/NAME/FILE.gguf`` from the Hub, every shard of a split one, each as (its
+    ``hf://`` name, its header). The CLI user's own HF_TOKEN is sent."""
     settings = HubSettings.from_env(token=token_from_env(shared_deployment=False))
     if offline:
         settings = replace(settings, offline=True)
     repo_id, filename = split_gguf_uri(uri)
-    return fetch_gguf_header(repo_id, filename, settings).header
+    return [(shard.uri, shard.header) for shard in fetch_gguf_split(repo_id, filename, settings)]
 
 
 def _read_gguf_header(path: Path) -> GgufHeader:

@@ -14,7 +14,8 @@ Three entry points:
   with the stored size of its safetensors checkpoint read from the file headers;
 - :func:`fetch_gguf_header`: the header of a GGUF file, read by ranged reads of its first
   megabytes and parsed by :func:`llm_calc.gguf.parse_gguf_header` (the weights are never fetched).
-  The prefix read is kept in the assets cache per commit, so offline answers carry it too.
+  The prefix read is kept in the assets cache per commit, so offline answers carry it too;
+  :func:`fetch_gguf_split` reads every shard of a split GGUF from the name of one.
 
 Parameter counts always come from the config. The checkpoint's size comes from the safetensors
 headers: each tensor's ``data_offsets`` give its stored bytes, which stay exact for packed dtypes
@@ -140,6 +141,11 @@ per-request :data:`REQUEST_TIMEOUT_S`, so a server that stops sending is reporte
 GGUF_SCHEME = "hf://"
 """Prefix of a GGUF on the Hub as the command line takes it: ``hf://ORG/NAME/PATH/FILE.gguf``
 (huggingface_hub's ``HfFileSystem`` spells paths of model repositories the same way [1])."""
+
+GGUF_SHARD_NAME = re.compile(r"(?P<prefix>.+)-(?P<number>\d{5})-of-(?P<count>\d{5})\.gguf")
+"""A shard of a split GGUF as llama.cpp names them: ``{prefix}-{n:05d}-of-{count:05d}.gguf``, counted
+from 1 (``llama_split_path`` in src/llama.cpp, ``SPLIT_PATH_FORMAT = "%s-%05d-of-%05d.gguf"``;
+https://github.com/ggml-org/llama.cpp/blob/master/src/llama.cpp)."""
 
 SHARED_TOKEN_OPT_IN = "LLM_PRIMER_USE_HF_TOKEN"
 """Environment variable an operator sets to ``1`` to let a shared deployment send its ``HF_TOKEN``."""
@@ -527,6 +533,43 @@ def fetch_gguf_header(repo_id: str, filename: str, settings: HubSettings, revisi
     header = _parse_gguf(prefix, where)
     _write_gguf_prefix(repo_id, filename, commit, revision, prefix[: header.header_bytes], settings)
     return HubGguf(repo_id, filename, commit, header, len(prefix), cached=False)
+
+
+def fetch_gguf_split(
+    repo_id: str, filename: str, settings: HubSettings, revision: str = DEFAULT_REVISION
+) -> tuple[HubGguf, ...]:
+    """The header of a GGUF file and, when it is one shard of a split GGUF (``split.count`` > 1),
+    of every shard, read at the same commit: the shards' names follow from the one given
+    (:data:`GGUF_SHARD_NAME`), so ``model-00001-of-00003.gguf`` is enough. One file: a 1-tuple.
+
+    Raises what :func:`fetch_gguf_header` raises, and :class:`HubError` when a split file's name
+    does not say its shards' names, or a shard is not read within :data:`HEADERS_DEADLINE_S`.
+    """
+    first = fetch_gguf_header(repo_id, filename, settings, revision)
+    count = first.header.metadata.get("split.count")
+    if not isinstance(count, int) or isinstance(count, bool) or count <= 1:
+        return (first,)
+    named = GGUF_SHARD_NAME.fullmatch(filename)
+    if named is None or int(named["count"]) != count or count > MAX_SHARDS:
+        raise HubError(
+            f"{repo_id}/{filename} is one of {count:,} shards (split.count), but its name is not "
+            "PREFIX-0000N-of-0000M.gguf with that count: cannot tell the other shards' names"
+        )
+    names = [f"{named['prefix']}-{number:05d}-of-{count:05d}.gguf" for number in range(1, count + 1)]
+    others = [name for name in names if name != filename]
+    executor = ThreadPoolExecutor(max_workers=min(HEADER_WORKERS, len(others)), thread_name_prefix="llm_calc.hub")
+    try:
+        futures = {name: executor.submit(fetch_gguf_header, repo_id, name, settings, first.commit) for name in others}
+        _, pending = wait(futures.values(), timeout=HEADERS_DEADLINE_S)
+        if pending:
+            raise HubUnavailableError(
+                f"{len(pending):,} of {count:,} GGUF shard headers of {repo_id} unread after {HEADERS_DEADLINE_S:g} s"
+            )
+        read = {name: future.result() for name, future in futures.items()}
+    finally:
+        executor.shutdown(wait=False, cancel_futures=True)
+    read[filename] = first
+    return tuple(read[name] for name in names)
 
 
 # --- internals -----------------------------------------------------------------------------------

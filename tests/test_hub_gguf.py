@@ -32,6 +32,7 @@ from llm_calc.hub import (
     HubSettings,
     HubUnavailableError,
     fetch_gguf_header,
+    fetch_gguf_split,
     split_gguf_uri,
 )
 
@@ -296,18 +297,52 @@ def test_cli_sizes_a_gguf_on_the_hub(small_file, tmp_path, monkeypatch, capsys):
     assert json.loads(cached)["weights_bytes"] == HUB_WEIGHTS_BYTES
 
 
-def test_cli_reads_split_shards_from_the_hub(tmp_path, monkeypatch, capsys):
-    """Every shard of a split GGUF, each by its own ranged read, summed to the byte."""
-    names = ("tiny-00001-of-00002.gguf", "tiny-00002-of-00002.gguf")
-    shards = {}
-    for number, tensors in enumerate((HUB_TENSORS[:4], HUB_TENSORS[4:])):
-        shards[names[number]] = write_split(tmp_path / names[number], tensors, number)
+SPLIT_NAMES = ("Q4_K_M/tiny-00001-of-00002.gguf", "Q4_K_M/tiny-00002-of-00002.gguf")
+
+
+@pytest.fixture()
+def split_repo(tmp_path) -> Repo:
+    """HUB_TENSORS in two shards as gguf-split names and writes them, in a folder of the repository."""
+    (tmp_path / "Q4_K_M").mkdir()
+    return Repo(
+        {
+            name: write_split(tmp_path / name, tensors, number)
+            for number, (name, tensors) in enumerate(zip(SPLIT_NAMES, (HUB_TENSORS[:4], HUB_TENSORS[4:]), strict=True))
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    "named",
+    [SPLIT_NAMES, SPLIT_NAMES[:1], SPLIT_NAMES[1:]],
+    ids=["every shard", "the first shard", "the second shard"],
+)
+def test_cli_reads_every_shard_of_a_split_gguf_from_the_hub(split_repo, tmp_path, monkeypatch, capsys, named):
+    """One shard's name is enough: the others follow llama.cpp's PREFIX-0000N-of-0000M.gguf; the
+    weights of both shards sum to the byte, each shard read once."""
     monkeypatch.setenv("HF_HOME", str(tmp_path))
-    with serve({REPO: Repo(shards)}) as hub:
+    with serve({REPO: split_repo}) as hub:
         monkeypatch.setenv("HF_ENDPOINT", hub.endpoint)
-        code, out, err = run_cli(capsys, "--gguf", *(f"hf://{REPO}/{n}" for n in names), "--json")
+        code, out, err = run_cli(capsys, "--gguf", *(f"hf://{REPO}/{n}" for n in named), "--json")
+        shard_gets = sorted(path.rsplit("/", 1)[-1] for method, path, _, _ in hub.requests if method == "GET")
     assert code == 0, err
     assert json.loads(out)["weights_bytes"] == HUB_WEIGHTS_BYTES
+    assert shard_gets == ["tiny-00001-of-00002.gguf", "tiny-00002-of-00002.gguf"]
+
+
+def test_a_split_gguf_whose_name_hides_its_shards_is_one_line(split_repo, tmp_path):
+    """split.count says 2, but the name does not say where the other shard is: refused, not half-sized."""
+    renamed = Repo({"tiny-first.gguf": split_repo.files[SPLIT_NAMES[0]]})
+    with serve({REPO: renamed}) as hub, pytest.raises(HubError) as hidden:
+        fetch_gguf_split(REPO, "tiny-first.gguf", settings_for(hub.endpoint, tmp_path))
+    assert "one of 2 shards" in one_line(hidden.value)
+
+
+def test_a_missing_shard_is_one_line(split_repo, tmp_path):
+    del split_repo.files[SPLIT_NAMES[1]]
+    with serve({REPO: split_repo}) as hub, pytest.raises(HubFileNotFoundError) as missing:
+        fetch_gguf_split(REPO, SPLIT_NAMES[0], settings_for(hub.endpoint, tmp_path))
+    assert "has no file Q4_K_M/tiny-00002-of-00002.gguf" in one_line(missing.value)
 
 
 def write_split(path: Path, tensors, number: int) -> bytes:
@@ -387,3 +422,13 @@ def test_an_unknown_gguf_on_the_hub_is_one_error_in_the_app(monkeypatch):
         at = open_hub_gguf(monkeypatch, hub.endpoint, "test-org/none/x.gguf")
     (error,) = at.error
     assert "no model test" in error.value and not at.metric
+
+
+def test_the_app_reads_every_shard_from_the_first_ones_name(split_repo, monkeypatch):
+    repo = "test-org/app-split-GGUF"
+    with serve({repo: split_repo}) as hub:
+        at = open_hub_gguf(monkeypatch, hub.endpoint, f"hf://{repo}/{SPLIT_NAMES[0]}")
+    assert not at.error
+    assert {m.label: m.value for m in at.metric}["Weights"] == "2.4 MiB"  # 2,473,216 bytes, both shards
+    caption = next(c.value for c in at.caption if c.value.startswith("Read"))
+    assert "and its 1 other shard at commit" in caption

@@ -16,7 +16,7 @@ import streamlit as st
 
 from llm_calc.architecture import ModelSpec, scale_architecture
 from llm_calc.catalog import CatalogModel, default_models, nearest_dense_model
-from llm_calc.gguf import GgufHeader, gguf_model_spec, parse_gguf_header
+from llm_calc.gguf import GgufHeader, combine_split, gguf_model_spec, parse_gguf_header
 from llm_calc.gguf import storage_plan as gguf_storage_plan
 from llm_calc.hf_config import ConfigError, parse_checkpoint_text, parse_config_text
 from llm_calc.hub import (
@@ -26,7 +26,7 @@ from llm_calc.hub import (
     HubGguf,
     HubModel,
     HubSettings,
-    fetch_gguf_header,
+    fetch_gguf_split,
     fetch_model,
     split_gguf_uri,
     token_from_env,
@@ -197,9 +197,10 @@ def _hub_id(notices: Any) -> ModelChoice:
 
 
 @st.cache_data(ttl="1h", show_spinner=False)
-def _hub_gguf(repo_id: str, filename: str, settings: HubSettings) -> HubGguf:
-    """``fetch_gguf_header``, kept an hour per file and settings: a failure raises and is not kept."""
-    return fetch_gguf_header(repo_id, filename, settings)
+def _hub_gguf(repo_id: str, filename: str, settings: HubSettings) -> tuple[HubGguf, ...]:
+    """``fetch_gguf_split`` (every shard of a split file), kept an hour per file and settings: a
+    failure raises and is not kept."""
+    return fetch_gguf_split(repo_id, filename, settings)
 
 
 def _gguf_upload(notices: Any) -> ModelChoice:
@@ -222,13 +223,16 @@ def _gguf_upload(notices: Any) -> ModelChoice:
             repo_id, filename = split_gguf_uri(GGUF_SCHEME + hub_path.removeprefix(GGUF_SCHEME))
             settings = HubSettings.from_env(token=token_from_env(shared_deployment=True))
             with st.spinner(f"Reading the header of {hub_path} from the Hub…"):
-                hub = _hub_gguf(repo_id, filename, settings)
-        except HubError as error:
+                shards = _hub_gguf(repo_id, filename, settings)
+            header = combine_split([shard.header for shard in shards])
+        except (HubError, ValueError) as error:  # ValueError: shards that do not make one split
             _stop(notices, "error", escape_markdown(str(error)))
-        header, name = hub.header, hub.header.name or filename
+        name = header.name or filename
+        others = len(shards) - 1
+        several = f" and its {others:,} other shard{'s' if others > 1 else ''}" if others else ""
         where = (
             f" from [{escape_markdown(repo_id)}]({settings.endpoint}/{repo_id}) "
-            f"`{escape_markdown(filename)}` at commit `{hub.commit[:12]}`"
+            f"`{escape_markdown(filename)}`{several} at commit `{shards[0].commit[:12]}`"
         )
     else:
         if upload is None:
