@@ -295,6 +295,10 @@ def test_cli_sizes_a_gguf_on_the_hub(small_file, tmp_path, monkeypatch, capsys):
     code, cached, err = run_cli(capsys, "--gguf", f"hf://{REPO}/{FILE}", "--offline", "--json")
     assert code == 0, err
     assert json.loads(cached)["weights_bytes"] == HUB_WEIGHTS_BYTES
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    code, cached, err = run_cli(capsys, "--gguf", f"hf://{REPO}/{FILE}", "--json")
+    assert code == 0, err
+    assert json.loads(cached)["weights_bytes"] == HUB_WEIGHTS_BYTES
 
 
 SPLIT_NAMES = ("Q4_K_M/tiny-00001-of-00002.gguf", "Q4_K_M/tiny-00002-of-00002.gguf")

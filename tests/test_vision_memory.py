@@ -175,3 +175,14 @@ def test_the_memory_chart_stacks_the_tower_at_every_context():
     assert set(tower.y) == {846_120_672 / GIB}
     text_only = memory_by_context_figure(memory_by_context(spec, InferenceSettings(context_tokens=8192), 8192), 8192)
     assert "Vision tower" not in {bar.name for bar in text_only.data}
+
+
+def test_a_hub_id_counts_its_vision_tower(capsys, tmp_path, monkeypatch):
+    """`--model ORG/NAME` reads the same config from the (local stand-in) Hub: the same tower."""
+    from hub_server import Repo, serve
+
+    monkeypatch.setenv("HF_HOME", str(tmp_path))
+    with serve({"test-org/gemma-3-copy": Repo({"config.json": GEMMA3_27B.read_bytes()})}) as hub:
+        monkeypatch.setenv("HF_ENDPOINT", hub.endpoint)
+        report = memory_json(capsys, "--model", "test-org/gemma-3-copy")
+    assert (report["vision_params"], report["vision_bytes"]) == (GEMMA3_27B_VISION, 846_120_672)
