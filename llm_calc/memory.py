@@ -9,13 +9,13 @@ multiplier on model size:
   ``quantization_config`` stores it (``llm_calc.quantization.StoragePlan``);
 * **KV cache** — per token and layer, K and V for each KV head (or MLA's latent), times context and
   batch, with sliding-window layers capped at their window;
-* **vision tower** — a multimodal model's image encoder and projector (``vision_params``), loaded
-  beside the language model at the checkpoint's precision: quantizers convert the language model
-  and leave it 16-bit (``llm_calc.quantization.vision_storage_bits``); it is not read by a decode step;
 * **state** — hybrid models' linear-attention layers (Qwen3-Next, Qwen3.5) keep no per-token
   cache but a fixed convolution and recurrent state per sequence: it grows with batch, not context;
 * **activations** — the largest temporary buffers of one forward pass over a prefill chunk, plus
   fp32 logits for one position per sequence (engines compute only the last position's logits);
+* **vision tower** — a multimodal model's image encoder and projector (``vision_params``), loaded
+  beside the language model at the checkpoint's precision: quantizers convert the language model
+  and leave it 16-bit (``llm_calc.quantization.vision_storage_bits``); it is not read by a decode step;
 * **overhead** — a fixed per-GPU runtime cost (CUDA context, kernels, library workspaces).
 
 References
@@ -32,7 +32,7 @@ References
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from llm_calc.architecture import ModelSpec, count_parameters, kv_cache_bytes, state_bytes
 from llm_calc.precision import AS_SHIPPED, kv_format, weight_format
@@ -124,12 +124,12 @@ class MemoryBreakdown:
     kv_cache_bytes: int
     activations_bytes: int
     overhead_bytes: int
+    vision_bytes: int = field(default=0, kw_only=True)  # keyword-only: the positional order stays as it was
+    """A multimodal model's vision tower and projector (``vision_weights_bytes``); 0 for a text
+    model. Weights like the others, kept apart because a decode step does not read them. [bytes]"""
     state_bytes: int = 0
     """Linear-attention (Gated DeltaNet) state of every sequence in the batch, fixed whatever the
     context (``llm_calc.architecture.state_bytes``); 0 for models without such layers. [bytes]"""
-    vision_bytes: int = 0
-    """A multimodal model's vision tower and projector (``vision_weights_bytes``); 0 for a text
-    model. Weights like the others, kept apart because a decode step does not read them. [bytes]"""
 
     @property
     def shardable_bytes(self) -> int:
