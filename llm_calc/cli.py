@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import NoReturn
 
+from llm_calc import hf_config
 from llm_calc.architecture import ModelSpec, count_parameters, kv_bytes_per_token, scale_architecture
 from llm_calc.catalog import (
     GPU_CLASSES,
@@ -46,13 +47,7 @@ from llm_calc.hardware import (
     PREFILL_MFU,
     size_on_gpus,
 )
-from llm_calc.hf_config import (
-    MAX_CONFIG_BYTES,
-    ConfigError,
-    parse_checkpoint_text,
-    parse_config_text,
-    parse_vision_parameters_text,
-)
+from llm_calc.hf_config import MAX_CONFIG_BYTES, ConfigError, parse_checkpoint_text, parse_config_text
 from llm_calc.hub import (
     GGUF_SCHEME,
     HubIdError,
@@ -525,7 +520,7 @@ def _config_vision(args: argparse.Namespace) -> tuple[int, str]:
     else:
         return 0, ""
     try:
-        return parse_vision_parameters_text(text, name=name), ""
+        return hf_config.parse_vision_parameters_text(text, name=name), ""
     except ConfigError as error:  # a tower of a kind not modelled: said, the language model still sized
         return 0, str(error)
 
