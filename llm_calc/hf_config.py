@@ -638,10 +638,11 @@ class _Reader:
 
 # --- vision towers of multimodal wrappers ---------------------------------------------------
 
-VISION_WRAPPERS = ("gemma3", "mistral3", "qwen3_5", "llama4")
+VISION_WRAPPERS = ("gemma3", "mistral3", "qwen3_5", "llama4", "lfm2_vl")
 """Multimodal ``model_type`` values whose vision tower and projector ``count_vision_parameters``
 sizes (SigLIP + Gemma 3's projector, Pixtral + Mistral 3's patch merger and projector, Qwen3.5's
-vision transformer with its merger, Llama 4's vision encoder, pixel-shuffle adapter and projector);
+vision transformer with its merger, Llama 4's vision encoder, pixel-shuffle adapter and projector,
+SigLIP2 NaFlex + LFM2-VL's pixel-unshuffle projector);
 each checked against transformers' meta-device build of the
 whole model in ``tests/test_param_oracle.py``."""
 
@@ -684,6 +685,8 @@ def count_vision_parameters(config: Any, name: str = "uploaded config") -> int:
         return _pixtral_parameters(reader) + _mistral3_projector(config, reader, text_hidden, name)
     if wrapper == "llama4":
         return _llama4_vision_parameters(reader, text_hidden)
+    if wrapper == "lfm2_vl":
+        return _siglip2_parameters(reader) + _lfm2_vl_projector(config, reader, text_hidden, name)
     return _qwen3_5_vision_parameters(reader)
 
 
@@ -701,6 +704,29 @@ def _siglip_parameters(reader: _Reader) -> int:
     embeddings = channels * patch * patch * h + h + (image // patch) ** 2 * h
     layer = 2 * 2 * h + 4 * (h * h + h) + (h * inner + inner) + (inner * h + h)
     return embeddings + reader.int("num_hidden_layers") * layer + 2 * h
+
+
+def _siglip2_parameters(reader: _Reader) -> int:
+    """``Siglip2VisionModel`` (NaFlex) without its pooling head: patches flattened through one biased
+    linear layer, ``num_patches`` learned positions, the SigLIP layers and a final LayerNorm."""
+    if reader.bool("vision_use_head", default=True):
+        raise ConfigError(f"{reader.name}: a SigLIP2 tower with its pooling head (vision_use_head) is not modelled")
+    h, inner, patch = reader.int("hidden_size"), reader.int("intermediate_size"), reader.int("patch_size")
+    channels = reader.int("num_channels", default=DEFAULT_IMAGE_CHANNELS)
+    embeddings = channels * patch * patch * h + h + reader.int("num_patches") * h
+    layer = 2 * 2 * h + 4 * (h * h + h) + (h * inner + inner) + (inner * h + h)
+    return embeddings + reader.int("num_hidden_layers") * layer + 2 * h
+
+
+def _lfm2_vl_projector(config: dict, reader: _Reader, text_hidden: int, name: str) -> int:
+    """``Lfm2VlMultiModalProjector``: ``downsample_factor``² patches unshuffled into one, an optional
+    LayerNorm, then two linear layers (biases if ``projector_bias``) through ``projector_hidden_size``."""
+    top = _Reader(config, name)
+    merged = reader.int("hidden_size") * top.int("downsample_factor", default=2) ** 2
+    width = top.int("projector_hidden_size", default=2560)
+    bias = top.bool("projector_bias", default=True)
+    norm = 2 * merged if top.bool("projector_use_layernorm", default=True) else 0
+    return norm + merged * width + (width if bias else 0) + width * text_hidden + (text_hidden if bias else 0)
 
 
 def _gemma3_projector(reader: _Reader, text_hidden: int) -> int:

@@ -23,7 +23,7 @@ CONFIGS = Path(__file__).resolve().parent.parent / "data" / "hf_configs"
 GEMMA3_27B = CONFIGS / "google__gemma-3-27b-it.json"
 QWEN3_5_27B = CONFIGS / "Qwen__Qwen3.5-27B.json"
 DEVSTRAL_SMALL_2 = CONFIGS / "mistralai__Devstral-Small-2-24B-Instruct-2512.json"
-LFM2_5_VL = CONFIGS / "LiquidAI__LFM2.5-VL-1.6B.json"
+LFM2_5_VL = CONFIGS / "LiquidAI__LFM2.5-VL-1.6B.json"  # the language model: LFM2-1.2B
 
 GEMMA3_27B_VISION = 27_432_406_640 - 27_009_346_304  # = 423,060,336 (manifest: with vision - text)
 QWEN3_5_27B_VISION = 27_356_728_560 - 26_895_998_464  # = 460,730,096
@@ -128,12 +128,24 @@ def test_a_quantization_that_converts_the_tower_is_refused():
         storage_plan(parse_config_text(text), parse_checkpoint_text(text))
 
 
-def test_a_vision_tower_not_modelled_is_said_not_counted(capsys):
-    """LFM2.5-VL's tower (lfm2_vl) is not sized: the language model is, and the report says the tower is missing."""
+def test_lfm2_vl_counts_its_siglip2_tower(capsys):
+    """LFM2.5-VL-1.6B: a SigLIP2 NaFlex tower and a pixel-unshuffle projector. On main its tower was
+    not modelled. 1,596,625,904 - 1,170,340,608 = 426,285,296 parameters (manifest) x 2 bytes (bfloat16)."""
     report = memory_json(capsys, "--config", str(LFM2_5_VL))
+    assert (report["vision_params"], report["vision_bytes"]) == (426_285_296, 852_570_592)
+
+
+def test_a_vision_tower_not_modelled_is_said_not_counted(capsys, tmp_path):
+    """A tower we do not size (here SigLIP2 with its pooling head) is named, not silently left out;
+    the language model is still sized."""
+    config = json.loads(LFM2_5_VL.read_bytes())
+    config["vision_config"]["vision_use_head"] = True
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    report = memory_json(capsys, "--config", str(path))
     assert report["vision_bytes"] == 0
-    assert "'lfm2_vl' is not modelled" in report["vision_not_modelled"]
-    assert main(["memory", "--config", str(LFM2_5_VL)]) == 0
+    assert "pooling head (vision_use_head) is not modelled" in report["vision_not_modelled"]
+    assert main(["memory", "--config", str(path)]) == 0
     assert "vision tower   not counted" in capsys.readouterr().out
 
 
