@@ -13,7 +13,7 @@ from llm_calc.hardware import (
     PREFILL_MFU,
     size_on_gpus,
 )
-from llm_calc.memory import DEFAULT_PREFILL_CHUNK_TOKENS, InferenceSettings
+from llm_calc.memory import DEFAULT_PREFILL_CHUNK_TOKENS, InferenceSettings, vision_bits
 from llm_calc.precision import KV_FORMATS, WEIGHT_FORMATS, kv_format, weight_format
 from llm_calc.quantization import MTP_BASIS
 from llm_calc.rules import (
@@ -23,7 +23,7 @@ from llm_calc.rules import (
 )
 from llm_calc.sweep import CONTEXT_STEPS, memory_by_context
 from llm_calc.units import GIB, format_count, format_gib
-from ui.charts import context_label, decode_speed_figure, gpu_fit_figure, memory_by_context_figure
+from ui.charts import context_label, decode_speed_figure, gpu_fit_figure, memory_by_context_figure, memory_parts
 from ui.model_picker import pick_model, pick_precision, training_context
 from ui.tables import gguf_type_table, gpu_table, gpu_table_columns, number_columns, storage_table
 from ui.text import escape_markdown
@@ -151,6 +151,7 @@ try:
         kv_format=kv_precision,
         prefill_chunk_tokens=chunk,
         flash_attention=flash,
+        vision_params=choice.checkpoint.vision_params if choice.checkpoint else 0,
     )
     memory, results = size_on_gpus(spec, settings, gpus, gpu_count, efficiency, mfu)
     params = count_parameters(spec)
@@ -173,9 +174,7 @@ total, verdict = st.columns([1, 3])
 total.metric(
     "Total on one card",
     format_gib(memory.total_bytes),
-    help="weights + KV cache + layer state + activations + overhead"
-    if memory.state_bytes
-    else "weights + KV cache + activations + overhead",
+    help=" + ".join(part.lower().replace("kv", "KV") for part in memory_parts(memory)),
 )
 fitting = [r for r in results if r.fits]
 deployable = [r for r in results if r.cards_used and r.price_per_hour_usd]
@@ -226,6 +225,14 @@ if memory.state_bytes:  # linear-attention / convolution layers: a fixed state p
         f"sequence × {batch:,} sequences — it grows with the batch, not with the context, and every decode "
         "step reads it."
     )
+if memory.vision_bytes:  # a multimodal model's image encoder, loaded beside the language model
+    st.caption(
+        f"Plus **{format_gib(memory.vision_bytes)} of vision tower**: {settings.vision_params:,} "
+        f"parameters of image encoder and projector at {vision_bits(settings):g} bits "
+        "(quantizers leave it unconverted); decode steps do not read it."
+    )
+elif choice.checkpoint is not None and choice.checkpoint.vision_not_modelled:
+    st.caption(f"Vision tower not counted: {escape_markdown(choice.checkpoint.vision_not_modelled)}")
 if on_hub:
     hub_column[0].metric(
         "Checkpoint on the Hub",

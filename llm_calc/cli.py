@@ -17,9 +17,10 @@ import json
 import math
 import sys
 from dataclasses import dataclass, replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import NoReturn
 
+from llm_calc import hf_config
 from llm_calc.architecture import ModelSpec, count_parameters, kv_bytes_per_token, scale_architecture
 from llm_calc.catalog import (
     GPU_CLASSES,
@@ -56,13 +57,16 @@ from llm_calc.hf_config import (
 )
 from llm_calc.hf_tokenizer import DEFAULT_SYSTEM_MESSAGE, chat_note, count_with_hub
 from llm_calc.hub import (
+    GGUF_SCHEME,
     HubIdError,
     HubModel,
     HubNotFoundError,
     HubSettings,
     HubUnavailableError,
     check_repo_id,
+    fetch_gguf_split,
     fetch_model,
+    split_gguf_uri,
     token_from_env,
 )
 from llm_calc.measure import (
@@ -75,7 +79,7 @@ from llm_calc.measure import (
 )
 from llm_calc.memory import DEFAULT_PREFILL_CHUNK_TOKENS, InferenceSettings
 from llm_calc.precision import AS_SHIPPED, KV_ALIASES, KV_FORMATS, WEIGHT_PRECISIONS, kv_format, weight_format
-from llm_calc.quantization import MTP_BASIS, StoragePlan, storage_plan
+from llm_calc.quantization import MTP_BASIS, Checkpoint, StoragePlan, storage_plan
 from llm_calc.tokenizers import REGISTRY, TokenizerError
 from llm_calc.tokens import count_tokens, decode_upload
 from llm_calc.training import (
@@ -118,11 +122,11 @@ def build_parser() -> argparse.ArgumentParser:
     memory = commands.add_parser("memory", help="memory, GPU fit and decode speed for inference")
     _add_model_source(memory).add_argument(
         "--gguf",
-        type=Path,
         nargs="+",
         metavar="FILE",
-        help="a GGUF file, or its first MiB (head -c 32M), or every shard of a split one: weights as "
-        "stored in it (precision auto)",
+        help="a GGUF file, or its first MiB (head -c 32M), or every shard of a split one, or one on the Hub "
+        "as hf://ORG/NAME/FILE.gguf (its header only, by ranged reads; one shard brings every shard of a split file): "
+        "weights as stored in it (precision auto)",
     )
     memory.add_argument(
         "--precision",
@@ -232,7 +236,7 @@ def _add_model_source(parser: argparse.ArgumentParser) -> argparse._MutuallyExcl
     parser.add_argument(
         "--offline",
         action="store_true",
-        help="a --model not in the catalog from the local cache only (HF_HUB_OFFLINE=1)",
+        help="a --model not in the catalog, or a --gguf hf://..., from the local cache only (HF_HUB_OFFLINE=1)",
     )
     return source
 
@@ -322,7 +326,8 @@ class GgufSource:
     """``--gguf``: the header of one file (or of every shard), and the spec read from it."""
 
     header: GgufHeader
-    paths: tuple[Path, ...]
+    paths: tuple[str, ...]
+    """Local paths, or ``hf://ORG/NAME/FILE.gguf``."""
     file_bytes: int
     """The files the headers describe, summed over shards. [bytes]"""
     spec: ModelSpec | None
@@ -364,7 +369,7 @@ class GgufSource:
             ("kv_cache_bytes", "activations_bytes", "overhead_bytes", "total_bytes", "kv_bytes_per_token")
         )
         return {
-            "model": self.header.name or self.paths[0].name,
+            "model": self.header.name or PurePosixPath(self.paths[0]).name,
             "origin": self.origin,
             "precision": AS_SHIPPED,
             "weights_format": gguf_storage_plan(self.header).label,
@@ -375,21 +380,39 @@ class GgufSource:
         }
 
 
-def read_gguf_files(paths: list[Path]) -> GgufSource:
-    """Read the header of each file (only as far as it goes) and the spec it describes."""
-    headers, file_bytes = [], 0
+def read_gguf_files(paths: list[Path] | list[str], offline: bool = False) -> GgufSource:
+    """Read the header of each file (only as far as it goes) and the spec it describes. A name
+    ``hf://ORG/NAME/FILE.gguf`` is read from the Hub, with every shard when it is one shard of a
+    split GGUF (``llm_calc.hub.fetch_gguf_split``), from the local cache only when ``offline``."""
+    headers, file_bytes, read = [], 0, []
     for path in paths:
-        header = _read_gguf_header(path)
-        headers.append(header)
-        file_bytes += header.file_bytes
+        hub = str(path).startswith(GGUF_SCHEME)
+        for where, header in (
+            _read_hub_gguf(str(path), offline) if hub else [(str(path), _read_gguf_header(Path(path)))]
+        ):
+            if where in read:  # a shard named and also found from another's name
+                continue
+            read.append(where)
+            headers.append(header)
+            file_bytes += header.file_bytes
     header = combine_split(headers)
     if not header.tensors:
         raise UsageError(f"{paths[0]} lists no tensors (a vocabulary-only GGUF?): nothing to size")
     try:
-        spec, refusal = gguf_model_spec(header, name=header.name or paths[0].name), None
+        spec, refusal = gguf_model_spec(header, name=header.name or PurePosixPath(read[0]).name), None
     except ValueError as error:
         spec, refusal = None, str(error)
-    return GgufSource(header, tuple(paths), file_bytes, spec, refusal)
+    return GgufSource(header, tuple(read), file_bytes, spec, refusal)
+
+
+def _read_hub_gguf(uri: str, offline: bool) -> list[tuple[str, GgufHeader]]:
+    """``hf://ORG/NAME/FILE.gguf`` from the Hub, every shard of a split one, each as (its
+    ``hf://`` name, its header). The CLI user's own HF_TOKEN is sent."""
+    settings = HubSettings.from_env(token=token_from_env(shared_deployment=False))
+    if offline:
+        settings = replace(settings, offline=True)
+    repo_id, filename = split_gguf_uri(uri)
+    return [(shard.uri, shard.header) for shard in fetch_gguf_split(repo_id, filename, settings)]
 
 
 def _read_gguf_header(path: Path) -> GgufHeader:
@@ -412,12 +435,14 @@ def _read_gguf_header(path: Path) -> GgufHeader:
 
 def memory_report(args: argparse.Namespace) -> dict:
     """Everything ``memory`` prints, as a JSON-ready dictionary."""
-    gguf_file = read_gguf_files(args.gguf) if getattr(args, "gguf", None) else None
+    gguf_file = read_gguf_files(args.gguf, offline=args.offline) if getattr(args, "gguf", None) else None
     if gguf_file is not None and gguf_file.spec is None:
         return gguf_file.weights_only_report()
+    vision_params, vision_not_modelled = 0, ""
     if gguf_file is None:
         spec, origin = resolve_model(args)
         precision, storage = _weights_storage(args, spec)
+        vision_params, vision_not_modelled = _config_vision(args)
     else:
         if args.precision not in (None, AS_SHIPPED):
             raise UsageError("--precision does not apply to --gguf: the file's tensors carry their own types")
@@ -431,6 +456,7 @@ def memory_report(args: argparse.Namespace) -> dict:
         kv_format=args.kv_precision,
         prefill_chunk_tokens=args.prefill_chunk,
         flash_attention=not args.no_flash_attention,
+        vision_params=vision_params,
     )
     gpus = default_gpus()
     if args.gpu_class:
@@ -456,6 +482,9 @@ def memory_report(args: argparse.Namespace) -> dict:
         "weights_bytes": memory.weights_bytes,
         "kv_cache_bytes": memory.kv_cache_bytes,
         "state_bytes": memory.state_bytes,
+        "vision_params": settings.vision_params,
+        "vision_bytes": memory.vision_bytes,
+        "vision_not_modelled": vision_not_modelled or None,
         "activations_bytes": memory.activations_bytes,
         "overhead_bytes": memory.overhead_bytes,
         "total_bytes": memory.total_bytes,
@@ -493,18 +522,40 @@ def _weights_storage(args: argparse.Namespace, spec: ModelSpec) -> tuple[str, St
     """
     if args.precision not in (None, AS_SHIPPED):
         return args.precision, None
-    checkpoint = None
-    hub_model: HubModel | None = getattr(args, "hub_model", None)
-    if args.config:  # resolve_model has read and size-checked it
-        checkpoint = parse_checkpoint_text(args.config.read_bytes(), name=str(args.config))
-    elif hub_model is not None:  # a Hub id: resolve_model fetched and size-checked its config.json
-        checkpoint = parse_checkpoint_text(hub_model.config.path.read_bytes(), name=hub_model.repo_id)
+    checkpoint = _config_checkpoint(args)
     if args.precision is None:
         if checkpoint is None or checkpoint.quantization is None:
             return "bf16", None
     elif checkpoint is None:
         raise UsageError("--precision auto (as shipped) needs --config or a Hub id, with the model's config.json")
     return AS_SHIPPED, storage_plan(spec, checkpoint)
+
+
+def _config_checkpoint(args: argparse.Namespace) -> Checkpoint | None:
+    """How the checkpoint of a ``--config`` or Hub id is stored; None for the catalog and
+    ``--params``, which do not record it."""
+    hub_model: HubModel | None = getattr(args, "hub_model", None)
+    if args.config:  # resolve_model has read and size-checked it
+        return parse_checkpoint_text(args.config.read_bytes(), name=str(args.config))
+    if hub_model is not None:  # a Hub id: resolve_model fetched and size-checked its config.json
+        return parse_checkpoint_text(hub_model.config.path.read_bytes(), name=hub_model.repo_id)
+    return None
+
+
+def _config_vision(args: argparse.Namespace) -> tuple[int, str]:
+    """Parameters of the vision tower of a ``--config`` or Hub id's multimodal config, and why a
+    tower is not counted ("" if none is missing). The catalog and ``--params`` have no tower."""
+    hub_model: HubModel | None = getattr(args, "hub_model", None)
+    if args.config:
+        text, name = args.config.read_bytes(), str(args.config)
+    elif hub_model is not None:
+        text, name = hub_model.config.path.read_bytes(), hub_model.repo_id
+    else:
+        return 0, ""
+    try:
+        return hf_config.parse_vision_parameters_text(text, name=name), ""
+    except ConfigError as error:  # a tower of a kind not modelled: said, the language model still sized
+        return 0, str(error)
 
 
 def _storage_report(storage: StoragePlan | None, precision: str) -> dict:
@@ -553,14 +604,17 @@ def print_memory_text(report: dict) -> None:
     for key, label in (
         ("weights_bytes", "weights"),
         ("kv_cache_bytes", "KV cache"),
+        ("vision_bytes", "vision tower"),
         ("state_bytes", "layer state"),
         ("activations_bytes", "activations"),
         ("overhead_bytes", "overhead/GPU"),
         ("total_bytes", "total"),
     ):
-        if key == "state_bytes" and not report.get(key):  # only hybrids keep a per-sequence state
+        if key in ("state_bytes", "vision_bytes") and not report.get(key):  # hybrids' state, multimodal towers
             continue
         print(f"  {label:14s} {format_gib(report[key])}")
+    if report.get("vision_not_modelled"):
+        print(f"  vision tower   not counted: {report['vision_not_modelled']}")
     print(f"  KV per token   {report['kv_bytes_per_token']:,} bytes")
     if report["hub_checkpoint"] is not None:
         print(f"  {_checkpoint_line(report['hub_checkpoint'])}")

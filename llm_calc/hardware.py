@@ -110,6 +110,7 @@ def per_card_bytes(spec: ModelSpec, memory: MemoryBreakdown, cards: int) -> int:
     tensor, _ = split(cards)
     return (
         math.ceil(memory.weights_bytes / cards)
+        + math.ceil(memory.vision_bytes / cards)
         + kv_bytes_per_card(spec, memory.kv_cache_bytes, cards)
         + math.ceil(memory.state_bytes / cards)
         + math.ceil(memory.activations_bytes / tensor)

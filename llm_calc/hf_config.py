@@ -274,7 +274,9 @@ def checkpoint_from_config(config: Any, name: str = "uploaded config") -> Checkp
 
     ``quantization_config`` is read at the top level or in a wrapper's ``text_config``;
     ``num_nextn_predict_layers`` counts DeepSeek's MTP layers (sized only for
-    ``llm_calc.quantization.MTP_FAMILIES``).
+    ``llm_calc.quantization.MTP_FAMILIES``); a multimodal wrapper's vision tower and projector are
+    counted by :func:`count_vision_parameters` (a kind it does not model is named in
+    ``vision_not_modelled``, not refused: the language model is still sized).
     """
     if not isinstance(config, dict):
         raise ConfigError(f"{name} must be a JSON object, got {type(config).__name__}")
@@ -286,11 +288,17 @@ def checkpoint_from_config(config: Any, name: str = "uploaded config") -> Checkp
         raise ConfigError(str(error)) from None
     dtype = config.get("torch_dtype", config.get("dtype", text.get("torch_dtype", text.get("dtype"))))
     reader = _Reader({**config, **text}, name)
+    try:  # a vision tower of a kind not modelled is said, not counted: the language model is still sized
+        vision, vision_not_modelled = count_vision_parameters(config, name), ""
+    except ConfigError as error:
+        vision, vision_not_modelled = 0, str(error)
     return Checkpoint(
         quantization=quantization,
         torch_dtype_bits=DTYPE_BITS.get(dtype, 16) if isinstance(dtype, str) else 16,
         mtp_layers=reader.int("num_nextn_predict_layers", default=0),
         model_type=str(text.get("model_type", config.get("model_type", ""))),
+        vision_params=vision,
+        vision_not_modelled=vision_not_modelled,
     )
 
 
@@ -1023,12 +1031,13 @@ class _Reader:
 
 # --- vision towers of multimodal wrappers ---------------------------------------------------
 
-VISION_WRAPPERS = ("gemma3", "mistral3", "qwen3_5", "llama4", "qwen3_5_moe", "gemma4", "exaone4_5")
+VISION_WRAPPERS = ("gemma3", "mistral3", "qwen3_5", "llama4", "qwen3_5_moe", "gemma4", "exaone4_5", "lfm2_vl")
 """Multimodal ``model_type`` values whose vision tower and projector ``count_vision_parameters``
 sizes (SigLIP + Gemma 3's projector, Pixtral + Mistral 3's patch merger and projector, Qwen3.5's
 vision transformer with its merger (dense and MoE wrappers alike), Llama 4's vision encoder,
-pixel-shuffle adapter and projector, Gemma 4's and EXAONE 4.5's vision encoders and projectors); each checked
-against transformers' meta-device build of the whole model in ``tests/test_param_oracle.py``."""
+pixel-shuffle adapter and projector, Gemma 4's and EXAONE 4.5's vision encoders and projectors,
+SigLIP2 NaFlex + LFM2-VL's pixel-unshuffle projector); each checked against transformers'
+meta-device build of the whole model in ``tests/test_param_oracle.py``."""
 
 DEFAULT_IMAGE_CHANNELS = 3
 """Colour channels of an image (RGB): the ``num_channels``/``in_channels`` default of
@@ -1075,6 +1084,8 @@ def count_vision_parameters(config: Any, name: str = "uploaded config") -> int:
         if config.get("audio_config") is not None:
             raise ConfigError(f"{name}: the audio tower of a Gemma 4 config (audio_config) is not modelled")
         return _gemma4_vision_parameters(reader, text_hidden)
+    if wrapper == "lfm2_vl":
+        return _siglip2_parameters(reader) + _lfm2_vl_projector(config, reader, text_hidden, name)
     return _qwen3_5_vision_parameters(reader)  # qwen3_5 and qwen3_5_moe: the same vision transformer
 
 
@@ -1092,6 +1103,29 @@ def _siglip_parameters(reader: _Reader) -> int:
     embeddings = channels * patch * patch * h + h + (image // patch) ** 2 * h
     layer = 2 * 2 * h + 4 * (h * h + h) + (h * inner + inner) + (inner * h + h)
     return embeddings + reader.int("num_hidden_layers") * layer + 2 * h
+
+
+def _siglip2_parameters(reader: _Reader) -> int:
+    """``Siglip2VisionModel`` (NaFlex) without its pooling head: patches flattened through one biased
+    linear layer, ``num_patches`` learned positions, the SigLIP layers and a final LayerNorm."""
+    if reader.bool("vision_use_head", default=True):
+        raise ConfigError(f"{reader.name}: a SigLIP2 tower with its pooling head (vision_use_head) is not modelled")
+    h, inner, patch = reader.int("hidden_size"), reader.int("intermediate_size"), reader.int("patch_size")
+    channels = reader.int("num_channels", default=DEFAULT_IMAGE_CHANNELS)
+    embeddings = channels * patch * patch * h + h + reader.int("num_patches") * h
+    layer = 2 * 2 * h + 4 * (h * h + h) + (h * inner + inner) + (inner * h + h)
+    return embeddings + reader.int("num_hidden_layers") * layer + 2 * h
+
+
+def _lfm2_vl_projector(config: dict, reader: _Reader, text_hidden: int, name: str) -> int:
+    """``Lfm2VlMultiModalProjector``: ``downsample_factor``² patches unshuffled into one, an optional
+    LayerNorm, then two linear layers (biases if ``projector_bias``) through ``projector_hidden_size``."""
+    top = _Reader(config, name)
+    merged = reader.int("hidden_size") * top.int("downsample_factor", default=2) ** 2
+    width = top.int("projector_hidden_size", default=2560)
+    bias = top.bool("projector_bias", default=True)
+    norm = 2 * merged if top.bool("projector_use_layernorm", default=True) else 0
+    return norm + merged * width + (width if bias else 0) + width * text_hidden + (text_hidden if bias else 0)
 
 
 def _gemma3_projector(reader: _Reader, text_hidden: int) -> int:

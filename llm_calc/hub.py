@@ -5,13 +5,17 @@ This is the one module of ``llm_calc`` besides the catalog loaders that does I/O
 fetches goes through ``huggingface_hub`` into huggingface_hub's own cache, so a file fetched here is
 shared with ``transformers`` and answered from disk afterwards, offline included.
 
-Two entry points:
+Three entry points:
 
 - :func:`fetch_file`: any named file of a model repository (``config.json``, ``tokenizer.json`` ...),
   as a :class:`HubFile` whose ``path`` is in the local cache;
 - :func:`fetch_model`: a repository's ``config.json`` parsed by
   :func:`llm_calc.hf_config.parse_config_text` (an architecture we do not model is refused there),
-  with the stored size of its safetensors checkpoint read from the file headers.
+  with the stored size of its safetensors checkpoint read from the file headers;
+- :func:`fetch_gguf_header`: the header of a GGUF file, read by ranged reads of its first
+  megabytes and parsed by :func:`llm_calc.gguf.parse_gguf_header` (the weights are never fetched).
+  The prefix read is kept in the assets cache per commit, so offline answers carry it too;
+  :func:`fetch_gguf_split` reads every shard of a split GGUF from the name of one.
 
 Parameter counts always come from the config. The checkpoint's size comes from the safetensors
 headers: each tensor's ``data_offsets`` give its stored bytes, which stay exact for packed dtypes
@@ -36,7 +40,8 @@ Hub endpoints used (the Hub's HTTP API, as called by huggingface_hub 1.33):
   ``GatedRepo``, ``EntryNotFound``, ``RevisionNotFound``);
 - ``GET`` of the same URL: the file (``hf_hub_download``), or with ``Range: bytes=0-100000``
   a safetensors header (``HfApi.parse_safetensors_file_metadata``; a second ranged read when the
-  header is longer).
+  header is longer), or with ``Range: bytes=0-1999999`` the start of a GGUF file
+  (:func:`fetch_gguf_header`; more ranged reads while its header goes on).
 
 References
 ----------
@@ -50,6 +55,9 @@ References
        "the byte buffer needs to be entirely indexed, and cannot contain holes".
        https://github.com/huggingface/safetensors#format
 .. [4] Gated models: https://huggingface.co/docs/hub/models-gated
+.. [5] huggingface.js, ``packages/gguf/src/gguf.ts``: a GGUF header read from the Hub by ranged reads
+       of 2 MB each, up to 50 MB.
+       https://github.com/huggingface/huggingface.js/blob/main/packages/gguf/src/gguf.ts
 """
 
 from __future__ import annotations
@@ -65,6 +73,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from llm_calc.architecture import ModelSpec
+from llm_calc.gguf import HEADER_PREFIX_BYTES, GgufHeader, GgufTruncatedError, parse_gguf_header
 from llm_calc.hf_config import MAX_CONFIG_BYTES, parse_config_text
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
@@ -111,6 +120,32 @@ DEFAULT_REVISION = "main"
 ASSETS_LIBRARY = "llm_primer"
 """Our folder in huggingface_hub's assets cache (``cached_assets_path``'s ``library_name``), where the
 summary of a checkpoint's headers is kept per commit."""
+
+GGUF_FIRST_READ_BYTES = 2 * 1000**2
+"""Bytes of a GGUF file asked for by the first ranged read [bytes]: huggingface.js's GGUF reader asks
+for the same (``HTTP_CHUNK_SIZE = 2 * 10 ** 6``) [5]. A header is mostly its tokenizer's vocabulary
+(and merges); where it is longer than this, the parser says how much more it needs and one or two
+more reads ask for that."""
+
+GGUF_MAX_READ_BYTES = HEADER_PREFIX_BYTES
+"""Most bytes of a GGUF file read from the Hub while looking for the end of its header [bytes]: the
+same 32 MiB the app asks of an uploaded prefix (``llm_calc.gguf.HEADER_PREFIX_BYTES``), which holds
+the header of every model we know with room (huggingface.js stops at 50 MB, ``HTTP_TOTAL_MAX_SIZE``
+[5]). A header that goes on past it is refused: reading further would be downloading the weights."""
+
+GGUF_READ_DEADLINE_S = 60.0
+"""Seconds the ranged reads of one GGUF header may take in all [s], once the Hub has answered its
+``HEAD`` within :data:`ANSWER_DEADLINE_S` (32 MiB at 1 MB/s would take 34 s). Each read also has the
+per-request :data:`REQUEST_TIMEOUT_S`, so a server that stops sending is reported sooner."""
+
+GGUF_SCHEME = "hf://"
+"""Prefix of a GGUF on the Hub as the command line takes it: ``hf://ORG/NAME/PATH/FILE.gguf``
+(huggingface_hub's ``HfFileSystem`` spells paths of model repositories the same way [1])."""
+
+GGUF_SHARD_NAME = re.compile(r"(?P<prefix>.+)-(?P<number>\d{5})-of-(?P<count>\d{5})\.gguf")
+"""A shard of a split GGUF as llama.cpp names them: ``{prefix}-{n:05d}-of-{count:05d}.gguf``, counted
+from 1 (``llama_split_path`` in src/llama.cpp, ``SPLIT_PATH_FORMAT = "%s-%05d-of-%05d.gguf"``;
+https://github.com/ggml-org/llama.cpp/blob/master/src/llama.cpp)."""
 
 SHARED_TOKEN_OPT_IN = "LLM_PRIMER_USE_HF_TOKEN"
 """Environment variable an operator sets to ``1`` to let a shared deployment send its ``HF_TOKEN``."""
@@ -289,8 +324,7 @@ def fetch_file(
         One line each, within :data:`ANSWER_DEADLINE_S` seconds.
     """
     check_repo_id(repo_id)
-    if not all(_FILE_PART.fullmatch(part) and part not in (".", "..") for part in filename.split("/")):
-        raise HubError(f"not a file name inside a repository: {filename[:100]!r}")
+    _check_filename(filename)
     if settings.offline:
         return _download(repo_id, filename, settings, revision, max_bytes)
     import huggingface_hub.file_download  # noqa: F401  imported first: the deadline times the Hub, not the import
@@ -396,6 +430,146 @@ def fetch_model(repo_id: str, settings: HubSettings) -> HubModel:
     spec = replace(parse_config_text(config.path.read_bytes(), name=repo_id), name=repo_id)
     checkpoint, note = _checkpoint(repo_id, config.commit, settings)
     return HubModel(repo_id, config.commit, spec, config, checkpoint, note)
+
+
+@dataclass(frozen=True)
+class HubGguf:
+    """The header of a GGUF file on the Hub.
+
+    Attributes
+    ----------
+    repo_id : str
+        ``ORG/NAME``.
+    filename : str
+        Path of the ``.gguf`` file inside the repository.
+    commit : str
+        The 40-hex commit the header was read at.
+    header : GgufHeader
+        The parsed header: metadata and every tensor's type and shape.
+    prefix_bytes : int
+        Bytes of the file read (or found in the cache) to reach the end of its header [bytes].
+    cached : bool
+        Whether the header came from the local cache rather than from the Hub this time.
+    """
+
+    repo_id: str
+    filename: str
+    commit: str
+    header: GgufHeader
+    prefix_bytes: int
+    cached: bool
+
+    @property
+    def uri(self) -> str:
+        """``hf://ORG/NAME/FILE`` (:data:`GGUF_SCHEME`)."""
+        return f"{GGUF_SCHEME}{self.repo_id}/{self.filename}"
+
+
+def split_gguf_uri(uri: str) -> tuple[str, str]:
+    """``hf://ORG/NAME/PATH/FILE.gguf`` as (``ORG/NAME``, ``PATH/FILE.gguf``); :class:`HubIdError`
+    (no request made) when it is not of that form."""
+    parts = uri.removeprefix(GGUF_SCHEME).split("/", 2) if uri.startswith(GGUF_SCHEME) else []
+    if len(parts) != 3 or not parts[2]:
+        raise HubIdError(f"not a GGUF on the Hub: expected {GGUF_SCHEME}ORG/NAME/FILE.gguf, got {uri[:200]!r}")
+    repo_id = check_repo_id(f"{parts[0]}/{parts[1]}")
+    return repo_id, _check_filename(parts[2])
+
+
+def fetch_gguf_header(repo_id: str, filename: str, settings: HubSettings, revision: str = DEFAULT_REVISION) -> HubGguf:
+    """The header of a GGUF file of a model repository, from ranged reads of its first megabytes.
+
+    Online, one ``HEAD`` (within :data:`ANSWER_DEADLINE_S`) gives the file's commit; a header
+    already cached for that commit is used as is, else ``GET`` with ``Range: bytes=0-1999999``
+    (:data:`GGUF_FIRST_READ_BYTES`) and, while the parser says the header goes on, further ranged
+    reads of what it needs, never past :data:`GGUF_MAX_READ_BYTES`, all within
+    :data:`GGUF_READ_DEADLINE_S`. A server that ignores ``Range`` is read only as far as asked.
+    The bytes up to the end of the header are kept in the assets cache. Offline (or when the Hub
+    cannot be reached), only the cache is read.
+
+    Parameters
+    ----------
+    repo_id : str
+        ``ORG/NAME`` of a model repository.
+    filename : str
+        Path of the GGUF file inside the repository (``Qwen3-8B-Q4_K_M.gguf``, ``Q4_K_M/model-00001-of-00002.gguf``).
+    settings : HubSettings
+        Endpoint, offline, token, cache folders, timeout.
+    revision : str
+        Branch, tag or 40-hex commit.
+
+    Raises
+    ------
+    HubIdError, HubNotFoundError, HubFileNotFoundError, HubAccessError, HubUnavailableError
+        One line each; when the Hub cannot be reached, within :data:`ANSWER_DEADLINE_S` seconds.
+    HubError
+        Not a GGUF file, or a header longer than :data:`GGUF_MAX_READ_BYTES` or cut off by the file's end.
+    """
+    check_repo_id(repo_id)
+    _check_filename(filename)
+    where = f"{repo_id}/{filename}"
+    if settings.offline:
+        return _cached_gguf(repo_id, filename, revision, settings, reason="offline (HF_HUB_OFFLINE)")
+    import huggingface_hub.file_download  # noqa: F401  imported first: the deadline times the Hub, not the import
+
+    try:
+        commit = _within(
+            ANSWER_DEADLINE_S,
+            lambda: _head_commit(repo_id, filename, revision, settings),
+            f"no answer from {settings.endpoint} within {ANSWER_DEADLINE_S:g} s for {where}",
+        )
+    except HubUnavailableError as unreachable:  # as hf_hub_download does: the cached copy, if any
+        try:
+            return _cached_gguf(repo_id, filename, revision, settings, reason=str(unreachable))
+        except HubUnavailableError:
+            raise unreachable from None
+    cached = _read_gguf_prefix(repo_id, filename, commit, settings)
+    if cached is not None:
+        return cached
+    prefix = _within(
+        GGUF_READ_DEADLINE_S,
+        lambda: _read_gguf_prefix_from_hub(repo_id, filename, commit, settings),
+        f"the header of {where} was not read within {GGUF_READ_DEADLINE_S:g} s",
+    )
+    header = _parse_gguf(prefix, where)
+    _write_gguf_prefix(repo_id, filename, commit, revision, prefix[: header.header_bytes], settings)
+    return HubGguf(repo_id, filename, commit, header, len(prefix), cached=False)
+
+
+def fetch_gguf_split(
+    repo_id: str, filename: str, settings: HubSettings, revision: str = DEFAULT_REVISION
+) -> tuple[HubGguf, ...]:
+    """The header of a GGUF file and, when it is one shard of a split GGUF (``split.count`` > 1),
+    of every shard, read at the same commit: the shards' names follow from the one given
+    (:data:`GGUF_SHARD_NAME`), so ``model-00001-of-00003.gguf`` is enough. One file: a 1-tuple.
+
+    Raises what :func:`fetch_gguf_header` raises, and :class:`HubError` when a split file's name
+    does not say its shards' names, or a shard is not read within :data:`HEADERS_DEADLINE_S`.
+    """
+    first = fetch_gguf_header(repo_id, filename, settings, revision)
+    count = first.header.metadata.get("split.count")
+    if not isinstance(count, int) or isinstance(count, bool) or count <= 1:
+        return (first,)
+    named = GGUF_SHARD_NAME.fullmatch(filename)
+    if named is None or int(named["count"]) != count or count > MAX_SHARDS:
+        raise HubError(
+            f"{repo_id}/{filename} is one of {count:,} shards (split.count), but its name is not "
+            "PREFIX-0000N-of-0000M.gguf with that count: cannot tell the other shards' names"
+        )
+    names = [f"{named['prefix']}-{number:05d}-of-{count:05d}.gguf" for number in range(1, count + 1)]
+    others = [name for name in names if name != filename]
+    executor = ThreadPoolExecutor(max_workers=min(HEADER_WORKERS, len(others)), thread_name_prefix="llm_calc.hub")
+    try:
+        futures = {name: executor.submit(fetch_gguf_header, repo_id, name, settings, first.commit) for name in others}
+        _, pending = wait(futures.values(), timeout=HEADERS_DEADLINE_S)
+        if pending:
+            raise HubUnavailableError(
+                f"{len(pending):,} of {count:,} GGUF shard headers of {repo_id} unread after {HEADERS_DEADLINE_S:g} s"
+            )
+        read = {name: future.result() for name, future in futures.items()}
+    finally:
+        executor.shutdown(wait=False, cancel_futures=True)
+    read[filename] = first
+    return tuple(read[name] for name in names)
 
 
 # --- internals -----------------------------------------------------------------------------------
@@ -698,5 +872,146 @@ def _write_summary(path: Path, checkpoint: SafetensorsCheckpoint) -> None:
         temporary = path.with_suffix(f".{os.getpid()}.tmp")
         temporary.write_text(json.dumps(data))
         os.replace(temporary, path)
+    except OSError:
+        pass
+
+
+def _check_filename(filename: str) -> str:
+    """``filename`` if it is a path inside a repository (no ``..``, no leading ``/``), else :class:`HubIdError`."""
+    if not all(_FILE_PART.fullmatch(part) and part not in (".", "..") for part in filename.split("/")):
+        raise HubIdError(f"not a file name inside a repository: {filename[:100]!r}")
+    return filename
+
+
+def _head_commit(repo_id: str, filename: str, revision: str, settings: HubSettings) -> str:
+    """The commit of ``filename`` at ``revision``, from one ``HEAD`` without retries."""
+    from huggingface_hub import get_hf_file_metadata, hf_hub_url
+
+    url = hf_hub_url(repo_id, filename, revision=revision, endpoint=settings.endpoint)
+    try:
+        metadata = get_hf_file_metadata(
+            url,
+            token=settings.token or False,  # False: send none, even if HF_TOKEN is set
+            timeout=settings.timeout_s,
+            endpoint=settings.endpoint,
+            retry_on_errors=False,
+        )
+    except Exception as error:
+        raise _hub_error(error, repo_id, filename, revision, settings) from None
+    commit = metadata.commit_hash or ""
+    if not _COMMIT.fullmatch(commit):
+        raise HubUnavailableError(f"{settings.endpoint} gave no commit (X-Repo-Commit) for {repo_id}/{filename}")
+    return commit
+
+
+def _read_gguf_prefix_from_hub(repo_id: str, filename: str, commit: str, settings: HubSettings) -> bytes:
+    """Ranged reads from the start of the file until its header parses, within :data:`GGUF_MAX_READ_BYTES`."""
+    where = f"{repo_id}/{filename}"
+    asked = GGUF_FIRST_READ_BYTES
+    data = _ranged_read(repo_id, filename, commit, 0, asked, settings)
+    while True:
+        try:
+            parse_gguf_header(data)
+            return data
+        except GgufTruncatedError as short:
+            if len(data) < asked:  # the file ended before the range did
+                raise HubError(
+                    f"{where} ends at byte {len(data):,}, inside its GGUF header: not a whole GGUF file"
+                ) from None
+            if len(data) >= GGUF_MAX_READ_BYTES:
+                raise HubError(
+                    f"the GGUF header of {where} goes on past the first {GGUF_MAX_READ_BYTES:,} bytes, "
+                    "longer than any model's we know: not read further"
+                ) from None
+            asked = min(max(short.needed_bytes, 2 * len(data)), GGUF_MAX_READ_BYTES)
+            data += _ranged_read(repo_id, filename, commit, len(data), asked - len(data), settings)
+        except ValueError as error:  # not a GGUF file, or a header no valid file has
+            raise HubError(f"{where}: {error}") from None
+
+
+def _ranged_read(repo_id: str, filename: str, commit: str, start: int, length: int, settings: HubSettings) -> bytes:
+    """Up to ``length`` bytes from byte ``start`` (``Range: bytes=start-(start+length-1)``), streamed,
+    so that a server answering 200 with the whole file is read no further than asked."""
+    from huggingface_hub import hf_hub_url
+    from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
+
+    url = hf_hub_url(repo_id, filename, revision=commit, endpoint=settings.endpoint)
+    headers = {**build_hf_headers(token=settings.token or False), "Range": f"bytes={start}-{start + length - 1}"}
+    try:
+        with get_session().stream("GET", url, headers=headers, timeout=settings.timeout_s) as response:
+            if response.status_code == 416:  # the range starts past the end of the file
+                return b""
+            if response.status_code >= 400:
+                response.read()
+                hf_raise_for_status(response)
+            skip = start if response.status_code == 200 else 0  # 200: the server sent the file from byte 0
+            chunks, received = [], 0
+            for chunk in response.iter_bytes():
+                chunks.append(chunk)
+                received += len(chunk)
+                if received >= skip + length:
+                    break
+            return b"".join(chunks)[skip : skip + length]
+    except Exception as error:
+        raise _hub_error(error, repo_id, filename, commit, settings) from None
+
+
+def _parse_gguf(prefix: bytes, where: str) -> GgufHeader:
+    try:
+        return parse_gguf_header(prefix)
+    except ValueError as error:
+        raise HubError(f"{where}: {error}") from None
+
+
+def _gguf_cache_path(settings: HubSettings, repo_id: str, commit: str, filename: str) -> Path:
+    """``<assets>/llm_primer/<ORG--NAME>/<commit>/gguf/<filename>``: the bytes up to the end of the header."""
+    return settings.assets_cache / ASSETS_LIBRARY / repo_id.replace("/", "--") / commit / "gguf" / filename
+
+
+def _gguf_ref_path(settings: HubSettings, repo_id: str, revision: str) -> Path:
+    """``<assets>/llm_primer/<ORG--NAME>/refs/<revision>``: the commit a branch pointed to when last read
+    (huggingface_hub keeps ``refs/<revision>`` the same way in its file cache)."""
+    return settings.assets_cache / ASSETS_LIBRARY / repo_id.replace("/", "--") / "refs" / revision
+
+
+def _read_gguf_prefix(repo_id: str, filename: str, commit: str, settings: HubSettings) -> HubGguf | None:
+    """The cached header of ``filename`` at ``commit``, or None (absent, or no longer a header we read)."""
+    try:
+        prefix = _gguf_cache_path(settings, repo_id, commit, filename).read_bytes()
+        header = parse_gguf_header(prefix)
+    except (OSError, ValueError):
+        return None
+    return HubGguf(repo_id, filename, commit, header, len(prefix), cached=True)
+
+
+def _cached_gguf(repo_id: str, filename: str, revision: str, settings: HubSettings, reason: str) -> HubGguf:
+    """The cached header at ``revision`` (a commit, or a branch read once online), else one line saying why not."""
+    commit = revision
+    if not _COMMIT.fullmatch(revision):
+        try:
+            commit = _gguf_ref_path(settings, repo_id, revision).read_text().strip()
+        except OSError:
+            commit = ""
+    cached = _read_gguf_prefix(repo_id, filename, commit, settings) if _COMMIT.fullmatch(commit) else None
+    if cached is None:
+        raise HubUnavailableError(
+            f"{reason}, and the GGUF header of {repo_id}/{filename} is not in the cache; read it once online"
+        )
+    return cached
+
+
+def _write_gguf_prefix(
+    repo_id: str, filename: str, commit: str, revision: str, prefix: bytes, settings: HubSettings
+) -> None:
+    """Keep the header bytes and the branch's commit; a cache that cannot be written only costs a re-read."""
+    try:
+        writes = [(_gguf_cache_path(settings, repo_id, commit, filename), prefix)]
+        if revision != commit:
+            writes.append((_gguf_ref_path(settings, repo_id, revision), commit.encode()))
+        for path, data in writes:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+            temporary.write_bytes(data)
+            os.replace(temporary, path)
     except OSError:
         pass

@@ -14,6 +14,9 @@ multiplier on model size:
   fixed convolution and recurrent (SSM) state per sequence: it grows with batch, not context;
 * **activations** — the largest temporary buffers of one forward pass over a prefill chunk, plus
   fp32 logits for one position per sequence (engines compute only the last position's logits);
+* **vision tower** — a multimodal model's image encoder and projector (``vision_params``), loaded
+  beside the language model at the checkpoint's precision: quantizers convert the language model
+  and leave it 16-bit (``llm_calc.quantization.vision_storage_bits``); it is not read by a decode step;
 * **overhead** — a fixed per-GPU runtime cost (CUDA context, kernels, library workspaces).
 
 References
@@ -30,7 +33,7 @@ References
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from llm_calc.architecture import ModelSpec, count_parameters, kv_cache_bytes, state_bytes
 from llm_calc.precision import AS_SHIPPED, kv_format, weight_format
@@ -58,6 +61,14 @@ UNQUANTIZED_EMBEDDING_FORMATS = ("fp8", "int8", "int4", "nf4")
 """GPTQ, AWQ, bitsandbytes and FP8 checkpoints quantize only the decoder's linear layers and keep
 ``embed_tokens`` and ``lm_head`` at 16 bits (AutoAWQ/AutoGPTQ/llm-compressor/transformers defaults)."""
 
+VISION_TOWER_BITS = 16
+"""Storage of a vision tower at a chosen precision narrower than 16 bits: quantized language models
+ship their image encoder unconverted — AWQ and GPTQ checkpoints quantize the decoder blocks only,
+fp8 and compressed-tensors checkpoints list it in ``modules_to_not_convert`` / ``ignore``
+(``llm_calc.quantization.VISION_KEPT_METHODS``), and llama.cpp converts it to a separate ``mmproj``
+GGUF (``convert_hf_to_gguf.py --mmproj``, https://github.com/ggml-org/llama.cpp/blob/master/convert_hf_to_gguf.py),
+published in f16 beside the quantized model files. [bits/element]"""
+
 VOCABULARY_MATRIX_BITS = 16
 """Storage of ``embed_tokens`` and ``lm_head`` in the formats of ``UNQUANTIZED_EMBEDDING_FORMATS``:
 bf16/fp16, as the checkpoints ship them (same references). [bits/element]"""
@@ -78,6 +89,9 @@ class InferenceSettings:
     """With ``weight_format`` ``"auto"`` (``llm_calc.precision.AS_SHIPPED``): the checkpoint's
     storage by parameter group (``llm_calc.quantization.storage_plan``), which then decides the
     weights' bytes."""
+    vision_params: int = 0
+    """Parameters of a multimodal model's vision tower and projector
+    (``llm_calc.hf_config.count_vision_parameters``, ``Checkpoint.vision_params``); 0 for a text model."""
 
     def __post_init__(self) -> None:
         if self.weight_format == AS_SHIPPED:
@@ -92,6 +106,9 @@ class InferenceSettings:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a whole number of at least 1, got {value!r}")
+        vision = self.vision_params
+        if isinstance(vision, bool) or not isinstance(vision, int) or vision < 0:
+            raise ValueError(f"vision_params must be a whole number of at least 0, got {vision!r}")
         if self.context_tokens > 100_000_000:
             raise ValueError(f"context_tokens must be at most 100,000,000, got {self.context_tokens:,}")
         if self.batch > 1_000_000:
@@ -108,6 +125,9 @@ class MemoryBreakdown:
     kv_cache_bytes: int
     activations_bytes: int
     overhead_bytes: int
+    vision_bytes: int = field(default=0, kw_only=True)  # keyword-only: the positional order stays as it was
+    """A multimodal model's vision tower and projector (``vision_weights_bytes``); 0 for a text
+    model. Weights like the others, kept apart because a decode step does not read them. [bytes]"""
     state_bytes: int = 0
     """Linear-attention (Gated DeltaNet), short-convolution and Mamba state of every sequence in the
     batch, fixed whatever the context (``llm_calc.architecture.state_bytes``); 0 for models without
@@ -116,7 +136,7 @@ class MemoryBreakdown:
     @property
     def shardable_bytes(self) -> int:
         """The parts that tensor/pipeline parallelism divides across cards."""
-        return self.weights_bytes + self.kv_cache_bytes + self.state_bytes + self.activations_bytes
+        return self.weights_bytes + self.vision_bytes + self.kv_cache_bytes + self.state_bytes + self.activations_bytes
 
     @property
     def total_bytes(self) -> int:
@@ -204,6 +224,19 @@ def settings_weights_bytes(spec: ModelSpec, settings: InferenceSettings) -> int:
     return weights_bytes(spec, settings.weight_format)
 
 
+def vision_bits(settings: InferenceSettings) -> float:
+    """Bits per vision-tower parameter: as shipped, the checkpoint's (``StoragePlan.vision_bits``);
+    at a chosen precision, that precision when it is 16 bits or wider, else ``VISION_TOWER_BITS``. [bits]"""
+    if settings.storage is not None:
+        return settings.storage.vision_bits
+    return max(weight_format(settings.weight_format).bits, VISION_TOWER_BITS)
+
+
+def vision_weights_bytes(settings: InferenceSettings) -> int:
+    """The vision tower and projector: ``vision_params`` at ``vision_bits``. [bytes]"""
+    return math.ceil(settings.vision_params * vision_bits(settings) / 8)
+
+
 def inference_memory(spec: ModelSpec, settings: InferenceSettings) -> MemoryBreakdown:
     """Memory to serve ``spec`` with ``settings`` on a single device. [bytes]"""
     kv_bits = kv_format(settings.kv_format).bits
@@ -213,4 +246,5 @@ def inference_memory(spec: ModelSpec, settings: InferenceSettings) -> MemoryBrea
         activations_bytes=activations_bytes(spec, settings),
         overhead_bytes=settings.runtime_overhead_bytes,
         state_bytes=state_bytes(spec, settings.batch),
+        vision_bytes=vision_weights_bytes(settings),
     )

@@ -30,6 +30,9 @@ References
 .. [5] neuralmagic ``compressed-tensors``: ``QuantizationArgs`` (num_bits, type, strategy,
        group_size), formats ``pack-quantized``, ``int-quantized``/``naive-quantized``,
        ``float-quantized``, ``nvfp4-pack-quantized`` (FP4 with an fp8 scale per 16 values).
+.. [6] Qwen/Qwen3-30B-A3B-FP8 and Qwen/Qwen3-235B-A22B-FP8 ``config.json``: fp8 e4m3 with 128x128 blocks,
+       ``modules_to_not_convert`` = ``lm_head`` and every layer's ``input_layernorm``, ``mlp.gate`` and
+       ``post_attention_layernorm`` (copies in data/hf_configs/, sources in its manifest.csv).
 """
 
 from __future__ import annotations
@@ -77,6 +80,23 @@ DECODER_LINEAR_GROUPS = ("attention_linear", "dense_mlp_linear", "routed_experts
 Routers stay 16-bit (DeepSeek's ``gate`` [1]_; AutoAWQ's and AutoGPTQ's MoE layouts leave the
 router out [3]_)."""
 
+VISION_MODULES = r"(^|\.)(vision_tower|visual|vision_model|multi_modal_projector|mm_projector)(\.|$)"
+"""Module names of a multimodal wrapper's vision tower and projector (transformers: Gemma 3's and
+Mistral 3's ``vision_tower`` and ``multi_modal_projector``, Qwen's ``visual``, Llama 4's
+``vision_model``), whole or module by module, in ``modules_to_not_convert`` / ``ignore``."""
+
+NORM_MODULES = r"(^|\.)(\w*_?(layer)?norm|ln_[12f])$"
+"""Normalization modules (``input_layernorm``, ``post_attention_layernorm``, Gemma's
+``pre_feedforward_layernorm``, ``q_norm``, ``k_norm``, DeepSeek's ``kv_a_layernorm``, the final
+``norm``, GPT-2's ``ln_1``/``ln_2``/``ln_f``): not ``Linear`` layers, so no method converts them
+and naming them in a module list keeps nothing that was converted."""
+
+VISION_KEPT_METHODS = ("awq", "gptq", "mxfp4")
+"""Methods that never convert a vision tower: AutoAWQ and AutoGPTQ quantize the language model's
+decoder blocks only (the ``layers`` they walk) [3]_, MXFP4 only gpt-oss's experts [2]_. fp8,
+bitsandbytes and compressed-tensors convert every ``Linear`` their module list does not keep, the
+vision tower's included."""
+
 MTP_PROJECTION = "mtp_projection"
 """DeepSeek's MTP ``eh_proj`` (2h -> h), stored bf16 in the fp8 checkpoint [1]_."""
 
@@ -104,6 +124,9 @@ class Quantization:
     model's width and are added by ``storage_plan``."""
     int8_row_scales: bool = False
     """bitsandbytes int8: one fp32 scale per output row, added by ``storage_plan``."""
+    keeps_vision: bool = False
+    """Whether a multimodal checkpoint's vision tower stays unconverted: always for
+    ``VISION_KEPT_METHODS``, else when the module list names it (``VISION_MODULES``)."""
 
 
 @dataclass(frozen=True)
@@ -114,6 +137,12 @@ class Checkpoint:
     torch_dtype_bits: int = UNQUANTIZED_BITS
     mtp_layers: int = 0
     model_type: str = ""
+    vision_params: int = 0
+    """Parameters of a multimodal wrapper's vision tower and projector
+    (``llm_calc.hf_config.count_vision_parameters``), stored beside the language model; 0 for a
+    text model or a vision tower we do not size (``vision_not_modelled`` then says why)."""
+    vision_not_modelled: str = ""
+    """Why the config's vision tower is not counted (its kind is not modelled); "" otherwise."""
 
 
 @dataclass(frozen=True)
@@ -140,6 +169,8 @@ class StoragePlan:
     rows: tuple[StorageRow, ...]
     mtp_rows: tuple[StorageRow, ...] = ()
     fp8_compute: bool = False
+    vision_bits: float = UNQUANTIZED_BITS
+    """Storage of the vision tower's parameters, if the model has one (``vision_storage_bits``). [bits/element]"""
 
     @property
     def weights_bytes(self) -> int:
@@ -223,8 +254,17 @@ def _fp8(block: dict, name: str) -> Quantization:
             )
         bits = 8 + FP32_BITS / (blocks[0] * blocks[1])
         label = f"fp8 block {blocks[0]}x{blocks[1]}"
-    groups = _without(DECODER_LINEAR_GROUPS, block.get("modules_to_not_convert"), name)
-    return Quantization("fp8", label, bits, groups, "fp8 e4m3 + fp32 scale per block", fp8_compute=True)
+    kept = block.get("modules_to_not_convert")
+    groups = _without(DECODER_LINEAR_GROUPS, kept, name)
+    return Quantization(
+        "fp8",
+        label,
+        bits,
+        groups,
+        "fp8 e4m3 + fp32 scale per block",
+        fp8_compute=True,
+        keeps_vision=_names_vision(kept),
+    )
 
 
 def _mxfp4(block: dict, name: str) -> Quantization:
@@ -233,7 +273,8 @@ def _mxfp4(block: dict, name: str) -> Quantization:
     (transformers' ``Mxfp4GptOssExperts``); attention, router, embeddings, ``lm_head`` and the
     experts' biases stay bf16 (``modules_to_not_convert``)."""
     groups = _without(("routed_experts_linear",), block.get("modules_to_not_convert"), name)
-    return Quantization("mxfp4", "MXFP4 experts", 4 + E8M0_SCALE_BITS / MXFP4_BLOCK, groups, "4-bit + e8m0 per 32")
+    bits = 4 + E8M0_SCALE_BITS / MXFP4_BLOCK
+    return Quantization("mxfp4", "MXFP4 experts", bits, groups, "4-bit + e8m0 per 32", keeps_vision=True)
 
 
 def _awq(block: dict, name: str) -> Quantization:
@@ -248,7 +289,8 @@ def _awq(block: dict, name: str) -> Quantization:
     zeros = bits if block.get("zero_point", True) else 0
     per_weight = bits + (SCALE_FP16_BITS + zeros) / group
     groups = _without(DECODER_LINEAR_GROUPS, block.get("modules_to_not_convert"), name)
-    return Quantization("awq", f"AWQ {bits}-bit g{group}", per_weight, groups, "fp16 scale + packed zero per group")
+    note = "fp16 scale + packed zero per group"
+    return Quantization("awq", f"AWQ {bits}-bit g{group}", per_weight, groups, note, keeps_vision=True)
 
 
 def _gptq(block: dict, name: str) -> Quantization:
@@ -268,7 +310,7 @@ def _gptq(block: dict, name: str) -> Quantization:
     groups = _without(groups, block.get("modules_to_not_convert") or block.get("modules_not_quantized"), name)
     # the per-channel and g_idx terms depend on the model's width: completed in storage_plan
     note = "packed zero + fp16 scale per " + ("channel" if group == -1 else "group") + ", int32 g_idx"
-    return Quantization("gptq", label, float(bits), groups, note, gptq_group_size=group)
+    return Quantization("gptq", label, float(bits), groups, note, gptq_group_size=group, keeps_vision=True)
 
 
 def _bitsandbytes(block: dict, name: str) -> Quantization:
@@ -288,11 +330,18 @@ def _bitsandbytes(block: dict, name: str) -> Quantization:
             label = f"bitsandbytes {kind} double-quant"
         else:
             bits, label = 4 + FP32_BITS / BNB_4BIT_BLOCK, f"bitsandbytes {kind}"
-        return Quantization("bitsandbytes", label, bits, _without(groups, skip, name), "absmax per 64")
+        groups = _without(groups, skip, name)
+        return Quantization("bitsandbytes", label, bits, groups, "absmax per 64", keeps_vision=_names_vision(skip))
     if block.get("load_in_8bit"):
         groups = _without(groups, skip, name)
         return Quantization(
-            "bitsandbytes", "bitsandbytes int8", 8.0, groups, "fp32 scale per row", int8_row_scales=True
+            "bitsandbytes",
+            "bitsandbytes int8",
+            8.0,
+            groups,
+            "fp32 scale per row",
+            int8_row_scales=True,
+            keeps_vision=_names_vision(skip),
         )
     raise ValueError(f"{name}: bitsandbytes quantization_config with neither load_in_4bit nor load_in_8bit")
 
@@ -335,25 +384,43 @@ def _compressed_tensors(block: dict, name: str) -> Quantization:
         raise ValueError(f"{name}: compressed-tensors strategy {str(strategy)[:20]!r} is not modelled")
     groups = _without(DECODER_LINEAR_GROUPS, block.get("ignore"), name)
     is_fp8 = weights.get("type") == "float" and bits == 8
-    return Quantization("compressed-tensors", label, per_weight, groups, str(form), fp8_compute=is_fp8)
+    keeps_vision = _names_vision(block.get("ignore"))
+    return Quantization(
+        "compressed-tensors", label, per_weight, groups, str(form), fp8_compute=is_fp8, keeps_vision=keeps_vision
+    )
 
 
 _MODULE_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    # the vision tower of a multimodal wrapper, whole or module by module: not sized here
-    (r"(^|\.)(vision_tower|visual|vision_model|multi_modal_projector|mm_projector)(\.|$)", ()),
+    # the vision tower of a multimodal wrapper, whole or module by module: no group of the language model
+    (VISION_MODULES, ()),
     (r"(^|\.)lm_head$", ("lm_head",)),
     (r"(^|\.)embed_tokens$", ()),  # never converted anyway
     (r"(^|\.)(self_attn|attn|attention)$", ("attention_linear",)),
     (r"(^|\.)(router|gate)$", ()),  # routers are never converted here
     # the router's score-correction bias (DeepSeek-V3, MiniMax-M2): a buffer, not a counted parameter
     (r"(^|\.)e_score_correction_bias$", ()),
+    (NORM_MODULES, ()),  # norms are not Linear layers: never converted
     (r"(^|\.)shared_experts?$", ("shared_experts_linear",)),
     (r"(^|\.)experts$", ("routed_experts_linear",)),
 )
 """Module names in ``modules_to_not_convert`` / ``ignore`` and the parameter groups they keep at
 16 bits, first match wins (a trailing ``.``, ``model.layers.*.`` prefixes and ``re:`` patterns for
 these names are accepted). A name of one layer (``model.layers.3.self_attn``) that would keep a
-group of that layer only is refused: the plan is per group, not per layer."""
+group of that layer only is refused: the plan is per group, not per layer. One layer's router or
+norms (``model.layers.3.mlp.gate``, ``model.layers.3.input_layernorm``: Qwen3's FP8 checkpoints
+list every layer's [6]_) keep nothing that was converted, whatever the layer: accepted."""
+
+
+def _names_vision(modules: Any) -> bool:
+    """Whether a ``modules_to_not_convert`` / ``ignore`` list keeps the vision tower (``VISION_MODULES``)."""
+    if not isinstance(modules, list):
+        return False
+    return any(isinstance(m, str) and re.search(VISION_MODULES, _cleaned(m)) for m in modules)
+
+
+def _cleaned(module: str) -> str:
+    """A module name without ``re:``, ``.*`` and ``$``, or a trailing ``.``."""
+    return module.removeprefix("re:").replace(".*", "").replace("$", "").rstrip(".")
 
 
 def _without(groups: tuple[str, ...], modules: Any, name: str) -> tuple[str, ...]:
@@ -364,7 +431,7 @@ def _without(groups: tuple[str, ...], modules: Any, name: str) -> tuple[str, ...
         raise ValueError(f"{name}: modules_to_not_convert / ignore must be a list of module names")
     kept: set[str] = set()
     for module in modules:
-        cleaned = module.removeprefix("re:").replace(".*", "").replace("$", "").rstrip(".")
+        cleaned = _cleaned(module)
         for pattern, excluded in _MODULE_GROUPS:
             if re.search(pattern, cleaned) and (not excluded or not re.search(r"layers\.\d", cleaned)):
                 kept.update(excluded)
@@ -387,17 +454,32 @@ def storage_plan(spec: ModelSpec, checkpoint: Checkpoint) -> StoragePlan:
     """
     quant = checkpoint.quantization
     plain = checkpoint.torch_dtype_bits
+    vision = vision_storage_bits(checkpoint)
     if quant is None:
         label = f"as shipped: {plain}-bit (no quantization_config)"
         rows = tuple(StorageRow(g, n, plain, "unquantized") for g, n in parameter_groups(spec).items())
-        return StoragePlan(label, rows, _mtp_rows(spec, checkpoint, None, plain))
+        return StoragePlan(label, rows, _mtp_rows(spec, checkpoint, None, plain), vision_bits=vision)
     bits = _converted_bits(quant, spec)
     rows = tuple(
         StorageRow(g, n, bits if g in quant.groups else plain, quant.note if g in quant.groups else "unconverted")
         for g, n in parameter_groups(spec).items()
     )
     mtp = _mtp_rows(spec, checkpoint, quant, plain)
-    return StoragePlan(f"as shipped: {quant.label}", rows, mtp, quant.fp8_compute)
+    return StoragePlan(f"as shipped: {quant.label}", rows, mtp, quant.fp8_compute, vision)
+
+
+def vision_storage_bits(checkpoint: Checkpoint) -> float:
+    """Bits per parameter at which ``checkpoint`` stores its vision tower: the config's dtype
+    (16-bit) when it is not quantized or its quantization leaves the tower unconverted
+    (``Quantization.keeps_vision``). A quantization that converts the tower's linear layers too
+    is refused: which of its parameters are linear weights is not modelled. [bits/element]"""
+    quant = checkpoint.quantization
+    if checkpoint.vision_params and quant is not None and not quant.keeps_vision:
+        raise ValueError(
+            f"the {quant.label} quantization converts the vision tower too (its module list does not keep "
+            "vision_tower / visual / multi_modal_projector): a quantized vision tower is not modelled"
+        )
+    return checkpoint.torch_dtype_bits
 
 
 def _converted_bits(quant: Quantization, spec: ModelSpec) -> float:

@@ -2,7 +2,10 @@
 file and read a safetensors header, served from memory on 127.0.0.1, so tests never reach the internet.
 
 - ``HEAD`` / ``GET /{org}/{name}/resolve/{revision}/{path}``: ``X-Repo-Commit``, ``ETag`` and
-  ``Content-Length`` as the Hub sends them; ``GET`` honours ``Range: bytes=a-b`` with 206;
+  ``Content-Length`` as the Hub sends them; ``GET`` honours ``Range: bytes=a-b`` with 206 Partial
+  Content and ``Content-Range`` (416 when the range starts past the end), or, with
+  ``Hub.ignore_range``, answers 200 and the whole file as a server without range support does;
+  ``Hub.get_delay_s`` makes every ``GET`` wait (a slow server);
 - errors as the Hub signals them, by status and ``X-Error-Code``: ``RepoNotFound`` (404, or 401 to
   an anonymous request as huggingface.co answers for a missing or private repo),
   ``GatedRepo`` (401 without a token, 403 with a wrong one), ``EntryNotFound`` (404, with the commit),
@@ -22,6 +25,7 @@ import re
 import socket
 import struct
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -46,6 +50,8 @@ class Hub:
     requests: list[tuple[str, str, str | None, str | None]] = field(default_factory=list)
     endpoint: str = ""
     missing_status: int = 404  # the real Hub answers 401 to an anonymous request for a missing or private repo
+    ignore_range: bool = False  # answer a ranged GET with 200 and the whole file, as a plain static server would
+    get_delay_s: float = 0.0  # a slow server: every GET waits this long before answering (HEAD does not)
 
 
 _RESOLVE = re.compile(r"^/([^/]+/[^/]+)/resolve/([^/]+)/(.+)$")
@@ -82,9 +88,13 @@ def _handler(hub: Hub) -> type[BaseHTTPRequestHandler]:
                 return self._error(404, "EntryNotFound", body, commit=repo.commit)
             data = repo.files[path]
             status, payload, extra = 200, data, {}
+            if body and hub.get_delay_s:
+                time.sleep(hub.get_delay_s)
             ranged = re.fullmatch(r"bytes=(\d+)-(\d*)", self.headers.get("Range", ""))
-            if body and ranged:
+            if body and ranged and not hub.ignore_range:
                 start = int(ranged.group(1))
+                if start >= len(data):  # RFC 9110 15.5.17: no byte of the range is in the file
+                    return self._error(416, None, body)
                 stop = min(int(ranged.group(2) or len(data) - 1), len(data) - 1)
                 status, payload = 206, data[start : stop + 1]
                 extra["Content-Range"] = f"bytes {start}-{stop}/{len(data)}"
@@ -97,7 +107,10 @@ def _handler(hub: Hub) -> type[BaseHTTPRequestHandler]:
                 self.send_header(key, value)
             self.end_headers()
             if body:
-                self.wfile.write(payload)
+                try:
+                    self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):  # the client read what it wanted and left
+                    self.close_connection = True
 
         def _error(self, status: int, code: str | None, body: bool, commit: str | None = None) -> None:
             message = json.dumps({"error": code or "Not Found"}).encode()

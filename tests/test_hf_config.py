@@ -386,10 +386,10 @@ def test_layer_types_must_name_every_layer():
         parse_config_text(json.dumps(config))
 
 
-def test_lfm2_vision_tower_is_refused_by_name():
-    """LFM2.5-VL's language model is sized (tests/test_architecture.py); its SigLIP2 tower is not."""
-    with pytest.raises(ConfigError, match="vision tower of model_type 'lfm2_vl' is not modelled"):
-        parse_vision_parameters_text((HF_CONFIGS / "LiquidAI__LFM2.5-VL-1.6B.json").read_bytes())
+def test_a_vision_tower_of_another_kind_is_refused_by_name():
+    """Gemma 4's tower is not modelled (LFM2.5-VL's SigLIP2 tower is, since issue 11: tests/test_vision_memory.py)."""
+    with pytest.raises(ConfigError, match="vision tower of model_type 'gemma4' is not modelled"):
+        parse_vision_parameters_text((HF_CONFIGS / "google__gemma-4-26B-A4B.json").read_bytes())
 
 
 def test_conv_layers_outside_lfm2_are_refused():

@@ -16,6 +16,7 @@ MULTI_COLOR = "#f59e0b"
 NO_FIT_COLOR = "#9ca3af"
 PART_COLORS = {
     "Weights": "#4f46e5",
+    "Vision tower": "#8b5cf6",
     "KV cache": "#0ea5e9",
     "Activations": "#f59e0b",
     "Overhead": "#9ca3af",
@@ -100,6 +101,7 @@ def _cards_text(result: GpuResult) -> str:
 def memory_parts(memory: MemoryBreakdown) -> dict[str, int]:
     return {
         "Weights": memory.weights_bytes,
+        **({"Vision tower": memory.vision_bytes} if memory.vision_bytes else {}),
         "KV cache": memory.kv_cache_bytes,
         **({"Layer state": memory.state_bytes} if memory.state_bytes else {}),
         "Activations": memory.activations_bytes,
@@ -116,10 +118,12 @@ def memory_by_context_figure(series: list[tuple[int, MemoryBreakdown]], selected
     labels = [context_label(c) for c, _ in series]
     figure = go.Figure()
     for part, color in PART_COLORS.items():
+        if not any(part in memory_parts(m) for _, m in series):  # a text model has no vision tower
+            continue
         figure.add_bar(
             name=part,
             x=labels,
-            y=[memory_parts(m)[part] / GIB for _, m in series],
+            y=[memory_parts(m).get(part, 0) / GIB for _, m in series],
             marker_color=color,
             hovertemplate=f"{part}: %{{y:,.1f}} GiB<extra>%{{x}} tokens</extra>",
         )
@@ -214,6 +218,7 @@ def context_fill_figure(models: list[str], percents: list[float]) -> go.Figure:
 
 TRAINING_PART_COLORS = {
     "Weights": "#4f46e5",
+    "Vision tower": "#8b5cf6",
     "Gradients": "#a855f7",
     "Optimizer & adapters": "#0ea5e9",
     "Activations": "#f59e0b",

@@ -16,10 +16,21 @@ import streamlit as st
 
 from llm_calc.architecture import ModelSpec, scale_architecture
 from llm_calc.catalog import CatalogModel, default_models, nearest_dense_model
-from llm_calc.gguf import GgufHeader, gguf_model_spec, parse_gguf_header
+from llm_calc.gguf import GgufHeader, combine_split, gguf_model_spec, parse_gguf_header
 from llm_calc.gguf import storage_plan as gguf_storage_plan
 from llm_calc.hf_config import ConfigError, parse_checkpoint_text, parse_config_text
-from llm_calc.hub import MAX_REPO_PART_CHARS, HubError, HubModel, HubSettings, fetch_model, token_from_env
+from llm_calc.hub import (
+    GGUF_SCHEME,
+    MAX_REPO_PART_CHARS,
+    HubError,
+    HubGguf,
+    HubModel,
+    HubSettings,
+    fetch_gguf_split,
+    fetch_model,
+    split_gguf_uri,
+    token_from_env,
+)
 from llm_calc.precision import AS_SHIPPED, WEIGHT_FORMATS, WEIGHT_PRECISIONS, weight_format
 from llm_calc.quantization import Checkpoint, StoragePlan, storage_plan
 from ui.text import escape_markdown
@@ -31,6 +42,9 @@ ALL_FAMILIES = "All"
 model opens it whatever its family."""
 HUB_ID_MAX_CHARS = 2 * MAX_REPO_PART_CHARS + 1
 """ORG/NAME: each part at most ``llm_calc.hub.MAX_REPO_PART_CHARS`` characters."""
+GGUF_HUB_PATH_MAX_CHARS = HUB_ID_MAX_CHARS + 1 + 512
+"""ORG/NAME/PATH/FILE.gguf: the id, then a path inside the repository of up to 512 characters (a
+folder or two, such as ``Q4_K_M/``, and a file name; each part at most 255, ``llm_calc.hub``'s rule)."""
 PLAIN_DEFAULT = "bf16"
 """The precision of a model whose checkpoint we do not know or that is not quantized."""
 
@@ -222,6 +236,13 @@ def _hub_id(notices: Any) -> ModelChoice:
     return ModelChoice(hub.spec, checkpoint=checkpoint, hub=hub)
 
 
+@st.cache_data(ttl="1h", show_spinner=False)
+def _hub_gguf(repo_id: str, filename: str, settings: HubSettings) -> tuple[HubGguf, ...]:
+    """``fetch_gguf_split`` (every shard of a split file), kept an hour per file and settings: a
+    failure raises and is not kept."""
+    return fetch_gguf_split(repo_id, filename, settings)
+
+
 def _gguf_upload(notices: Any) -> ModelChoice:
     upload = st.file_uploader(
         "GGUF header (first 32 MB)",
@@ -229,17 +250,47 @@ def _gguf_upload(notices: Any) -> ModelChoice:
         key="gguf_upload",
         help="head -c 32M model.gguf > header.gguf — the header lists every tensor; the weights are not needed.",
     )
-    if upload is None:
-        _stop(notices, "info", "Upload the start of a `.gguf` file: `head -c 32M model.gguf > header.gguf`.")
-    try:
-        header = _gguf_header(upload.file_id, upload.getvalue())
-    except ValueError as error:  # GgufTruncatedError included: it says how much more to upload
-        _stop(notices, "error", escape_markdown(str(error)))
+    hub_path = st.text_input(
+        "…or a GGUF on the Hugging Face Hub",
+        key="gguf_hub",
+        bind="query-params",
+        max_chars=GGUF_HUB_PATH_MAX_CHARS,
+        placeholder="ORG/NAME/FILE.gguf, e.g. Qwen/Qwen3-8B-GGUF/Qwen3-8B-Q4_K_M.gguf",
+        help="Only the file's header is read (ranged reads of its first megabytes), never its weights.",
+    ).strip()
+    if hub_path:
+        try:
+            repo_id, filename = split_gguf_uri(GGUF_SCHEME + hub_path.removeprefix(GGUF_SCHEME))
+            settings = HubSettings.from_env(token=token_from_env(shared_deployment=True))
+            with st.spinner(f"Reading the header of {hub_path} from the Hub…"):
+                shards = _hub_gguf(repo_id, filename, settings)
+            header = combine_split([shard.header for shard in shards])
+        except (HubError, ValueError) as error:  # ValueError: shards that do not make one split
+            _stop(notices, "error", escape_markdown(str(error)))
+        name = header.name or filename
+        others = len(shards) - 1
+        several = f" and its {others:,} other shard{'s' if others > 1 else ''}" if others else ""
+        where = (
+            f" from [{escape_markdown(repo_id)}]({settings.endpoint}/{repo_id}) "
+            f"`{escape_markdown(filename)}`{several} at commit `{shards[0].commit[:12]}`"
+        )
+    else:
+        if upload is None:
+            _stop(
+                notices,
+                "info",
+                "Upload the start of a `.gguf` file: `head -c 32M model.gguf > header.gguf`, "
+                "or name a GGUF on the Hub as ORG/NAME/FILE.gguf.",
+            )
+        try:
+            header = _gguf_header(upload.file_id, upload.getvalue())
+        except ValueError as error:  # GgufTruncatedError included: it says how much more to upload
+            _stop(notices, "error", escape_markdown(str(error)))
+        name, where = header.name or upload.name, ""
     if not header.tensors:
         _stop(notices, "error", "This GGUF lists no tensors (a vocabulary-only file?): nothing to size.")
-    name = header.name or upload.name
     st.caption(
-        f"Read **{escape_markdown(name)}**: {escape_markdown(header.architecture or 'no architecture')}, "
+        f"Read **{escape_markdown(name)}**{where}: {escape_markdown(header.architecture or 'no architecture')}, "
         f"{escape_markdown(header.file_type or 'no file type')}, {len(header.tensors):,} tensors"
     )
     try:
