@@ -387,9 +387,12 @@ def test_layer_types_must_name_every_layer():
 
 
 def test_a_vision_tower_of_another_kind_is_refused_by_name():
-    """Gemma 4's tower is not modelled (LFM2.5-VL's SigLIP2 tower is, since issue 11: tests/test_vision_memory.py)."""
-    with pytest.raises(ConfigError, match="vision tower of model_type 'gemma4' is not modelled"):
-        parse_vision_parameters_text((HF_CONFIGS / "google__gemma-4-26B-A4B.json").read_bytes())
+    """Every stored wrapper's tower is modelled (Gemma 4 and LFM2.5-VL since issue 11), so a wrapper
+    we do not model is made by renaming one: PaliGemma's would be a different projector."""
+    config = json.loads((HF_CONFIGS / "google__gemma-3-27b-it.json").read_text())
+    config["model_type"] = "paligemma"
+    with pytest.raises(ConfigError, match="vision tower of model_type 'paligemma' is not modelled"):
+        parse_vision_parameters_text(json.dumps(config))
 
 
 def test_conv_layers_outside_lfm2_are_refused():
