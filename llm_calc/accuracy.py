@@ -28,6 +28,7 @@ reported as met or not met on the Accuracy page; they do not gate CI.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import statistics
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -47,7 +48,10 @@ from llm_calc.catalog import (
     find_gpu,
     find_model,
 )
-from llm_calc.hardware import DECODE_BANDWIDTH_EFFICIENCY, speed, usable_memory_bytes
+from llm_calc.engine_fit import SPEED_KINDS, predict_row
+from llm_calc.engine_fit import speed_row as engine_speed_row
+from llm_calc.engines import default_profiles
+from llm_calc.hardware import usable_memory_bytes
 from llm_calc.memory import InferenceSettings, inference_memory, weights_bytes
 from llm_calc.training import LORA_TARGETS, TrainingSetup, training_memory
 from llm_calc.units import GB, GIB
@@ -215,8 +219,15 @@ def load_measurements(path: Path | str = DATA_DIR / "measurements.csv") -> tuple
     return tuple(rows)
 
 
-def predict(row: Measurement, efficiency: float = DECODE_BANDWIDTH_EFFICIENCY) -> float:
-    """Our estimate of ``row`` in its unit."""
+def predict(row: Measurement, efficiency: float | None = None) -> float:
+    """Our estimate of ``row`` in its unit; speeds with the row's engine profile
+    (``llm_calc.engine_fit``), its bandwidth efficiency replaced by ``efficiency`` when given."""
+    if row.kind in SPEED_KINDS:
+        speed_row = engine_speed_row(row)
+        profile = default_profiles()[speed_row.profile_key or ""]
+        if efficiency is not None:
+            profile = dataclasses.replace(profile, bandwidth_efficiency=efficiency)
+        return predict_row(speed_row, profile)
     spec = find_model(row.hf_id).spec
     scale = UNITS[row.unit]
     if row.kind == "weights_file":
@@ -238,13 +249,10 @@ def predict(row: Measurement, efficiency: float = DECODE_BANDWIDTH_EFFICIENCY) -
     memory = inference_memory(spec, settings)
     if row.kind == "peak_memory":  # max_memory_allocated excludes the CUDA context
         return (memory.total_bytes - memory.overhead_bytes) / scale
-    result = speed(spec, settings, memory, find_gpu(row.gpu), 1, efficiency)
-    if row.kind == "prefill":  # pp512: a 512-token prompt processed at once
-        return settings.context_tokens / result.prefill_seconds
-    return result.decode_tokens_per_s
+    raise ValueError(f"{row.id}: kind {row.kind!r} is not estimated")
 
 
-def compare(rows: tuple[Measurement, ...], efficiency: float = DECODE_BANDWIDTH_EFFICIENCY) -> list[Comparison]:
+def compare(rows: tuple[Measurement, ...], efficiency: float | None = None) -> list[Comparison]:
     return [Comparison(row, predict(row, efficiency)) for row in rows]
 
 
