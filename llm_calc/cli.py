@@ -29,6 +29,7 @@ from llm_calc.catalog import (
     find_model,
     nearest_dense_model,
 )
+from llm_calc.engines import ENGINES
 from llm_calc.gguf import (
     HEADER_PREFIX_BYTES,
     MAX_HEADER_BYTES,
@@ -42,8 +43,7 @@ from llm_calc.gguf import active_parameters as gguf_active_parameters
 from llm_calc.gguf import storage_plan as gguf_storage_plan
 from llm_calc.hardware import (
     CARD_LADDER,
-    DECODE_BANDWIDTH_EFFICIENCY,
-    PREFILL_MFU,
+    PARALLEL_MODES,
     size_on_gpus,
 )
 from llm_calc.hf_config import MAX_CONFIG_BYTES, ConfigError, parse_checkpoint_text, parse_config_text
@@ -124,10 +124,17 @@ def build_parser() -> argparse.ArgumentParser:
     memory.add_argument(
         "--efficiency",
         type=float,
-        default=DECODE_BANDWIDTH_EFFICIENCY,
-        help="fraction of memory bandwidth decode achieves",
+        default=None,
+        help="fraction of memory bandwidth decode achieves (default: the engine's fitted value)",
     )
-    memory.add_argument("--mfu", type=float, default=PREFILL_MFU, help="model-FLOPs utilisation")
+    memory.add_argument("--mfu", type=float, default=None, help="model-FLOPs utilisation (default: the engine's)")
+    memory.add_argument(
+        "--engine", choices=ENGINES, default=None, help="inference engine (default: the one most users run per card)"
+    )
+    memory.add_argument("--prompt-tokens", type=int, default=None, help="prompt of the TTFT (default: the context)")
+    memory.add_argument(
+        "--parallel", choices=PARALLEL_MODES, default=None, help="tp, or pp (llama.cpp's layer split, its default)"
+    )
     memory.add_argument("--prefill-chunk", type=int, default=DEFAULT_PREFILL_CHUNK_TOKENS)
     memory.add_argument("--no-flash-attention", action="store_true")
     memory.add_argument("--json", action="store_true", help="print one JSON object")
@@ -407,7 +414,19 @@ def memory_report(args: argparse.Namespace) -> dict:
         gpus = tuple(g for g in gpus if g.vendor.lower() in vendors)
     if args.gpus not in CARD_LADDER:
         raise UsageError(f"--gpus must be 1, 2, 4, 8 or a multiple of 8 up to {CARD_LADDER[-1]}, got {args.gpus}")
-    memory, results = size_on_gpus(spec, settings, gpus, args.gpus, args.efficiency, args.mfu)
+    memory, results = size_on_gpus(
+        spec,
+        settings,
+        gpus,
+        args.gpus,
+        args.efficiency,
+        args.mfu,
+        engine=args.engine,
+        parallel=args.parallel,
+        prompt_tokens=args.prompt_tokens,
+    )
+    if results and all(r.speed_note and not r.speed for r in results):
+        raise UsageError(results[0].speed_note)  # the engine runs on none of the cards asked about
     params = count_parameters(spec)
     report = {
         "model": spec.name,
@@ -442,6 +461,13 @@ def memory_report(args: argparse.Namespace) -> dict:
                 "decode_tokens_per_s": _rounded(r.speed.decode_tokens_per_s if r.speed else None),
                 "aggregate_tokens_per_s": _rounded(r.speed.aggregate_tokens_per_s if r.speed else None),
                 "prefill_seconds": _rounded(r.speed.prefill_seconds if r.speed else None),
+                "engine": r.engine or None,
+                "engine_profile": r.speed.profile_status if r.speed else None,
+                "parallel": r.speed.parallel if r.speed else None,
+                "ttft_seconds": _rounded(r.speed.ttft_seconds if r.speed else None),
+                "max_concurrency": r.speed.max_concurrency if r.speed else None,
+                "step_overhead_seconds": r.speed.step_overhead_seconds if r.speed else None,
+                "speed_note": r.speed_note or None,
                 "price_per_hour_usd": _rounded(r.price_per_hour_usd),
                 "cost_per_million_tokens_usd": _rounded(r.cost_per_million_tokens_usd),
             }
