@@ -667,7 +667,7 @@ def size_on_gpus(
         raise ValueError(f"gpu_count must be 1, 2, 4, 8 or a multiple of 8 up to {MAX_CARDS}, got {gpu_count}")
     if engine is not None:
         check_engine_name(engine)
-    _check_efficiencies(efficiency or 1.0, mfu or 1.0)
+    _check_efficiencies(1.0 if efficiency is None else efficiency, 1.0 if mfu is None else mfu)
     prompt = _prompt_tokens(settings, prompt_tokens)
     memory = inference_memory(spec, settings)
     work = _workload(spec, settings, memory)
