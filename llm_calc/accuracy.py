@@ -48,7 +48,7 @@ from llm_calc.catalog import (
     find_gpu,
     find_model,
 )
-from llm_calc.engine_fit import SPEED_KINDS, predict_row
+from llm_calc.engine_fit import SPEED_KINDS, default_cross_validated_predictions, predict_row
 from llm_calc.engine_fit import speed_row as engine_speed_row
 from llm_calc.engines import default_profiles
 from llm_calc.hardware import usable_memory_bytes
@@ -220,9 +220,13 @@ def load_measurements(path: Path | str = DATA_DIR / "measurements.csv") -> tuple
 
 
 def predict(row: Measurement, efficiency: float | None = None) -> float:
-    """Our estimate of ``row`` in its unit; speeds with the row's engine profile
-    (``llm_calc.engine_fit``), its bandwidth efficiency replaced by ``efficiency`` when given."""
+    """Our estimate of ``row`` in its unit. A speed row is estimated with its engine's constants
+    fitted without the row's source (``llm_calc.engine_fit.cross_validated_predictions``); with
+    ``efficiency``, with the shipped profile and that bandwidth efficiency instead (a what-if)."""
     if row.kind in SPEED_KINDS:
+        held_out = default_cross_validated_predictions().get(row.id)
+        if held_out is not None and efficiency is None:
+            return held_out
         speed_row = engine_speed_row(row)
         profile = default_profiles()[speed_row.profile_key or ""]
         if efficiency is not None:

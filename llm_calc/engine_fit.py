@@ -29,6 +29,7 @@ import math
 import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -352,6 +353,35 @@ def profile_from_fit(key: str, result: Fit, status: str = "fitted, not validated
         cv_median_abs_error=None,
         source="fit",
     )
+
+
+def cross_validated_predictions(rows: Iterable[SpeedRow]) -> dict[str, float]:
+    """Each usable row's estimate from constants fitted without its source: on the other sources'
+    rows of its engine, or, where its engine has no other source, on every other source's rows
+    (the pooled fit). What the Accuracy page and the per-row baseline score, so that no row is
+    judged by constants fitted on itself."""
+    costs, _ = usable_costs(rows)
+    predictions: dict[str, float] = {}
+    for key in PROFILE_KEYS:
+        mine = [c for c in costs if c.row.profile_key == key]
+        for source in sorted({c.row.source for c in mine}):
+            result = fit([c for c in mine if c.row.source != source])
+            if result is None:
+                result = fit([c for c in costs if c.row.source != source])
+            if result is None:
+                continue
+            for cost in mine:
+                if cost.row.source == source:
+                    predictions[cost.row.id] = cost.predict(
+                        result.bandwidth_efficiency, result.prefill_mfu, result.step_overhead_seconds
+                    )
+    return predictions
+
+
+@cache
+def default_cross_validated_predictions() -> dict[str, float]:
+    """``cross_validated_predictions`` of the shipped measurements, computed once per process."""
+    return cross_validated_predictions(load_speed_rows())
 
 
 def predict_row(row: SpeedRow, profile: EngineProfile) -> float:

@@ -13,7 +13,15 @@ import pytest
 
 from llm_calc.catalog import default_gpus, default_models, find_gpu, find_model
 from llm_calc.cli import main
-from llm_calc.engine_fit import SpeedRow, fit, fit_profiles, load_speed_rows, row_cost, usable_costs
+from llm_calc.engine_fit import (
+    SpeedRow,
+    cross_validated_predictions,
+    fit,
+    fit_profiles,
+    load_speed_rows,
+    row_cost,
+    usable_costs,
+)
 from llm_calc.engines import EngineProfile, check_engine, format_family, load_profiles, pick_engine
 from llm_calc.hardware import decode_read_bytes, max_concurrency, size_on_gpus, speed
 from llm_calc.memory import InferenceSettings, inference_memory
@@ -257,3 +265,15 @@ def test_an_engine_no_card_runs_is_one_line_and_exit_2(capsys):
     code = main(["memory", "--model", "meta-llama/Llama-2-7b-hf", "--engine", "mlx", "--vendor", "NVIDIA"])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "mlx does not run on NVIDIA cards" in err
+
+
+def test_a_row_s_cross_validated_estimate_never_sees_its_own_source():
+    """If a row's own value moved its estimate, the Accuracy page's held-out errors would be in-sample."""
+    rows = load_speed_rows()
+    target = next(r for r in rows if r.id == "xd-4090-l3-8b-q4km-tg512")
+    before = cross_validated_predictions(rows)[target.id]
+    moved = [dataclasses.replace(r, measured=r.measured * 10) if r.source == target.source else r for r in rows]
+    after = cross_validated_predictions(moved)
+    assert after[target.id] == pytest.approx(before)
+    other = next(r for r in rows if r.source != target.source and r.profile_key == target.profile_key)
+    assert after[other.id] != pytest.approx(cross_validated_predictions(rows)[other.id])  # the others did see it
