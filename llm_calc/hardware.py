@@ -38,7 +38,7 @@ References
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from llm_calc.architecture import ModelSpec, count_parameters, expert_params, kv_cache_bytes, state_bytes
 from llm_calc.catalog import Gpu
@@ -716,6 +716,108 @@ def size_on_gpus(
             )
         )
     return memory, results
+
+
+@dataclass(frozen=True, slots=True)
+class ServingPoint:
+    """Speed of a deployment with ``concurrency`` sequences decoding at once."""
+
+    concurrency: int
+    per_user_tokens_per_s: float
+    """What each user sees while all of them decode. [tokens/s]"""
+    aggregate_tokens_per_s: float
+    """All users together. [tokens/s]"""
+    ttft_seconds: float
+    """Prefill of one prompt plus the first decode step at this concurrency, no queueing. [s]"""
+
+
+@dataclass(frozen=True)
+class ServingCurve:
+    """Per-user against total speed as users are added, up to what the KV memory holds."""
+
+    gpu: Gpu
+    cards: int
+    engine: str
+    profile_status: str
+    parallel: str
+    prompt_tokens: int
+    output_tokens: int
+    max_concurrency: int
+    """Most sequences of ``prompt_tokens + output_tokens`` the engine's KV memory holds."""
+    points: tuple[ServingPoint, ...]
+    price_per_hour_usd: float | None
+    """All ``cards`` cards at the catalog price. [USD/h]"""
+
+    def cost_per_million_output_tokens_usd(self, min_per_user_tokens_per_s: float) -> float | None:
+        """Rented cost of a million output tokens at the largest concurrency that still gives every
+        user ``min_per_user_tokens_per_s``; ``None`` without a price or if no concurrency does. [USD]"""
+        ok = [p for p in self.points if p.per_user_tokens_per_s >= min_per_user_tokens_per_s]
+        if self.price_per_hour_usd is None or not ok:
+            return None
+        best = max(ok, key=lambda p: p.aggregate_tokens_per_s)
+        return self.price_per_hour_usd / (best.aggregate_tokens_per_s * 3600) * 1e6
+
+
+def serving_curve(
+    spec: ModelSpec,
+    settings: InferenceSettings,
+    gpu: Gpu,
+    cards: int,
+    prompt_tokens: int,
+    output_tokens: int,
+    engine: str | None = None,
+    parallel: str | None = None,
+) -> ServingCurve:
+    """Per-user and aggregate decode speed from one user to the most the KV memory holds.
+
+    Every sequence holds ``prompt_tokens + output_tokens`` of KV cache (what the engine must keep
+    free for it); a decode step reads the cache at its average depth through the answer,
+    ``prompt_tokens + output_tokens / 2``. Concurrency doubles from 1 and ends at the memory limit
+    (``max_concurrency``). ``settings`` gives the weight and KV formats; its context and batch are
+    replaced. Raises ``ValueError`` where not one sequence fits.
+    """
+    for name, value in (("prompt tokens", prompt_tokens), ("output tokens", output_tokens)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a whole number of at least 1, got {value!r}")
+    full = replace(settings, context_tokens=prompt_tokens + output_tokens, batch=1)
+    name, mode = resolve_engine(engine, full, gpu, parallel, cards)
+    profile = profile_for(name, gpu)
+    memory = inference_memory(spec, full)
+    limit = max_concurrency(spec, full, memory, gpu, cards, profile, mode)
+    if limit is None or limit < 1 or (gpu.is_apple and cards > 1):
+        raise ValueError(
+            f"not one sequence of {full.context_tokens:,} tokens fits beside the weights on {cards} x {gpu.name} "
+            f"with {name}"
+        )
+    limit = min(limit, MAX_SERVING_CONCURRENCY)
+    levels = sorted({*(2**i for i in range(limit.bit_length()) if 2**i < limit), limit})
+    points = []
+    for users in levels:
+        average = replace(full, context_tokens=prompt_tokens + output_tokens // 2, batch=users)
+        work = _workload(spec, average, inference_memory(spec, average))
+        step = decode_cost(work, gpu, cards, mode).seconds(
+            profile.bandwidth_efficiency, profile.prefill_mfu, profile.step_overhead_seconds
+        )
+        prefill = prefill_cost(work, gpu, cards, mode, prompt_tokens).seconds(
+            profile.bandwidth_efficiency, profile.prefill_mfu, profile.step_overhead_seconds
+        )
+        points.append(ServingPoint(users, 1 / step, users / step, prefill + step))
+    return ServingCurve(
+        gpu=gpu,
+        cards=cards,
+        engine=name,
+        profile_status=profile.status,
+        parallel=mode,
+        prompt_tokens=prompt_tokens,
+        output_tokens=output_tokens,
+        max_concurrency=limit,
+        points=tuple(points),
+        price_per_hour_usd=gpu.price_per_hour_usd * cards if gpu.price_per_hour_usd else None,
+    )
+
+
+MAX_SERVING_CONCURRENCY = 1_000_000
+"""Largest concurrency a curve goes to: the largest batch ``InferenceSettings`` accepts."""
 
 
 def daily_cost_usd(gpu: Gpu, cards: int = 1) -> float | None:

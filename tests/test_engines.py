@@ -23,7 +23,15 @@ from llm_calc.engine_fit import (
     usable_costs,
 )
 from llm_calc.engines import EngineProfile, check_engine, format_family, load_profiles, pick_engine
-from llm_calc.hardware import decode_read_bytes, max_concurrency, size_on_gpus, speed
+from llm_calc.hardware import (
+    ServingCurve,
+    ServingPoint,
+    decode_read_bytes,
+    max_concurrency,
+    serving_curve,
+    size_on_gpus,
+    speed,
+)
 from llm_calc.memory import InferenceSettings, inference_memory
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -277,3 +285,40 @@ def test_a_row_s_cross_validated_estimate_never_sees_its_own_source():
     assert after[target.id] == pytest.approx(before)
     other = next(r for r in rows if r.source != target.source and r.profile_key == target.profile_key)
     assert after[other.id] != pytest.approx(cross_validated_predictions(rows)[other.id])  # the others did see it
+
+
+# --- the serving curve ------------------------------------------------------------------------------
+
+
+def test_the_serving_curve_doubles_users_up_to_the_kv_limit():
+    # 3,000 + 1,096 = 4,096 tokens per request: the vLLM limit derived in
+    # test_max_concurrency_follows_each_engine_s_memory_rule, 29 sequences on one H100.
+    curve = serving_curve(LLAMA2_7B, InferenceSettings(), H100, 1, 3000, 1096, engine="vllm")
+    assert curve.max_concurrency == 29
+    assert [p.concurrency for p in curve.points] == [1, 2, 4, 8, 16, 29]
+    each = [p.per_user_tokens_per_s for p in curve.points]
+    total = [p.aggregate_tokens_per_s for p in curve.points]
+    assert each == sorted(each, reverse=True) and total == sorted(total)
+
+
+def test_cost_per_million_tokens_takes_the_busiest_concurrency_that_keeps_the_user_speed():
+    # at $3.60/h: 1,000 tokens/s is 3.6e6 tokens/h -> $1.00 per million; 400 tokens/s -> $2.50
+    points = (
+        ServingPoint(1, 100.0, 100.0, 0.1),
+        ServingPoint(8, 50.0, 400.0, 0.1),
+        ServingPoint(64, 15.6, 1000.0, 0.2),
+    )
+    curve = ServingCurve(H100, 1, "vllm", "test", "tp", 1, 1, 64, points, 3.6)
+    assert curve.cost_per_million_output_tokens_usd(10) == pytest.approx(1.0)
+    assert curve.cost_per_million_output_tokens_usd(20) == pytest.approx(2.5)
+    assert curve.cost_per_million_output_tokens_usd(200) is None
+
+
+def test_serve_prints_the_curve_as_json_and_refuses_in_one_line(capsys):
+    args = ["serve", "--model", "meta-llama/Llama-2-7b-hf", "--gpu", "NVIDIA H100 SXM", "--engine", "vllm"]
+    assert main([*args, "--prompt-tokens", "3000", "--output-tokens", "1096", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["max_concurrency"] == 29 and report["points"][-1]["concurrency"] == 29
+    assert main([*args, "--prompt-tokens", "0", "--output-tokens", "10"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "prompt tokens must be a whole number of at least 1" in err
