@@ -42,9 +42,11 @@ SPEED_KINDS = ("decode", "aggregate_decode", "prefill", "ttft")
 """Kinds of measurement row the fit uses: tokens/s per sequence, tokens/s of all sequences,
 prompt tokens/s, seconds to the first token."""
 
-PARALLELISM_MODES = {"none": "tp", "": "tp", "tp": "tp", "pp": "pp", "layer-split": "pp"}
-"""Measured parallelism -> the mode ``llm_calc.hardware`` models; expert parallelism and
-llama.cpp's row split are not modelled, so such rows are left out of the fit (and say so)."""
+PARALLELISM_MODES = {"none": "tp", "": "tp", "tp": "tp", "ep": "tp", "tp+ep": "tp", "pp": "pp", "layer-split": "pp"}
+"""Measured parallelism -> the mode ``llm_calc.hardware`` models. Expert parallelism is costed as
+tensor parallelism (see ``llm_calc.hardware``: the same bytes per card under uniform routing, its
+all-to-all dispatch and combine charged as the two collectives per layer); llama.cpp's row split
+is not modelled, so such rows are left out of the fit (and say so)."""
 
 MIN_ROWS_FOR_OVERHEAD = 3
 """Fewest rows from which an overhead is fitted beside the efficiency."""

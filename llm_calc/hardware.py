@@ -17,7 +17,11 @@ Prefill is the same step over chunks of the prompt.
 
 On several cards each card reads what it holds: its shard of the touched weights and its part of
 the KV cache — the whole cache where it is replicated (MLA, or more tensor ranks than KV heads) —
-at its own bandwidth. Pipeline stages run one after another for each token, so one sequence
+at its own bandwidth. MoE experts are sharded like every other weight; expert parallelism (whole
+experts per card) reads the same bytes per card when routing is uniform, and its all-to-all
+dispatch and combine move the same activations as the two all-reduces per layer, so it is costed
+as tensor parallelism (the busiest card of a small batch, which routing leaves uneven, is not
+modelled). Pipeline stages run one after another for each token, so one sequence
 goes at one card's speed; with several sequences in flight they are split into micro-batches
 that keep every stage busy, which raises throughput once steps are compute-bound.
 

@@ -239,10 +239,10 @@ def test_a_single_source_is_fitted_not_validated_and_two_are_cross_validated():
 
 def test_new_schema_rows_load_and_unmodelled_parallelism_is_left_out_with_its_reason():
     rows = load_speed_rows(ROOT / "tests" / "fixtures" / "engine_speed_rows.csv")
-    assert {r.id for r in rows} == {"fx-vllm-h100-tp2", "fx-vllm-h100-ep"}
+    assert {r.id for r in rows} == {"fx-vllm-h100-tp2", "fx-vllm-h100-ep", "fx-llamacpp-4090-row"}
     costs, skipped = usable_costs(rows)
-    assert [c.row.id for c in costs] == ["fx-vllm-h100-tp2"]
-    assert skipped[0][0].id == "fx-vllm-h100-ep" and "parallelism 'ep' is not modelled" in skipped[0][1]
+    assert [c.row.id for c in costs] == ["fx-vllm-h100-tp2", "fx-vllm-h100-ep"]  # EP is costed as TP
+    assert skipped[0][0].id == "fx-llamacpp-4090-row" and "parallelism 'row-split' is not modelled" in skipped[0][1]
     tp2 = costs[0]
     assert tp2.row.gpu_count == 2 and tp2.decode.passes == 1 and tp2.decode.communication_seconds > 0
 
