@@ -154,17 +154,17 @@ class EngineProfile:
     @property
     def engine(self) -> str:
         """The engine name (``llama.cpp`` for every llama.cpp backend)."""
-        return self.key.split("/", 1)[0]
+        return self.key.partition("/")[0]
 
     @property
     def card_fraction(self) -> float:
         """Share of the card's usable memory the engine takes (1 when it allocates what it is given)."""
-        return CARD_FRACTION.get(self.engine, 1.0)
+        return CARD_FRACTION.get(self.key, 1.0)
 
     @property
     def free_fraction(self) -> float:
         """Share of the memory left after weights and buffers that the KV cache may take."""
-        return FREE_FRACTION.get(self.engine, 1.0)
+        return FREE_FRACTION.get(self.key, 1.0)
 
 
 def _fraction(value: str) -> float:

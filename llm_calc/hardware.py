@@ -42,7 +42,7 @@ References
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from llm_calc.architecture import ModelSpec, count_parameters, expert_params, kv_cache_bytes, state_bytes
 from llm_calc.catalog import Gpu
@@ -358,6 +358,10 @@ class _Workload:
     memory: MemoryBreakdown
     active_params: int
     fp8_weights: bool
+    _weights: dict[int, int] = field(default_factory=dict, compare=False, repr=False)
+    one_sequence: tuple[int, int] | None = field(default=None, compare=False, repr=False)
+    """KV cache and layer state of one sequence of the context, set on first use. [bytes]"""
+    """``weights_at`` by batch: the same for every card, so counted once per estimate."""
 
     @property
     def weight_read_bytes(self) -> int:
@@ -365,7 +369,9 @@ class _Workload:
 
     def weights_at(self, batch: int) -> int:
         """Weight bytes one step of ``batch`` tokens reads (MoE: the experts they route to)."""
-        return _settings_weight_read_bytes(self.spec, self.settings, batch)
+        if batch not in self._weights:
+            self._weights[batch] = _settings_weight_read_bytes(self.spec, self.settings, batch)
+        return self._weights[batch]
 
     @property
     def read_bytes(self) -> int:
@@ -481,9 +487,17 @@ def max_concurrency(
     ``free_fraction`` of what is left, llama.cpp and the rest may use the whole card
     (``llm_calc.engines.EngineProfile``).
     """
+    return _max_concurrency(_workload(spec, settings, memory), gpu, cards, profile, parallel)
+
+
+def _max_concurrency(work: _Workload, gpu: Gpu, cards: int, profile: EngineProfile, parallel: str) -> int | None:
+    spec, settings, memory = work.spec, work.settings, work.memory
     tensor, _ = split(cards, parallel)
-    one_kv = kv_cache_bytes(spec, settings.context_tokens, 1, kv_format(settings.kv_format).bits)
-    per_sequence = kv_bytes_per_card(spec, one_kv, cards, parallel) + math.ceil(state_bytes(spec, 1) / cards)
+    if work.one_sequence is None:
+        one_kv = kv_cache_bytes(spec, settings.context_tokens, 1, kv_format(settings.kv_format).bits)
+        object.__setattr__(work, "one_sequence", (one_kv, state_bytes(spec, 1)))
+    one_kv, one_state = work.one_sequence
+    per_sequence = kv_bytes_per_card(spec, one_kv, cards, parallel) + math.ceil(one_state / cards)
     if per_sequence <= 0:
         return None
     fixed = math.ceil(memory.weights_bytes / cards) + math.ceil(memory.activations_bytes / tensor)
@@ -508,7 +522,8 @@ def _speed(
     decode = decode_cost(work, gpu, cards, parallel)
     step = decode.seconds(efficiency, mfu, overhead)
     prefill_context = prefill_cost(work, gpu, cards, parallel, work.settings.context_tokens)
-    prefill_prompt = prefill_cost(work, gpu, cards, parallel, prompt_tokens)
+    same = prompt_tokens == work.settings.context_tokens
+    prefill_prompt = prefill_context if same else prefill_cost(work, gpu, cards, parallel, prompt_tokens)
     return Speed(
         decode_tokens_per_s=1 / step,
         aggregate_tokens_per_s=batch / step,
@@ -530,7 +545,7 @@ def _speed(
         parallel=parallel,
         prompt_tokens=prompt_tokens,
         ttft_seconds=prefill_prompt.seconds(efficiency, mfu, overhead) + step,
-        max_concurrency=max_concurrency(work.spec, work.settings, work.memory, gpu, cards, profile, parallel),
+        max_concurrency=_max_concurrency(work, gpu, cards, profile, parallel),
     )
 
 
@@ -677,6 +692,7 @@ def size_on_gpus(
     work = _workload(spec, settings, memory)
     usables = [usable_memory_bytes(gpu) for gpu in gpus]
     needs: dict[str, list[tuple[int, int]]] = {}
+    asked_by_mode: dict[str, int] = {}
     results = []
     for gpu, usable in zip(gpus, usables, strict=True):
         try:
@@ -688,7 +704,9 @@ def size_on_gpus(
         if mode not in needs:
             needs[mode] = _ladder_needs(spec, memory, min(usables, default=0), mode)
         needed = _first_fit(needs[mode], usable, gpu.is_apple)
-        asked = per_card_bytes(spec, memory, gpu_count, mode)
+        if mode not in asked_by_mode:
+            asked_by_mode[mode] = per_card_bytes(spec, memory, gpu_count, mode)
+        asked = asked_by_mode[mode]
         fits = asked <= usable and not (gpu.is_apple and gpu_count > 1)
         used = gpu_count if fits else needed
         result_speed = None
