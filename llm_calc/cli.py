@@ -576,14 +576,18 @@ def print_memory_text(report: dict) -> None:
     if report["hub_checkpoint"] is not None:
         print(f"  {_checkpoint_line(report['hub_checkpoint'])}")
     print()
-    print(f"  {'card':32s} {'fits':>5s} {'needed':>6s} {'per card':>10s} {'tok/s':>8s} {'$/h':>8s}")
+    print(
+        f"  {'card':32s} {'fits':>5s} {'needed':>6s} {'per card':>10s} {'tok/s':>8s} {'TTFT s':>8s} "
+        f"{'engine':>21s} {'$/h':>8s}"
+    )
     for gpu in report["gpus"]:
         needed = gpu["count_needed"] if gpu["count_needed"] else "-"
         tps = f"{gpu['decode_tokens_per_s']:.1f}" if gpu["decode_tokens_per_s"] else "-"
         price = f"{gpu['price_per_hour_usd']:.2f}" if gpu["price_per_hour_usd"] else "-"
+        ttft = f"{gpu['ttft_seconds']:.2f}" if gpu.get("ttft_seconds") else "-"
         print(
             f"  {gpu['name']:32s} {'yes' if gpu['fits'] else 'no':>5s} {needed!s:>6s} "
-            f"{format_gib(gpu['per_card_bytes']):>10s} {tps:>8s} {price:>8s}"
+            f"{format_gib(gpu['per_card_bytes']):>10s} {tps:>8s} {ttft:>8s} {gpu.get('engine') or '-':>21s} {price:>8s}"
         )
 
 
