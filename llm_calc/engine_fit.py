@@ -163,9 +163,21 @@ def load_speed_rows(path: Path | str = DATA_DIR / "measurements.csv") -> tuple[S
         return tuple(speed_row(record) for record in csv.DictReader(handle) if record["kind"] in SPEED_KINDS)
 
 
+UNIT_SCALES = {"tokens/s": 1.0, "tokens/s/GPU": 1.0, "ms/token": 1e-3, "ms": 1e-3, "s": 1.0}
+"""Speed units of the measurements schema: a rate, a rate per card, or a time in seconds or ms."""
+
+
 @dataclass(frozen=True)
 class RowCost:
-    """A row's engine-independent step costs and how its measured figure follows from them."""
+    """A row's engine-independent step costs and how its measured figure follows from them.
+
+    A run of ``concurrency`` requests of ``prompt_tokens`` in and ``output_tokens`` out lasts, per
+    request, ``output x decode step + concurrency x prefill of one prompt``: its own prefill and,
+    with continuous batching, one of every other slot's while it decodes (a static batch prefills
+    all its prompts once: the same sum). Aggregate rows divide all output tokens by that time
+    (``tokens/s/GPU`` also by the cards); a per-sequence decode row under load is that time less
+    its own prefill, per output token. Rows without a prompt are pure decode steps (llama-bench tg).
+    """
 
     row: SpeedRow
     decode: StepCost | None
@@ -176,23 +188,34 @@ class RowCost:
         row = self.row
         step = self.decode.seconds(efficiency, mfu, overhead_seconds) if self.decode else 0.0
         prefill = self.prefill.seconds(efficiency, mfu, overhead_seconds) if self.prefill else 0.0
-        if row.kind == "decode":
-            return 1 / step
-        if row.kind == "aggregate_decode":
-            return row.concurrency / step
+        scale = UNIT_SCALES[row.unit]
         if row.kind == "prefill":
             return row.concurrency * row.prompt_tokens / prefill
-        return prefill + step  # ttft
+        if row.kind == "ttft":
+            return (prefill + step) / scale
+        if row.prompt_tokens and row.output_tokens:
+            life = row.output_tokens * step + row.concurrency * prefill
+            per_token = (life - prefill) / row.output_tokens
+        else:
+            life, per_token = step * max(1, row.output_tokens), step
+        if row.kind == "aggregate_decode":
+            rate = row.concurrency * max(1, row.output_tokens) / life
+            return rate / row.gpu_count if row.unit == "tokens/s/GPU" else rate
+        return per_token / scale if row.unit == "ms/token" else 1 / per_token
 
 
 def row_cost(row: SpeedRow) -> RowCost:
     """Compute a row's costs. Raises ``ValueError`` for a row the model cannot describe."""
     if row.kind not in SPEED_KINDS:
         raise ValueError(f"{row.id}: kind {row.kind!r} is not a speed")
+    if row.unit not in UNIT_SCALES:
+        raise ValueError(f"{row.id}: unit {row.unit!r} is not a speed unit")
     if row.parallelism not in PARALLELISM_MODES:
         raise ValueError(f"{row.id}: parallelism {row.parallelism!r} is not modelled")
     if row.kind in ("prefill", "ttft") and row.prompt_tokens < 1:
         raise ValueError(f"{row.id}: a {row.kind} row needs its prompt_tokens")
+    if row.kind == "ttft" and row.concurrency > 1:
+        raise ValueError(f"{row.id}: time to first token under load includes queueing, which is not modelled")
     parallel = PARALLELISM_MODES[row.parallelism]
     spec = find_model(row.hf_id).spec
     gpu = find_gpu(row.gpu)
@@ -201,9 +224,9 @@ def row_cost(row: SpeedRow) -> RowCost:
     settings = InferenceSettings(weight_format=row.precision, context_tokens=max(1, depth), batch=row.concurrency)
     work = _workload(spec, settings, inference_memory(spec, settings))
     decode = decode_cost(work, gpu, row.gpu_count, parallel) if row.kind != "prefill" else None
-    prefill = prefill_cost(work, gpu, row.gpu_count, parallel, row.prompt_tokens) if row.kind != "decode" else None
-    if row.kind == "aggregate_decode":
-        decode = decode_cost(work, gpu, row.gpu_count, parallel)
+    prefill = None
+    if row.prompt_tokens and (row.kind != "decode" or row.output_tokens):
+        prefill = prefill_cost(work, gpu, row.gpu_count, parallel, row.prompt_tokens)
     return RowCost(row, decode, prefill)
 
 

@@ -14,6 +14,7 @@ import pytest
 from llm_calc.catalog import default_gpus, default_models, find_gpu, find_model
 from llm_calc.cli import main
 from llm_calc.engine_fit import (
+    RowCost,
     SpeedRow,
     cross_validated_predictions,
     fit,
@@ -26,6 +27,7 @@ from llm_calc.engines import EngineProfile, check_engine, format_family, load_pr
 from llm_calc.hardware import (
     ServingCurve,
     ServingPoint,
+    StepCost,
     decode_read_bytes,
     max_concurrency,
     serving_curve,
@@ -322,3 +324,31 @@ def test_serve_prints_the_curve_as_json_and_refuses_in_one_line(capsys):
     assert main([*args, "--prompt-tokens", "0", "--output-tokens", "10"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "prompt tokens must be a whole number of at least 1" in err
+
+
+def _served(kind: str, unit: str, concurrency: int = 4, cards: int = 2) -> RowCost:
+    row = SpeedRow(
+        "r", kind, "meta-llama/Llama-2-7b-hf", "bf16", "vllm", "cuda", "NVIDIA H100 SXM", cards, "tp",
+        concurrency, 1000, 100, 0, 1.0, unit, "s",
+    )  # fmt: skip
+    # a decode step of 20 ms and a prompt's prefill of 500 ms, whatever the engine constants
+    decode = StepCost(1, 0.020, 0.0, 0, 0.0, 0)
+    prefill = StepCost(1, 0.500, 0.0, 0, 0.0, 0)
+    return RowCost(row, decode, prefill)
+
+
+def test_served_rows_count_every_slot_s_prefill_in_a_request_s_life():
+    # 4 requests of 1,000 in / 100 out: a request lives 100 x 20 ms + 4 x 500 ms = 4.0 s, so
+    # 4 x 100 / 4.0 = 100 tokens/s in all, 50 per card on 2 cards; per output token after its own
+    # prefill: (4.0 - 0.5) / 100 = 35 ms, i.e. 28.571 tokens/s; first token alone: 500 + 20 = 520 ms.
+    assert _served("aggregate_decode", "tokens/s").predict(1, 1, 0) == pytest.approx(100)
+    assert _served("aggregate_decode", "tokens/s/GPU").predict(1, 1, 0) == pytest.approx(50)
+    assert _served("decode", "ms/token").predict(1, 1, 0) == pytest.approx(35)
+    assert _served("decode", "tokens/s").predict(1, 1, 0) == pytest.approx(1 / 0.035)
+    assert _served("ttft", "ms", concurrency=1).predict(1, 1, 0) == pytest.approx(520)
+
+
+def test_ttft_under_load_is_left_out_of_the_fit():
+    row = dataclasses.replace(_served("ttft", "ms").row, concurrency=8)
+    with pytest.raises(ValueError, match="includes queueing, which is not modelled"):
+        row_cost(row)
