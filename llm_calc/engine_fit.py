@@ -56,8 +56,8 @@ from a lower efficiency."""
 
 EFFICIENCY_GRID = tuple(round(0.05 + 0.01 * i, 2) for i in range(96))
 """Efficiencies and MFUs tried: 0.05 to 1.00 by 0.01, then refined to 0.001."""
-OVERHEAD_GRID = (0.0, *(1e-5 * (2e4 ** (i / 39)) for i in range(40)))
-"""Step overheads tried: 0 and 10 us to 200 ms on a log scale. [s]"""
+OVERHEAD_GRID = (0.0, *(1e-7 * (1e5 ** (i / 40)) for i in range(41)))
+"""Layer overheads tried: 0 and 0.1 us to 10 ms on a log scale. [s]"""
 
 
 @dataclass(frozen=True)
@@ -255,7 +255,7 @@ class Fit:
     """Fitted constants and what they rest on."""
 
     bandwidth_efficiency: float
-    step_overhead_seconds: float
+    layer_overhead_seconds: float
     prefill_mfu: float
     decode_rows: int
     prefill_rows: int
@@ -305,7 +305,7 @@ def fit(costs: list[RowCost]) -> Fit | None:
 
 
 def _relative_error(cost: RowCost, result: Fit) -> float:
-    predicted = cost.predict(result.bandwidth_efficiency, result.prefill_mfu, result.step_overhead_seconds)
+    predicted = cost.predict(result.bandwidth_efficiency, result.prefill_mfu, result.layer_overhead_seconds)
     return predicted / cost.row.measured - 1
 
 
@@ -353,7 +353,7 @@ def _profile_row(
     return {
         "profile": key,
         "bandwidth_efficiency": f"{result.bandwidth_efficiency:.3f}",
-        "step_overhead_seconds": f"{result.step_overhead_seconds:.6f}",
+        "layer_overhead_seconds": f"{result.layer_overhead_seconds:.7f}",
         "prefill_mfu": f"{result.prefill_mfu:.3f}",
         "status": status,
         "fit_rows": rows,
@@ -370,7 +370,7 @@ def profile_from_fit(key: str, result: Fit, status: str = "fitted, not validated
     return EngineProfile(
         key=key,
         bandwidth_efficiency=result.bandwidth_efficiency,
-        step_overhead_seconds=result.step_overhead_seconds,
+        layer_overhead_seconds=result.layer_overhead_seconds,
         prefill_mfu=result.prefill_mfu,
         status=status,
         fit_rows=result.decode_rows + result.prefill_rows,
@@ -398,7 +398,7 @@ def cross_validated_predictions(rows: Iterable[SpeedRow]) -> dict[str, float]:
             for cost in mine:
                 if cost.row.source == source:
                     predictions[cost.row.id] = cost.predict(
-                        result.bandwidth_efficiency, result.prefill_mfu, result.step_overhead_seconds
+                        result.bandwidth_efficiency, result.prefill_mfu, result.layer_overhead_seconds
                     )
     return predictions
 
@@ -411,4 +411,4 @@ def default_cross_validated_predictions() -> dict[str, float]:
 
 def predict_row(row: SpeedRow, profile: EngineProfile) -> float:
     """Our estimate of a speed row, in its unit, with an engine profile."""
-    return row_cost(row).predict(profile.bandwidth_efficiency, profile.prefill_mfu, profile.step_overhead_seconds)
+    return row_cost(row).predict(profile.bandwidth_efficiency, profile.prefill_mfu, profile.layer_overhead_seconds)

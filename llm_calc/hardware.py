@@ -284,14 +284,15 @@ class StepCost:
     compute_seconds: float
     """One pass's FLOPs per card at the card's full dense TFLOPS. [s]"""
     steps: int
-    """Forward steps, each paying the engine's fixed overhead once."""
+    """Layer passes: forward steps times layers, each paying the engine's per-layer overhead."""
     communication_seconds: float
     """All-reduces between tensor ranks and hand-offs between stages (latency + bytes / link). [s]"""
     card_read_bytes: int
     """Bytes each card reads in one pass. [bytes]"""
 
     def seconds(self, efficiency: float, mfu: float, overhead_seconds: float) -> float:
-        """Wall time of the step for an engine with these constants. [s]"""
+        """Wall time of the step for an engine with these constants (``overhead_seconds`` per
+        layer pass). [s]"""
         roof = max(self.memory_seconds / efficiency, self.compute_seconds / mfu)
         return self.passes * roof + self.steps * overhead_seconds + self.communication_seconds
 
@@ -334,7 +335,7 @@ class Speed:
     mfu: float = 1.0
     """Model-FLOPs utilisation used. [1]"""
     step_overhead_seconds: float = 0.0
-    """The engine's fixed time per forward step. [s]"""
+    """The engine's fixed time per decode step: its per-layer overhead times the layers. [s]"""
     communication_seconds: float = 0.0
     """Interconnect time of one decode step (all-reduces, stage hand-offs). [s]"""
     step_seconds: float = 0.0
@@ -446,7 +447,7 @@ def decode_cost(work: _Workload, gpu: Gpu, cards: int, parallel: str, batch: int
         passes=pipeline,
         memory_seconds=card_read / (gpu.bandwidth_gbs * 1e9),
         compute_seconds=micro * 2 * work.active_params / (cards * _tflops(work, gpu) * 1e12),
-        steps=1,
+        steps=work.spec.num_layers,  # each layer's kernels, once per step
         communication_seconds=communication_seconds(work.spec, gpu, cards, parallel, micro),
         card_read_bytes=card_read,
     )
@@ -464,7 +465,7 @@ def prefill_cost(work: _Workload, gpu: Gpu, cards: int, parallel: str, prompt_to
         passes=chunks + pipeline - 1,
         memory_seconds=card_read / (gpu.bandwidth_gbs * 1e9),
         compute_seconds=work.prefill_flops(prompt_tokens) / chunks / (cards * _tflops(work, gpu) * 1e12),
-        steps=chunks,
+        steps=chunks * work.spec.num_layers,
         communication_seconds=chunks * communication_seconds(work.spec, gpu, cards, parallel, chunk_tokens),
         card_read_bytes=card_read,
     )
@@ -518,7 +519,7 @@ def _speed(
 ) -> Speed:
     batch = work.settings.batch
     tensor, pipeline = split(cards, parallel)
-    overhead = profile.step_overhead_seconds
+    overhead = profile.layer_overhead_seconds
     decode = decode_cost(work, gpu, cards, parallel)
     step = decode.seconds(efficiency, mfu, overhead)
     prefill_context = prefill_cost(work, gpu, cards, parallel, work.settings.context_tokens)
@@ -539,7 +540,7 @@ def _speed(
         profile_status=profile.status,
         efficiency=efficiency,
         mfu=mfu,
-        step_overhead_seconds=overhead,
+        step_overhead_seconds=overhead * work.spec.num_layers,
         communication_seconds=decode.communication_seconds,
         step_seconds=step,
         parallel=parallel,
@@ -818,10 +819,10 @@ def serving_curve(
         average = replace(full, context_tokens=prompt_tokens + output_tokens // 2, batch=users)
         work = _workload(spec, average, inference_memory(spec, average))
         step = decode_cost(work, gpu, cards, mode).seconds(
-            profile.bandwidth_efficiency, profile.prefill_mfu, profile.step_overhead_seconds
+            profile.bandwidth_efficiency, profile.prefill_mfu, profile.layer_overhead_seconds
         )
         prefill = prefill_cost(work, gpu, cards, mode, prompt_tokens).seconds(
-            profile.bandwidth_efficiency, profile.prefill_mfu, profile.step_overhead_seconds
+            profile.bandwidth_efficiency, profile.prefill_mfu, profile.layer_overhead_seconds
         )
         points.append(ServingPoint(users, 1 / step, users / step, prefill + step))
     return ServingCurve(

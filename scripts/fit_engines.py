@@ -32,12 +32,12 @@ def main(argv: list[str] | None = None) -> int:
         cv = profile["cv_median_abs_error"]
         print(
             f"{profile['profile']:22s} eff {profile['bandwidth_efficiency']}  overhead "
-            f"{float(profile['step_overhead_seconds']) * 1000:7.3f} ms  MFU {profile['prefill_mfu']}  "
+            f"{float(profile['layer_overhead_seconds']) * 1e6:7.1f} us/layer  MFU {profile['prefill_mfu']}  "
             f"{profile['status']:22s} {profile['fit_rows']:>3} rows {profile['sources']:>2} sources  "
             f"CV {float(cv):.1%}"
             if cv
             else f"{profile['profile']:22s} eff {profile['bandwidth_efficiency']}  "
-            f"overhead {float(profile['step_overhead_seconds']) * 1000:7.3f} ms  MFU {profile['prefill_mfu']}  "
+            f"overhead {float(profile['layer_overhead_seconds']) * 1e6:7.1f} us/layer  MFU {profile['prefill_mfu']}  "
             f"{profile['status']:22s} {profile['fit_rows']:>3} rows {profile['sources']:>2} sources"
         )
     if args.check:

@@ -89,19 +89,20 @@ def test_fp8_on_apple_silicon_has_no_engine():
 
 def test_decode_step_is_bytes_over_efficient_bandwidth_plus_the_overhead():
     # Llama-2-7B bf16 with one token of context reads 13,215,211,520 bytes (test_hardware derives it);
-    # at 50 % of 3,350 GB/s that is 7.8897 ms, plus a 10 ms step overhead: 17.8897 ms -> 55.897 tokens/s
+    # at 50 % of 3,350 GB/s that is 7.8897 ms, plus 32 layers x 312.5 us = 10 ms of overhead:
+    # 17.8897 ms -> 55.897 tokens/s
     settings = InferenceSettings(context_tokens=1)
     memory = inference_memory(LLAMA2_7B, settings)
-    result = speed(LLAMA2_7B, settings, memory, H100, 1, profile=_profile("vllm", 0.5, 0.5, 0.010))
+    result = speed(LLAMA2_7B, settings, memory, H100, 1, profile=_profile("vllm", 0.5, 0.5, 0.010 / 32))
     assert result.step_seconds == pytest.approx(13_215_211_520 / (3350e9 * 0.5) + 0.010)
     assert result.decode_tokens_per_s == pytest.approx(55.897, rel=1e-4)
-    assert result.step_overhead_seconds == 0.010 and result.engine == "vllm"
+    assert result.step_overhead_seconds == pytest.approx(0.010) and result.engine == "vllm"
 
 
 def test_efficiency_override_replaces_the_engine_s_and_keeps_its_overhead():
     settings = InferenceSettings(context_tokens=1)
     memory = inference_memory(LLAMA2_7B, settings)
-    profile = _profile("vllm", 0.5, 0.5, 0.010)
+    profile = _profile("vllm", 0.5, 0.5, 0.010 / 32)  # 10 ms a step over 32 layers
     result = speed(LLAMA2_7B, settings, memory, H100, 1, efficiency=1.0, profile=profile)
     assert result.step_seconds == pytest.approx(13_215_211_520 / 3350e9 + 0.010)
 
@@ -110,11 +111,11 @@ def test_ttft_is_the_prompt_s_prefill_plus_one_decode_step():
     # prompt 1,000 tokens, one chunk: 2 x 6,738,415,616 x 1,000 + 2 x 32 layers x 4,096 x 1,000^2 FLOPs
     # = 13,476,831,232,000 + 262,144,000,000 = 13,738,975,232,000 at 50 % of 989 TFLOPS = 27.78 ms
     # (compute-bound: the weights take 3.9 ms
-    # at full bandwidth), + 2 ms overhead; then a decode step at 1,024 tokens of context:
+    # at full bandwidth), + 2 ms overhead (32 layers x 62.5 us); then a decode step at 1,024 tokens:
     # 13,215,211,520 - 524,288 + 524,288 x 1,024 = 13,751,558,144 bytes / 3,350 GB/s + 2 ms.
     settings = InferenceSettings(context_tokens=1024)
     memory = inference_memory(LLAMA2_7B, settings)
-    profile = _profile("vllm", 1.0, 0.5, 0.002)
+    profile = _profile("vllm", 1.0, 0.5, 0.002 / 32)
     result = speed(LLAMA2_7B, settings, memory, H100, 1, prompt_tokens=1000, profile=profile)
     prefill = 13_738_975_232_000 / (989e12 * 0.5) + 0.002
     decode = 13_751_558_144 / 3350e9 + 0.002
@@ -222,19 +223,19 @@ def _synthetic(efficiency: float, overhead: float, source: str, precisions=("fp1
 
 
 def test_the_fit_recovers_known_constants():
-    costs, skipped = usable_costs(_synthetic(0.7, 0.002, "a") + _synthetic(0.7, 0.002, "b"))
+    costs, skipped = usable_costs(_synthetic(0.7, 1e-4, "a") + _synthetic(0.7, 1e-4, "b"))
     assert not skipped
     result = fit(costs)
     assert result.bandwidth_efficiency == pytest.approx(0.7, abs=0.005)  # the grid refines to 0.001
-    assert result.step_overhead_seconds == pytest.approx(0.002, rel=0.1)
+    assert result.layer_overhead_seconds == pytest.approx(1e-4, rel=0.1)
 
 
 def test_a_single_source_is_fitted_not_validated_and_two_are_cross_validated():
-    table, _ = fit_profiles(_synthetic(0.7, 0.002, "a"))
+    table, _ = fit_profiles(_synthetic(0.7, 1e-4, "a"))
     cuda = next(p for p in table if p["profile"] == "llama.cpp/cuda")
     assert (cuda["status"], cuda["sources"], cuda["cv_median_abs_error"]) == ("fitted, not validated", 1, "")
     assert next(p for p in table if p["profile"] == "vllm")["status"] == "not fitted"
-    table, _ = fit_profiles(_synthetic(0.7, 0.002, "a") + _synthetic(0.7, 0.002, "b"))
+    table, _ = fit_profiles(_synthetic(0.7, 1e-4, "a") + _synthetic(0.7, 1e-4, "b"))
     cuda = next(p for p in table if p["profile"] == "llama.cpp/cuda")
     assert cuda["status"] == "validated" and float(cuda["cv_median_abs_error"]) < 0.01
 
