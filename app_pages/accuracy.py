@@ -9,11 +9,10 @@ from llm_calc.accuracy import (
     OUTLIER_FACTOR,
     default_measurements,
     evaluate,
-    fitted_efficiency,
     summarize,
 )
 from llm_calc.catalog import DATA_DIR, CatalogError, find_gpu, find_model
-from llm_calc.hardware import DECODE_BANDWIDTH_EFFICIENCY, PREFILL_MFU
+from llm_calc.hardware import DECODE_BANDWIDTH_EFFICIENCY
 from ui.charts import error_by_group_figure, predicted_vs_measured_figure
 from ui.text import escape_markdown
 from ui.url_params import read_link, report_ignored
@@ -39,8 +38,9 @@ st.write(
     "unless that file is rewritten in the same change with a reason."
 )
 st.markdown(
-    f"- **Fitted:** {len(fit_rows):,} rows (role *fit*) set constants — the GGUF bits per weight and the decode "
-    "bandwidth efficiency. Their errors are shown but not counted below.\n"
+    f"- **Fitted:** {len(fit_rows):,} rows (role *fit*) set constants — the GGUF bits per weight. Their errors are "
+    "shown but not counted below. Speed rows are scored with engine constants fitted without the row's own "
+    "source (leave-one-source-out, data/engine_profiles.csv).\n"
     f"- **Held out:** {len(held_rows):,} measurements no constant was fitted on. The figures below are their "
     "median absolute errors.\n"
     f"- **Claims:** {len(bound_rows):,} rows say a run *fits* on a card. They are bounds, not measurements: each "
@@ -48,6 +48,7 @@ st.markdown(
 )
 
 link = read_link()
+override = st.toggle("Replace every engine's fitted bandwidth efficiency", key="accuracy_override", bind="query-params")
 efficiency = st.slider(
     "Decode bandwidth efficiency used for the speed rows",
     0.2,
@@ -56,10 +57,10 @@ efficiency = st.slider(
     0.01,
     key="accuracy_efficiency",
     bind="query-params",
-    help="The app's default was fitted on the rows marked 'fit'; move it to see the trade-off.",
+    help="Used only with the toggle above: one efficiency for every engine, to see the trade-off.",
 )
 report_ignored(link)
-evaluation = evaluate(measurements, efficiency)
+evaluation = evaluate(measurements, efficiency if override else None)
 comparisons = evaluation.comparisons
 summaries = summarize(comparisons)
 
@@ -201,12 +202,11 @@ lines = [
     f"{weights.held_out_min_error:+.1%} to {weights.held_out_max_error:+.1%}.",
     f"- **Peak memory** runs from {peak.held_out_min_error:+.1%} to {peak.held_out_max_error:+.1%}; the rows whose "
     "runs kept unquantized embeddings in 32-bit (see their notes) are the low ones, since we assume 16-bit.",
-    f"- **Decode speed** is a roofline with one efficiency constant, fitted on {decode_summary.fit_rows:,} rows "
-    f"(median measured ÷ roofline = {fitted_efficiency(measurements):.3f}; the app uses "
-    f"{DECODE_BANDWIDTH_EFFICIENCY:.2f}). On its {decode_summary.held_out_rows:,} held-out rows the error runs from "
-    f"{decode_summary.held_out_min_error:+.1%} to {decode_summary.held_out_max_error:+.1%}: "
-    "one constant stands for every engine, card and format.",
-    f"- **Prompt processing** is a compute roofline at {PREFILL_MFU:.0%} of dense 16-bit TFLOPS, not fitted; on its "
+    "- **Decode speed** is a step time — bytes over the bandwidth at the engine's efficiency, plus its fixed "
+    "per-step overhead — with each engine's constants fitted on the other sources' rows (data/engine_profiles.csv). "
+    f"On its {decode_summary.held_out_rows:,} held-out rows the error runs from "
+    f"{decode_summary.held_out_min_error:+.1%} to {decode_summary.held_out_max_error:+.1%}.",
+    "- **Prompt processing** is a compute roofline at each engine's fitted MFU of dense 16-bit TFLOPS; on its "
     f"{prefill.held_out_rows:,} held-out rows the error runs from {prefill.held_out_min_error:+.1%} to "
     f"{prefill.held_out_max_error:+.1%}. On GeForce cards llama.cpp's kernels accumulate in FP16, at twice the "
     "FP32-accumulate rate we list, so we under-estimate them.",

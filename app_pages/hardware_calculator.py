@@ -24,6 +24,7 @@ from llm_calc.rules import (
 from llm_calc.sweep import CONTEXT_STEPS, memory_by_context
 from llm_calc.units import GIB, format_count, format_gib
 from ui.charts import context_label, decode_speed_figure, gpu_fit_figure, memory_by_context_figure, memory_parts
+from ui.engine_view import ENGINE_OPTIONS, PARALLEL_OPTIONS, chosen, engine_metrics, refusals
 from ui.model_picker import pick_model, pick_precision, training_context
 from ui.tables import gguf_type_table, gpu_table, gpu_table_columns, number_columns, storage_table
 from ui.text import escape_markdown
@@ -79,6 +80,9 @@ with st.sidebar:
         help=", ".join(f"{k}: {f.label}" for k, f in KV_FORMATS.items()),
     )
 
+    engine = st.selectbox(
+        "Engine", ENGINE_OPTIONS, key="engine", bind="query-params", help="auto: the engine most users run per card"
+    )
     st.header("GPUs")
     vendors = sorted({g.vendor for g in GPUS})
     chosen_vendors = st.multiselect("Vendor", vendors, default=vendors, key="vendor", bind="query-params")
@@ -91,6 +95,13 @@ with st.sidebar:
             "(raise it with `sudo sysctl iogpu.wired_limit_mb`). One Mac per deployment."
         )
     gpu_count = st.select_slider("GPUs per deployment", GPU_COUNTS, value=1, key="gpus", bind="query-params")
+    parallel = st.selectbox(
+        "Split across cards",
+        PARALLEL_OPTIONS,
+        key="parallel",
+        bind="query-params",
+        help="tp: tensor parallel; pp: pipeline stages (llama.cpp's layer split); auto: the engine's own",
+    )
     with st.expander("Your own card"):
         add_custom = st.toggle("Add a card not in the catalog", key="custom_card", bind="query-params")
         custom_name = st.text_input("Name", value="My card", max_chars=40, key="card_name", bind="query-params")
@@ -106,6 +117,7 @@ with st.sidebar:
         )
 
     with st.expander("Advanced"):
+        override = st.toggle("Override the engine's efficiency and MFU", key="override", bind="query-params")
         efficiency = st.slider(
             "Decode bandwidth efficiency",
             0.2,
@@ -153,7 +165,16 @@ try:
         flash_attention=flash,
         vision_params=choice.checkpoint.vision_params if choice.checkpoint else 0,
     )
-    memory, results = size_on_gpus(spec, settings, gpus, gpu_count, efficiency, mfu)
+    memory, results = size_on_gpus(
+        spec,
+        settings,
+        gpus,
+        gpu_count,
+        efficiency if override else None,
+        mfu if override else None,
+        engine=chosen(engine),
+        parallel=chosen(parallel),
+    )
     params = count_parameters(spec)
 except ValueError as error:
     st.error(f"Cannot size this model: {escape_markdown(str(error))}")
@@ -177,7 +198,7 @@ total.metric(
     help=" + ".join(part.lower().replace("kv", "KV") for part in memory_parts(memory)),
 )
 fitting = [r for r in results if r.fits]
-deployable = [r for r in results if r.cards_used and r.price_per_hour_usd]
+deployable = [r for r in results if r.cards_used and r.price_per_hour_usd and r.speed]
 if not gpus:
     verdict.warning("No card matches the vendor and class filters.")
 elif fitting:
@@ -296,6 +317,7 @@ with context_tab:
 with speed_tab:
     st.plotly_chart(decode_speed_figure(results), width="stretch")
     deployments = [r for r in results if r.speed]
+    refusals(results)
     if deployments:
         default = min(deployments, key=lambda r: (not r.fits, r.cards_used, r.usable_memory_bytes))
         explained = st.selectbox(
@@ -306,15 +328,18 @@ with speed_tab:
             key="explain",
         )
         why = explained.speed
+        engine_metrics(explained)
         st.markdown(
             f"Each decode step reads **{why.read_bytes / GIB:,.2f} GiB**: the weights a token touches "
             f"({(why.read_bytes - memory.kv_cache_bytes) / GIB:,.2f} GiB) plus the whole KV cache "
             f"({memory.kv_cache_bytes / GIB:,.2f} GiB for {batch:,} × {context:,} tokens). "
             f"On {explained.cards_used:,} card(s) each card reads **{why.card_read_bytes / GIB:,.2f} GiB** — its "
             f"share of the weights and the KV cache it holds (a full copy where the cache is replicated) — "
-            f"at {efficiency:.0%} of its datasheet bandwidth (≈ {why.card_bandwidth_gbs:,.0f} GB/s, decimal as "
+            f"at {why.efficiency:.0%} of its datasheet bandwidth (≈ {why.card_bandwidth_gbs:,.0f} GB/s, decimal as "
             f"datasheets quote it): **{why.memory_seconds * 1000:,.1f} ms** per step (pipeline stages one "
-            f"after another); the step's FLOPs take {why.compute_seconds * 1000:,.2f} ms, so decode is "
+            f"after another); the step's FLOPs take {why.compute_seconds * 1000:,.2f} ms, plus "
+            f"{why.step_overhead_seconds * 1000:,.2f} ms of {why.engine} overhead and "
+            f"{why.communication_seconds * 1000:,.2f} ms over the interconnect, so decode is "
             f"**{'memory-bandwidth' if why.bandwidth_bound else 'compute'}-bound**: "
             f"{why.decode_tokens_per_s:,.1f} tokens/s per sequence, {why.aggregate_tokens_per_s:,.0f} for "
             f"the batch. A prompt filling the context takes about {why.prefill_seconds:,.1f} s to prefill."

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from llm_calc import hardware, memory, precision
+from llm_calc import engines, hardware, memory, precision
 from llm_calc.units import GIB
 
 
@@ -79,19 +79,26 @@ def inference_assumptions() -> list[Assumption]:
             "stays with the system. Raisable with `sudo sysctl iogpu.wired_limit_mb`.",
             "Apple Metal MTLDevice.recommendedMaxWorkingSetSize, as llama.cpp reports at start-up.",
         ),
+        *[
+            Assumption(
+                f"Engine: {p.key}",
+                f"{p.bandwidth_efficiency:.0%} of bandwidth, {p.layer_overhead_seconds * 1e6:.0f} µs per layer "
+                f"and step, prefill MFU {p.prefill_mfu:.0%}",
+                "A step takes max(bytes per card / (bandwidth × efficiency), FLOPs / (peak × MFU)) plus the "
+                "fixed overhead of every layer; each card reads its share of the touched weights and the KV "
+                "cache it holds.",
+                f"{p.status}: {p.fit_rows:,} rows from {p.sources:,} sources"
+                + (f", leave-one-source-out median error {p.cv_median_abs_error:.1%}" if p.cv_median_abs_error else "")
+                + " (data/engine_profiles.csv)",
+            )
+            for p in engines.default_profiles().values()
+        ],
         Assumption(
-            "Decode bandwidth efficiency",
-            f"{hardware.DECODE_BANDWIDTH_EFFICIENCY:.0%} of datasheet bandwidth",
-            "Each card reads, per generated token, its share of the touched weights and the KV cache it "
-            "holds (a full copy where replicated), at this fraction of its own bandwidth; pipeline stages "
-            "run one after another; time on the links between cards is not modelled.",
-            "Fitted on llama.cpp M2 Ultra rows of data/measurements.csv; see the Accuracy page.",
-        ),
-        Assumption(
-            "Prefill model-FLOPs utilisation",
-            f"{hardware.PREFILL_MFU:.0%} of dense tensor TFLOPS",
-            "Prefill FLOPs = 2 × active parameters × tokens + 2 × layers × query width × tokens².",
-            "Dao 2023 (FlashAttention-2 forward: 50–73 % of peak); Pope et al. 2022.",
+            "All-reduce latency",
+            f"{hardware.ALLREDUCE_LATENCY_SECONDS * 1e6:g} µs",
+            "Tensor parallelism adds two all-reduces per layer per step: this latency plus the activations "
+            "over the card's link (data/gpus.csv, per direction); pipeline stages add one hand-off each.",
+            "NVIDIA/nccl issue 1259 (2 × H100 over NVLink); a lower bound on PCIe.",
         ),
         Assumption(
             "MoE decode reads",

@@ -20,6 +20,9 @@ from llm_calc.architecture import HYBRID_SPEC_FIELDS, NORM_KINDS, ModelSpec
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 GPU_CLASSES = ("datacenter", "workstation", "consumer", "apple")
+INTERCONNECTS = ("nvlink", "infinity-fabric", "pcie3", "pcie4", "pcie5")
+"""Links between the cards of one server, as ``gpus.csv`` names them: NVIDIA NVLink, AMD Infinity
+Fabric, or PCIe by generation for cards without a fabric (consumer and PCIe cards)."""
 
 
 CHECKPOINT_FORMATS: dict[str, str] = {
@@ -80,6 +83,12 @@ class Gpu:
     price_source: str
     released: str
     source: str
+    interconnect: str = ""
+    """How cards of this type talk to each other in one server (``INTERCONNECTS``); empty for
+    Apple machines, which are not joined, and for a user's own card."""
+    interconnect_gbs: float | None = None
+    """Bandwidth of that link per direction, per card. [GB/s]"""
+    interconnect_source: str = ""
 
     @property
     def is_apple(self) -> bool:
@@ -283,6 +292,9 @@ GPU_COLUMNS: dict[str, Callable[[str], Any]] = {
     "price_source": str.strip,
     "released": _year_month,
     "source": _text,
+    "interconnect": lambda value: _one_of(("", *INTERCONNECTS))(value.strip()),
+    "interconnect_gbs": _optional_positive,
+    "interconnect_source": str.strip,
 }
 
 
@@ -293,6 +305,13 @@ def load_gpus(path: Path | str = DATA_DIR / "gpus.csv") -> tuple[Gpu, ...]:
     for row_number, row in _read_rows(path, GPU_COLUMNS):
         if row["price_per_hour_usd"] is not None and not row["price_source"]:
             raise CatalogError(f"{path.name} row {row_number}, column price_source: a price needs a source")
+        if bool(row["interconnect"]) != (row["interconnect_gbs"] is not None) or (
+            row["interconnect"] and not row["interconnect_source"]
+        ):
+            raise CatalogError(
+                f"{path.name} row {row_number}, column interconnect: a link needs its bandwidth and a source, "
+                "and a bandwidth needs its link"
+            )
         gpus.append(
             Gpu(
                 name=row["name"],
@@ -306,6 +325,9 @@ def load_gpus(path: Path | str = DATA_DIR / "gpus.csv") -> tuple[Gpu, ...]:
                 price_source=row["price_source"],
                 released=row["released"],
                 source=row["source"],
+                interconnect=row["interconnect"],
+                interconnect_gbs=row["interconnect_gbs"],
+                interconnect_source=row["interconnect_source"],
             )
         )
     _check_unique(path, [g.name for g in gpus], "name")

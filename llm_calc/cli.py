@@ -2,6 +2,8 @@
 
     python -m llm_calc memory --model meta-llama/Meta-Llama-3-70B --precision q4_k_m \
         --context 32768 --batch 4 --json
+    python -m llm_calc serve --model meta-llama/Llama-3.1-8B --gpu "NVIDIA H100 SXM" \
+        --prompt-tokens 1000 --output-tokens 200
     python -m llm_calc tokens notes.txt --encoding cl100k_base --json
     python -m llm_calc tokens notes.txt --hf Qwen/Qwen3-8B   # any model's tokenizer.json from the Hub
     python -m llm_calc models          # the catalog's Hugging Face ids
@@ -31,6 +33,7 @@ from llm_calc.catalog import (
     find_model,
     nearest_dense_model,
 )
+from llm_calc.engines import ENGINES
 from llm_calc.gguf import (
     HEADER_PREFIX_BYTES,
     MAX_HEADER_BYTES,
@@ -44,8 +47,8 @@ from llm_calc.gguf import active_parameters as gguf_active_parameters
 from llm_calc.gguf import storage_plan as gguf_storage_plan
 from llm_calc.hardware import (
     CARD_LADDER,
-    DECODE_BANDWIDTH_EFFICIENCY,
-    PREFILL_MFU,
+    PARALLEL_MODES,
+    serving_curve,
     size_on_gpus,
 )
 from llm_calc.hf_config import (
@@ -144,10 +147,17 @@ def build_parser() -> argparse.ArgumentParser:
     memory.add_argument(
         "--efficiency",
         type=float,
-        default=DECODE_BANDWIDTH_EFFICIENCY,
-        help="fraction of memory bandwidth decode achieves",
+        default=None,
+        help="fraction of memory bandwidth decode achieves (default: the engine's fitted value)",
     )
-    memory.add_argument("--mfu", type=float, default=PREFILL_MFU, help="model-FLOPs utilisation")
+    memory.add_argument("--mfu", type=float, default=None, help="model-FLOPs utilisation (default: the engine's)")
+    memory.add_argument(
+        "--engine", choices=ENGINES, default=None, help="inference engine (default: the one most users run per card)"
+    )
+    memory.add_argument("--prompt-tokens", type=int, default=None, help="prompt of the TTFT (default: the context)")
+    memory.add_argument(
+        "--parallel", choices=PARALLEL_MODES, default=None, help="tp, or pp (llama.cpp's layer split, its default)"
+    )
     memory.add_argument("--prefill-chunk", type=int, default=DEFAULT_PREFILL_CHUNK_TOKENS)
     memory.add_argument("--no-flash-attention", action="store_true")
     memory.add_argument("--json", action="store_true", help="print one JSON object")
@@ -193,6 +203,21 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--price", type=float, default=None, help="$ per GPU-hour (default: the catalog's)")
     train.add_argument("--attention-flops", action="store_true", help="add the attention FLOPs term")
     train.add_argument("--json", action="store_true", help="print one JSON object")
+
+    serve = commands.add_parser("serve", help="per-user and total speed as concurrent users grow, on one deployment")
+    _add_model_source(serve)
+    serve.add_argument("--precision", default=None, choices=list(WEIGHT_PRECISIONS), type=str.lower)
+    serve.add_argument("--kv-precision", default="fp16", type=str.lower, choices=[*KV_FORMATS, *KV_ALIASES])
+    serve.add_argument("--gpu", required=True, help="card name from data/gpus.csv")
+    serve.add_argument("--gpus", type=int, default=1, help="cards in the deployment (1, 2, 4, 8, 16, ...)")
+    serve.add_argument("--engine", choices=ENGINES, default=None, help="default: the one most users run")
+    serve.add_argument("--parallel", choices=PARALLEL_MODES, default=None)
+    serve.add_argument("--prompt-tokens", type=int, required=True, help="tokens of each request's prompt")
+    serve.add_argument("--output-tokens", type=int, required=True, help="tokens of each answer")
+    serve.add_argument(
+        "--min-user-tokens-per-s", type=float, default=None, help="per-user speed the cost per 1M tokens must keep"
+    )
+    serve.add_argument("--json", action="store_true", help="print one JSON object")
 
     tokens = commands.add_parser("tokens", help="exact token counts of a text file or stdin")
     tokens.add_argument("file", nargs="?", default="-", help="a text file, or - for standard input")
@@ -466,7 +491,19 @@ def memory_report(args: argparse.Namespace) -> dict:
         gpus = tuple(g for g in gpus if g.vendor.lower() in vendors)
     if args.gpus not in CARD_LADDER:
         raise UsageError(f"--gpus must be 1, 2, 4, 8 or a multiple of 8 up to {CARD_LADDER[-1]}, got {args.gpus}")
-    memory, results = size_on_gpus(spec, settings, gpus, args.gpus, args.efficiency, args.mfu)
+    memory, results = size_on_gpus(
+        spec,
+        settings,
+        gpus,
+        args.gpus,
+        args.efficiency,
+        args.mfu,
+        engine=args.engine,
+        parallel=args.parallel,
+        prompt_tokens=args.prompt_tokens,
+    )
+    if results and all(r.speed_note and not r.speed for r in results):
+        raise UsageError(results[0].speed_note)  # the engine runs on none of the cards asked about
     params = count_parameters(spec)
     report = {
         "model": spec.name,
@@ -504,6 +541,13 @@ def memory_report(args: argparse.Namespace) -> dict:
                 "decode_tokens_per_s": _rounded(r.speed.decode_tokens_per_s if r.speed else None),
                 "aggregate_tokens_per_s": _rounded(r.speed.aggregate_tokens_per_s if r.speed else None),
                 "prefill_seconds": _rounded(r.speed.prefill_seconds if r.speed else None),
+                "engine": r.engine or None,
+                "engine_profile": r.speed.profile_status if r.speed else None,
+                "parallel": r.speed.parallel if r.speed else None,
+                "ttft_seconds": _rounded(r.speed.ttft_seconds if r.speed else None),
+                "max_concurrency": r.speed.max_concurrency if r.speed else None,
+                "step_overhead_seconds": r.speed.step_overhead_seconds if r.speed else None,
+                "speed_note": r.speed_note or None,
                 "price_per_hour_usd": _rounded(r.price_per_hour_usd),
                 "cost_per_million_tokens_usd": _rounded(r.cost_per_million_tokens_usd),
             }
@@ -619,14 +663,18 @@ def print_memory_text(report: dict) -> None:
     if report["hub_checkpoint"] is not None:
         print(f"  {_checkpoint_line(report['hub_checkpoint'])}")
     print()
-    print(f"  {'card':32s} {'fits':>5s} {'needed':>6s} {'per card':>10s} {'tok/s':>8s} {'$/h':>8s}")
+    print(
+        f"  {'card':32s} {'fits':>5s} {'needed':>6s} {'per card':>10s} {'tok/s':>8s} {'TTFT s':>8s} "
+        f"{'engine':>21s} {'$/h':>8s}"
+    )
     for gpu in report["gpus"]:
         needed = gpu["count_needed"] if gpu["count_needed"] else "-"
         tps = f"{gpu['decode_tokens_per_s']:.1f}" if gpu["decode_tokens_per_s"] else "-"
         price = f"{gpu['price_per_hour_usd']:.2f}" if gpu["price_per_hour_usd"] else "-"
+        ttft = f"{gpu['ttft_seconds']:.2f}" if gpu.get("ttft_seconds") else "-"
         print(
             f"  {gpu['name']:32s} {'yes' if gpu['fits'] else 'no':>5s} {needed!s:>6s} "
-            f"{format_gib(gpu['per_card_bytes']):>10s} {tps:>8s} {price:>8s}"
+            f"{format_gib(gpu['per_card_bytes']):>10s} {tps:>8s} {ttft:>8s} {gpu.get('engine') or '-':>21s} {price:>8s}"
         )
 
 
@@ -937,8 +985,77 @@ def _figure(value: float | None) -> str:
     return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:,.3g}"
 
 
+def serve_report(args: argparse.Namespace) -> dict:
+    """``serve``: the concurrency curve of one deployment, JSON-ready."""
+    spec, origin = resolve_model(args)
+    precision, storage = _weights_storage(args, spec)
+    if args.gpus not in CARD_LADDER:
+        raise UsageError(f"--gpus must be 1, 2, 4, 8 or a multiple of 8 up to {CARD_LADDER[-1]}, got {args.gpus}")
+    settings = InferenceSettings(weight_format=precision, storage=storage, kv_format=args.kv_precision)
+    curve = serving_curve(
+        spec,
+        settings,
+        find_gpu(args.gpu),
+        args.gpus,
+        args.prompt_tokens,
+        args.output_tokens,
+        engine=args.engine,
+        parallel=args.parallel,
+    )
+    target = args.min_user_tokens_per_s
+    if target is not None and not (math.isfinite(target) and target > 0):
+        raise UsageError(f"--min-user-tokens-per-s must be a positive number, got {target}")
+    return {
+        "model": spec.name,
+        "origin": origin,
+        "precision": precision,
+        "gpu": curve.gpu.name,
+        "gpu_count": curve.cards,
+        "engine": curve.engine,
+        "engine_profile": curve.profile_status,
+        "parallel": curve.parallel,
+        "prompt_tokens": curve.prompt_tokens,
+        "output_tokens": curve.output_tokens,
+        "max_concurrency": curve.max_concurrency,
+        "price_per_hour_usd": _rounded(curve.price_per_hour_usd),
+        "min_user_tokens_per_s": target,
+        "cost_per_million_output_tokens_usd": _rounded(
+            curve.cost_per_million_output_tokens_usd(target) if target is not None else None
+        ),
+        "points": [
+            {
+                "concurrency": p.concurrency,
+                "per_user_tokens_per_s": _rounded(p.per_user_tokens_per_s),
+                "aggregate_tokens_per_s": _rounded(p.aggregate_tokens_per_s),
+                "ttft_seconds": _rounded(p.ttft_seconds),
+            }
+            for p in curve.points
+        ],
+    }
+
+
+def print_serve_text(report: dict) -> None:
+    print(f"{report['model']}  ({report['origin']})")
+    print(
+        f"  {report['gpu_count']} x {report['gpu']}, {report['engine']} ({report['engine_profile']}), "
+        f"{report['prompt_tokens']:,} prompt + {report['output_tokens']:,} output tokens per request"
+    )
+    print(f"  KV memory holds at most {report['max_concurrency']:,} concurrent sequences")
+    print(f"  {'users':>8s} {'tok/s each':>11s} {'tok/s total':>12s} {'TTFT (s)':>9s}")
+    for p in report["points"]:
+        print(
+            f"  {p['concurrency']:>8,} {p['per_user_tokens_per_s']:>11,.1f} {p['aggregate_tokens_per_s']:>12,.0f} "
+            f"{p['ttft_seconds']:>9,.3f}"
+        )
+    if report["min_user_tokens_per_s"] is not None:
+        cost = report["cost_per_million_output_tokens_usd"]
+        shown = f"${cost:,.3f}" if cost is not None else "no price, or no concurrency keeps that speed"
+        print(f"  per 1M output tokens at >= {report['min_user_tokens_per_s']:g} tokens/s per user: {shown}")
+
+
 REPORTS = {  # command -> (build the JSON-ready report, print it as text)
     "memory": (memory_report, print_memory_text),
+    "serve": (serve_report, print_serve_text),
     "train": (train_report, print_train_text),
     "tokens": (tokens_report, print_tokens_text),
     "measure": (measure_report, print_measure_text),

@@ -1,20 +1,29 @@
 """Which cards a model fits on, how many of them, how fast it decodes and what it costs.
 
-A model larger than one card is split: tensor parallelism (TP) inside a node of up to
-``MAX_TENSOR_PARALLEL`` cards, then pipeline parallelism (PP) across nodes. TP divides weights,
+A model larger than one card is split. With ``parallel="tp"`` (the serving engines' way):
+tensor parallelism (TP) inside a node of up to ``MAX_TENSOR_PARALLEL`` cards, then pipeline
+parallelism (PP) across nodes. With ``parallel="pp"`` (llama.cpp's default layer split, or
+vLLM's ``--pipeline-parallel-size``): every card is a pipeline stage. TP divides weights,
 activations and KV heads (a KV head cannot be split, so with more cards than KV heads they are
 replicated; MLA's single latent is replicated on every TP rank). PP divides layers. The fixed
 runtime overhead is paid on every card.
 
-Decode is a memory-bandwidth roofline: each step reads the weights a token touches plus the whole
-KV cache, at ``efficiency`` of the datasheet bandwidth; the compute roofline is checked too and the
-slower of the two wins. Prefill is a compute roofline at a model-FLOPs utilisation (MFU).
+A forward step takes ``max(bytes read / (bandwidth x efficiency), FLOPs / (peak x MFU))`` plus the
+engine's fixed per-step overhead (``llm_calc.engines``), plus, with TP, two all-reduces per layer
+(link latency plus the activations over the card's interconnect, ``data/gpus.csv``). Decode
+steps read the weights a token touches — for MoE only the experts some sequence of the batch
+routes to — plus the whole KV cache; batching moves a step from memory-bound to compute-bound.
+Prefill is the same step over chunks of the prompt.
 
 On several cards each card reads what it holds: its shard of the touched weights and its part of
 the KV cache — the whole cache where it is replicated (MLA, or more tensor ranks than KV heads) —
-at its own bandwidth, and the pipeline stages run one after another for each token. The bytes a
-card reads are therefore the same shares ``per_card_bytes`` counts in its memory. Interconnect
-time (all-reduces between tensor ranks, transfers between stages) is not modelled.
+at its own bandwidth. MoE experts are sharded like every other weight; expert parallelism (whole
+experts per card) reads the same bytes per card when routing is uniform, and its all-to-all
+dispatch and combine move the same activations as the two all-reduces per layer, so it is costed
+as tensor parallelism (the busiest card of a small batch, which routing leaves uneven, is not
+modelled). Pipeline stages run one after another for each token, so one sequence
+goes at one card's speed; with several sequences in flight they are split into micro-batches
+that keep every stage busy, which raises throughput once steps are compute-bound.
 
 References
 ----------
@@ -24,18 +33,35 @@ References
        prefill FLOPs = 2 N per token plus attention).
 .. [4] Apple ``MTLDevice.recommendedMaxWorkingSetSize``; llama.cpp reports it at start-up
        (about 2/3 of RAM up to 36 GB and 3/4 above), raisable with ``sysctl iogpu.wired_limit_mb``.
-.. [5] llama.cpp decode benchmarks collected in ``data/measurements.csv`` (batch 1, tg128).
+.. [5] Speed measurements in ``data/measurements.csv``; the engine constants fitted on them are
+       in ``data/engine_profiles.csv`` (``llm_calc.engine_fit``).
+.. [6] NVIDIA/nccl issue #1259: all-reduce of small messages on 2 H100 over NVLink takes about
+       6 us. https://github.com/NVIDIA/nccl/issues/1259
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
-from llm_calc.architecture import ModelSpec, count_parameters, expert_params
+from llm_calc.architecture import ModelSpec, count_parameters, expert_params, kv_cache_bytes, state_bytes
 from llm_calc.catalog import Gpu
-from llm_calc.memory import InferenceSettings, MemoryBreakdown, inference_memory, vocabulary_matrix_bits
-from llm_calc.precision import weight_format
+from llm_calc.engines import (
+    EngineProfile,
+    check_engine,
+    check_engine_name,
+    format_family,
+    pick_engine,
+    profile_for,
+)
+from llm_calc.memory import (
+    ACTIVATION_BYTES,
+    InferenceSettings,
+    MemoryBreakdown,
+    inference_memory,
+    vocabulary_matrix_bits,
+)
+from llm_calc.precision import kv_format, weight_format
 
 MAX_TENSOR_PARALLEL = 8
 """Cards joined by NVLink/Infinity Fabric in one server; beyond it, add nodes with PP."""
@@ -53,15 +79,24 @@ APPLE_SMALL_MEMORY_LIMIT = 36 * 2**30
 """Boundary between the two Apple shares. [bytes]"""
 
 DECODE_BANDWIDTH_EFFICIENCY = 0.48
-"""Fraction of datasheet memory bandwidth that batch-1 decode achieves: fitted (median of
-measured ÷ roofline) on the llama.cpp M2 Ultra rows marked ``used_for_fit`` in
-``data/measurements.csv``, and checked on the held-out rows (see ``llm_calc.accuracy`` and the
-Accuracy page). Engines with heavier-tuned kernels (vLLM, TensorRT-LLM) do better; adjustable in
-the app and CLI."""
+"""The single efficiency of the model before engine profiles (median of measured ÷ roofline on
+the llama.cpp M2 Ultra rows marked ``used_for_fit``). Estimates now take each engine's fitted
+efficiency (``llm_calc.engines``); this stays only as the reference the Accuracy page and the
+README compare against until they show the engine profiles."""
 
 PREFILL_MFU = 0.5
-"""Model-FLOPs utilisation of prefill and of compute-bound decode: FlashAttention-2 reaches
-50-73 % of peak on A100 in the forward pass (Dao 2023); 50 % is a round, attainable figure."""
+"""Model-FLOPs utilisation of prefill and of compute-bound decode where an engine has no prefill
+rows to fit its own: FlashAttention-2 reaches 50-73 % of peak on A100 in the forward pass
+(Dao 2023); 50 % is a round, attainable figure."""
+
+PARALLEL_MODES = ("tp", "pp")
+"""How several cards split a model: ``tp`` tensor parallel inside a node (then pipeline across
+nodes); ``pp`` pipeline only (llama.cpp's default ``--split-mode layer``)."""
+
+ALLREDUCE_LATENCY_SECONDS = 6e-6
+"""Fixed time of one all-reduce of a small message between tensor-parallel ranks [6]: measured
+over NVLink; PCIe and Infinity Fabric links take at least as long, so there it is a lower
+bound and speeds over them lean high. [s]"""
 
 CARD_LADDER = (1, 2, 4, 8, *range(16, MAX_CARDS + 1, 8))
 """Card counts we consider: powers of two inside a node, then whole 8-card nodes."""
@@ -79,8 +114,12 @@ def usable_memory_bytes(gpu: Gpu) -> int:
     return int(gpu.memory_bytes * share)
 
 
-def split(cards: int) -> tuple[int, int]:
+def split(cards: int, parallel: str = "tp") -> tuple[int, int]:
     """Tensor- and pipeline-parallel degrees for ``cards`` (a value from ``CARD_LADDER``)."""
+    if parallel not in PARALLEL_MODES:
+        raise ValueError(f"parallel must be one of {', '.join(PARALLEL_MODES)}, got {parallel!r}")
+    if parallel == "pp":
+        return 1, cards
     tensor = min(cards, MAX_TENSOR_PARALLEL)
     return tensor, max(1, cards // tensor)
 
@@ -96,38 +135,40 @@ def kv_shards(spec: ModelSpec, tensor: int) -> int:
     return 1 if spec.uses_latent_attention else min(tensor, spec.num_kv_heads)
 
 
-def kv_bytes_per_card(spec: ModelSpec, kv_cache_bytes: int, cards: int) -> int:
+def kv_bytes_per_card(spec: ModelSpec, kv_cache_bytes: int, cards: int, parallel: str = "tp") -> int:
     """KV cache each card holds — and reads at every decode step — over ``cards`` cards. [bytes]
 
     Pipeline stages divide the layers; tensor ranks divide the KV heads (see ``kv_shards``).
     """
-    tensor, pipeline = split(cards)
+    tensor, pipeline = split(cards, parallel)
     return math.ceil(kv_cache_bytes / (kv_shards(spec, tensor) * pipeline))
 
 
-def per_card_bytes(spec: ModelSpec, memory: MemoryBreakdown, cards: int) -> int:
+def per_card_bytes(spec: ModelSpec, memory: MemoryBreakdown, cards: int, parallel: str = "tp") -> int:
     """Memory each card holds when the model is split over ``cards``. [bytes]"""
-    tensor, _ = split(cards)
+    tensor, _ = split(cards, parallel)
     return (
         math.ceil(memory.weights_bytes / cards)
         + math.ceil(memory.vision_bytes / cards)
-        + kv_bytes_per_card(spec, memory.kv_cache_bytes, cards)
+        + kv_bytes_per_card(spec, memory.kv_cache_bytes, cards, parallel)
         + math.ceil(memory.state_bytes / cards)
         + math.ceil(memory.activations_bytes / tensor)
         + memory.overhead_bytes
     )
 
 
-def cards_needed(spec: ModelSpec, memory: MemoryBreakdown, gpu: Gpu) -> int | None:
+def cards_needed(spec: ModelSpec, memory: MemoryBreakdown, gpu: Gpu, parallel: str = "tp") -> int | None:
     """Fewest cards (from ``CARD_LADDER``) the model fits on; ``None`` if none.
 
     Apple machines are counted one at a time: unified memory is not pooled across Macs.
     """
     usable = usable_memory_bytes(gpu)
-    return _first_fit(_ladder_needs(spec, memory, usable), usable, gpu.is_apple)
+    return _first_fit(_ladder_needs(spec, memory, usable, parallel), usable, gpu.is_apple)
 
 
-def _ladder_needs(spec: ModelSpec, memory: MemoryBreakdown, smallest_usable: int) -> list[tuple[int, int]]:
+def _ladder_needs(
+    spec: ModelSpec, memory: MemoryBreakdown, smallest_usable: int, parallel: str = "tp"
+) -> list[tuple[int, int]]:
     """Per-card memory along the ladder, the same for every GPU, so computed once per estimate.
 
     The need only falls as cards are added, so the walk stops at the first step that fits the
@@ -135,7 +176,7 @@ def _ladder_needs(spec: ModelSpec, memory: MemoryBreakdown, smallest_usable: int
     """
     needs = []
     for cards in CARD_LADDER:
-        needs.append((cards, per_card_bytes(spec, memory, cards)))
+        needs.append((cards, per_card_bytes(spec, memory, cards, parallel)))
         if needs[-1][1] <= smallest_usable:
             break
     return needs
@@ -185,11 +226,13 @@ def decode_weight_read_bytes(spec: ModelSpec, weight_format_name: str, batch: in
     )
 
 
-def _settings_weight_read_bytes(spec: ModelSpec, settings: InferenceSettings) -> int:
-    """``decode_weight_read_bytes``, or the checkpoint's storage plan when sized as shipped."""
+def _settings_weight_read_bytes(spec: ModelSpec, settings: InferenceSettings, batch: int | None = None) -> int:
+    """``decode_weight_read_bytes``, or the checkpoint's storage plan when sized as shipped, for
+    ``batch`` sequences (default: the settings' batch)."""
+    batch = settings.batch if batch is None else batch
     if settings.storage is None:
-        return decode_weight_read_bytes(spec, settings.weight_format, settings.batch)
-    touched = expected_experts_touched(spec, settings.batch) / spec.num_experts if spec.is_moe else 1.0
+        return decode_weight_read_bytes(spec, settings.weight_format, batch)
+    touched = expected_experts_touched(spec, batch) / spec.num_experts if spec.is_moe else 1.0
     return settings.storage.decode_read_bytes(spec, touched)
 
 
@@ -202,7 +245,9 @@ def decode_read_bytes(spec: ModelSpec, settings: InferenceSettings, memory: Memo
     return _settings_weight_read_bytes(spec, settings) + memory.kv_cache_bytes + memory.state_bytes
 
 
-def card_read_bytes(spec: ModelSpec, settings: InferenceSettings, memory: MemoryBreakdown, cards: int) -> int:
+def card_read_bytes(
+    spec: ModelSpec, settings: InferenceSettings, memory: MemoryBreakdown, cards: int, parallel: str = "tp"
+) -> int:
     """Bytes each card reads in one decode step when the model is split over ``cards``. [bytes]
 
     Its shard of the touched weights plus the KV cache it holds (``kv_bytes_per_card``, the same
@@ -210,21 +255,55 @@ def card_read_bytes(spec: ModelSpec, settings: InferenceSettings, memory: Memory
     replicated copy, read in full by every rank that holds it.
     """
     weights = _settings_weight_read_bytes(spec, settings)
-    return _card_share(spec, weights, memory.kv_cache_bytes, cards, memory.state_bytes)
+    return _card_share(spec, weights, memory.kv_cache_bytes, cards, memory.state_bytes, parallel)
 
 
-def _card_share(spec: ModelSpec, weight_read_bytes: int, kv_cache_bytes: int, cards: int, state_bytes: int = 0) -> int:
+def _card_share(
+    spec: ModelSpec, weight_read_bytes: int, kv_cache_bytes: int, cards: int, state_bytes: int = 0, parallel: str = "tp"
+) -> int:
     # linear-attention state: tensor ranks split its heads, pipeline stages its layers
     return (
         math.ceil(weight_read_bytes / cards)
-        + kv_bytes_per_card(spec, kv_cache_bytes, cards)
+        + kv_bytes_per_card(spec, kv_cache_bytes, cards, parallel)
         + math.ceil(state_bytes / cards)
     )
 
 
 @dataclass(frozen=True, slots=True)
+class StepCost:
+    """The parts of a forward step's time that do not depend on the engine, so that an engine's
+    efficiency, MFU and overhead can be applied (and fitted) afterwards.
+
+    ``seconds(eff, mfu, overhead) = passes x max(memory / eff, compute / mfu) + steps x overhead
+    + communication``.
+    """
+
+    passes: int
+    """Stage passes one after another: the pipeline stages a token (or a prompt's chunks) crosses."""
+    memory_seconds: float
+    """One pass's bytes per card at the card's full datasheet bandwidth. [s]"""
+    compute_seconds: float
+    """One pass's FLOPs per card at the card's full dense TFLOPS. [s]"""
+    steps: int
+    """Layer passes: forward steps times layers, each paying the engine's per-layer overhead."""
+    communication_seconds: float
+    """All-reduces between tensor ranks and hand-offs between stages (latency + bytes / link). [s]"""
+    card_read_bytes: int
+    """Bytes each card reads in one pass. [bytes]"""
+
+    def seconds(self, efficiency: float, mfu: float, overhead_seconds: float) -> float:
+        """Wall time of the step for an engine with these constants (``overhead_seconds`` per
+        layer pass). [s]"""
+        roof = max(self.memory_seconds / efficiency, self.compute_seconds / mfu)
+        return self.passes * roof + self.steps * overhead_seconds + self.communication_seconds
+
+    def memory_bound(self, efficiency: float, mfu: float) -> bool:
+        return self.memory_seconds / efficiency >= self.compute_seconds / mfu
+
+
+@dataclass(frozen=True, slots=True)
 class Speed:
-    """Decode and prefill speed on a number of cards."""
+    """Decode and prefill speed on a number of cards with one engine."""
 
     decode_tokens_per_s: float
     """Tokens per second for each sequence (what one user sees). [tokens/s]"""
@@ -242,73 +321,255 @@ class Speed:
     """Time each pipeline stage's cards take to read what they hold (``card_read_bytes`` at
     ``card_bandwidth_gbs``), times the stages, which run one after another. [s]"""
     compute_seconds: float
-    """Time for one step's FLOPs at the MFU. [s]"""
+    """Time for one step's FLOPs at the MFU, stages one after another. [s]"""
     card_read_bytes: float
-    """Bytes each card reads per decode step: its weight shard plus its part or copy of the KV
-    cache (``llm_calc.hardware.card_read_bytes``). [bytes]"""
+    """Bytes each card reads per decode pass: its weight shard plus its part or copy of the KV
+    cache (``llm_calc.hardware.card_read_bytes``), for one micro-batch. [bytes]"""
     card_bandwidth_gbs: float
     """One card's datasheet bandwidth times the efficiency. [GB/s]"""
+    engine: str = ""
+    """The engine whose profile set the efficiency, MFU and overhead."""
+    profile_status: str = ""
+    """How its constants were obtained (``llm_calc.engines.PROFILE_STATUSES``)."""
+    efficiency: float = 1.0
+    """Bandwidth efficiency used (the engine's, or the caller's override). [1]"""
+    mfu: float = 1.0
+    """Model-FLOPs utilisation used. [1]"""
+    step_overhead_seconds: float = 0.0
+    """The engine's fixed time per decode step: its per-layer overhead times the layers. [s]"""
+    communication_seconds: float = 0.0
+    """Interconnect time of one decode step (all-reduces, stage hand-offs). [s]"""
+    step_seconds: float = 0.0
+    """One decode step for the whole batch: every sequence gains one token. [s]"""
+    parallel: str = "tp"
+    prompt_tokens: int = 0
+    """The prompt ``ttft_seconds`` refers to. [tokens]"""
+    ttft_seconds: float = 0.0
+    """Time to first token: prefill of the prompt plus the first decode step, no queueing. [s]"""
+    max_concurrency: int | None = None
+    """Most sequences of this context the engine's KV memory holds on these cards (``None`` where
+    the model keeps no per-sequence cache)."""
 
 
 @dataclass(frozen=True)
 class _Workload:
     """What speed depends on that is the same for every card: bytes and FLOPs per step."""
 
-    weight_read_bytes: int
-    kv_cache_bytes: int
     spec: ModelSpec
-    decode_flops: float
-    prefill_flops: float
+    settings: InferenceSettings
+    memory: MemoryBreakdown
+    active_params: int
     fp8_weights: bool
-    state_bytes: int = 0
+    _weights: dict[int, int] = field(default_factory=dict, compare=False, repr=False)
+    one_sequence: tuple[int, int] | None = field(default=None, compare=False, repr=False)
+    """KV cache and layer state of one sequence of the context, set on first use. [bytes]"""
+    """``weights_at`` by batch: the same for every card, so counted once per estimate."""
+
+    @property
+    def weight_read_bytes(self) -> int:
+        return self.weights_at(self.settings.batch)
+
+    def weights_at(self, batch: int) -> int:
+        """Weight bytes one step of ``batch`` tokens reads (MoE: the experts they route to)."""
+        if batch not in self._weights:
+            self._weights[batch] = _settings_weight_read_bytes(self.spec, self.settings, batch)
+        return self._weights[batch]
 
     @property
     def read_bytes(self) -> int:
-        return self.weight_read_bytes + self.kv_cache_bytes + self.state_bytes
+        return self.weight_read_bytes + self.memory.kv_cache_bytes + self.memory.state_bytes
 
-    def card_read_bytes(self, cards: int) -> int:
-        """``card_read_bytes`` without recounting the weights for every card type."""
-        return _card_share(self.spec, self.weight_read_bytes, self.kv_cache_bytes, cards, self.state_bytes)
+    def prefill_flops(self, tokens: int) -> float:
+        """``2 x active x tokens`` plus causal attention ``2 x layers x query width x tokens²``. [FLOPs]"""
+        spec = self.spec
+        head_width = (spec.qk_nope_head_dim + spec.qk_rope_head_dim) if spec.uses_latent_attention else spec.head_dim
+        q_dim = spec.num_attention_heads * head_width
+        return 2 * self.active_params * tokens + 2 * spec.num_layers * q_dim * tokens**2
 
 
 def _workload(spec: ModelSpec, settings: InferenceSettings, memory: MemoryBreakdown) -> _Workload:
-    active = count_parameters(spec).active
-    tokens = settings.context_tokens
-    head_width = (spec.qk_nope_head_dim + spec.qk_rope_head_dim) if spec.uses_latent_attention else spec.head_dim
-    q_dim = spec.num_attention_heads * head_width
     return _Workload(
-        weight_read_bytes=_settings_weight_read_bytes(spec, settings),
-        kv_cache_bytes=memory.kv_cache_bytes,
-        state_bytes=memory.state_bytes,
         spec=spec,
-        decode_flops=settings.batch * 2 * active,
-        prefill_flops=2 * active * tokens + 2 * spec.num_layers * q_dim * tokens**2,
+        settings=settings,
+        memory=memory,
+        active_params=count_parameters(spec).active,
         fp8_weights=settings.storage.fp8_compute
         if settings.storage
         else weight_format(settings.weight_format).name == "fp8",
     )
 
 
-def _speed(work: _Workload, batch: int, gpu: Gpu, cards: int, efficiency: float, mfu: float) -> Speed:
-    tensor, pipeline = split(cards)  # pipeline stages run one after another for a single token
-    tflops = gpu.tflops_fp8 if work.fp8_weights and gpu.tflops_fp8 else gpu.tflops_16bit
-    card_bandwidth_gbs = gpu.bandwidth_gbs * efficiency
-    card_read = work.card_read_bytes(cards)
-    memory_time = pipeline * card_read / (card_bandwidth_gbs * 1e9)
-    compute_time = work.decode_flops / (tensor * tflops * 1e12 * mfu)
-    step = max(memory_time, compute_time)
+def _tflops(work: _Workload, gpu: Gpu) -> float:
+    return gpu.tflops_fp8 if work.fp8_weights and gpu.tflops_fp8 else gpu.tflops_16bit
+
+
+def communication_seconds(spec: ModelSpec, gpu: Gpu, cards: int, parallel: str, tokens: int) -> float:
+    """Interconnect time of one forward step of ``tokens`` tokens over ``cards`` cards. [s]
+
+    Tensor parallelism: two all-reduces per layer (after attention and after the MLP), each a
+    ring over the ``tensor`` ranks moving ``2 (t - 1) / t`` times the activations
+    (``tokens x hidden x 2`` bytes) per card at the link's bandwidth per direction, plus
+    ``ALLREDUCE_LATENCY_SECONDS``. Pipeline stages: one hand-off of the activations per stage
+    boundary. Raises ``ValueError`` for a card without a link in the catalog.
+    """
+    tensor, pipeline = split(cards, parallel)
+    if tensor == 1 and pipeline == 1:
+        return 0.0
+    if not gpu.interconnect_gbs:
+        raise ValueError(f"{gpu.name} has no interconnect in the catalog: several of them cannot be timed")
+    link = gpu.interconnect_gbs * 1e9
+    activations = tokens * spec.hidden_size * ACTIVATION_BYTES
+    all_reduce = ALLREDUCE_LATENCY_SECONDS + 2 * (tensor - 1) / tensor * activations / link if tensor > 1 else 0.0
+    hand_off = ALLREDUCE_LATENCY_SECONDS + activations / link
+    return 2 * spec.num_layers * all_reduce + (pipeline - 1) * hand_off
+
+
+def decode_cost(work: _Workload, gpu: Gpu, cards: int, parallel: str, batch: int | None = None) -> StepCost:
+    """One decode step of ``batch`` sequences (default: the settings' batch) on ``cards`` cards.
+
+    The batch is split into ``min(batch, stages)`` micro-batches so that the stages work on
+    different ones at once; a token still crosses every stage, one after another. With one
+    sequence that is one card's speed; with as many micro-batches as stages, every card is busy.
+    """
+    batch = work.settings.batch if batch is None else batch
+    _, pipeline = split(cards, parallel)
+    micro = math.ceil(batch / min(batch, pipeline))
+    share = micro / batch
+    memory = work.memory
+    card_read = _card_share(
+        work.spec,
+        work.weights_at(micro),
+        math.ceil(memory.kv_cache_bytes * share),
+        cards,
+        math.ceil(memory.state_bytes * share),
+        parallel,
+    )
+    return StepCost(
+        passes=pipeline,
+        memory_seconds=card_read / (gpu.bandwidth_gbs * 1e9),
+        compute_seconds=micro * 2 * work.active_params / (cards * _tflops(work, gpu) * 1e12),
+        steps=work.spec.num_layers,  # each layer's kernels, once per step
+        communication_seconds=communication_seconds(work.spec, gpu, cards, parallel, micro),
+        card_read_bytes=card_read,
+    )
+
+
+def prefill_cost(work: _Workload, gpu: Gpu, cards: int, parallel: str, prompt_tokens: int) -> StepCost:
+    """Prefill of one prompt in chunks of ``prefill_chunk_tokens``: each chunk is a step that reads
+    the weights its tokens touch and does its share of the prompt's FLOPs; chunks follow each other
+    through the pipeline stages (``chunks + stages - 1`` passes)."""
+    _, pipeline = split(cards, parallel)
+    chunks = math.ceil(prompt_tokens / work.settings.prefill_chunk_tokens)
+    chunk_tokens = math.ceil(prompt_tokens / chunks)
+    card_read = _card_share(work.spec, work.weights_at(chunk_tokens), 0, cards, 0, parallel)
+    return StepCost(
+        passes=chunks + pipeline - 1,
+        memory_seconds=card_read / (gpu.bandwidth_gbs * 1e9),
+        compute_seconds=work.prefill_flops(prompt_tokens) / chunks / (cards * _tflops(work, gpu) * 1e12),
+        steps=chunks * work.spec.num_layers,
+        communication_seconds=chunks * communication_seconds(work.spec, gpu, cards, parallel, chunk_tokens),
+        card_read_bytes=card_read,
+    )
+
+
+def max_concurrency(
+    spec: ModelSpec,
+    settings: InferenceSettings,
+    memory: MemoryBreakdown,
+    gpu: Gpu,
+    cards: int,
+    profile: EngineProfile,
+    parallel: str = "tp",
+) -> int | None:
+    """Most sequences of ``settings.context_tokens`` whose KV cache (and layer state) the engine's
+    memory holds on ``cards`` cards; ``None`` for a model with no per-sequence memory.
+
+    Each card holds its weight shard, its activations and the runtime overhead; vLLM and SGLang
+    take ``card_fraction`` of the card for all of it, TensorRT-LLM gives the KV cache
+    ``free_fraction`` of what is left, llama.cpp and the rest may use the whole card
+    (``llm_calc.engines.EngineProfile``).
+    """
+    return _max_concurrency(_workload(spec, settings, memory), gpu, cards, profile, parallel)
+
+
+def _max_concurrency(work: _Workload, gpu: Gpu, cards: int, profile: EngineProfile, parallel: str) -> int | None:
+    spec, settings, memory = work.spec, work.settings, work.memory
+    tensor, _ = split(cards, parallel)
+    if work.one_sequence is None:
+        one_kv = kv_cache_bytes(spec, settings.context_tokens, 1, kv_format(settings.kv_format).bits)
+        object.__setattr__(work, "one_sequence", (one_kv, state_bytes(spec, 1)))
+    one_kv, one_state = work.one_sequence
+    per_sequence = kv_bytes_per_card(spec, one_kv, cards, parallel) + math.ceil(one_state / cards)
+    if per_sequence <= 0:
+        return None
+    fixed = math.ceil(memory.weights_bytes / cards) + math.ceil(memory.activations_bytes / tensor)
+    fixed += memory.overhead_bytes
+    budget = (usable_memory_bytes(gpu) * profile.card_fraction - fixed) * profile.free_fraction
+    return max(0, math.floor(budget / per_sequence))
+
+
+def _speed(
+    work: _Workload,
+    gpu: Gpu,
+    cards: int,
+    parallel: str,
+    profile: EngineProfile,
+    efficiency: float,
+    mfu: float,
+    prompt_tokens: int,
+) -> Speed:
+    batch = work.settings.batch
+    tensor, pipeline = split(cards, parallel)
+    overhead = profile.layer_overhead_seconds
+    decode = decode_cost(work, gpu, cards, parallel)
+    step = decode.seconds(efficiency, mfu, overhead)
+    prefill_context = prefill_cost(work, gpu, cards, parallel, work.settings.context_tokens)
+    same = prompt_tokens == work.settings.context_tokens
+    prefill_prompt = prefill_context if same else prefill_cost(work, gpu, cards, parallel, prompt_tokens)
     return Speed(
         decode_tokens_per_s=1 / step,
         aggregate_tokens_per_s=batch / step,
-        bandwidth_bound=memory_time >= compute_time,
-        prefill_seconds=work.prefill_flops / (cards * tflops * 1e12 * mfu),
+        bandwidth_bound=decode.memory_bound(efficiency, mfu),
+        prefill_seconds=prefill_context.seconds(efficiency, mfu, overhead),
         read_bytes=work.read_bytes,
-        effective_bandwidth_gbs=tensor * card_bandwidth_gbs,
-        memory_seconds=memory_time,
-        compute_seconds=compute_time,
-        card_read_bytes=card_read,
-        card_bandwidth_gbs=card_bandwidth_gbs,
+        effective_bandwidth_gbs=tensor * gpu.bandwidth_gbs * efficiency,
+        memory_seconds=pipeline * decode.memory_seconds / efficiency,
+        compute_seconds=pipeline * decode.compute_seconds / mfu,
+        card_read_bytes=decode.card_read_bytes,
+        card_bandwidth_gbs=gpu.bandwidth_gbs * efficiency,
+        engine=profile.engine,
+        profile_status=profile.status,
+        efficiency=efficiency,
+        mfu=mfu,
+        step_overhead_seconds=overhead * work.spec.num_layers,
+        communication_seconds=decode.communication_seconds,
+        step_seconds=step,
+        parallel=parallel,
+        prompt_tokens=prompt_tokens,
+        ttft_seconds=prefill_prompt.seconds(efficiency, mfu, overhead) + step,
+        max_concurrency=_max_concurrency(work, gpu, cards, profile, parallel),
     )
+
+
+def resolve_engine(
+    engine: str | None, settings: InferenceSettings, gpu: Gpu, parallel: str | None = None, cards: int = 1
+) -> tuple[str, str]:
+    """The engine (``engine``, or the one a user would most likely run) and the parallel mode
+    (``parallel``, or the engine's own: llama.cpp splits layers, the others tensors).
+
+    Raises ``ValueError`` for an engine that does not run this format on this card, and for
+    llama.cpp with tensor parallelism (its ``--split-mode row`` is not modelled).
+    """
+    family = format_family(settings.weight_format, settings.storage)
+    name = pick_engine(family, gpu) if engine is None else engine
+    check_engine(name, family, gpu)
+    mode = parallel or ("pp" if name == "llama.cpp" else "tp")
+    split(cards, mode)  # names the choices
+    if name == "llama.cpp" and mode == "tp" and cards > 1:
+        raise ValueError(
+            "llama.cpp splits a model across cards by layers (--parallel pp); its row split is not modelled"
+        )
+    return name, mode
 
 
 def speed(
@@ -317,18 +578,45 @@ def speed(
     memory: MemoryBreakdown,
     gpu: Gpu,
     cards: int,
-    efficiency: float = DECODE_BANDWIDTH_EFFICIENCY,
-    mfu: float = PREFILL_MFU,
+    efficiency: float | None = None,
+    mfu: float | None = None,
+    *,
+    engine: str | None = None,
+    parallel: str | None = None,
+    prompt_tokens: int | None = None,
+    profile: EngineProfile | None = None,
 ) -> Speed:
-    """Roofline decode and prefill speed of ``spec`` on ``cards`` cards of ``gpu``.
+    """Decode and prefill speed of ``spec`` on ``cards`` cards of ``gpu`` with an engine.
 
-    Decode: each card reads ``card_read_bytes`` at ``efficiency`` of its bandwidth, stage after
-    pipeline stage, or the tensor-parallel cards do ``batch x 2 x active`` FLOPs at ``mfu`` of
-    their TFLOPS, whichever is slower. Prefill: ``2 x active x tokens + 2 x layers x query width x tokens²``
-    FLOPs at ``mfu`` on all cards. FP8 weights use FP8 tensor TFLOPS where the card has them.
+    Decode: ``StepCost.seconds`` of ``decode_cost`` — each card reads ``card_read_bytes`` at the
+    engine's efficiency of its bandwidth, stage after pipeline stage, or does its share of
+    ``batch x 2 x active`` FLOPs at the MFU, whichever is slower, plus the engine's step overhead
+    and the interconnect time. Prefill: the same over the prompt's chunks, with
+    ``2 x active x tokens + 2 x layers x query width x tokens²`` FLOPs. FP8 weights use FP8 tensor
+    TFLOPS where the card has them. ``efficiency`` and ``mfu`` override the engine's; ``profile``
+    replaces the fitted profile altogether (tests and the fit use it).
+    ``prompt_tokens`` (default: the whole context) is the prompt of ``ttft_seconds``.
     """
+    name, mode = resolve_engine(engine or (profile.engine if profile else None), settings, gpu, parallel, cards)
+    profile = profile or profile_for(name, gpu)
+    efficiency = profile.bandwidth_efficiency if efficiency is None else efficiency
+    mfu = profile.prefill_mfu if mfu is None else mfu
     _check_efficiencies(efficiency, mfu)
-    return _speed(_workload(spec, settings, memory), settings.batch, gpu, cards, efficiency, mfu)
+    prompt = _prompt_tokens(settings, prompt_tokens)
+    return _speed(_workload(spec, settings, memory), gpu, cards, mode, profile, efficiency, mfu, prompt)
+
+
+def _prompt_tokens(settings: InferenceSettings, prompt_tokens: int | None) -> int:
+    if prompt_tokens is None:
+        return settings.context_tokens
+    if isinstance(prompt_tokens, bool) or not isinstance(prompt_tokens, int) or prompt_tokens < 1:
+        raise ValueError(f"prompt tokens must be a whole number of at least 1, got {prompt_tokens!r}")
+    if prompt_tokens > settings.context_tokens:
+        raise ValueError(
+            f"a prompt of {prompt_tokens:,} tokens does not fit a context of {settings.context_tokens:,} "
+            "(the context counts prompt plus completion)"
+        )
+    return prompt_tokens
 
 
 MIN_UTILISATION = 0.01
@@ -360,6 +648,11 @@ class GpuResult:
     speed: Speed | None
     price_per_hour_usd: float | None
     """For all ``cards_used`` cards. [USD/h]"""
+    engine: str = ""
+    """The engine the speed is for (asked, or the one most users would run); empty if none runs
+    this format on this card."""
+    speed_note: str = ""
+    """Why there is no speed though the model fits (no engine runs it here, no interconnect)."""
 
     @property
     def cost_per_day_usd(self) -> float | None:
@@ -378,28 +671,59 @@ def size_on_gpus(
     settings: InferenceSettings,
     gpus: tuple[Gpu, ...],
     gpu_count: int = 1,
-    efficiency: float = DECODE_BANDWIDTH_EFFICIENCY,
-    mfu: float = PREFILL_MFU,
+    efficiency: float | None = None,
+    mfu: float | None = None,
+    *,
+    engine: str | None = None,
+    parallel: str | None = None,
+    prompt_tokens: int | None = None,
 ) -> tuple[MemoryBreakdown, list[GpuResult]]:
-    """The memory breakdown and, for every card, fit, count needed, speed and cost."""
+    """The memory breakdown and, for every card, fit, count needed, speed and cost.
+
+    ``engine`` (default: the one a user would most likely run on each card) sets the speed's
+    constants; ``efficiency`` and ``mfu`` override its own. A card the engine does not run on
+    keeps its memory verdict and gets no speed, with the reason in ``speed_note``.
+    """
     if gpu_count not in CARD_LADDER:
         raise ValueError(f"gpu_count must be 1, 2, 4, 8 or a multiple of 8 up to {MAX_CARDS}, got {gpu_count}")
-    _check_efficiencies(efficiency, mfu)
+    if engine is not None:
+        check_engine_name(engine)
+    _check_efficiencies(1.0 if efficiency is None else efficiency, 1.0 if mfu is None else mfu)
+    prompt = _prompt_tokens(settings, prompt_tokens)
     memory = inference_memory(spec, settings)
-    usables = [usable_memory_bytes(gpu) for gpu in gpus]
-    needs = _ladder_needs(spec, memory, min(usables, default=0))
-    asked = per_card_bytes(spec, memory, gpu_count)
     work = _workload(spec, settings, memory)
+    usables = [usable_memory_bytes(gpu) for gpu in gpus]
+    needs: dict[str, list[tuple[int, int]]] = {}
+    asked_by_mode: dict[str, int] = {}
     results = []
     for gpu, usable in zip(gpus, usables, strict=True):
-        needed = _first_fit(needs, usable, gpu.is_apple)
+        try:
+            name, mode = resolve_engine(engine, settings, gpu, parallel, gpu_count)
+        except ValueError as error:
+            name, mode, refusal = "", parallel or "tp", str(error)
+        else:
+            refusal = ""
+        if mode not in needs:
+            needs[mode] = _ladder_needs(spec, memory, min(usables, default=0), mode)
+        needed = _first_fit(needs[mode], usable, gpu.is_apple)
+        if mode not in asked_by_mode:
+            asked_by_mode[mode] = per_card_bytes(spec, memory, gpu_count, mode)
+        asked = asked_by_mode[mode]
         fits = asked <= usable and not (gpu.is_apple and gpu_count > 1)
         used = gpu_count if fits else needed
-        result_speed = _speed(work, settings.batch, gpu, used, efficiency, mfu) if used else None
+        result_speed = None
+        if used and not refusal:
+            profile = profile_for(name, gpu)
+            eff = profile.bandwidth_efficiency if efficiency is None else efficiency
+            use_mfu = profile.prefill_mfu if mfu is None else mfu
+            try:
+                result_speed = _speed(work, gpu, used, mode, profile, eff, use_mfu, prompt)
+            except ValueError as error:  # no interconnect to time several cards with
+                refusal = str(error)
         price = gpu.price_per_hour_usd * used if gpu.price_per_hour_usd and used else None
         # the per-card need is only listed up to the first count that fits the smallest card;
         # the asked count may lie beyond it, so compute it at the count actually used
-        per_card = per_card_bytes(spec, memory, used) if used else asked
+        per_card = per_card_bytes(spec, memory, used, mode) if used else asked
         results.append(
             GpuResult(
                 gpu=gpu,
@@ -411,9 +735,113 @@ def size_on_gpus(
                 per_card_bytes=per_card,
                 speed=result_speed,
                 price_per_hour_usd=price,
+                engine=name,
+                speed_note=refusal,
             )
         )
     return memory, results
+
+
+@dataclass(frozen=True, slots=True)
+class ServingPoint:
+    """Speed of a deployment with ``concurrency`` sequences decoding at once."""
+
+    concurrency: int
+    per_user_tokens_per_s: float
+    """What each user sees while all of them decode. [tokens/s]"""
+    aggregate_tokens_per_s: float
+    """All users together. [tokens/s]"""
+    ttft_seconds: float
+    """Prefill of one prompt plus the first decode step at this concurrency, no queueing. [s]"""
+
+
+@dataclass(frozen=True)
+class ServingCurve:
+    """Per-user against total speed as users are added, up to what the KV memory holds."""
+
+    gpu: Gpu
+    cards: int
+    engine: str
+    profile_status: str
+    parallel: str
+    prompt_tokens: int
+    output_tokens: int
+    max_concurrency: int
+    """Most sequences of ``prompt_tokens + output_tokens`` the engine's KV memory holds."""
+    points: tuple[ServingPoint, ...]
+    price_per_hour_usd: float | None
+    """All ``cards`` cards at the catalog price. [USD/h]"""
+
+    def cost_per_million_output_tokens_usd(self, min_per_user_tokens_per_s: float) -> float | None:
+        """Rented cost of a million output tokens at the largest concurrency that still gives every
+        user ``min_per_user_tokens_per_s``; ``None`` without a price or if no concurrency does. [USD]"""
+        ok = [p for p in self.points if p.per_user_tokens_per_s >= min_per_user_tokens_per_s]
+        if self.price_per_hour_usd is None or not ok:
+            return None
+        best = max(ok, key=lambda p: p.aggregate_tokens_per_s)
+        return self.price_per_hour_usd / (best.aggregate_tokens_per_s * 3600) * 1e6
+
+
+def serving_curve(
+    spec: ModelSpec,
+    settings: InferenceSettings,
+    gpu: Gpu,
+    cards: int,
+    prompt_tokens: int,
+    output_tokens: int,
+    engine: str | None = None,
+    parallel: str | None = None,
+) -> ServingCurve:
+    """Per-user and aggregate decode speed from one user to the most the KV memory holds.
+
+    Every sequence holds ``prompt_tokens + output_tokens`` of KV cache (what the engine must keep
+    free for it); a decode step reads the cache at its average depth through the answer,
+    ``prompt_tokens + output_tokens / 2``. Concurrency doubles from 1 and ends at the memory limit
+    (``max_concurrency``). ``settings`` gives the weight and KV formats; its context and batch are
+    replaced. Raises ``ValueError`` where not one sequence fits.
+    """
+    for name, value in (("prompt tokens", prompt_tokens), ("output tokens", output_tokens)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a whole number of at least 1, got {value!r}")
+    full = replace(settings, context_tokens=prompt_tokens + output_tokens, batch=1)
+    name, mode = resolve_engine(engine, full, gpu, parallel, cards)
+    profile = profile_for(name, gpu)
+    memory = inference_memory(spec, full)
+    limit = max_concurrency(spec, full, memory, gpu, cards, profile, mode)
+    if limit is None or limit < 1 or (gpu.is_apple and cards > 1):
+        raise ValueError(
+            f"not one sequence of {full.context_tokens:,} tokens fits beside the weights on {cards} x {gpu.name} "
+            f"with {name}"
+        )
+    limit = min(limit, MAX_SERVING_CONCURRENCY)
+    levels = sorted({*(2**i for i in range(limit.bit_length()) if 2**i < limit), limit})
+    points = []
+    for users in levels:
+        average = replace(full, context_tokens=prompt_tokens + output_tokens // 2, batch=users)
+        work = _workload(spec, average, inference_memory(spec, average))
+        step = decode_cost(work, gpu, cards, mode).seconds(
+            profile.bandwidth_efficiency, profile.prefill_mfu, profile.layer_overhead_seconds
+        )
+        prefill = prefill_cost(work, gpu, cards, mode, prompt_tokens).seconds(
+            profile.bandwidth_efficiency, profile.prefill_mfu, profile.layer_overhead_seconds
+        )
+        points.append(ServingPoint(users, 1 / step, users / step, prefill + step))
+    return ServingCurve(
+        gpu=gpu,
+        cards=cards,
+        engine=name,
+        profile_status=profile.status,
+        parallel=mode,
+        prompt_tokens=prompt_tokens,
+        output_tokens=output_tokens,
+        max_concurrency=limit,
+        points=tuple(points),
+        price_per_hour_usd=gpu.price_per_hour_usd * cards if gpu.price_per_hour_usd else None,
+    )
+
+
+MAX_SERVING_CONCURRENCY = 1_000_000
+"""Largest concurrency a curve goes to: the largest batch ``InferenceSettings`` accepts."""
 
 
 def daily_cost_usd(gpu: Gpu, cards: int = 1) -> float | None:

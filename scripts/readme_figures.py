@@ -24,12 +24,11 @@ from llm_calc.accuracy import (  # noqa: E402
     ErrorSummary,
     compare,
     default_measurements,
-    fitted_efficiency,
     summarize,
 )
 from llm_calc.assumptions import Assumption, inference_assumptions, training_assumptions  # noqa: E402
 from llm_calc.catalog import find_gpu, find_model  # noqa: E402
-from llm_calc.hardware import DECODE_BANDWIDTH_EFFICIENCY  # noqa: E402
+from llm_calc.engines import default_profiles  # noqa: E402
 
 README = ROOT / "README.md"
 
@@ -117,9 +116,12 @@ def accuracy_block() -> str:
             else ""
         ),
         "",
-        f"**Fitted** ({len(fit):,} rows, marked `used_for_fit`): the GGUF bits per weight on {len(fit_weights):,} rows "
-        f"of llama.cpp's Llama-3.1-8B table, and the decode bandwidth efficiency on {len(fit_decode):,} rows "
-        f"(median fit {fitted_efficiency(rows):.3f}; the app uses {DECODE_BANDWIDTH_EFFICIENCY:.2f}). "
+        f"**Fitted** ({len(fit):,} rows, marked `used_for_fit`, kept out of the medians): the GGUF bits per weight "
+        f"on {len(fit_weights):,} rows of llama.cpp's Llama-3.1-8B table, and {len(fit_decode):,} decode rows that "
+        "set the single efficiency of earlier releases. **Speed** rows are estimated with engine profiles "
+        "(`data/engine_profiles.csv`, written by `scripts/fit_engines.py`: bandwidth efficiency, overhead per "
+        "layer and step, prefill MFU), and every speed row's figure here uses the constants fitted **without its "
+        f"own source** (leave-one-source-out): {_profiles_sentence()}. "
         f"**Held out:** the other {len(held):,} measurements; the medians below are over them only. "
         f"The {len(bounds):,} QLoRA claims are bounds, not measurements: each is scored by a verdict "
         "(does our estimate fit the card's usable memory from `data/gpus.csv`?) and kept out of the medians.",
@@ -135,6 +137,21 @@ def accuracy_block() -> str:
         END,
     ]
     return "\n".join(lines)
+
+
+def _profiles_sentence() -> str:
+    """Each engine profile, how it was obtained and its cross-validated error, from the profile file."""
+    parts = []
+    for profile in default_profiles().values():
+        if profile.status == "validated":
+            how = f"{profile.fit_rows:,} rows from {profile.sources:,} sources, cross-validated median error "
+            how += f"{_percent(profile.cv_median_abs_error)}"
+        elif profile.status.startswith("fitted"):
+            how = f"fitted on {profile.fit_rows:,} rows of one source, not validated"
+        else:
+            how = "no rows yet: the pooled fit stands in, labelled so"
+        parts.append(f"{profile.key} ({how})")
+    return "; ".join(parts)
 
 
 def assumptions_block(name: str, assumptions: list[Assumption]) -> str:

@@ -157,8 +157,10 @@ def test_rows_without_an_estimate_are_listed_with_the_reason_never_dropped():
     listed = {n.measurement.id for n in evaluation.not_estimated}
     assert estimated | listed == {r.id for r in ROWS} and not estimated & listed
     reasons = {n.measurement.id: n.reason for n in evaluation.not_estimated}
-    assert reasons["trt05-h100-l2-7b-tp1-ttft-128"] == "no estimate of time to first token yet"
-    assert reasons["dsr1-h200-vllm-c4-out"] == "no estimate of aggregate decode throughput yet"
+    # time to first token and aggregate throughput are estimated since the engine profiles (issue 12);
+    # a first token under load waits in a queue, which is not modelled, and says so
+    assert {"trt05-h100-l2-7b-tp1-ttft-128", "dsr1-h200-vllm-c4-out"} <= estimated
+    assert "queueing" in reasons["dsr1-h200-vllm-c4-ttft"]
     assert reasons["ix870-dsr1-h200-sglang-c8-tpot"] == MODEL_NOT_IN_CATALOG  # DeepSeek-R1-0528
     assert "mlx-4bit" in reasons["mlx1029-m3max-l33-70b-4bit-pp260"]  # a format the calculator lacks
 
@@ -178,6 +180,9 @@ def test_a_train_step_row_and_an_unknown_model_load_and_are_listed():
 def test_a_decode_given_as_time_per_token_is_estimated_as_time_per_token():
     # the same run as tokens/s and as ms/token: the two estimates multiply to 1000 (ms in a second)
     tokens = next(r for r in ROWS if r.id == "dsr1-h200-vllm-c4-tpot")
+    # both edited, so both are estimated with the shipped profile (the file's own row gets its
+    # cross-validated figure, fitted without its source)
+    as_time = dataclasses.replace(tokens, measured=tokens.measured + 1)
     as_speed = dataclasses.replace(tokens, unit="tokens/s", measured=1.0)
-    (time_per_token, speed) = (c.predicted for c in evaluate([tokens, as_speed]).comparisons)
+    (time_per_token, speed) = (c.predicted for c in evaluate([as_time, as_speed]).comparisons)
     assert time_per_token * speed == pytest.approx(1000.0)

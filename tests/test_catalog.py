@@ -109,13 +109,36 @@ def test_unknown_class_is_rejected(tmp_path):
         load_gpus(path)
 
 
-def test_missing_source_is_rejected(tmp_path):
+def _first_gpu_row_with(tmp_path, **cells) -> Path:
+    """data/gpus.csv cut to its first row, with ``cells`` replaced."""
     path = tmp_path / "gpus.csv"
-    lines = (DATA_DIR / "gpus.csv").read_text().splitlines()
-    header, first = lines[0], lines[1]
-    path.write_text(header + "\n" + first[: first.rindex(",")] + ",\n")
+    with (DATA_DIR / "gpus.csv").open(newline="") as handle:
+        reader = csv.DictReader(handle)
+        first = {**next(reader), **cells}
+        with path.open("w", newline="") as out:
+            writer = csv.DictWriter(out, fieldnames=reader.fieldnames)
+            writer.writeheader()
+            writer.writerow(first)
+    return path
+
+
+def test_missing_source_is_rejected(tmp_path):
     with pytest.raises(CatalogError, match=r"row 2, column source: expected text"):
-        load_gpus(path)
+        load_gpus(_first_gpu_row_with(tmp_path, source=""))
+
+
+def test_an_interconnect_needs_its_bandwidth_and_source(tmp_path):
+    with pytest.raises(CatalogError, match=r"row 2, column interconnect: a link needs its bandwidth and a source"):
+        load_gpus(_first_gpu_row_with(tmp_path, interconnect_gbs=""))
+    with pytest.raises(CatalogError, match=r"row 2, column interconnect: expected one of"):
+        load_gpus(_first_gpu_row_with(tmp_path, interconnect="pcie9"))
+
+
+def test_every_card_but_apple_has_its_link():
+    # one Mac per deployment: Apple rows have no link; every other card says how it joins others
+    for gpu in load_gpus():
+        assert bool(gpu.interconnect) != gpu.is_apple, gpu.name
+        assert not gpu.interconnect or (gpu.interconnect_gbs and gpu.interconnect_source), gpu.name
 
 
 def test_duplicate_model_id_is_rejected(tmp_path):

@@ -1,0 +1,414 @@
+"""Fitting each engine's constants on the speed rows of ``data/measurements.csv``.
+
+For every row the engine-independent parts of its step time come from ``llm_calc.hardware``
+(``decode_cost`` / ``prefill_cost``: bytes per card at full bandwidth, FLOPs per card at full
+peak, interconnect time); an engine's bandwidth efficiency ``e``, step overhead ``o`` and prefill
+MFU ``m`` then give ``passes x max(memory / e, compute / m) + steps x o + communication``.
+
+* ``e`` and ``o`` are fitted together on the decode, aggregate-decode and time-to-first-token rows
+  of the engine, ``m`` on its prefill rows: a grid search minimising the sum of squared log errors
+  (a row 20 % fast weighs as much as one 20 % slow), refined around the best point. Where the rows
+  cannot tell a fixed overhead from a lower efficiency (fewer than ``MIN_ROWS_FOR_OVERHEAD`` rows,
+  or their memory times span less than ``MIN_SPREAD_FOR_OVERHEAD``), ``o`` is held at 0 and the
+  note says so. An engine without prefill rows keeps ``llm_calc.hardware.PREFILL_MFU``.
+* Leave-one-source-out cross-validation: each source's rows are predicted by a fit on the other
+  sources' rows of the same engine; the median absolute error of those predictions is the
+  engine's published error. An engine whose rows all come from one source is "fitted, not
+  validated"; one without rows takes the pooled fit of every engine's rows ("not fitted").
+
+Rows are read by the field names of the measurements schema (issue 12: ``engine``, ``backend``,
+``gpu_count``, ``parallelism``, ``concurrency``, ``prompt_tokens``, ``output_tokens``,
+``context_tokens``); rows of the earlier schema (``batch``, engine as free text) are read too.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import math
+import statistics
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from llm_calc.catalog import DATA_DIR, find_gpu, find_model
+from llm_calc.engines import ENGINES, PROFILE_KEYS, EngineProfile
+from llm_calc.hardware import PREFILL_MFU, StepCost, _workload, decode_cost, prefill_cost
+from llm_calc.memory import InferenceSettings, inference_memory
+
+SPEED_KINDS = ("decode", "aggregate_decode", "prefill", "ttft")
+"""Kinds of measurement row the fit uses: tokens/s per sequence, tokens/s of all sequences,
+prompt tokens/s, seconds to the first token."""
+
+PARALLELISM_MODES = {"none": "tp", "": "tp", "tp": "tp", "ep": "tp", "tp+ep": "tp", "pp": "pp", "layer-split": "pp"}
+"""Measured parallelism -> the mode ``llm_calc.hardware`` models. Expert parallelism is costed as
+tensor parallelism (see ``llm_calc.hardware``: the same bytes per card under uniform routing, its
+all-to-all dispatch and combine charged as the two collectives per layer); llama.cpp's row split
+is not modelled, so such rows are left out of the fit (and say so)."""
+
+MIN_ROWS_FOR_OVERHEAD = 3
+"""Fewest rows from which an overhead is fitted beside the efficiency."""
+MIN_SPREAD_FOR_OVERHEAD = 1.5
+"""Ratio of the slowest to the fastest row's memory time below which an overhead cannot be told
+from a lower efficiency."""
+
+EFFICIENCY_GRID = tuple(round(0.05 + 0.01 * i, 2) for i in range(96))
+"""Efficiencies and MFUs tried: 0.05 to 1.00 by 0.01, then refined to 0.001."""
+OVERHEAD_GRID = (0.0, *(1e-7 * (1e5 ** (i / 40)) for i in range(41)))
+"""Layer overheads tried: 0 and 0.1 us to 10 ms on a log scale. [s]"""
+
+
+@dataclass(frozen=True)
+class SpeedRow:
+    """A speed measurement, with the fields the fit needs."""
+
+    id: str
+    kind: str
+    hf_id: str
+    precision: str
+    engine: str
+    backend: str
+    gpu: str
+    gpu_count: int
+    parallelism: str
+    concurrency: int
+    prompt_tokens: int
+    output_tokens: int
+    context_tokens: int
+    measured: float
+    unit: str
+    source: str
+
+    @property
+    def profile_key(self) -> str | None:
+        """The ``PROFILE_KEYS`` entry this row measures, or ``None`` for an engine without one."""
+        if self.engine == "llama.cpp":
+            if self.backend == "metal" or (not self.backend and find_gpu(self.gpu).is_apple):
+                return "llama.cpp/metal"
+            if self.backend == "cpu":
+                return "llama.cpp/cpu"
+            return "llama.cpp/cuda" if self.backend in ("", "cuda", "rocm") else None
+        return self.engine if self.engine in PROFILE_KEYS else None
+
+    @property
+    def kv_depth_tokens(self) -> int:
+        """KV-cache depth of the decode steps measured: the context before them plus the prompt,
+        plus half the output (the cache grows through the run). [tokens]"""
+        return self.context_tokens + self.prompt_tokens + self.output_tokens // 2
+
+
+def _int(record: Any, name: str, default: int) -> int:
+    value = getattr(record, name, None) if not isinstance(record, dict) else record.get(name)
+    if value in (None, ""):
+        return default
+    return int(value)
+
+
+def _get(record: Any, name: str, default: Any = "") -> Any:
+    value = record.get(name) if isinstance(record, dict) else getattr(record, name, None)
+    return default if value is None else value
+
+
+def _old_engine(text: str, gpu: str) -> tuple[str, str]:
+    """Engine and backend of an earlier-schema row, whose engine column is free text."""
+    lowered = text.lower()
+    if not (lowered.startswith("llama.cpp") or "llama-bench" in lowered):
+        return text, ""
+    for marker, backend in (("metal", "metal"), ("cuda", "cuda"), ("hip", "rocm"), ("vulkan", "vulkan")):
+        if marker in lowered:
+            return "llama.cpp", backend
+    return "llama.cpp", "metal" if gpu and find_gpu(gpu).is_apple else "cuda"
+
+
+def speed_row(record: Any) -> SpeedRow:
+    """A ``SpeedRow`` from a measurement (a dict of CSV cells or an object with the same names)."""
+    kind = str(_get(record, "kind"))
+    gpu = str(_get(record, "gpu")).strip()
+    old_schema = _get(record, "concurrency", None) is None and _get(record, "batch", None) is not None
+    if old_schema:  # context_tokens was the KV depth of a decode row and the prompt of a prefill row
+        engine, backend = _old_engine(str(_get(record, "engine")), gpu)
+        depth = _int(record, "context_tokens", 0)
+        prompt, context = (depth, 0) if kind == "prefill" else (0, depth)
+        concurrency, cards, parallelism, output = _int(record, "batch", 1), 1, "none", 0
+    else:
+        engine, backend = str(_get(record, "engine")).strip(), str(_get(record, "backend")).strip()
+        prompt, context = _int(record, "prompt_tokens", 0), _int(record, "context_tokens", 0)
+        concurrency, cards = _int(record, "concurrency", 1), _int(record, "gpu_count", 1)
+        parallelism, output = str(_get(record, "parallelism", "none")).strip(), _int(record, "output_tokens", 0)
+    return SpeedRow(
+        id=str(_get(record, "id")),
+        kind=kind,
+        hf_id=str(_get(record, "hf_id")),
+        precision=str(_get(record, "precision")),
+        engine=engine,
+        backend=backend,
+        gpu=gpu,
+        gpu_count=cards,
+        parallelism=parallelism,
+        concurrency=max(1, concurrency),
+        prompt_tokens=prompt,
+        output_tokens=output,
+        context_tokens=context,
+        measured=float(_get(record, "measured")),
+        unit=str(_get(record, "unit")),
+        source=str(_get(record, "source")),
+    )
+
+
+def load_speed_rows(path: Path | str = DATA_DIR / "measurements.csv") -> tuple[SpeedRow, ...]:
+    """The speed rows of a measurements file (either schema)."""
+    with Path(path).open(newline="", encoding="utf-8") as handle:
+        return tuple(speed_row(record) for record in csv.DictReader(handle) if record["kind"] in SPEED_KINDS)
+
+
+UNIT_SCALES = {"tokens/s": 1.0, "tokens/s/GPU": 1.0, "ms/token": 1e-3, "ms": 1e-3, "s": 1.0}
+"""Speed units of the measurements schema: a rate, a rate per card, or a time in seconds or ms."""
+
+
+@dataclass(frozen=True)
+class RowCost:
+    """A row's engine-independent step costs and how its measured figure follows from them.
+
+    A run of ``concurrency`` requests of ``prompt_tokens`` in and ``output_tokens`` out lasts, per
+    request, ``output x decode step + concurrency x prefill of one prompt``: its own prefill and,
+    with continuous batching, one of every other slot's while it decodes (a static batch prefills
+    all its prompts once: the same sum). Aggregate rows divide all output tokens by that time
+    (``tokens/s/GPU`` also by the cards); a per-sequence decode row under load is that time less
+    its own prefill, per output token. Rows without a prompt are pure decode steps (llama-bench tg).
+    """
+
+    row: SpeedRow
+    decode: StepCost | None
+    prefill: StepCost | None
+
+    def predict(self, efficiency: float, mfu: float, overhead_seconds: float) -> float:
+        """The row's figure, in its unit, for an engine with these constants."""
+        row = self.row
+        step = self.decode.seconds(efficiency, mfu, overhead_seconds) if self.decode else 0.0
+        prefill = self.prefill.seconds(efficiency, mfu, overhead_seconds) if self.prefill else 0.0
+        scale = UNIT_SCALES[row.unit]
+        if row.kind == "prefill":
+            return row.concurrency * row.prompt_tokens / prefill
+        if row.kind == "ttft":
+            return (prefill + step) / scale
+        if row.prompt_tokens and row.output_tokens:
+            life = row.output_tokens * step + row.concurrency * prefill
+            per_token = (life - prefill) / row.output_tokens
+        else:
+            life, per_token = step * max(1, row.output_tokens), step
+        if row.kind == "aggregate_decode":
+            rate = row.concurrency * max(1, row.output_tokens) / life
+            return rate / row.gpu_count if row.unit == "tokens/s/GPU" else rate
+        return per_token / scale if row.unit == "ms/token" else 1 / per_token
+
+
+def row_cost(row: SpeedRow) -> RowCost:
+    """Compute a row's costs. Raises ``ValueError`` for a row the model cannot describe."""
+    if row.kind not in SPEED_KINDS:
+        raise ValueError(f"{row.id}: kind {row.kind!r} is not a speed")
+    if row.unit not in UNIT_SCALES:
+        raise ValueError(f"{row.id}: unit {row.unit!r} is not a speed unit")
+    if row.parallelism not in PARALLELISM_MODES:
+        raise ValueError(f"{row.id}: parallelism {row.parallelism!r} is not modelled")
+    if row.kind in ("prefill", "ttft") and row.prompt_tokens < 1:
+        raise ValueError(f"{row.id}: a {row.kind} row needs its prompt_tokens")
+    if row.kind == "ttft" and row.concurrency > 1:
+        raise ValueError(f"{row.id}: time to first token under load includes queueing, which is not modelled")
+    parallel = PARALLELISM_MODES[row.parallelism]
+    spec = find_model(row.hf_id).spec
+    gpu = find_gpu(row.gpu)
+    decoding = row.kind in ("decode", "aggregate_decode")
+    depth = row.kv_depth_tokens if decoding else row.context_tokens + row.prompt_tokens
+    settings = InferenceSettings(weight_format=row.precision, context_tokens=max(1, depth), batch=row.concurrency)
+    work = _workload(spec, settings, inference_memory(spec, settings))
+    decode = decode_cost(work, gpu, row.gpu_count, parallel) if row.kind != "prefill" else None
+    prefill = None
+    if row.prompt_tokens and (row.kind != "decode" or row.output_tokens):
+        prefill = prefill_cost(work, gpu, row.gpu_count, parallel, row.prompt_tokens)
+    return RowCost(row, decode, prefill)
+
+
+def usable_costs(rows: Iterable[SpeedRow]) -> tuple[list[RowCost], list[tuple[SpeedRow, str]]]:
+    """The rows the fit can use, and the others with the reason they are left out."""
+    costs, skipped = [], []
+    for row in rows:
+        if row.engine not in ENGINES:
+            continue  # llama-quantize, hf-guide, paper: not engines whose speed we model
+        if row.profile_key is None:
+            skipped.append((row, f"no profile for {row.engine} with backend {row.backend!r}"))
+            continue
+        try:
+            costs.append(row_cost(row))
+        except ValueError as error:
+            skipped.append((row, str(error)))
+    return costs, skipped
+
+
+def _loss(costs: list[RowCost], efficiency: float, mfu: float, overhead: float) -> float:
+    return sum(math.log(c.predict(efficiency, mfu, overhead) / c.row.measured) ** 2 for c in costs)
+
+
+@dataclass(frozen=True)
+class Fit:
+    """Fitted constants and what they rest on."""
+
+    bandwidth_efficiency: float
+    layer_overhead_seconds: float
+    prefill_mfu: float
+    decode_rows: int
+    prefill_rows: int
+    note: str
+
+
+def _fit_decode(costs: list[RowCost], mfu: float) -> tuple[float, float, str]:
+    memory_times = [c.decode.memory_seconds for c in costs if c.decode]
+    identifiable = len(costs) >= MIN_ROWS_FOR_OVERHEAD and max(memory_times) >= MIN_SPREAD_FOR_OVERHEAD * min(
+        memory_times
+    )
+    overheads = OVERHEAD_GRID if identifiable else (0.0,)
+    best = min((_loss(costs, e, mfu, o), e, o) for e in EFFICIENCY_GRID for o in overheads)
+    _, eff, overhead = best
+    index = overheads.index(overhead)
+    near = overheads[max(0, index - 1) : index + 2]
+    fine_overheads = sorted({a + (b - a) * k / 10 for a, b in itertools.pairwise(near) for k in range(11)})
+    fine_effs = [round(eff + 0.001 * k, 3) for k in range(-10, 11) if 0.01 <= eff + 0.001 * k <= 1]
+    _, eff, overhead = min((_loss(costs, e, mfu, o), e, o) for e in fine_effs for o in fine_overheads or [overhead])
+    note = "" if identifiable else "overhead not identifiable from these rows: held at 0"
+    return eff, overhead, note
+
+
+def _fit_mfu(costs: list[RowCost], efficiency: float, overhead: float) -> float:
+    _, mfu = min((_loss(costs, efficiency, m, overhead), m) for m in EFFICIENCY_GRID)
+    fine = [round(mfu + 0.001 * k, 3) for k in range(-10, 11) if 0.01 <= mfu + 0.001 * k <= 1]
+    return min((_loss(costs, efficiency, m, overhead), m) for m in fine)[1]
+
+
+def fit(costs: list[RowCost]) -> Fit | None:
+    """Fit efficiency and overhead on the decode-type rows and MFU on the prefill rows of
+    ``costs``; ``None`` without decode-type rows."""
+    decode = [c for c in costs if c.row.kind != "prefill"]
+    prefill = [c for c in costs if c.row.kind == "prefill"]
+    if not decode:
+        return None
+    mfu = PREFILL_MFU
+    eff, overhead, note = _fit_decode(decode, mfu)
+    if prefill:  # MFU matters to decode only at large batches: one more round settles it
+        mfu = _fit_mfu(prefill, eff, overhead)
+        eff, overhead, note = _fit_decode(decode, mfu)
+    elif not note:
+        note = f"no prefill rows: MFU {PREFILL_MFU} (llm_calc.hardware.PREFILL_MFU)"
+    else:
+        note += f"; no prefill rows: MFU {PREFILL_MFU} (llm_calc.hardware.PREFILL_MFU)"
+    return Fit(eff, overhead, mfu, len(decode), len(prefill), note)
+
+
+def _relative_error(cost: RowCost, result: Fit) -> float:
+    predicted = cost.predict(result.bandwidth_efficiency, result.prefill_mfu, result.layer_overhead_seconds)
+    return predicted / cost.row.measured - 1
+
+
+def held_out_errors(costs: list[RowCost]) -> dict[str, float]:
+    """Leave-one-source-out: each row's signed error from a fit on the other sources' rows of the
+    same profile (decode-type rows only; empty with a single source)."""
+    errors: dict[str, float] = {}
+    for source in {c.row.source for c in costs}:
+        training = [c for c in costs if c.row.source != source]
+        result = fit(training)
+        if result is None:
+            continue
+        for cost in costs:
+            if cost.row.source == source and cost.row.kind != "prefill":
+                errors[cost.row.id] = _relative_error(cost, result)
+    return errors
+
+
+def fit_profiles(rows: Iterable[SpeedRow]) -> tuple[list[dict[str, Any]], list[tuple[SpeedRow, str]]]:
+    """Every profile of ``PROFILE_KEYS`` as a row of ``data/engine_profiles.csv``, and the rows
+    left out with their reasons."""
+    costs, skipped = usable_costs(rows)
+    pooled = fit(costs)
+    table = []
+    for key in PROFILE_KEYS:
+        mine = [c for c in costs if c.row.profile_key == key]
+        result = fit(mine)
+        sources = sorted({c.row.source for c in mine})
+        if result is None:
+            if pooled is None:
+                raise ValueError("no speed rows to fit any engine on")
+            table.append(_profile_row(key, pooled, "not fitted", 0, 0, None, 0, "pooled fit of every engine's rows"))
+            continue
+        errors = held_out_errors(mine) if len(sources) > 1 else {}
+        cv = statistics.median(abs(e) for e in errors.values()) if errors else None
+        status = "validated" if cv is not None else "fitted, not validated"
+        table.append(_profile_row(key, result, status, len(mine), len(sources), cv, len(errors), " ".join(sources)))
+    return table, skipped
+
+
+def _profile_row(
+    key: str, result: Fit, status: str, rows: int, sources: int, cv: float | None, cv_rows: int, source: str
+) -> dict[str, Any]:
+    note = result.note if status != "not fitted" else f"no rows of its own; {result.note}".rstrip("; ")
+    return {
+        "profile": key,
+        "bandwidth_efficiency": f"{result.bandwidth_efficiency:.3f}",
+        "layer_overhead_seconds": f"{result.layer_overhead_seconds:.7f}",
+        "prefill_mfu": f"{result.prefill_mfu:.3f}",
+        "status": status,
+        "fit_rows": rows,
+        "sources": sources,
+        "cv_median_abs_error": "" if cv is None else f"{cv:.4f}",
+        "source": source,
+        "cv_rows": cv_rows,
+        "note": note,
+    }
+
+
+def profile_from_fit(key: str, result: Fit, status: str = "fitted, not validated") -> EngineProfile:
+    """An ``EngineProfile`` from a fit (tests and cross-validation use it)."""
+    return EngineProfile(
+        key=key,
+        bandwidth_efficiency=result.bandwidth_efficiency,
+        layer_overhead_seconds=result.layer_overhead_seconds,
+        prefill_mfu=result.prefill_mfu,
+        status=status,
+        fit_rows=result.decode_rows + result.prefill_rows,
+        sources=0,
+        cv_median_abs_error=None,
+        source="fit",
+    )
+
+
+def cross_validated_predictions(rows: Iterable[SpeedRow]) -> dict[str, float]:
+    """Each usable row's estimate from constants fitted without its source: on the other sources'
+    rows of its engine, or, where its engine has no other source, on every other source's rows
+    (the pooled fit). What the Accuracy page and the per-row baseline score, so that no row is
+    judged by constants fitted on itself."""
+    costs, _ = usable_costs(rows)
+    predictions: dict[str, float] = {}
+    for key in PROFILE_KEYS:
+        mine = [c for c in costs if c.row.profile_key == key]
+        for source in sorted({c.row.source for c in mine}):
+            result = fit([c for c in mine if c.row.source != source])
+            if result is None:
+                result = fit([c for c in costs if c.row.source != source])
+            if result is None:
+                continue
+            for cost in mine:
+                if cost.row.source == source:
+                    predictions[cost.row.id] = cost.predict(
+                        result.bandwidth_efficiency, result.prefill_mfu, result.layer_overhead_seconds
+                    )
+    return predictions
+
+
+@cache
+def default_cross_validated_predictions() -> dict[str, float]:
+    """``cross_validated_predictions`` of the shipped measurements, computed once per process."""
+    return cross_validated_predictions(load_speed_rows())
+
+
+def predict_row(row: SpeedRow, profile: EngineProfile) -> float:
+    """Our estimate of a speed row, in its unit, with an engine profile."""
+    return row_cost(row).predict(profile.bandwidth_efficiency, profile.prefill_mfu, profile.layer_overhead_seconds)

@@ -1,0 +1,362 @@
+"""Inference engines: which one runs a weight format on a card, and how fast its steps are.
+
+An engine profile holds what the step-time model of ``llm_calc.hardware`` needs from the engine:
+
+* **bandwidth efficiency** — the fraction of datasheet memory bandwidth its decode kernels reach;
+* **layer overhead** — a fixed time every layer of every forward step pays whatever its size
+  (kernel launches and their gaps, Python and scheduler work spread over the layers): the latency
+  floor that dominates small models and eager ``generate``. Per layer rather than per step because
+  launches scale with the layers: on the llama.cpp rows (32- and 80-layer models) the
+  leave-one-source-out error fell from 7.7 % to 5.1 % (CUDA) and from 12.3 % to 11.1 % (Metal). [s]
+* **prefill MFU** — the fraction of dense tensor TFLOPS its prompt processing reaches;
+* **memory behaviour** — how much of the card it takes: vLLM reserves
+  ``gpu_memory_utilization`` of the card and fills what the weights leave with KV blocks, SGLang
+  does the same with ``mem_fraction_static``, TensorRT-LLM gives the KV cache
+  ``free_gpu_memory_fraction`` of the memory left after the weights; llama.cpp, MLX and
+  transformers allocate the context they are given.
+
+The three speed figures are fitted on ``data/measurements.csv`` by ``llm_calc.engine_fit``
+(``scripts/fit_engines.py`` writes ``data/engine_profiles.csv``, each with its row count, its
+sources and its leave-one-source-out error). This module reads that file; it never holds a
+speed constant itself.
+
+Which engine runs what is a table (``ENGINE_FORMATS``, ``ENGINE_VENDORS``): an impossible pair
+is refused with a message naming what does run it, and without an engine ``pick_engine`` names
+the one a user would most likely run.
+
+References
+----------
+.. [1] vLLM docs, "Engine Arguments": ``--gpu-memory-utilization`` (default 0.9), quantization
+       methods awq, gptq, fp8, bitsandbytes. https://docs.vllm.ai/en/v0.8.5/serving/engine_args.html
+.. [2] SGLang ``server_args.py``: ``mem_fraction_static`` defaults to 0.88 on one card (0.87 at
+       TP 2, 0.85 at TP 4, 0.81 at TP 8).
+       https://github.com/sgl-project/sglang/blob/main/python/sglang/srt/server_args.py
+.. [3] TensorRT-LLM docs, "How to Change KV Cache Behavior": ``free_gpu_memory_fraction``
+       defaults to 0.9 of the memory free after the weights.
+       https://nvidia.github.io/TensorRT-LLM/examples/kvcacheconfig.html
+.. [4] llama.cpp README, "Supported backends" (CUDA, HIP for AMD built from the CUDA sources,
+       Metal, CPU) and GGUF quantization types. https://github.com/ggml-org/llama.cpp
+.. [5] MLX: "an array framework for machine learning on Apple silicon".
+       https://github.com/ml-explore/mlx
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from llm_calc.catalog import DATA_DIR, CatalogError, Gpu, _read_rows, _text
+from llm_calc.precision import AS_SHIPPED, weight_format
+from llm_calc.quantization import StoragePlan
+
+ENGINES = ("llama.cpp", "mlx", "vllm", "sglang", "tensorrt-llm", "transformers", "transformers-compiled")
+"""Engine names, as the CLI, the app and ``data/measurements.csv`` spell them: ``transformers`` is
+Hugging Face ``generate`` in eager mode, ``transformers-compiled`` the same with a static KV cache
+and ``torch.compile``."""
+
+LLAMA_CPP_BACKENDS = ("cuda", "metal", "cpu")
+"""llama.cpp's backends with a profile of their own; AMD cards run the CUDA sources built with HIP
+(``rocm``), so they share the ``cuda`` profile [4]."""
+
+PROFILE_KEYS = (
+    "llama.cpp/cuda",
+    "llama.cpp/metal",
+    "llama.cpp/cpu",
+    "mlx",
+    "vllm",
+    "sglang",
+    "tensorrt-llm",
+    "transformers",
+    "transformers-compiled",
+)
+"""One profile per engine, and per backend for llama.cpp."""
+
+FORMAT_FAMILIES = ("16-bit", "fp32", "gguf", "fp8", "int8", "int4", "nf4", "mxfp4")
+"""What an engine must be able to read: 16-bit floats, fp32, GGUF block quants (q*_0, k-quants),
+fp8, 8-bit integers, GPTQ/AWQ int4, bitsandbytes NF4, MXFP4 (gpt-oss's experts)."""
+
+ENGINE_FORMATS: dict[str, tuple[str, ...]] = {
+    "llama.cpp": ("16-bit", "fp32", "gguf", "mxfp4"),
+    "mlx": ("16-bit", "fp32"),
+    "vllm": ("16-bit", "fp32", "fp8", "int8", "int4", "nf4", "mxfp4"),
+    "sglang": ("16-bit", "fp32", "fp8", "int4", "mxfp4"),
+    "tensorrt-llm": ("16-bit", "fp32", "fp8", "int8", "int4", "mxfp4"),
+    "transformers": ("16-bit", "fp32", "int8", "int4", "nf4", "mxfp4"),
+    "transformers-compiled": ("16-bit", "fp32"),
+}
+"""Weight-format families each engine loads [1]-[5]: GGUF is llama.cpp's own format (16-bit and
+fp32 GGUF files included); MLX converts safetensors to its own arrays; vLLM, SGLang and
+TensorRT-LLM load fp8, GPTQ/AWQ int4 and MXFP4 checkpoints; bitsandbytes int8/NF4 runs in
+transformers (and vLLM); a static-cache compiled decode is modelled for plain 16-bit weights only."""
+
+ENGINE_VENDORS: dict[str, tuple[str, ...]] = {
+    "llama.cpp": ("NVIDIA", "AMD", "Apple"),
+    "mlx": ("Apple",),
+    "vllm": ("NVIDIA", "AMD"),
+    "sglang": ("NVIDIA", "AMD"),
+    "tensorrt-llm": ("NVIDIA",),
+    "transformers": ("NVIDIA", "AMD", "Apple"),
+    "transformers-compiled": ("NVIDIA", "AMD"),
+}
+"""Card vendors each engine runs on: MLX only on Apple silicon, TensorRT-LLM only on NVIDIA,
+vLLM and SGLang on CUDA and ROCm (not on Apple GPUs), transformers on CUDA, ROCm and Apple's MPS.
+A user's own card (vendor ``Custom``) is taken as a CUDA or ROCm card unless its class is Apple."""
+
+VLLM_GPU_MEMORY_UTILIZATION = 0.9
+"""Share of the card vLLM takes for weights, activations and KV blocks (its default) [1]."""
+
+SGLANG_MEM_FRACTION_STATIC = 0.88
+"""Share of the card SGLang takes for weights and the KV pool on one card (its default) [2]."""
+
+TENSORRT_LLM_FREE_MEMORY_FRACTION = 0.9
+"""Share of the memory left after the weights that TensorRT-LLM gives the KV cache [3]."""
+
+CARD_FRACTION = {"vllm": VLLM_GPU_MEMORY_UTILIZATION, "sglang": SGLANG_MEM_FRACTION_STATIC}
+"""Engines that reserve a fixed share of the card, whatever the model."""
+FREE_FRACTION = {"tensorrt-llm": TENSORRT_LLM_FREE_MEMORY_FRACTION}
+"""Engines whose KV cache takes a share of what the weights leave free."""
+
+PROFILES_PATH = DATA_DIR / "engine_profiles.csv"
+"""The fitted profiles, written by ``scripts/fit_engines.py``."""
+
+PROFILE_STATUSES = ("validated", "fitted, not validated", "not fitted")
+"""``validated``: fitted on rows of two or more sources, with a leave-one-source-out error;
+``fitted, not validated``: all its rows come from one source; ``not fitted``: no rows of its own,
+so the pooled fit of every engine's rows stands in (said on the page and in the JSON)."""
+
+
+@dataclass(frozen=True)
+class EngineProfile:
+    """One engine's constants, as fitted (see the module docstring)."""
+
+    key: str
+    """A name of ``PROFILE_KEYS``."""
+    bandwidth_efficiency: float
+    """Fraction of datasheet memory bandwidth a decode step reaches. [1]"""
+    layer_overhead_seconds: float
+    """Fixed time added to every layer of every forward step. [s]"""
+    prefill_mfu: float
+    """Fraction of dense tensor TFLOPS prompt processing reaches. [1]"""
+    status: str
+    """One of ``PROFILE_STATUSES``."""
+    fit_rows: int
+    """Speed rows of this engine the figures were fitted on."""
+    sources: int
+    """Distinct sources among those rows."""
+    cv_median_abs_error: float | None
+    """Median absolute error of the decode rows, each predicted by a fit that did not see its
+    source; ``None`` with fewer than two sources. [1]"""
+    source: str
+    """Where the figures come from: the rows' sources, or the pooled fit that stands in."""
+
+    @property
+    def engine(self) -> str:
+        """The engine name (``llama.cpp`` for every llama.cpp backend)."""
+        return self.key.partition("/")[0]
+
+    @property
+    def card_fraction(self) -> float:
+        """Share of the card's usable memory the engine takes (1 when it allocates what it is given)."""
+        return CARD_FRACTION.get(self.key, 1.0)
+
+    @property
+    def free_fraction(self) -> float:
+        """Share of the memory left after weights and buffers that the KV cache may take."""
+        return FREE_FRACTION.get(self.key, 1.0)
+
+
+def _fraction(value: str) -> float:
+    number = float(value)
+    if not 0.01 <= number <= 1:
+        raise ValueError(f"expected a fraction from 0.01 to 1, got {value!r}")
+    return number
+
+
+def _seconds(value: str) -> float:
+    number = float(value)
+    if not 0 <= number < 10:
+        raise ValueError(f"expected seconds from 0 to 10, got {value!r}")
+    return number
+
+
+def _count(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise ValueError(f"expected a count >= 0, got {value!r}")
+    return number
+
+
+def _optional_error(value: str) -> float | None:
+    return float(value) if value.strip() else None
+
+
+PROFILE_COLUMNS: dict[str, Callable[[str], Any]] = {
+    "profile": _text,
+    "bandwidth_efficiency": _fraction,
+    "layer_overhead_seconds": _seconds,
+    "prefill_mfu": _fraction,
+    "status": _text,
+    "fit_rows": _count,
+    "sources": _count,
+    "cv_median_abs_error": _optional_error,
+    "source": _text,
+}
+"""Columns of ``data/engine_profiles.csv`` (others, such as ``cv_rows`` and ``note``, are for readers)."""
+
+
+def load_profiles(path: Path | str = PROFILES_PATH) -> dict[str, EngineProfile]:
+    """Read the fitted profiles. Raises :class:`~llm_calc.catalog.CatalogError`."""
+    path = Path(path)
+    profiles: dict[str, EngineProfile] = {}
+    for number, row in _read_rows(path, PROFILE_COLUMNS):
+        where = f"{path.name} row {number}"
+        if row["profile"] not in PROFILE_KEYS:
+            raise CatalogError(f"{where}, column profile: expected one of {', '.join(PROFILE_KEYS)}")
+        if row["status"] not in PROFILE_STATUSES:
+            raise CatalogError(f"{where}, column status: expected one of {', '.join(PROFILE_STATUSES)}")
+        key = row.pop("profile")
+        profiles[key] = EngineProfile(key=key, **row)
+    missing = [k for k in PROFILE_KEYS if k not in profiles]
+    if missing:
+        raise CatalogError(f"{path.name}: no profile for {', '.join(missing)}; run scripts/fit_engines.py")
+    return profiles
+
+
+@cache
+def default_profiles() -> dict[str, EngineProfile]:
+    """The shipped profiles, read once per process."""
+    return load_profiles()
+
+
+def write_profiles(rows: list[dict[str, Any]], path: Path | str = PROFILES_PATH) -> None:
+    """Write profile rows (dicts with ``PROFILE_COLUMNS`` and the reader columns ``cv_rows``, ``note``)."""
+    columns = [*PROFILE_COLUMNS, "cv_rows", "note"]
+    with Path(path).open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns, lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({c: row.get(c, "") for c in columns})
+
+
+# --- which engine runs what ---------------------------------------------------------------------
+
+
+def format_family(weight_format_name: str, storage: StoragePlan | None = None) -> str:
+    """The ``FORMAT_FAMILIES`` entry of a precision, or of a checkpoint's storage as shipped.
+
+    Raises ``ValueError`` for a storage plan whose format no engine table covers.
+    """
+    if weight_format_name != AS_SHIPPED:
+        name = weight_format(weight_format_name).name
+        if name in ("bf16", "fp16"):
+            return "16-bit"
+        if name.startswith("q"):
+            return "gguf"
+        return name
+    if storage is None:
+        raise ValueError("precision 'auto' (as shipped) needs the checkpoint's storage plan")
+    label = storage.label.lower()
+    if "gguf" in label:
+        return "gguf"
+    if storage.fp8_compute:
+        return "fp8"
+    for marker, family in (("mxfp4", "mxfp4"), ("awq", "int4"), ("gptq", "int4"), ("int8", "int8"), ("nf4", "nf4")):
+        if marker in label:
+            return family
+    if "no quantization_config" in label:
+        return "fp32" if "32-bit" in label else "16-bit"
+    if "bitsandbytes" in label:
+        return "nf4"
+    raise ValueError(f"no engine table covers weights stored {storage.label!r}; choose --precision")
+
+
+def card_vendor(gpu: Gpu) -> str:
+    """The vendor an engine sees: a user's own card is CUDA/ROCm-like unless its class is Apple."""
+    if gpu.is_apple:
+        return "Apple"
+    return gpu.vendor if gpu.vendor in ("NVIDIA", "AMD") else "NVIDIA"
+
+
+def runs(engine: str, family: str, gpu: Gpu) -> bool:
+    """Whether ``engine`` loads weights of ``family`` on ``gpu``."""
+    check_engine_name(engine)
+    return family in ENGINE_FORMATS[engine] and card_vendor(gpu) in ENGINE_VENDORS[engine]
+
+
+def check_engine_name(engine: str) -> str:
+    """``engine`` if it is one of ``ENGINES``; else ``ValueError`` naming them."""
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
+    return engine
+
+
+def check_engine(engine: str, family: str, gpu: Gpu) -> None:
+    """Refuse an impossible engine, format and card with a message naming what does run it."""
+    check_engine_name(engine)
+    vendor = card_vendor(gpu)
+    if vendor not in ENGINE_VENDORS[engine]:
+        others = [e for e in ENGINES if vendor in ENGINE_VENDORS[e] and family in ENGINE_FORMATS[e]]
+        raise ValueError(
+            f"{engine} does not run on {vendor} cards ({gpu.name}); "
+            + (f"for {family} weights there use {', '.join(others)}" if others else f"nothing runs {family} there")
+        )
+    if family not in ENGINE_FORMATS[engine]:
+        others = [e for e in ENGINES if vendor in ENGINE_VENDORS[e] and family in ENGINE_FORMATS[e]]
+        raise ValueError(
+            f"{engine} does not load {family} weights; "
+            + (f"on {gpu.name} use {', '.join(others)}" if others else f"no engine runs {family} on {gpu.name}")
+        )
+
+
+LIKELY_ENGINE: dict[tuple[str, str], str] = {
+    ("Apple", "gguf"): "llama.cpp",
+    ("Apple", "16-bit"): "mlx",
+    ("Apple", "fp32"): "mlx",
+    ("Apple", "mxfp4"): "llama.cpp",
+    ("Apple", "int4"): "transformers",
+    ("Apple", "int8"): "transformers",
+    ("Apple", "nf4"): "transformers",
+}
+"""The engine most users run for a format on Apple silicon: GGUF files in llama.cpp (and the apps
+built on it), safetensors in MLX. Every other card: ``DEFAULT_SERVING_ENGINE`` where it loads the
+format, else the first engine of ``ENGINES`` that does (GGUF: llama.cpp; bitsandbytes: vLLM)."""
+
+DEFAULT_SERVING_ENGINE = "vllm"
+"""On NVIDIA and AMD cards, the engine picked for the formats it loads: the most used open
+serving engine."""
+
+
+def pick_engine(family: str, gpu: Gpu) -> str:
+    """The engine a user would most likely run for ``family`` weights on ``gpu``.
+
+    Raises ``ValueError`` when no engine runs them there (e.g. fp8 on Apple silicon).
+    """
+    vendor = card_vendor(gpu)
+    choice = LIKELY_ENGINE.get((vendor, family))
+    if choice is None:
+        choice = DEFAULT_SERVING_ENGINE if family in ENGINE_FORMATS[DEFAULT_SERVING_ENGINE] else ""
+    if choice and vendor in ENGINE_VENDORS[choice] and family in ENGINE_FORMATS[choice]:
+        return choice
+    for engine in ENGINES:
+        if vendor in ENGINE_VENDORS[engine] and family in ENGINE_FORMATS[engine]:
+            return engine
+    raise ValueError(f"no engine runs {family} weights on {vendor} cards ({gpu.name})")
+
+
+def backend_for(engine: str, gpu: Gpu) -> str:
+    """The profile key of ``engine`` on ``gpu``: llama.cpp's Metal build on Apple, else its CUDA
+    (HIP) build; other engines have one profile."""
+    check_engine_name(engine)
+    if engine != "llama.cpp":
+        return engine
+    return "llama.cpp/metal" if gpu.is_apple else "llama.cpp/cuda"
+
+
+def profile_for(engine: str, gpu: Gpu, profiles: dict[str, EngineProfile] | None = None) -> EngineProfile:
+    """The fitted profile of ``engine`` on ``gpu``."""
+    profiles = default_profiles() if profiles is None else profiles
+    return profiles[backend_for(engine, gpu)]
