@@ -22,6 +22,7 @@ from llm_calc.catalog import (
     load_models,
 )
 from llm_calc.hf_config import ConfigError, checkpoint_from_config, parse_config_text
+from llm_calc.quantization import storage_plan
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG_DIR = DATA_DIR / "hf_configs"
@@ -172,6 +173,22 @@ def test_current_families_have_their_rows():
         assert families[family] >= rows, family
 
 
+MTP_INCLUDED = "includes the multi-token-prediction layer"
+"""A ``params_convention`` whose published total is the Hub's safetensors total, which counts the
+multi-token-prediction layer the checkpoint stores beside the main model (DeepSeek-V3's README: 'The
+total size of DeepSeek-V3 models on Hugging Face is 685B, which includes 671B of the Main Model weights
+and 14B of the Multi-Token Prediction (MTP) Module weights')."""
+
+
+def _mtp_params(hf_id: str) -> int:
+    """Parameters of the MTP layers the model's stored config declares (``storage_plan``'s MTP rows)."""
+    manifest = csv.DictReader((CONFIG_DIR / "manifest.csv").open(newline="", encoding="utf-8"))
+    entry = next(e for e in manifest if e["hf_id"] == hf_id)
+    text = (CONFIG_DIR / entry["config_file"]).read_text(encoding="utf-8")
+    spec = parse_config_text(text, name=entry["config_file"])
+    return storage_plan(spec, checkpoint_from_config(json.loads(text), entry["config_file"])).mtp_params
+
+
 @pytest.mark.parametrize("model", default_models(), ids=[m.hf_id for m in default_models()])
 def test_total_count_agrees_with_the_published_figure_to_its_stated_precision(model):
     """Vendors round or truncate to the precision the row's params_convention states: our count
@@ -180,6 +197,8 @@ def test_total_count_agrees_with_the_published_figure_to_its_stated_precision(mo
     counted = count_parameters(model.spec).total
     if model.published_counts_tied_output:  # the source counts the tied output matrix twice
         counted += model.spec.vocab_size * model.spec.hidden_size
+    if MTP_INCLUDED in model.params_convention:  # the Hub's safetensors total: the MTP layer too
+        counted += _mtp_params(model.hf_id)
     if model.params_precision == 0:
         assert counted == model.params_published
     else:
@@ -195,6 +214,19 @@ def test_active_count_agrees_with_the_published_figure_by_its_convention(model):
         active -= model.spec.vocab_size * model.spec.hidden_size
     assert model.active_precision is not None
     assert abs(active - model.active_params_published) <= max(model.active_precision - 1, 0)
+
+
+def test_deepseek_v32_hub_total_holds_only_with_its_mtp_layer():
+    """The Hub page's "685B params" for DeepSeek-V3.2 counts the stored safetensors: the main model
+    (671.88B, the meta-device count in data/hf_configs/manifest.csv) is 13B short of it; with the MTP
+    layer (one more MoE decoder layer, about 11.5B as for DeepSeek-V3, plus its own copies of the
+    129,280 x 7,168 embedding and head, 2 x 0.93B) it agrees to the page's 1B."""
+    model = find_model("deepseek-ai/DeepSeek-V3.2")
+    assert MTP_INCLUDED in model.params_convention
+    main = count_parameters(model.spec).total
+    assert main == 671_877_929_216  # meta-device count of the config (scripts/meta_param_counts.py)
+    assert 685_000_000_000 - main > 10_000_000_000
+    assert abs(main + _mtp_params(model.hf_id) - 685_000_000_000) < 1_000_000_000
 
 
 def test_gpt_oss_active_counts_only_hold_without_the_input_embedding():
