@@ -229,6 +229,16 @@ def test_deepseek_v32_hub_total_holds_only_with_its_mtp_layer():
     assert abs(main + _mtp_params(model.hf_id) - 685_000_000_000) < 1_000_000_000
 
 
+def test_qwen35_moe_active_counts_round_to_the_card_only_with_the_input_embedding():
+    """Qwen's MoE cards count the input embedding in "activated": Qwen3.5-122B-A10B's "10B activated"
+    is 9.77B with the 248,320 x 3,072 embedding (0.76B) and 9.01B, stated as 9B, without it."""
+    model = find_model("Qwen/Qwen3.5-122B-A10B")
+    assert not model.active_excludes_input_embedding
+    active = count_parameters(model.spec).active
+    assert round(active / 1e9) == 10
+    assert round((active - 248_320 * 3_072) / 1e9) == 9
+
+
 def test_gpt_oss_active_counts_only_hold_without_the_input_embedding():
     """The convention matters: with the 201,088 x 2,880 input embedding (579M) gpt-oss-120b's
     active count is 5.7B, not the card's 5.1B."""
