@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from llm_calc.architecture import HYBRID_SPEC_FIELDS, count_parameters
+from llm_calc.architecture import HYBRID_SPEC_FIELDS, ModelSpec, count_parameters
 from llm_calc.catalog import (
     CHECKPOINT_FORMATS,
     DATA_DIR,
@@ -22,7 +22,7 @@ from llm_calc.catalog import (
     load_models,
 )
 from llm_calc.hf_config import ConfigError, checkpoint_from_config, parse_config_text
-from llm_calc.quantization import storage_plan
+from llm_calc.quantization import Checkpoint, storage_plan
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG_DIR = DATA_DIR / "hf_configs"
@@ -179,14 +179,28 @@ multi-token-prediction layer the checkpoint stores beside the main model (DeepSe
 total size of DeepSeek-V3 models on Hugging Face is 685B, which includes 671B of the Main Model weights
 and 14B of the Multi-Token Prediction (MTP) Module weights')."""
 
+VISION_INCLUDED = "includes the vision tower"
+"""A ``params_convention`` whose published total counts a multimodal wrapper's vision tower and
+projector beside the language model the row sizes (LFM2.5-VL-1.6B's 1.6B)."""
 
-def _mtp_params(hf_id: str) -> int:
-    """Parameters of the MTP layers the model's stored config declares (``storage_plan``'s MTP rows)."""
+
+def _stored(hf_id: str) -> tuple[ModelSpec, Checkpoint]:
+    """The architecture and the checkpoint facts (MTP layers, vision tower) of the model's stored config."""
     manifest = csv.DictReader((CONFIG_DIR / "manifest.csv").open(newline="", encoding="utf-8"))
     entry = next(e for e in manifest if e["hf_id"] == hf_id)
     text = (CONFIG_DIR / entry["config_file"]).read_text(encoding="utf-8")
     spec = parse_config_text(text, name=entry["config_file"])
-    return storage_plan(spec, checkpoint_from_config(json.loads(text), entry["config_file"])).mtp_params
+    return spec, checkpoint_from_config(json.loads(text), entry["config_file"])
+
+
+def _mtp_params(hf_id: str) -> int:
+    """Parameters of the MTP layers the model's stored config declares (``storage_plan``'s MTP rows)."""
+    return storage_plan(*_stored(hf_id)).mtp_params
+
+
+def _vision_params(hf_id: str) -> int:
+    """Parameters of the vision tower and projector the model's stored config declares."""
+    return _stored(hf_id)[1].vision_params
 
 
 @pytest.mark.parametrize("model", default_models(), ids=[m.hf_id for m in default_models()])
@@ -199,6 +213,8 @@ def test_total_count_agrees_with_the_published_figure_to_its_stated_precision(mo
         counted += model.spec.vocab_size * model.spec.hidden_size
     if MTP_INCLUDED in model.params_convention:  # the Hub's safetensors total: the MTP layer too
         counted += _mtp_params(model.hf_id)
+    if VISION_INCLUDED in model.params_convention:  # the name counts the whole multimodal model
+        counted += _vision_params(model.hf_id)
     if model.params_precision == 0:
         assert counted == model.params_published
     else:
@@ -237,6 +253,19 @@ def test_qwen35_moe_active_counts_round_to_the_card_only_with_the_input_embeddin
     active = count_parameters(model.spec).active
     assert round(active / 1e9) == 10
     assert round((active - 248_320 * 3_072) / 1e9) == 9
+
+
+def test_lfm25_vl_name_holds_only_with_its_vision_tower():
+    """LFM2.5-VL-1.6B's "1.6B" is the whole model: the LFM2.5 language model is 1.17B (the meta-device
+    count, 1,170,340,608, and the LFM2.5-1.2B card's "1.17B"); the SigLIP2 tower and projector add
+    0.43B (meta-device difference 426,285,296)."""
+    model = find_model("LiquidAI/LFM2.5-VL-1.6B")
+    assert VISION_INCLUDED in model.params_convention
+    language_model = count_parameters(model.spec).total
+    assert language_model == 1_170_340_608
+    assert _vision_params(model.hf_id) == 426_285_296
+    assert abs(language_model - 1_600_000_000) > 400_000_000
+    assert abs(language_model + _vision_params(model.hf_id) - 1_600_000_000) < 100_000_000
 
 
 def test_gpt_oss_active_counts_only_hold_without_the_input_embedding():
