@@ -156,7 +156,16 @@ CURRENT_FAMILIES = {
     "Llama 3.2": 4,
     "Llama 3.3": 1,
     "Gemma 3": 3,
-    "DeepSeek": 2,
+    "DeepSeek": 3,
+    "Qwen3.5": 5,
+    "MiniMax-M2": 2,
+    "GLM-5": 2,
+    "Phi-4": 2,
+    "Devstral 2": 2,
+    "EXAONE 4.0": 1,
+    "EXAONE 4.5": 1,
+    "LFM2.5": 1,
+    "Nemotron-H": 1,
 }
 """Families of 2024-26 models and the rows each must have at least (grown as configs are added)."""
 
