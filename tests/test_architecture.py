@@ -15,10 +15,15 @@ from llm_calc.architecture import (
 from llm_calc.catalog import default_models, find_model
 
 MODELS = default_models()
+PARTS_BESIDE_THE_MODEL = ("includes the multi-token-prediction layer", "includes the vision tower")
+"""``params_convention`` phrases of figures that count stored parts beside the sized model (DeepSeek-V3.2's
+Hub total with its MTP layer, LFM2.5-VL-1.6B's name with its vision tower)."""
 
 
 @pytest.mark.parametrize("model", MODELS, ids=[m.hf_id for m in MODELS])
 def test_total_parameters_within_half_a_percent_of_published(model):
+    if any(part in model.params_convention for part in PARTS_BESIDE_THE_MODEL):
+        pytest.skip("the figure also counts an MTP layer or a vision tower: tests/test_catalog.py adds them")
     counted = count_parameters(model.spec).total
     if model.published_counts_tied_output:
         # the source counts the tied output matrix a second time (it is stored twice on disk)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from llm_calc.architecture import HYBRID_SPEC_FIELDS, count_parameters
+from llm_calc.architecture import HYBRID_SPEC_FIELDS, ModelSpec, count_parameters
 from llm_calc.catalog import (
     CHECKPOINT_FORMATS,
     DATA_DIR,
@@ -22,6 +22,7 @@ from llm_calc.catalog import (
     load_models,
 )
 from llm_calc.hf_config import ConfigError, checkpoint_from_config, parse_config_text
+from llm_calc.quantization import Checkpoint, storage_plan
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG_DIR = DATA_DIR / "hf_configs"
@@ -178,7 +179,16 @@ CURRENT_FAMILIES = {
     "Llama 3.2": 4,
     "Llama 3.3": 1,
     "Gemma 3": 3,
-    "DeepSeek": 2,
+    "DeepSeek": 3,
+    "Qwen3.5": 5,
+    "MiniMax-M2": 2,
+    "GLM-5": 2,
+    "Phi-4": 2,
+    "Devstral 2": 2,
+    "EXAONE 4.0": 1,
+    "EXAONE 4.5": 1,
+    "LFM2.5": 1,
+    "Nemotron-H": 1,
 }
 """Families of 2024-26 models and the rows each must have at least (grown as configs are added)."""
 
@@ -195,6 +205,36 @@ def test_current_families_have_their_rows():
         assert families[family] >= rows, family
 
 
+MTP_INCLUDED = "includes the multi-token-prediction layer"
+"""A ``params_convention`` whose published total is the Hub's safetensors total, which counts the
+multi-token-prediction layer the checkpoint stores beside the main model (DeepSeek-V3's README: 'The
+total size of DeepSeek-V3 models on Hugging Face is 685B, which includes 671B of the Main Model weights
+and 14B of the Multi-Token Prediction (MTP) Module weights')."""
+
+VISION_INCLUDED = "includes the vision tower"
+"""A ``params_convention`` whose published total counts a multimodal wrapper's vision tower and
+projector beside the language model the row sizes (LFM2.5-VL-1.6B's 1.6B)."""
+
+
+def _stored(hf_id: str) -> tuple[ModelSpec, Checkpoint]:
+    """The architecture and the checkpoint facts (MTP layers, vision tower) of the model's stored config."""
+    manifest = csv.DictReader((CONFIG_DIR / "manifest.csv").open(newline="", encoding="utf-8"))
+    entry = next(e for e in manifest if e["hf_id"] == hf_id)
+    text = (CONFIG_DIR / entry["config_file"]).read_text(encoding="utf-8")
+    spec = parse_config_text(text, name=entry["config_file"])
+    return spec, checkpoint_from_config(json.loads(text), entry["config_file"])
+
+
+def _mtp_params(hf_id: str) -> int:
+    """Parameters of the MTP layers the model's stored config declares (``storage_plan``'s MTP rows)."""
+    return storage_plan(*_stored(hf_id)).mtp_params
+
+
+def _vision_params(hf_id: str) -> int:
+    """Parameters of the vision tower and projector the model's stored config declares."""
+    return _stored(hf_id)[1].vision_params
+
+
 @pytest.mark.parametrize("model", default_models(), ids=[m.hf_id for m in default_models()])
 def test_total_count_agrees_with_the_published_figure_to_its_stated_precision(model):
     """Vendors round or truncate to the precision the row's params_convention states: our count
@@ -203,6 +243,10 @@ def test_total_count_agrees_with_the_published_figure_to_its_stated_precision(mo
     counted = count_parameters(model.spec).total
     if model.published_counts_tied_output:  # the source counts the tied output matrix twice
         counted += model.spec.vocab_size * model.spec.hidden_size
+    if MTP_INCLUDED in model.params_convention:  # the Hub's safetensors total: the MTP layer too
+        counted += _mtp_params(model.hf_id)
+    if VISION_INCLUDED in model.params_convention:  # the name counts the whole multimodal model
+        counted += _vision_params(model.hf_id)
     if model.params_precision == 0:
         assert counted == model.params_published
     else:
@@ -218,6 +262,42 @@ def test_active_count_agrees_with_the_published_figure_by_its_convention(model):
         active -= model.spec.vocab_size * model.spec.hidden_size
     assert model.active_precision is not None
     assert abs(active - model.active_params_published) <= max(model.active_precision - 1, 0)
+
+
+def test_deepseek_v32_hub_total_holds_only_with_its_mtp_layer():
+    """The Hub page's "685B params" for DeepSeek-V3.2 counts the stored safetensors: the main model
+    (671.88B, the meta-device count in data/hf_configs/manifest.csv) is 13B short of it; with the MTP
+    layer (one more MoE decoder layer, about 11.5B as for DeepSeek-V3, plus its own copies of the
+    129,280 x 7,168 embedding and head, 2 x 0.93B) it agrees to the page's 1B."""
+    model = find_model("deepseek-ai/DeepSeek-V3.2")
+    assert MTP_INCLUDED in model.params_convention
+    main = count_parameters(model.spec).total
+    assert main == 671_877_929_216  # meta-device count of the config (scripts/meta_param_counts.py)
+    assert 685_000_000_000 - main > 10_000_000_000
+    assert abs(main + _mtp_params(model.hf_id) - 685_000_000_000) < 1_000_000_000
+
+
+def test_qwen35_moe_active_counts_round_to_the_card_only_with_the_input_embedding():
+    """Qwen's MoE cards count the input embedding in "activated": Qwen3.5-122B-A10B's "10B activated"
+    is 9.77B with the 248,320 x 3,072 embedding (0.76B) and 9.01B, stated as 9B, without it."""
+    model = find_model("Qwen/Qwen3.5-122B-A10B")
+    assert not model.active_excludes_input_embedding
+    active = count_parameters(model.spec).active
+    assert round(active / 1e9) == 10
+    assert round((active - 248_320 * 3_072) / 1e9) == 9
+
+
+def test_lfm25_vl_name_holds_only_with_its_vision_tower():
+    """LFM2.5-VL-1.6B's "1.6B" is the whole model: the LFM2.5 language model is 1.17B (the meta-device
+    count, 1,170,340,608, and the LFM2.5-1.2B card's "1.17B"); the SigLIP2 tower and projector add
+    0.43B (meta-device difference 426,285,296)."""
+    model = find_model("LiquidAI/LFM2.5-VL-1.6B")
+    assert VISION_INCLUDED in model.params_convention
+    language_model = count_parameters(model.spec).total
+    assert language_model == 1_170_340_608
+    assert _vision_params(model.hf_id) == 426_285_296
+    assert abs(language_model - 1_600_000_000) > 400_000_000
+    assert abs(language_model + _vision_params(model.hf_id) - 1_600_000_000) < 100_000_000
 
 
 def test_gpt_oss_active_counts_only_hold_without_the_input_embedding():
