@@ -392,7 +392,9 @@ def predict(row: Measurement, efficiency: float | None = None) -> float:
         if held_out is not None and efficiency is None and _file_rows().get(row.id) == row:
             return held_out
         speed_row = engine_speed_row(row)
-        profile = default_profiles()[speed_row.profile_key or ""]
+        if speed_row.profile_key is None:  # e.g. llama.cpp on Vulkan: no profile, never another's
+            raise ValueError(f"no engine profile for {row.engine} with backend {row.backend or 'none'}")
+        profile = default_profiles()[speed_row.profile_key]
         if efficiency is not None:
             profile = dataclasses.replace(profile, bandwidth_efficiency=efficiency)
         return predict_row(speed_row, profile)
