@@ -5,14 +5,20 @@ import streamlit as st
 
 from llm_calc.accuracy import (
     BASELINE_PATH,
+    BREAKDOWN_KINDS,
+    GROUPING_LABELS,
+    GROUPINGS,
     KIND_LABELS,
     OUTLIER_FACTOR,
+    breakdown,
     default_measurements,
     evaluate,
     summarize,
 )
 from llm_calc.catalog import DATA_DIR, CatalogError, find_gpu, find_model
+from llm_calc.engines import PROFILES_PATH, default_profiles
 from llm_calc.hardware import DECODE_BANDWIDTH_EFFICIENCY
+from ui.accuracy_tables import breakdown_rows, profile_rows, summary_rows
 from ui.charts import error_by_group_figure, predicted_vs_measured_figure
 from ui.text import escape_markdown
 from ui.url_params import read_link, report_ignored
@@ -66,7 +72,7 @@ summaries = summarize(comparisons)
 
 columns = st.columns(len(summaries))
 for column, summary in zip(columns, summaries, strict=True):
-    if summary.target is None:
+    if summary.by_verdict:
         column.metric(
             KIND_LABELS[summary.kind],
             f"{summary.bound_agreements:,} of {summary.bound_rows:,} agree",
@@ -82,32 +88,26 @@ for column, summary in zip(columns, summaries, strict=True):
 
 st.subheader("Goals")
 st.caption("Goals we aim for, shown met or not. They do not gate CI; the per-row baseline does.")
-st.dataframe(
-    pd.DataFrame(
-        [
-            {
-                "quantity": KIND_LABELS[s.kind],
-                "rows": s.bound_rows if s.target is None else s.held_out_rows,
-                "result": (
-                    f"{s.bound_agreements:,} of {s.bound_rows:,} claims agree"
-                    if s.target is None
-                    else ("—" if s.held_out_median_abs_error is None else f"{s.held_out_median_abs_error:.1%} median")
-                ),
-                "signed errors": (
-                    "—"
-                    if s.held_out_min_error is None or s.held_out_max_error is None
-                    else f"{s.held_out_min_error:+.1%} to {s.held_out_max_error:+.1%}"
-                ),
-                "goal": "every claim agrees" if s.target is None else f"≤ {s.target:.0%} median",
-                "met": {True: "yes", False: "no", None: "—"}[s.target_met],
-            }
-            for s in summaries
-        ]
-    ),
-    hide_index=True,
-    width="stretch",
-)
+st.dataframe(pd.DataFrame(summary_rows(summaries)), hide_index=True, width="stretch")
 st.caption(f"Every row off by more than {OUTLIER_FACTOR:g}× says why in its note.")
+
+st.subheader("Decode speed error by engine, cards and model")
+st.caption(
+    f"Held-out {' and '.join(KIND_LABELS[k].lower() for k in BREAKDOWN_KINDS)} rows, each estimated with "
+    "constants fitted without its own source. The goals are issue 12's; an engine fitted on a single source "
+    "has its rows estimated by the pooled fit of the other sources."
+)
+for grouping in GROUPINGS:
+    st.markdown(f"**By {GROUPING_LABELS[grouping]}**")
+    st.dataframe(pd.DataFrame(breakdown_rows(breakdown(comparisons, grouping))), hide_index=True, width="stretch")
+
+st.subheader("Engine profiles")
+st.caption(
+    f"As fitted by scripts/fit_engines.py into {PROFILES_PATH.relative_to(DATA_DIR.parent).as_posix()}; "
+    "cross-validated error: leave-one-source-out median absolute error of the decode-type rows. A profile not "
+    "fitted takes the pooled fit of every engine's rows."
+)
+st.dataframe(pd.DataFrame(profile_rows(list(default_profiles().values()))), hide_index=True, width="stretch")
 
 st.subheader("Estimate against measurement")
 st.caption("Memory in GiB, speeds in tokens/s; a claim's “measured” is the card's usable memory.")

@@ -162,7 +162,9 @@ def test_targets_are_reported_goals_met_or_not():
     # goals, not gates: whatever the figures, each kind says met, not met, or no rows
     for summary in SUMMARY.values():
         assert summary.target_met in (True, False, None)
-    assert SUMMARY["training_fits"].target is None and SUMMARY["decode"].target is not None
+    assert SUMMARY["training_fits"].by_verdict and SUMMARY["weights_file"].target is not None
+    # decode speeds have their goals by cards and MoE (issue 12), not one per kind
+    assert SUMMARY["decode"].target is None and SUMMARY["decode"].target_met is None
 
 
 # --- the CI gate -----------------------------------------------------------------------------

@@ -186,3 +186,12 @@ def test_a_decode_given_as_time_per_token_is_estimated_as_time_per_token():
     as_speed = dataclasses.replace(tokens, unit="tokens/s", measured=1.0)
     (time_per_token, speed) = (c.predicted for c in evaluate([as_time, as_speed]).comparisons)
     assert time_per_token * speed == pytest.approx(1000.0)
+
+
+def test_a_llama_cpp_row_on_vulkan_is_listed_as_not_estimated_never_a_crash():
+    """llama.cpp on Vulkan has no profile of its own: the row is listed with the reason and the
+    Accuracy page keeps running (before, a KeyError took the page down)."""
+    base = next(r for r in ROWS if r.id == "xd-3090x2-l3-8b-q4km-tg512")
+    evaluation = evaluate([dataclasses.replace(base, id="vk", backend="vulkan")])
+    assert evaluation.comparisons == []
+    assert [n.reason for n in evaluation.not_estimated] == ["no engine profile for llama.cpp with backend vulkan"]

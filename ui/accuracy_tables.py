@@ -1,0 +1,104 @@
+"""The Accuracy page's breakdown tables, as plain rows of text (no Streamlit here): the page shows
+them as dataframes and ``scripts/readme_figures.py`` writes the same rows into the README, so the
+two cannot differ."""
+
+from __future__ import annotations
+
+from llm_calc.accuracy import GROUPING_LABELS, KIND_LABELS, ErrorSummary, GroupSummary
+from llm_calc.engines import EngineProfile
+
+MET_TEXT = {True: "yes", False: "no", None: "—"}
+"""How a goal's verdict reads: met, not met, or no goal or no rows."""
+MICROSECONDS_PER_SECOND = 1_000_000
+"""Per-layer overheads are stored in seconds and shown in microseconds."""
+BY_GROUP_GOAL = "by cards and MoE (breakdown)"
+"""The goal cell of a kind whose goals issue 12 sets by group (decode speeds), not per kind."""
+
+
+def percent(value: float | None) -> str:
+    """A fraction as a percentage with one decimal; "—" for none."""
+    return "—" if value is None else f"{value:.1%}"
+
+
+def signed_range(low: float | None, high: float | None) -> str:
+    """Lowest to highest signed error; "—" without rows."""
+    return "—" if low is None or high is None else f"{low:+.1%} to {high:+.1%}"
+
+
+def goal_text(target: float | None) -> str:
+    """A median-error goal as the tables show it."""
+    return "—" if target is None else f"≤ {target:.0%}"
+
+
+def summary_rows(summaries: list[ErrorSummary]) -> list[dict[str, str | int]]:
+    """One row per kind: held-out rows (claims for a kind judged by verdicts), median absolute
+    error or agreements, signed range, goal, met."""
+    rows: list[dict[str, str | int]] = []
+    for s in summaries:
+        if s.by_verdict:
+            count, result, goal = (
+                s.bound_rows,
+                f"{s.bound_agreements:,} of {s.bound_rows:,} claims agree",
+                "every claim agrees",
+            )
+        else:
+            count, result = s.held_out_rows, percent(s.held_out_median_abs_error)
+            goal = BY_GROUP_GOAL if s.target is None else goal_text(s.target)
+        rows.append(
+            {
+                "quantity": KIND_LABELS[s.kind],
+                "rows": count,
+                "median absolute error": result,
+                "signed errors": "—" if s.by_verdict else signed_range(s.held_out_min_error, s.held_out_max_error),
+                "goal": goal,
+                "met": MET_TEXT[s.target_met],
+            }
+        )
+    return rows
+
+
+def breakdown_rows(groups: list[GroupSummary]) -> list[dict[str, str | int]]:
+    """One row per group: rows, median absolute error, signed range, goal, met; for engines also
+    the profile's status. The first column is named after the grouping."""
+    rows: list[dict[str, str | int]] = []
+    for g in groups:
+        row: dict[str, str | int] = {GROUPING_LABELS[g.grouping]: g.group}
+        if g.grouping == "engine":
+            row["profile status"] = g.profile_status
+        row |= {
+            "rows": g.rows,
+            "median absolute error": percent(g.median_abs_error),
+            "signed errors": signed_range(g.min_error, g.max_error),
+            "goal": goal_text(g.target),
+            "met": MET_TEXT[g.target_met],
+        }
+        rows.append(row)
+    return rows
+
+
+def profile_rows(profiles: list[EngineProfile]) -> list[dict[str, str | int]]:
+    """The fitted engine profiles (``data/engine_profiles.csv``), one row each."""
+    return [
+        {
+            "profile": p.key,
+            "bandwidth efficiency": percent(p.bandwidth_efficiency),
+            "overhead per layer (µs)": f"{p.layer_overhead_seconds * MICROSECONDS_PER_SECOND:,.1f}",
+            "prefill MFU": percent(p.prefill_mfu),
+            "status": p.status,
+            "rows": p.fit_rows,
+            "sources": p.sources,
+            "cross-validated error": percent(p.cv_median_abs_error),
+        }
+        for p in profiles
+    ]
+
+
+def markdown_table(rows: list[dict[str, str | int]]) -> list[str]:
+    """``rows`` as the lines of a Markdown table (numbers with thousands separators)."""
+    header = list(rows[0])
+    cells = [[f"{v:,}" if isinstance(v, int) else str(v) for v in row.values()] for row in rows]
+    return [
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+        *["| " + " | ".join(line) + " |" for line in cells],
+    ]
