@@ -831,14 +831,18 @@ def serving_curve(
     output_tokens: int,
     engine: str | None = None,
     parallel: str | None = None,
+    min_per_user_tokens_per_s: float | None = None,
 ) -> ServingCurve:
     """Per-user and aggregate decode speed from one user to the most the KV memory holds.
 
     Every sequence holds ``prompt_tokens + output_tokens`` of KV cache (what the engine must keep
     free for it); a decode step reads the cache at its average depth through the answer,
     ``prompt_tokens + output_tokens / 2``. Concurrency doubles from 1 and ends at the memory limit
-    (``max_concurrency``). ``settings`` gives the weight and KV formats; its context and batch are
-    replaced. Raises ``ValueError`` where not one sequence fits.
+    (``max_concurrency``). With ``min_per_user_tokens_per_s`` the curve also holds the exact
+    largest concurrency that still gives every user that speed (found by bisection: a user's speed
+    only falls as users are added), so ``ServingCurve.busiest_point`` and the cost per token are
+    not rounded down to a power of two. ``settings`` gives the weight and KV formats; its context
+    and batch are replaced. Raises ``ValueError`` where not one sequence fits.
     """
     for name, value in (("prompt tokens", prompt_tokens), ("output tokens", output_tokens)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -855,17 +859,31 @@ def serving_curve(
         )
     limit = min(limit, MAX_SERVING_CONCURRENCY)
     levels = sorted({*(2**i for i in range(limit.bit_length()) if 2**i < limit), limit})
-    points = []
-    for users in levels:
-        average = replace(full, context_tokens=prompt_tokens + output_tokens // 2, batch=users)
-        work = _workload(spec, average, inference_memory(spec, average))
-        step = decode_cost(work, gpu, cards, mode).seconds(
-            profile.bandwidth_efficiency, profile.prefill_mfu, profile.layer_overhead_seconds
-        )
-        prefill = prefill_cost(work, gpu, cards, mode, prompt_tokens).seconds(
-            profile.bandwidth_efficiency, profile.prefill_mfu, profile.layer_overhead_seconds
-        )
-        points.append(ServingPoint(users, 1 / step, users / step, prefill + step))
+    if min_per_user_tokens_per_s is not None and not (
+        math.isfinite(min_per_user_tokens_per_s) and min_per_user_tokens_per_s > 0
+    ):
+        raise ValueError(f"the per-user speed must be a positive number, got {min_per_user_tokens_per_s!r}")
+    computed: dict[int, ServingPoint] = {}
+
+    def at(users: int) -> ServingPoint:
+        if users not in computed:
+            average = replace(full, context_tokens=prompt_tokens + output_tokens // 2, batch=users)
+            work = _workload(spec, average, inference_memory(spec, average))
+            constants = (profile.bandwidth_efficiency, profile.prefill_mfu, profile.layer_overhead_seconds)
+            step = decode_cost(work, gpu, cards, mode).seconds(*constants)
+            prefill = prefill_cost(work, gpu, cards, mode, prompt_tokens).seconds(*constants)
+            computed[users] = ServingPoint(users, 1 / step, users / step, prefill + step)
+        return computed[users]
+
+    shown = set(levels)
+    target = min_per_user_tokens_per_s
+    if target is not None and at(1).per_user_tokens_per_s >= target:
+        meets, fails = 1, limit + 1  # at(meets) is fast enough; at(fails) is not, or beyond the limit
+        while fails - meets > 1:
+            middle = (meets + fails) // 2
+            meets, fails = (middle, fails) if at(middle).per_user_tokens_per_s >= target else (meets, middle)
+        shown.add(meets)  # the points tried on the way are not shown
+    points = [at(users) for users in sorted(shown)]
     return ServingCurve(
         gpu=gpu,
         cards=cards,

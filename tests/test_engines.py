@@ -304,6 +304,30 @@ def test_the_serving_curve_doubles_users_up_to_the_kv_limit():
     assert each == sorted(each, reverse=True) and total == sorted(total)
 
 
+def test_the_curve_finds_the_exact_busiest_concurrency_at_a_user_speed():
+    """Not rounded down to a power of two: the point meets the speed and one more user would not."""
+    curve = serving_curve(
+        LLAMA2_7B, InferenceSettings(), H100, 1, 3000, 1096, engine="vllm", min_per_user_tokens_per_s=20
+    )
+    busiest = curve.busiest_point(20)
+    assert busiest.per_user_tokens_per_s >= 20 and busiest.concurrency not in (16, 29)
+    # one more user, at the curve's average KV depth 3,000 + 1,096 / 2 = 3,548 tokens
+    more = InferenceSettings(context_tokens=3548, batch=busiest.concurrency + 1)
+    slower = speed(LLAMA2_7B, more, inference_memory(LLAMA2_7B, more), H100, 1, engine="vllm")
+    assert slower.decode_tokens_per_s < 20
+    # any speed one user reaches is met up to the KV limit of 29 derived above
+    assert (
+        serving_curve(
+            LLAMA2_7B, InferenceSettings(), H100, 1, 3000, 1096, engine="vllm", min_per_user_tokens_per_s=0.01
+        )
+        .busiest_point(0.01)
+        .concurrency
+        == 29
+    )
+    with pytest.raises(ValueError, match="per-user speed must be a positive number"):
+        serving_curve(LLAMA2_7B, InferenceSettings(), H100, 1, 3000, 1096, min_per_user_tokens_per_s=float("nan"))
+
+
 def test_cost_per_million_tokens_takes_the_busiest_concurrency_that_keeps_the_user_speed():
     # at $3.60/h: 1,000 tokens/s is 3.6e6 tokens/h -> $1.00 per million; 400 tokens/s -> $2.50
     points = (
