@@ -30,6 +30,7 @@ PAGES = {
                 url_path="token_estimator"),
         st.Page("app_pages/hardware_calculator.py", title="Hardware calculator", icon=":material/memory:",
                 url_path="hardware_calculator"),
+        st.Page("app_pages/serving.py", title="Serving", icon=":material/speed:", url_path="serving"),
         st.Page("app_pages/training.py", title="Training and fine-tuning", icon=":material/model_training:",
                 url_path="training"),
         st.Page("app_pages/accuracy.py", title="Accuracy", icon=":material/verified:", url_path="accuracy"),

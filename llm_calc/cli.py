@@ -992,6 +992,9 @@ def serve_report(args: argparse.Namespace) -> dict:
     if args.gpus not in CARD_LADDER:
         raise UsageError(f"--gpus must be 1, 2, 4, 8 or a multiple of 8 up to {CARD_LADDER[-1]}, got {args.gpus}")
     settings = InferenceSettings(weight_format=precision, storage=storage, kv_format=args.kv_precision)
+    target = args.min_user_tokens_per_s
+    if target is not None and not (math.isfinite(target) and target > 0):
+        raise UsageError(f"--min-user-tokens-per-s must be a positive number, got {target}")
     curve = serving_curve(
         spec,
         settings,
@@ -1001,10 +1004,8 @@ def serve_report(args: argparse.Namespace) -> dict:
         args.output_tokens,
         engine=args.engine,
         parallel=args.parallel,
+        min_per_user_tokens_per_s=target,
     )
-    target = args.min_user_tokens_per_s
-    if target is not None and not (math.isfinite(target) and target > 0):
-        raise UsageError(f"--min-user-tokens-per-s must be a positive number, got {target}")
     return {
         "model": spec.name,
         "origin": origin,

@@ -47,6 +47,8 @@ from dataclasses import dataclass, field, replace
 from llm_calc.architecture import ModelSpec, count_parameters, expert_params, kv_cache_bytes, state_bytes
 from llm_calc.catalog import Gpu
 from llm_calc.engines import (
+    CARD_FRACTION,
+    FREE_FRACTION,
     EngineProfile,
     check_engine,
     check_engine_name,
@@ -146,45 +148,79 @@ def kv_bytes_per_card(spec: ModelSpec, kv_cache_bytes: int, cards: int, parallel
 
 def per_card_bytes(spec: ModelSpec, memory: MemoryBreakdown, cards: int, parallel: str = "tp") -> int:
     """Memory each card holds when the model is split over ``cards``. [bytes]"""
+    return sum(_fixed_and_sequences(spec, memory, cards, parallel))
+
+
+def engine_need_bytes(fixed_bytes: int, sequence_bytes: int, profile: EngineProfile | None = None) -> float:
+    """Card memory an engine must be given to hold ``fixed_bytes`` (weights, activations, runtime)
+    and ``sequence_bytes`` (KV cache and layer state of the sequences) on one card. [bytes]
+
+    vLLM and SGLang take only ``card_fraction`` of the card for all of it, TensorRT-LLM lets the KV
+    cache use ``free_fraction`` of what the rest leaves; engines that allocate what they are given
+    (llama.cpp, MLX, transformers; ``profile=None``) need exactly the sum. The inverse of the
+    budget ``max_concurrency`` divides, so a deployment fits exactly when it holds its sequences.
+    """
+    card, free = (1.0, 1.0) if profile is None else (profile.card_fraction, profile.free_fraction)
+    return (fixed_bytes + sequence_bytes / free) / card
+
+
+def _fixed_and_sequences(spec: ModelSpec, memory: MemoryBreakdown, cards: int, parallel: str) -> tuple[int, int]:
+    """``per_card_bytes`` in two parts: what does not grow with the sequences, and what does. [bytes]"""
     tensor, _ = split(cards, parallel)
-    return (
+    fixed = (
         math.ceil(memory.weights_bytes / cards)
         + math.ceil(memory.vision_bytes / cards)
-        + kv_bytes_per_card(spec, memory.kv_cache_bytes, cards, parallel)
-        + math.ceil(memory.state_bytes / cards)
         + math.ceil(memory.activations_bytes / tensor)
         + memory.overhead_bytes
     )
+    sequences = kv_bytes_per_card(spec, memory.kv_cache_bytes, cards, parallel) + math.ceil(memory.state_bytes / cards)
+    return fixed, sequences
 
 
-def cards_needed(spec: ModelSpec, memory: MemoryBreakdown, gpu: Gpu, parallel: str = "tp") -> int | None:
-    """Fewest cards (from ``CARD_LADDER``) the model fits on; ``None`` if none.
+def cards_needed(
+    spec: ModelSpec,
+    memory: MemoryBreakdown,
+    gpu: Gpu,
+    parallel: str = "tp",
+    profile: EngineProfile | None = None,
+) -> int | None:
+    """Fewest cards (from ``CARD_LADDER``) the model fits on with the engine of ``profile`` (its
+    memory reservation, ``engine_need_bytes``; ``None``: the whole card); ``None`` if none.
 
     Apple machines are counted one at a time: unified memory is not pooled across Macs.
     """
     usable = usable_memory_bytes(gpu)
-    return _first_fit(_ladder_needs(spec, memory, usable, parallel), usable, gpu.is_apple)
+    return _first_fit(_ladder_needs(spec, memory, usable, parallel), usable, gpu.is_apple, profile)
+
+
+STRICTEST_RESERVATION = min(CARD_FRACTION.values()) * min(FREE_FRACTION.values())
+"""No engine leaves a model less of a card than this (the smallest ``card_fraction`` times the
+smallest ``free_fraction``, see ``engine_need_bytes``): the card ladder is walked until a need
+fits that share of the smallest card considered, so every engine's first fit is on it."""
 
 
 def _ladder_needs(
     spec: ModelSpec, memory: MemoryBreakdown, smallest_usable: int, parallel: str = "tp"
-) -> list[tuple[int, int]]:
-    """Per-card memory along the ladder, the same for every GPU, so computed once per estimate.
+) -> list[tuple[int, int, int]]:
+    """Per-card memory along the ladder (cards, fixed bytes, sequence bytes), the same for every
+    GPU, so computed once per estimate.
 
     The need only falls as cards are added, so the walk stops at the first step that fits the
-    smallest card considered.
+    smallest card considered with the strictest engine reservation.
     """
     needs = []
     for cards in CARD_LADDER:
-        needs.append((cards, per_card_bytes(spec, memory, cards, parallel)))
-        if needs[-1][1] <= smallest_usable:
+        needs.append((cards, *_fixed_and_sequences(spec, memory, cards, parallel)))
+        if sum(needs[-1][1:]) <= smallest_usable * STRICTEST_RESERVATION:
             break
     return needs
 
 
-def _first_fit(needs: list[tuple[int, int]], usable: int, single_only: bool) -> int | None:
-    for cards, need in needs[:1] if single_only else needs:
-        if need <= usable:
+def _first_fit(
+    needs: list[tuple[int, int, int]], usable: int, single_only: bool, profile: EngineProfile | None = None
+) -> int | None:
+    for cards, fixed, sequences in needs[:1] if single_only else needs:
+        if engine_need_bytes(fixed, sequences, profile) <= usable:
             return cards
     return None
 
@@ -494,7 +530,6 @@ def max_concurrency(
 
 def _max_concurrency(work: _Workload, gpu: Gpu, cards: int, profile: EngineProfile, parallel: str) -> int | None:
     spec, settings, memory = work.spec, work.settings, work.memory
-    tensor, _ = split(cards, parallel)
     if work.one_sequence is None:
         one_kv = kv_cache_bytes(spec, settings.context_tokens, 1, kv_format(settings.kv_format).bits)
         object.__setattr__(work, "one_sequence", (one_kv, state_bytes(spec, 1)))
@@ -502,8 +537,7 @@ def _max_concurrency(work: _Workload, gpu: Gpu, cards: int, profile: EngineProfi
     per_sequence = kv_bytes_per_card(spec, one_kv, cards, parallel) + math.ceil(one_state / cards)
     if per_sequence <= 0:
         return None
-    fixed = math.ceil(memory.weights_bytes / cards) + math.ceil(memory.activations_bytes / tensor)
-    fixed += memory.overhead_bytes
+    fixed, _ = _fixed_and_sequences(spec, memory, cards, parallel)
     budget = (usable_memory_bytes(gpu) * profile.card_fraction - fixed) * profile.free_fraction
     return max(0, math.floor(budget / per_sequence))
 
@@ -705,15 +739,16 @@ def size_on_gpus(
             refusal = ""
         if mode not in needs:
             needs[mode] = _ladder_needs(spec, memory, min(usables, default=0), mode)
-        needed = _first_fit(needs[mode], usable, gpu.is_apple)
+        profile = profile_for(name, gpu) if name else None  # no engine runs it: the whole card
+        needed = _first_fit(needs[mode], usable, gpu.is_apple, profile)
         if mode not in asked_by_mode:
-            asked_by_mode[mode] = per_card_bytes(spec, memory, gpu_count, mode)
-        asked = asked_by_mode[mode]
-        fits = asked <= usable and not (gpu.is_apple and gpu_count > 1)
+            asked_by_mode[mode] = _fixed_and_sequences(spec, memory, gpu_count, mode)
+        asked = sum(asked_by_mode[mode])
+        # within the memory the engine takes (vLLM: 0.9 of the card), as max_concurrency counts it
+        fits = engine_need_bytes(*asked_by_mode[mode], profile) <= usable and not (gpu.is_apple and gpu_count > 1)
         used = gpu_count if fits else needed
         result_speed = None
-        if used and not refusal:
-            profile = profile_for(name, gpu)
+        if used and profile is not None and not refusal:
             eff = profile.bandwidth_efficiency if efficiency is None else efficiency
             use_mfu = profile.prefill_mfu if mfu is None else mfu
             try:
@@ -772,13 +807,18 @@ class ServingCurve:
     price_per_hour_usd: float | None
     """All ``cards`` cards at the catalog price. [USD/h]"""
 
+    def busiest_point(self, min_per_user_tokens_per_s: float) -> ServingPoint | None:
+        """The point of most total throughput that still gives every user ``min_per_user_tokens_per_s``
+        (tokens/s); ``None`` where even one user is slower."""
+        ok = [p for p in self.points if p.per_user_tokens_per_s >= min_per_user_tokens_per_s]
+        return max(ok, key=lambda p: p.aggregate_tokens_per_s, default=None)
+
     def cost_per_million_output_tokens_usd(self, min_per_user_tokens_per_s: float) -> float | None:
         """Rented cost of a million output tokens at the largest concurrency that still gives every
         user ``min_per_user_tokens_per_s``; ``None`` without a price or if no concurrency does. [USD]"""
-        ok = [p for p in self.points if p.per_user_tokens_per_s >= min_per_user_tokens_per_s]
-        if self.price_per_hour_usd is None or not ok:
+        best = self.busiest_point(min_per_user_tokens_per_s)
+        if self.price_per_hour_usd is None or best is None:
             return None
-        best = max(ok, key=lambda p: p.aggregate_tokens_per_s)
         return self.price_per_hour_usd / (best.aggregate_tokens_per_s * 3600) * 1e6
 
 
@@ -791,14 +831,18 @@ def serving_curve(
     output_tokens: int,
     engine: str | None = None,
     parallel: str | None = None,
+    min_per_user_tokens_per_s: float | None = None,
 ) -> ServingCurve:
     """Per-user and aggregate decode speed from one user to the most the KV memory holds.
 
     Every sequence holds ``prompt_tokens + output_tokens`` of KV cache (what the engine must keep
     free for it); a decode step reads the cache at its average depth through the answer,
     ``prompt_tokens + output_tokens / 2``. Concurrency doubles from 1 and ends at the memory limit
-    (``max_concurrency``). ``settings`` gives the weight and KV formats; its context and batch are
-    replaced. Raises ``ValueError`` where not one sequence fits.
+    (``max_concurrency``). With ``min_per_user_tokens_per_s`` the curve also holds the exact
+    largest concurrency that still gives every user that speed (found by bisection: a user's speed
+    only falls as users are added), so ``ServingCurve.busiest_point`` and the cost per token are
+    not rounded down to a power of two. ``settings`` gives the weight and KV formats; its context
+    and batch are replaced. Raises ``ValueError`` where not one sequence fits.
     """
     for name, value in (("prompt tokens", prompt_tokens), ("output tokens", output_tokens)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -815,17 +859,31 @@ def serving_curve(
         )
     limit = min(limit, MAX_SERVING_CONCURRENCY)
     levels = sorted({*(2**i for i in range(limit.bit_length()) if 2**i < limit), limit})
-    points = []
-    for users in levels:
-        average = replace(full, context_tokens=prompt_tokens + output_tokens // 2, batch=users)
-        work = _workload(spec, average, inference_memory(spec, average))
-        step = decode_cost(work, gpu, cards, mode).seconds(
-            profile.bandwidth_efficiency, profile.prefill_mfu, profile.layer_overhead_seconds
-        )
-        prefill = prefill_cost(work, gpu, cards, mode, prompt_tokens).seconds(
-            profile.bandwidth_efficiency, profile.prefill_mfu, profile.layer_overhead_seconds
-        )
-        points.append(ServingPoint(users, 1 / step, users / step, prefill + step))
+    if min_per_user_tokens_per_s is not None and not (
+        math.isfinite(min_per_user_tokens_per_s) and min_per_user_tokens_per_s > 0
+    ):
+        raise ValueError(f"the per-user speed must be a positive number, got {min_per_user_tokens_per_s!r}")
+    computed: dict[int, ServingPoint] = {}
+
+    def at(users: int) -> ServingPoint:
+        if users not in computed:
+            average = replace(full, context_tokens=prompt_tokens + output_tokens // 2, batch=users)
+            work = _workload(spec, average, inference_memory(spec, average))
+            constants = (profile.bandwidth_efficiency, profile.prefill_mfu, profile.layer_overhead_seconds)
+            step = decode_cost(work, gpu, cards, mode).seconds(*constants)
+            prefill = prefill_cost(work, gpu, cards, mode, prompt_tokens).seconds(*constants)
+            computed[users] = ServingPoint(users, 1 / step, users / step, prefill + step)
+        return computed[users]
+
+    shown = set(levels)
+    target = min_per_user_tokens_per_s
+    if target is not None and at(1).per_user_tokens_per_s >= target:
+        meets, fails = 1, limit + 1  # at(meets) is fast enough; at(fails) is not, or beyond the limit
+        while fails - meets > 1:
+            middle = (meets + fails) // 2
+            meets, fails = (middle, fails) if at(middle).per_user_tokens_per_s >= target else (meets, middle)
+        shown.add(meets)  # the points tried on the way are not shown
+    points = [at(users) for users in sorted(shown)]
     return ServingCurve(
         gpu=gpu,
         cards=cards,

@@ -2,6 +2,7 @@
 
     .venv/bin/streamlit run app.py &   # then:
     .venv/bin/python scripts/screenshots.py http://localhost:8501
+    .venv/bin/python scripts/screenshots.py http://localhost:8501 serving.png serving_phone.png  # only these
 
 Uses Debian's chromium through Playwright, waits for each page's script run to finish, and saves
 full-page PNGs at a laptop width (1400 px) and, for two pages, a phone width (390 px), plus the
@@ -31,6 +32,7 @@ QLORA_65B = (
     + "&seq=512&ckpt=true&card=NVIDIA+RTX+A6000"
 )
 TOKENS = "token_estimator?text=A%20language%20model%20reads%20text%20as%20tokens%3A%20%E4%BD%A0%E5%A5%BD%20%F0%9F%9A%80%20%3C%7Cendoftext%7C%3E&ids=true"  # noqa: E501
+SERVING = "serving?model=Llama+3.1+8B&card=NVIDIA+H100+SXM&prompt=1000&output=500&user_speed=20"
 TOOLS = {"token_estimator": TOKENS, "hardware_calculator": LLAMA_70B, "training": QLORA_65B}
 FIRST_SCREENS = [  # (file, path, width, height): the viewport only, no scrolling
     *[(f"first_{name}_laptop.png", path, 1440, 900) for name, path in TOOLS.items()],
@@ -47,16 +49,21 @@ SHOTS = [  # (file, path, width, height): the whole page
     ("hardware_calculator.png", LLAMA_70B, 1400, 2600),
     ("hardware_calculator_phone.png", LLAMA_70B, 390, 2200),
     ("training.png", QLORA_65B, 1400, 2400),
+    ("serving.png", SERVING, 1400, 1800),
+    ("serving_phone.png", SERVING, 390, 2400),
     ("accuracy.png", "accuracy", 1400, 2600),
 ]
 
 
-def main(base: str) -> int:
+def main(base: str, only: list[str] | None = None) -> int:
+    """Save every shot, or ``only`` the files named."""
     OUT.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
         shots = [(*shot, True) for shot in SHOTS] + [(*shot, False) for shot in FIRST_SCREENS]
         for name, path, width, height, full_page in shots:
+            if only and name not in only:
+                continue
             page = browser.new_page(viewport={"width": width, "height": height})
             page.goto(f"{base.rstrip('/')}/{path}")
             page.locator("[data-testid='stApp'][data-test-script-state='notRunning']").wait_for(state="attached")
@@ -70,4 +77,4 @@ def main(base: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "http://localhost:8501"))
+    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "http://localhost:8501", sys.argv[2:]))

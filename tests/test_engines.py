@@ -304,6 +304,30 @@ def test_the_serving_curve_doubles_users_up_to_the_kv_limit():
     assert each == sorted(each, reverse=True) and total == sorted(total)
 
 
+def test_the_curve_finds_the_exact_busiest_concurrency_at_a_user_speed():
+    """Not rounded down to a power of two: the point meets the speed and one more user would not."""
+    curve = serving_curve(
+        LLAMA2_7B, InferenceSettings(), H100, 1, 3000, 1096, engine="vllm", min_per_user_tokens_per_s=20
+    )
+    busiest = curve.busiest_point(20)
+    assert busiest.per_user_tokens_per_s >= 20 and busiest.concurrency not in (16, 29)
+    # one more user, at the curve's average KV depth 3,000 + 1,096 / 2 = 3,548 tokens
+    more = InferenceSettings(context_tokens=3548, batch=busiest.concurrency + 1)
+    slower = speed(LLAMA2_7B, more, inference_memory(LLAMA2_7B, more), H100, 1, engine="vllm")
+    assert slower.decode_tokens_per_s < 20
+    # any speed one user reaches is met up to the KV limit of 29 derived above
+    assert (
+        serving_curve(
+            LLAMA2_7B, InferenceSettings(), H100, 1, 3000, 1096, engine="vllm", min_per_user_tokens_per_s=0.01
+        )
+        .busiest_point(0.01)
+        .concurrency
+        == 29
+    )
+    with pytest.raises(ValueError, match="per-user speed must be a positive number"):
+        serving_curve(LLAMA2_7B, InferenceSettings(), H100, 1, 3000, 1096, min_per_user_tokens_per_s=float("nan"))
+
+
 def test_cost_per_million_tokens_takes_the_busiest_concurrency_that_keeps_the_user_speed():
     # at $3.60/h: 1,000 tokens/s is 3.6e6 tokens/h -> $1.00 per million; 400 tokens/s -> $2.50
     points = (
@@ -315,6 +339,8 @@ def test_cost_per_million_tokens_takes_the_busiest_concurrency_that_keeps_the_us
     assert curve.cost_per_million_output_tokens_usd(10) == pytest.approx(1.0)
     assert curve.cost_per_million_output_tokens_usd(20) == pytest.approx(2.5)
     assert curve.cost_per_million_output_tokens_usd(200) is None
+    assert curve.busiest_point(20) == points[1] and curve.busiest_point(100) == points[0]
+    assert curve.busiest_point(100.1) is None
 
 
 def test_serve_prints_the_curve_as_json_and_refuses_in_one_line(capsys):
@@ -353,3 +379,45 @@ def test_ttft_under_load_is_left_out_of_the_fit():
     row = dataclasses.replace(_served("ttft", "ms").row, concurrency=8)
     with pytest.raises(ValueError, match="includes queueing, which is not modelled"):
         row_cost(row)
+
+
+# --- fit agrees with the engine's memory reservation ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("engine", "batch", "fits"),
+    [("vllm", 29, True), ("vllm", 30, False), ("tensorrt-llm", 29, True), ("tensorrt-llm", 30, False)],
+)
+def test_a_batch_fits_only_where_the_engine_s_reserved_memory_holds_it(engine, batch, fits):
+    # Llama-2-7B bf16 at 4,096 tokens on one 80 GiB H100 (85,899,345,920 bytes), as derived in
+    # test_max_concurrency_follows_each_engine_s_memory_rule; 30 sequences: activations 168,820,736
+    # + logits 30 x 32,000 x 4 = 172,660,736, fixed 14,723,233,792, KV 30 x 2,147,483,648 = 64,424,509,440.
+    # Whole card: 79,147,743,232 <= 85,899,345,920, so the card alone would hold it; but vLLM takes
+    # 0.9 of the card (77,309,411,328) and TensorRT-LLM gives the KV cache 0.9 x 71,176,112,128 =
+    # 64,058,500,915 < 64,424,509,440. 29 sequences fit both (their max_concurrency above).
+    settings = InferenceSettings(context_tokens=4096, batch=batch)
+    _, [result] = size_on_gpus(LLAMA2_7B, settings, (H100,), 1, engine=engine)
+    assert result.fits is fits
+    assert result.count_needed == (1 if fits else 2)
+
+
+def test_a_deployment_that_holds_no_sequence_does_not_fit():
+    """DeepSeek-V3 fp8 on 8 x H100 with vLLM: the weights fill the 0.9 of each card vLLM takes, so
+    not one sequence fits; the calculator said "fits" beside a concurrency of 0."""
+    deepseek = find_model("deepseek-ai/DeepSeek-V3").spec
+    _, [result] = size_on_gpus(deepseek, InferenceSettings(weight_format="fp8"), (H100,), 8, engine="vllm")
+    assert not result.fits
+    assert result.cards_used > 8 and result.speed.max_concurrency >= 1
+
+
+@pytest.mark.parametrize("precision", ["bf16", "fp8", "q4_k_m"])
+def test_fit_and_max_concurrency_agree_across_the_catalog(precision):
+    """Wherever a speed is shown, the deployment holds the sequences it was sized for."""
+    gpus = tuple(find_gpu(name) for name in ("NVIDIA H100 SXM", "NVIDIA RTX 4090", "Apple M2 Ultra (192 GB)"))
+    for model in default_models():
+        for count in (1, 8):
+            settings = InferenceSettings(weight_format=precision, context_tokens=8192, batch=4)
+            _, results = size_on_gpus(model.spec, settings, gpus, count)
+            for r in results:
+                if r.speed is not None and r.speed.max_concurrency is not None:
+                    assert r.speed.max_concurrency >= 4, (model.hf_id, r.gpu.name, r.cards_used)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from llm_calc.hardware import GpuResult
+from llm_calc.hardware import GpuResult, ServingCurve, ServingPoint
 from llm_calc.memory import MemoryBreakdown
 from llm_calc.tokens import RULE_TOKENS_PER_WORD
 from llm_calc.training import TrainingMemory
@@ -443,4 +443,52 @@ def error_by_group_figure(groups: list[str], errors: list[float], labels: list[s
     )
     figure.add_hline(y=0, line_dash="dash", line_color="#6b7280")
     figure.update_layout(height=340, margin={"l": 10, "r": 10, "t": 20, "b": 40}, yaxis_title="error (%)")
+    return figure
+
+
+def serving_figure(curve: ServingCurve, chosen: ServingPoint | None, min_per_user_tokens_per_s: float) -> go.Figure:
+    """Per-user decode speed against all users' throughput, one point per concurrency (log x).
+
+    The last point is the memory limit (``max_concurrency``: the most sequences the KV cache
+    holds), marked and named; the dashed line is the per-user speed asked for, and ``chosen`` the
+    busiest concurrency that still meets it.
+    """
+    points = curve.points
+    figure = go.Figure(
+        go.Scatter(
+            x=[p.aggregate_tokens_per_s for p in points],
+            y=[p.per_user_tokens_per_s for p in points],
+            customdata=[p.concurrency for p in points],
+            mode="lines+markers",
+            name="users at once",
+            marker={"size": 8, "color": PART_COLORS["Weights"]},
+            hovertemplate="%{customdata:,} users: %{y:,.1f} tokens/s each, %{x:,.0f} tokens/s in all<extra></extra>",
+        )
+    )
+    limit = points[-1]
+    figure.add_scatter(
+        x=[limit.aggregate_tokens_per_s],
+        y=[limit.per_user_tokens_per_s],
+        mode="markers",
+        name=f"KV memory limit: {curve.max_concurrency:,} users",
+        marker={"size": 14, "symbol": "x", "color": MULTI_COLOR},
+        hoverinfo="skip",
+    )
+    if chosen is not None:
+        figure.add_scatter(
+            x=[chosen.aggregate_tokens_per_s],
+            y=[chosen.per_user_tokens_per_s],
+            mode="markers",
+            name=f"{chosen.concurrency:,} users: the most at ≥ {min_per_user_tokens_per_s:g} tokens/s each",
+            marker={"size": 16, "color": FITS_COLOR, "line": {"width": 2, "color": "white"}},
+            hoverinfo="skip",
+        )
+    figure.add_hline(y=min_per_user_tokens_per_s, line_dash="dash", line_color="#6b7280")
+    figure.update_layout(
+        height=420,
+        margin={"l": 10, "r": 10, "t": 20, "b": 40},
+        xaxis={"title": "total throughput, all users (tokens/s)", "type": "log"},
+        yaxis={"title": "speed each user sees (tokens/s)", "rangemode": "tozero"},
+        legend={"orientation": "h", "yanchor": "top", "y": -0.2},
+    )
     return figure

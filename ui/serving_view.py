@@ -1,0 +1,143 @@
+"""The serving page's deployment inputs and its results: the engine behind the figures, time to
+first token, how many users the KV memory holds and what a million output tokens cost."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+import streamlit as st
+
+from llm_calc.catalog import Gpu
+from llm_calc.engines import profile_for
+from llm_calc.hardware import ServingCurve, ServingPoint
+from llm_calc.precision import KV_FORMATS
+from ui.engine_view import ENGINE_OPTIONS, PARALLEL_OPTIONS, chosen
+from ui.tables import number_columns
+
+CARD_COUNTS = (1, 2, 4, 8, 16, 32, 64)
+"""Cards per deployment offered (``llm_calc.hardware.CARD_LADDER`` up to 8 nodes of 8)."""
+DEFAULT_CARD = "NVIDIA H100 SXM"
+"""The card the page opens on: the most rented datacenter card of the catalog's generation."""
+DEFAULT_PROMPT_TOKENS = 1000
+"""A chat turn with some history or a short document. [tokens]"""
+DEFAULT_OUTPUT_TOKENS = 500
+"""A few paragraphs of answer. [tokens]"""
+MAX_REQUEST_TOKENS = 1_048_576
+"""Largest prompt or answer offered: the longest context windows in the catalog (1M). [tokens]"""
+USER_SPEED_RANGE = (1, 200)
+"""Per-user speeds the slider offers, from batch jobs nobody watches to fast interactive use. [tokens/s]"""
+DEFAULT_USER_SPEED = 20
+"""The per-user speed the page opens on: about four times silent reading speed (238 words a
+minute, Brysbaert 2019, "How many words do we read per minute?", J. Memory and Language 109;
+times 1.3 tokens a word is 5.2 tokens/s), so text arrives faster than it is read. [tokens/s]"""
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """What the sidebar's deployment widgets chose, as ``llm_calc.hardware.serving_curve`` takes it."""
+
+    gpu: Gpu
+    cards: int
+    engine: str | None
+    parallel: str | None
+    prompt_tokens: int
+    output_tokens: int
+    kv_format: str
+
+
+def pick_deployment(gpus: tuple[Gpu, ...]) -> Deployment:
+    """Draw the card, count, engine, split, KV precision and request lengths (all in the URL)."""
+    names = [g.name for g in gpus]
+    name = st.selectbox("Card", names, index=names.index(DEFAULT_CARD), key="card", bind="query-params")
+    cards = st.select_slider("Cards", CARD_COUNTS, value=1, key="gpus", bind="query-params")
+    engine = st.selectbox(
+        "Engine", ENGINE_OPTIONS, key="engine", bind="query-params", help="auto: the engine most users run"
+    )
+    parallel = st.selectbox(
+        "Split across cards",
+        PARALLEL_OPTIONS,
+        key="parallel",
+        bind="query-params",
+        help="tp: tensor parallel; pp: pipeline stages (llama.cpp's layer split); auto: the engine's own",
+    )
+    kv = st.selectbox("KV-cache precision", list(KV_FORMATS), key="kv", bind="query-params")
+    prompt = st.number_input(
+        "Prompt (tokens per request)", 1, MAX_REQUEST_TOKENS, DEFAULT_PROMPT_TOKENS, key="prompt", bind="query-params"
+    )
+    output = st.number_input(
+        "Answer (tokens per request)", 1, MAX_REQUEST_TOKENS, DEFAULT_OUTPUT_TOKENS, key="output", bind="query-params"
+    )
+    gpu = next(g for g in gpus if g.name == name)
+    return Deployment(gpu, int(cards), chosen(engine), chosen(parallel), int(prompt), int(output), kv)
+
+
+def engine_note(curve: ServingCurve) -> None:
+    """Which engine profile the figures use and how far it is validated (data/engine_profiles.csv)."""
+    profile = profile_for(curve.engine, curve.gpu)
+    how = {
+        "validated": f"validated: fitted on {profile.fit_rows:,} measurements from {profile.sources} sources"
+        + (
+            ""
+            if profile.cv_median_abs_error is None
+            else f", median error {profile.cv_median_abs_error:.0%} on sources held out of the fit"
+        ),
+        "fitted, not validated": f"fitted, not validated: {profile.fit_rows:,} measurements, all from one source",
+        "not fitted": "not fitted: no measurements of its own, so the pooled fit of every engine stands in",
+    }[profile.status]
+    split = {"tp": "tensor parallel", "pp": "pipeline stages"}[curve.parallel] if curve.cards > 1 else ""
+    st.caption(
+        f"Engine profile **{profile.key}** ({how})"
+        + (f"; split across the cards as {split}" if split else "")
+        + ". Constants in data/engine_profiles.csv, from data/measurements.csv."
+    )
+
+
+def serving_metrics(curve: ServingCurve, point: ServingPoint | None, min_per_user_tokens_per_s: float) -> None:
+    """Time to first token, the KV limit on users, and the cost at the chosen per-user speed."""
+    first = curve.points[0]
+    ttft, users, busiest, cost = st.columns(4)
+    ttft.metric(
+        "Time to first token",
+        f"{first.ttft_seconds:,.2f} s",
+        help=f"prefill of a {curve.prompt_tokens:,}-token prompt plus one decode step, one user, no queueing",
+    )
+    users.metric(
+        "Most users at once",
+        f"{curve.max_concurrency:,}",
+        help=f"requests of {curve.prompt_tokens + curve.output_tokens:,} tokens whose KV cache fits the memory "
+        f"{curve.engine} takes on these cards",
+    )
+    busiest.metric(
+        f"Users at ≥ {min_per_user_tokens_per_s:g} tokens/s each",
+        "none" if point is None else f"{point.concurrency:,}",
+        help="the most concurrent users (of the concurrencies shown) that still each get this speed",
+    )
+    price = curve.cost_per_million_output_tokens_usd(min_per_user_tokens_per_s)
+    cost.metric(
+        "Cost per 1M output tokens",
+        "—" if price is None else f"${price:,.2f}",
+        help=f"{curve.cards} × {curve.gpu.name} at the catalog price"
+        + ("" if curve.price_per_hour_usd is None else f" (${curve.price_per_hour_usd:,.2f}/h)")
+        + ", divided by the output tokens of all users together",
+    )
+    if point is None:
+        st.warning(
+            f"Not even one user gets {min_per_user_tokens_per_s:g} tokens/s here: alone, a user gets "
+            f"{first.per_user_tokens_per_s:,.1f} tokens/s."
+        )
+    elif curve.price_per_hour_usd is None:
+        st.info(f"The catalog has no rental price for {curve.gpu.name}, so there is no cost per token.")
+
+
+def curve_table(curve: ServingCurve) -> None:
+    """The points of the chart as numbers."""
+    table = pd.DataFrame(
+        {
+            "users": [p.concurrency for p in curve.points],
+            "each (tokens/s)": [round(p.per_user_tokens_per_s, 1) for p in curve.points],
+            "all (tokens/s)": [round(p.aggregate_tokens_per_s) for p in curve.points],
+            "TTFT (s)": [round(p.ttft_seconds, 3) for p in curve.points],
+        }
+    )
+    st.dataframe(table, hide_index=True, height="content", column_config=number_columns(list(table.columns)))
