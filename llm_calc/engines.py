@@ -75,13 +75,14 @@ PROFILE_KEYS = (
 )
 """One profile per engine, and per backend for llama.cpp."""
 
-FORMAT_FAMILIES = ("16-bit", "fp32", "gguf", "fp8", "int8", "int4", "nf4", "mxfp4")
+FORMAT_FAMILIES = ("16-bit", "fp32", "gguf", "fp8", "int8", "int4", "nf4", "mxfp4", "mlx-4bit")
 """What an engine must be able to read: 16-bit floats, fp32, GGUF block quants (q*_0, k-quants),
-fp8, 8-bit integers, GPTQ/AWQ int4, bitsandbytes NF4, MXFP4 (gpt-oss's experts)."""
+fp8, 8-bit integers, GPTQ/AWQ int4, bitsandbytes NF4, MXFP4 (gpt-oss's experts), MLX's own
+affine 4-bit arrays."""
 
 ENGINE_FORMATS: dict[str, tuple[str, ...]] = {
     "llama.cpp": ("16-bit", "fp32", "gguf", "mxfp4"),
-    "mlx": ("16-bit", "fp32"),
+    "mlx": ("16-bit", "fp32", "mlx-4bit"),
     "vllm": ("16-bit", "fp32", "fp8", "int8", "int4", "nf4", "mxfp4"),
     "sglang": ("16-bit", "fp32", "fp8", "int4", "mxfp4"),
     "tensorrt-llm": ("16-bit", "fp32", "fp8", "int8", "int4", "mxfp4"),
@@ -316,6 +317,7 @@ LIKELY_ENGINE: dict[tuple[str, str], str] = {
     ("Apple", "gguf"): "llama.cpp",
     ("Apple", "16-bit"): "mlx",
     ("Apple", "fp32"): "mlx",
+    ("Apple", "mlx-4bit"): "mlx",
     ("Apple", "mxfp4"): "llama.cpp",
     ("Apple", "int4"): "transformers",
     ("Apple", "int8"): "transformers",

@@ -13,6 +13,15 @@ References
        ``block_q8_0`` = fp16 scale + 32 x 8-bit (34 bytes / 32 weights).
 .. [3] AutoAWQ / AutoGPTQ packing: 4-bit weights, one fp16 scale and one 4-bit zero point per
        group of 128 weights -> 4 + (16 + 4) / 128 bits per weight.
+.. [4] MLX ``mlx.core.quantize``: mode ``affine`` (the default) stores each group of
+       ``group_size`` weights (default 64) at ``bits`` (default 4) with one scale and one bias
+       "same as input" dtype, i.e. 16-bit for bf16/fp16 weights.
+       https://ml-explore.github.io/mlx/build/html/python/_autosummary/mlx.core.quantize.html
+.. [5] mlx-lm ``quantize_model`` (``mlx_lm/utils.py``): affine defaults ``(64, 4)``; it quantizes
+       every module that has ``to_quantized`` (``nn.Linear`` and ``nn.Embedding``, so the input
+       embedding and ``lm_head`` too) whose last dimension divides by the group size; norms and
+       biases have no ``to_quantized`` and stay 16-bit. https://github.com/ml-explore/mlx-lm/blob/
+       d78bf58e217c904ec282ed8da9b947491f78c022/mlx_lm/utils.py#L818-L887
 """
 
 from __future__ import annotations
@@ -48,6 +57,12 @@ BNB_BLOCK_SIZE = 64
 BNB_ABSMAX_BITS = 32
 """One fp32 absmax scale per block. [bits]"""
 
+MLX_GROUP_SIZE = 64
+"""Weights per group in MLX's default affine quantization (``mlx_lm.convert -q``) [4][5]."""
+
+MLX_GROUP_OVERHEAD_BITS = 16 + 16
+"""Per group: one scale and one bias, each in the weights' 16-bit dtype [4]. [bits]"""
+
 WEIGHT_FORMATS: dict[str, NumberFormat] = {
     f.name: f
     for f in (
@@ -68,6 +83,13 @@ WEIGHT_FORMATS: dict[str, NumberFormat] = {
             "NF4 / FP4 (bitsandbytes)",
             4 + BNB_ABSMAX_BITS / BNB_BLOCK_SIZE,
             "bitsandbytes 4-bit: fp32 scale per 64 weights (QLoRA's double quantization: 4.127)",
+            True,
+        ),
+        NumberFormat(
+            "mlx-4bit",
+            "MLX 4-bit (affine, g64)",
+            4 + MLX_GROUP_OVERHEAD_BITS / MLX_GROUP_SIZE,
+            "MLX default: 4-bit + 16-bit scale and bias per 64 weights, embeddings and lm_head included [4][5]",
             True,
         ),
         NumberFormat("q8_0", "GGUF Q8_0", 8.5008, "llama-quantize on Llama-3.1-8B [1]", True),

@@ -15,6 +15,7 @@ from llm_calc.accuracy import (
     coverage,
     default_measurements,
     evaluate,
+    is_moe,
     load_measurements,
 )
 from llm_calc.catalog import DATA_DIR, CatalogError, find_gpu
@@ -58,6 +59,19 @@ def test_issue_12_coverage_is_met():
     several = [r for r in SPEED if r.gpu_count > 1]
     assert {r.parallelism for r in several} >= {"tp", "layer-split"}
     assert len({r.gpu_count for r in several}) >= 3  # several card counts, not one
+
+
+def test_serving_engines_have_dense_single_card_rows_from_two_sources():
+    """vLLM and SGLang were fitted on one source's DeepSeek-R1 8-card rows only, so a dense model on
+    one card (the common case) rested on nothing like it: each serving engine needs dense rows on
+    one card from at least two independent sources, at batch 1 and under concurrency."""
+    for engine in ("vllm", "sglang"):
+        dense_one_card = [r for r in SPEED if r.engine == engine and r.gpu_count == 1 and is_moe(r) is False]
+        assert len({r.source for r in dense_one_card}) >= 2, engine
+        assert min(r.concurrency for r in dense_one_card) == 1, engine
+        assert max(r.concurrency for r in dense_one_card) >= 4, engine
+    vllm_moe = {r.hf_id for r in SPEED if r.engine == "vllm" and is_moe(r)}
+    assert vllm_moe - {"deepseek-ai/DeepSeek-R1"}, "a vLLM MoE row other than DeepSeek-R1"
 
 
 def test_several_cards_name_their_link_and_split_and_one_card_names_none():
@@ -162,7 +176,8 @@ def test_rows_without_an_estimate_are_listed_with_the_reason_never_dropped():
     assert {"trt05-h100-l2-7b-tp1-ttft-128", "dsr1-h200-vllm-c4-out"} <= estimated
     assert "queueing" in reasons["dsr1-h200-vllm-c4-ttft"]
     assert reasons["ix870-dsr1-h200-sglang-c8-tpot"] == MODEL_NOT_IN_CATALOG  # DeepSeek-R1-0528
-    assert "mlx-4bit" in reasons["mlx1029-m3max-l33-70b-4bit-pp260"]  # a format the calculator lacks
+    # MLX's default 4-bit quantization is a weight format since issue 12 (llm_calc.precision)
+    assert "mlx1029-m3max-l33-70b-4bit-pp260" in estimated
 
 
 def test_a_train_step_row_and_an_unknown_model_load_and_are_listed():

@@ -112,7 +112,7 @@ def test_invalid_settings_raise_value_error(change, message):
 
 
 def test_every_weight_format_named_in_the_issue_exists():
-    names = "fp32 bf16 fp16 fp8 int8 int4 nf4 q8_0 q6_k q5_k_m q4_k_m q4_0 q3_k_m q2_k".split()
+    names = "fp32 bf16 fp16 fp8 int8 int4 nf4 mlx-4bit q8_0 q6_k q5_k_m q4_k_m q4_0 q3_k_m q2_k".split()
     assert list(WEIGHT_FORMATS) == names
     assert weight_format("Q4_K_M").bits == 4.8944
     assert kv_format("bf16").bits == 16
