@@ -98,11 +98,13 @@ _CSS = """
 
 @dataclass(frozen=True)
 class RankFile:
-    """Where a live encoding's tiktoken rank file is on disk and its published SHA-256."""
+    """Where a live encoding's tiktoken rank file is on disk, its published SHA-256, and the name
+    under which Streamlit serves its folder to the browser."""
 
     folder: Path
     file: str
     sha256: str
+    served_as: str
 
 
 def rank_file(name: str) -> RankFile:
@@ -113,11 +115,11 @@ def rank_file(name: str) -> RankFile:
     if name == "llama3":
         distribution, relative, digest = LLAMA3_FILE
         path = package_file(distribution, relative)
-        return RankFile(path.parent, path.name, digest)
+        return RankFile(path.parent, path.name, digest, served_as="llama3_tokenizer")
     digest = _shipped_hashes().get(f"{name}.tiktoken")
     if digest is None:
         raise TokenizerError(f"{TOKENIZER_DIR / 'SHA256SUMS'} lists no hash for {name}.tiktoken")
-    return RankFile(TOKENIZER_DIR, f"{name}.tiktoken", digest)
+    return RankFile(TOKENIZER_DIR, f"{name}.tiktoken", digest, served_as="tokenizers")
 
 
 @cache
@@ -133,11 +135,11 @@ def module_js() -> str:
 _COMPONENT = st.components.v2.component("live_token_counter", html=_HTML, css=_CSS, js=module_js())
 
 
-def _served(folder: Path) -> str:
-    """Have Streamlit serve ``folder`` (a v1 component's files, ``component/<name>/``); its URL path.
-    Declaring the same folder again on each run is a no-op for Streamlit's registry."""
-    name = "tokenizers" if folder == TOKENIZER_DIR else "llama3_tokenizer"
-    return f"component/{declare_component(name, path=folder).name}"
+def _url(rank: RankFile) -> str:
+    """Have Streamlit serve the rank file's folder as a v1 component's files (``component/<name>/``)
+    and return the file's URL relative to the page. Declaring the same folder again on each run is a
+    no-op for Streamlit's registry; outside a running app nothing is registered."""
+    return f"component/{declare_component(rank.served_as, path=rank.folder).name}/{rank.file}"
 
 
 def live_counter_data(chosen: list[str], special: bool, text_key: str) -> dict:
@@ -160,7 +162,7 @@ def live_counter_data(chosen: list[str], special: bool, text_key: str) -> dict:
                 "name": name,
                 "label": REGISTRY[name].label,
                 "file": rank.file,
-                "url": f"{_served(rank.folder)}/{rank.file}",
+                "url": _url(rank),
                 "sha256": rank.sha256,
                 "pattern": BROWSER_PATTERNS[name],
                 "special_tokens": specials,

@@ -15,8 +15,8 @@ pytestmark = pytest.mark.browser
 
 LIVE = ["o200k_base", "cl100k_base", "p50k_base", "r50k_base", "llama3"]
 TEXTS = {  # in this order, so that each differs from the one before (English prose is the page's default)
-    # a special token in the middle and at the end, not only at the start of the text
-    "special tokens mid-text": "Before <|endoftext|> after <|fim_prefix|>x<|fim_suffix|>y<|endofprompt|>",
+    # special tokens in the middle and at the end, not only at the start of the text (OpenAI's, Llama 3's)
+    "special tokens mid-text": "Before <|endoftext|> after <|fim_prefix|>x<|fim_suffix|>y<|eot_id|> <|endofprompt|>",
     "English": sample_text("English prose"),
     "Chinese": sample_text("Chinese"),
     "code": sample_text("Python code"),
