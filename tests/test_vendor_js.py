@@ -6,6 +6,7 @@ scripts/vendor_js_tokenizer.py recorded, the rank files the browser is sent are 
 ones, and each browser pattern splits text exactly as the server's pattern does.
 """
 
+import base64
 import hashlib
 import json
 import random
@@ -89,6 +90,18 @@ def test_llama3_rank_file_is_metas():
     assert hashlib.sha256((rank.folder / rank.file).read_bytes()).hexdigest() == rank.sha256
 
 
+def test_tekken_rank_file_and_pattern_are_mistrals():
+    """Mistral Tekken is counted live from mistral-common's tekken_240718.json, split by the pattern
+    that file itself names."""
+    rank = rank_file("mistral_tekken")
+    assert (rank.file, rank.format) == ("tekken_240718.json", "tekken")
+    data = (rank.folder / rank.file).read_bytes()
+    # mistral-common 1.13.1; the same file as mistralai/Mistral-Nemo-Instruct-2407 tekken.json
+    assert hashlib.sha256(data).hexdigest() == rank.sha256
+    assert rank.sha256 == "eccd1665d2e477697c33cb7f0daa6f6dfefc57a0a6bceb66d4be52952f827516"
+    assert json.loads(data)["config"]["pattern"] == BROWSER_PATTERNS["mistral_tekken"]
+
+
 def test_sentencepiece_is_not_counted_live():
     with pytest.raises(ValueError, match="mistral_v1"):
         rank_file("mistral_v1")
@@ -101,7 +114,13 @@ def browser_twin(name: str) -> tiktoken.Encoding:
     it). Pieces may be cut differently at a whitespace run that ends the text (``\\s++$`` in the
     server's cl100k pattern); what must agree is the number of tokens."""
     rank = rank_file(name)
-    ranks = parse_tiktoken_ranks((rank.folder / rank.file).read_bytes(), rank.file)
+    data = (rank.folder / rank.file).read_bytes()
+    if rank.format == "tekken":  # as ui/live_counter.js reads it
+        model = json.loads(data)
+        inner = model["config"]["default_vocab_size"] - model["config"]["default_num_special_tokens"]
+        ranks = {base64.b64decode(entry["token_bytes"]): entry["rank"] for entry in model["vocab"][:inner]}
+    else:
+        ranks = parse_tiktoken_ranks(data, rank.file)
     pattern = BROWSER_PATTERNS[name]
     return tiktoken.Encoding(f"{name}_browser", pat_str=pattern, mergeable_ranks=ranks, special_tokens={})
 
@@ -132,10 +151,11 @@ def test_browser_patterns_count_any_text_as_the_server_does(text):
 
 
 def test_counter_data_lists_what_is_counted_live_and_what_waits():
-    """Mistral's tokenizers are not tiktoken rank files: the user is told they follow on apply."""
+    """Mistral's SentencePiece tokenizer is not counted in the browser: the user is told it follows on apply."""
     data = live_counter_data(["o200k_base", "mistral_v1", "mistral_tekken"], True, "text")
-    assert [entry["name"] for entry in data["live"]] == ["o200k_base"]
-    assert data["later"] == ["Mistral v1 (SentencePiece)", "Mistral Tekken"]
+    assert [entry["name"] for entry in data["live"]] == ["o200k_base", "mistral_tekken"]
+    assert data["later"] == ["Mistral v1 (SentencePiece)"]
+    assert data["live"][1]["special_tokens"] == []  # Mistral never parses control tokens from text
     entry = data["live"][0]
     assert entry["url"].startswith("component/") and entry["url"].endswith("/o200k_base.tiktoken")
     # tiktoken_ext/openai_public.py: o200k_base's special tokens

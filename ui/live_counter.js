@@ -6,43 +6,60 @@
 //
 // data (from Python): text_key (the st.text_area's key), special (count special-token text as
 // special tokens), debounce_ms, max_chars, live (one entry per encoding counted here: name,
-// label, url and sha256 of its .tiktoken file, the browser form of its split pattern, its special
-// tokens), later (labels of the chosen encodings only the server counts).
+// label, url, format and sha256 of its rank file, the browser form of its split pattern, its
+// special tokens), later (labels of the chosen encodings only the server counts).
 
-const encoders = new Map(); // rank-file url -> Promise<Tiktoken>
+const loads = new Map(); // rank-file url -> Promise<Tiktoken>
+const ready = new Map(); // rank-file url -> Tiktoken, once loaded
+const failed = new Map(); // rank-file url -> why it did not load; retried on the next mount
 
 function hex(buffer) {
   return Array.from(new Uint8Array(buffer), (byte) => byte.toString(16).padStart(2, "0")).join("");
 }
 
-function loadEncoder(spec) {
-  if (!encoders.has(spec.url)) {
-    const loading = (async () => {
-      const response = await fetch(new URL(spec.url, document.baseURI));
-      if (!response.ok) throw new Error(`${spec.file}: HTTP ${response.status}`);
-      const buffer = await response.arrayBuffer();
-      // The server verified this file against data/tokenizers/SHA256SUMS before offering it;
-      // where the browser can hash (a secure context: https or localhost), the download is checked too.
-      if (globalThis.crypto?.subtle) {
-        const digest = hex(await crypto.subtle.digest("SHA-256", buffer));
-        if (digest !== spec.sha256) {
-          throw new Error(`${spec.file} is altered: sha256 ${digest.slice(0, 12)}… expected ${spec.sha256.slice(0, 12)}…`);
-        }
-      }
-      // "base64-token rank" lines to js-tiktoken's "! rank base64-token" form (one token per line).
-      const lines = new TextDecoder().decode(buffer).split("\n").filter(Boolean);
-      const ranks = lines.map((line) => {
-        const [token, rank] = line.split(" ");
-        return `! ${rank} ${token}`;
-      });
-      // Only the number of tokens is shown, so a special token's id is never used; any distinct id will do.
-      const special = Object.fromEntries(spec.special_tokens.map((token, i) => [token, -1 - i]));
-      return new Tiktoken({ pat_str: spec.pattern, special_tokens: special, bpe_ranks: ranks.join("\n") });
-    })();
-    loading.catch(() => encoders.delete(spec.url)); // a failed load is retried on the next render
-    encoders.set(spec.url, loading);
+async function fetchEncoder(spec) {
+  const response = await fetch(new URL(spec.url, document.baseURI));
+  if (!response.ok) throw new Error(`${spec.file}: HTTP ${response.status}`);
+  const buffer = await response.arrayBuffer();
+  // The server verified this file (its SHA-256) before offering it; where the browser can hash
+  // (a secure context: https or localhost), the download is checked against the same hash.
+  if (globalThis.crypto?.subtle) {
+    const digest = hex(await crypto.subtle.digest("SHA-256", buffer));
+    if (digest !== spec.sha256) {
+      throw new Error(`${spec.file} is altered: sha256 ${digest.slice(0, 12)}… expected ${spec.sha256.slice(0, 12)}…`);
+    }
   }
-  return encoders.get(spec.url);
+  // To js-tiktoken's "! rank base64-token" lines (one token per line).
+  const text = new TextDecoder().decode(buffer);
+  let ranks;
+  if (spec.format === "tekken") {
+    // As llm_calc/tokenizers.py reads Tekken: the vocabulary's first default_vocab_size minus
+    // default_num_special_tokens entries are the ranks; special tokens are never parsed from text.
+    const { config, vocab } = JSON.parse(text);
+    const inner = config.default_vocab_size - config.default_num_special_tokens;
+    ranks = vocab.slice(0, inner).map((entry) => `! ${entry.rank} ${entry.token_bytes}`);
+  } else {
+    // "base64-token rank" lines
+    ranks = text.split("\n").filter(Boolean).map((line) => {
+      const [token, rank] = line.split(" ");
+      return `! ${rank} ${token}`;
+    });
+  }
+  // Only the number of tokens is shown, so a special token's id is never used; any distinct id will do.
+  const special = Object.fromEntries(spec.special_tokens.map((token, i) => [token, -1 - i]));
+  return new Tiktoken({ pat_str: spec.pattern, special_tokens: special, bpe_ranks: ranks.join("\n") });
+}
+
+function load(spec) {
+  if (!loads.has(spec.url)) {
+    const loading = fetchEncoder(spec);
+    loading.then(
+      (encoder) => ready.set(spec.url, encoder),
+      (error) => failed.set(spec.url, error.message),
+    );
+    loads.set(spec.url, loading);
+  }
+  return loads.get(spec.url);
 }
 
 function codePoints(text) {
@@ -56,8 +73,11 @@ export default function ({ data, parentElement }) {
   const items = root.querySelector(".items");
   const note = root.querySelector(".note");
   const field = `.st-key-${data.text_key}`;
+  const later = data.later.length ? ` ${data.later.join(", ")}: counted when you apply (Ctrl+Enter).` : "";
   let timer = null;
   let generation = 0;
+  for (const url of failed.keys()) loads.delete(url); // a file that failed to load is tried again
+  failed.clear();
 
   const show = (status, chars, entries, message) => {
     root.dataset.status = status;
@@ -76,9 +96,7 @@ export default function ({ data, parentElement }) {
     note.textContent = message;
   };
 
-  const later = data.later.length ? ` ${data.later.join(", ")}: counted when you apply (Ctrl+Enter).` : "";
-
-  const count = async () => {
+  const count = () => {
     const textarea = document.querySelector(`${field} textarea`);
     if (!textarea) return;
     const text = textarea.value;
@@ -89,24 +107,26 @@ export default function ({ data, parentElement }) {
       return;
     }
     if (chars > data.max_chars) {
+      const limit = data.max_chars.toLocaleString("en-US");
       show("paused", chars, data.live.map((spec) => [spec, "…"]),
-        `Live counting pauses above ${data.max_chars.toLocaleString("en-US")} characters; counts follow when you apply.${later}`);
+        `Live counting pauses above ${limit} characters; counts follow when you apply.${later}`);
       return;
     }
-    let tokenizers;
-    try {
-      if (data.live.some((spec) => !encoders.has(spec.url))) show("loading", chars, data.live.map((spec) => [spec, "…"]), "Loading tokenizers…");
-      tokenizers = await Promise.all(data.live.map(loadEncoder));
-    } catch (error) {
-      if (mine === generation) show("error", chars, [], `Live counting is unavailable (${error.message}); counts follow when you apply.`);
-      return;
-    }
-    if (mine !== generation) return; // a newer keystroke has started its own count
-    const counted = data.live.map((spec, i) => {
-      const ids = data.special ? tokenizers[i].encode(text, "all", []) : tokenizers[i].encode(text, [], []);
+    // Each figure appears as soon as its tokenizer has loaded; the others follow.
+    const waiting = data.live.filter((spec) => !ready.has(spec.url) && !failed.has(spec.url));
+    const again = () => mine === generation && count();
+    for (const spec of waiting) load(spec).then(again, again);
+    const entries = data.live.map((spec) => {
+      const encoder = ready.get(spec.url);
+      if (!encoder) return [spec, failed.has(spec.url) ? "—" : "…"];
+      const ids = data.special ? encoder.encode(text, "all", []) : encoder.encode(text, [], []);
       return [spec, ids.length.toLocaleString("en-US")];
     });
-    show("ready", chars, counted, `tokens, counted in your browser as you type.${later}`);
+    const broken = data.live.filter((spec) => failed.has(spec.url));
+    let message = "tokens, counted in your browser as you type.";
+    if (waiting.length) message += ` Loading ${waiting.map((spec) => spec.label).join(", ")}…`;
+    for (const spec of broken) message += ` ${spec.label} cannot count here (${failed.get(spec.url)}); its count follows when you apply.`;
+    show(waiting.length ? "loading" : broken.length ? "error" : "ready", chars, entries, message + later);
   };
 
   const onInput = (event) => {

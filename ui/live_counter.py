@@ -7,13 +7,15 @@ Between commits this component, mounted under the text area, counts the text on 
 by ``scripts/vendor_js_tokenizer.py``.
 
 The browser reads the same rank files as the server, not a second copy: Streamlit serves a
-declared component's folder at ``component/<name>/``, so ``data/tokenizers/`` (and the folder of
-Meta's Llama 3 ``tokenizer.model``) is declared as one. A file is offered only after the server
+declared component's folder at ``component/<name>/``, so ``data/tokenizers/`` (and the package
+folders of Meta's Llama 3 ``tokenizer.model`` and Mistral's ``tekken_240718.json``) are declared
+as such. A file is offered only after the server
 has loaded the tokenizer, which checks the file's SHA-256 (``llm_calc.tokenizers.read_verified``);
 the browser checks the download against that hash again where it can (a secure context).
 
-Encodings whose tokenizer is not a tiktoken rank file (Mistral's SentencePiece and Tekken) are
-listed as counted when the text is applied.
+Mistral Tekken is a tiktoken encoding too: its JSON vocabulary is read the way
+``llm_calc.tokenizers`` reads it. Mistral's SentencePiece tokenizer has no browser counterpart here
+and is listed as counted when the text is applied.
 
 References
 ----------
@@ -34,6 +36,7 @@ from streamlit.components.v1 import declare_component
 from llm_calc.tokenizers import (
     LLAMA3_FILE,
     REGISTRY,
+    TEKKEN_FILE,
     TOKENIZER_DIR,
     TokenizerError,
     _shipped_hashes,
@@ -75,11 +78,15 @@ BROWSER_PATTERNS: dict[str, str] = {
     "p50k_base": _GPT2_BROWSER,
     "r50k_base": _GPT2_BROWSER,
     "llama3": _CL100K_BROWSER,
+    "mistral_tekken": r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+|"
+    r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*|"
+    r"\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+",
 }
 """Each live encoding's pre-tokenizer pattern as JavaScript's ``RegExp`` (flags ``ug``) accepts it:
 JavaScript has no possessive quantifiers (``++``) and, in the browsers we support, no inline
 ``(?i:…)``, so the server's patterns in ``llm_calc.tokenizers`` are written without them, as in
-js-tiktoken's rank modules [1]. Llama 3's pattern is cl100k's (llama-models' ``tokenizer.py``).
+js-tiktoken's rank modules [1]. Llama 3's pattern is cl100k's (llama-models' ``tokenizer.py``);
+Mistral Tekken's is the one in ``tekken_240718.json``, which JavaScript accepts as it is.
 ``tests/test_vendor_js.py`` checks that each splits text exactly as the server's pattern does."""
 
 _BASE64_IMPORT = "import base64 from 'base64-js';"
@@ -105,6 +112,8 @@ class RankFile:
     file: str
     sha256: str
     served_as: str
+    format: str = "tiktoken"
+    """``tiktoken`` (``base64-token rank`` lines) or ``tekken`` (Mistral's JSON vocabulary)."""
 
 
 def rank_file(name: str) -> RankFile:
@@ -116,6 +125,10 @@ def rank_file(name: str) -> RankFile:
         distribution, relative, digest = LLAMA3_FILE
         path = package_file(distribution, relative)
         return RankFile(path.parent, path.name, digest, served_as="llama3_tokenizer")
+    if name == "mistral_tekken":
+        distribution, relative, digest = TEKKEN_FILE
+        path = package_file(distribution, relative)
+        return RankFile(path.parent, path.name, digest, served_as="mistral_tekken", format="tekken")
     digest = _shipped_hashes().get(f"{name}.tiktoken")
     if digest is None:
         raise TokenizerError(f"{TOKENIZER_DIR / 'SHA256SUMS'} lists no hash for {name}.tiktoken")
@@ -162,6 +175,7 @@ def live_counter_data(chosen: list[str], special: bool, text_key: str) -> dict:
                 "name": name,
                 "label": REGISTRY[name].label,
                 "file": rank.file,
+                "format": rank.format,
                 "url": _url(rank),
                 "sha256": rank.sha256,
                 "pattern": BROWSER_PATTERNS[name],
