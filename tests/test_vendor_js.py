@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from llm_calc.tokenizers import get_tokenizer, parse_tiktoken_ranks
 from llm_calc.tokens import SAMPLES, sample_text
-from ui.live_counter import BROWSER_PATTERNS, VENDOR_DIR, live_counter_data, module_js, rank_file
+from ui.live_counter import BROWSER_PATTERNS, VENDOR_DIR, live_counter_data, module_js, rank_file, served_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 # tiktoken 0.14.0, tiktoken_ext/openai_public.py, ``expected_hash`` of each encoding's file
@@ -100,6 +100,15 @@ def test_tekken_rank_file_and_pattern_are_mistrals():
     assert hashlib.sha256(data).hexdigest() == rank.sha256
     assert rank.sha256 == "eccd1665d2e477697c33cb7f0daa6f6dfefc57a0a6bceb66d4be52952f827516"
     assert json.loads(data)["config"]["pattern"] == BROWSER_PATTERNS["mistral_tekken"]
+
+
+@pytest.mark.parametrize("name", ["llama3", "mistral_tekken"])
+def test_a_package_rank_file_is_served_from_a_folder_of_its_own(name):
+    """Serving a package's folder would publish its other files (llama_models/llama3/*.py) too."""
+    rank = rank_file(name)
+    folder = served_folder(rank)
+    assert [path.name for path in folder.iterdir() if not path.name.startswith(".")] == [rank.file]
+    assert hashlib.sha256((folder / rank.file).read_bytes()).hexdigest() == rank.sha256
 
 
 def test_sentencepiece_is_not_counted_live():

@@ -6,12 +6,13 @@ Between commits this component, mounted under the text area, counts the text on 
 (debounced) with js-tiktoken's ``Tiktoken`` class, vendored unchanged in ``ui/vendor/js-tiktoken/``
 by ``scripts/vendor_js_tokenizer.py``.
 
-The browser reads the same rank files as the server, not a second copy: Streamlit serves a
-declared component's folder at ``component/<name>/``, so ``data/tokenizers/`` (and the package
-folders of Meta's Llama 3 ``tokenizer.model`` and Mistral's ``tekken_240718.json``) are declared
-as such. A file is offered only after the server
-has loaded the tokenizer, which checks the file's SHA-256 (``llm_calc.tokenizers.read_verified``);
-the browser checks the download against that hash again where it can (a secure context).
+The browser reads the same rank files as the server: Streamlit serves a declared component's
+folder at ``component/<name>/``, so ``data/tokenizers/`` is declared as one. Meta's Llama 3
+``tokenizer.model`` and Mistral's ``tekken_240718.json`` sit in package folders with other files,
+so the bytes the server verified are served from a folder of their own (``SERVED_COPIES``). A file
+is offered only after the server has loaded the tokenizer, which checks the file's SHA-256
+(``llm_calc.tokenizers.read_verified``); the browser checks the download against that hash again
+where it can (a secure context).
 
 Mistral Tekken is a tiktoken encoding too: its JSON vocabulary is read the way
 ``llm_calc.tokenizers`` reads it. Mistral's SentencePiece tokenizer has no browser counterpart here
@@ -25,7 +26,10 @@ References
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import tempfile
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -42,6 +46,7 @@ from llm_calc.tokenizers import (
     _shipped_hashes,
     get_tokenizer,
     package_file,
+    read_verified,
 )
 
 VENDOR_DIR = Path(__file__).resolve().parent / "vendor" / "js-tiktoken"
@@ -148,11 +153,37 @@ def module_js() -> str:
 _COMPONENT = st.components.v2.component("live_token_counter", html=_HTML, css=_CSS, js=module_js())
 
 
+SERVED_COPIES = Path(tempfile.gettempdir()) / "llm-primer-rank-files"
+"""A package's folder holds more than its rank file (Meta's ``llama_models/llama3/`` holds Python
+sources too), so a package's rank file is served from a folder of its own here: a copy of the bytes
+the server verified, in a folder named by their SHA-256. ``data/tokenizers/`` is served as it is."""
+
+
+@cache
+def served_folder(rank: RankFile) -> Path:
+    """The folder Streamlit serves ``rank``'s file from; ``TokenizerError`` if it cannot be made."""
+    if rank.folder == TOKENIZER_DIR:
+        return TOKENIZER_DIR
+    folder = SERVED_COPIES / rank.sha256
+    target = folder / rank.file
+    if target.is_file() and hashlib.sha256(target.read_bytes()).hexdigest() == rank.sha256:
+        return folder
+    data = read_verified(rank.folder / rank.file, rank.sha256)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        partial = folder / f".{rank.file}.{os.getpid()}"
+        partial.write_bytes(data)
+        partial.replace(target)  # atomic: another process never serves half a file
+    except OSError as error:
+        raise TokenizerError(f"cannot write {target} for the browser ({error.strerror})") from None
+    return folder
+
+
 def _url(rank: RankFile) -> str:
     """Have Streamlit serve the rank file's folder as a v1 component's files (``component/<name>/``)
     and return the file's URL relative to the page. Declaring the same folder again on each run is a
     no-op for Streamlit's registry; outside a running app nothing is registered."""
-    return f"component/{declare_component(rank.served_as, path=rank.folder).name}/{rank.file}"
+    return f"component/{declare_component(rank.served_as, path=served_folder(rank)).name}/{rank.file}"
 
 
 def live_counter_data(chosen: list[str], special: bool, text_key: str) -> dict:
@@ -168,6 +199,7 @@ def live_counter_data(chosen: list[str], special: bool, text_key: str) -> dict:
         try:
             specials = sorted(get_tokenizer(name).special_tokens())  # loading verifies the file
             rank = rank_file(name)
+            url = _url(rank)
         except TokenizerError:
             continue
         live.append(
@@ -176,7 +208,7 @@ def live_counter_data(chosen: list[str], special: bool, text_key: str) -> dict:
                 "label": REGISTRY[name].label,
                 "file": rank.file,
                 "format": rank.format,
-                "url": _url(rank),
+                "url": url,
                 "sha256": rank.sha256,
                 "pattern": BROWSER_PATTERNS[name],
                 "special_tokens": specials,

@@ -8,6 +8,7 @@ from playwright.sync_api import expect
 
 from llm_calc.tokenizers import REGISTRY
 from llm_calc.tokens import sample_text
+from ui.live_counter import LIVE_MAX_CHARS
 
 from .conftest import SOCKETS, metric, open_page, rerun
 
@@ -120,3 +121,17 @@ def test_encodings_without_a_browser_tokenizer_are_named(page, app_url):
     """Mistral's tokenizers are counted on apply only, and the live line says so."""
     open_page(page, f"{app_url}/token_estimator?{urlencode({'tokenizers': 'mistral_v1'})}")
     expect(live_root(page)).to_contain_text("Mistral v1 (SentencePiece): counted when you apply")
+
+
+def test_a_text_over_the_live_limit_is_counted_on_apply(page, app_url):
+    """A very long paste does not freeze the page with a count per keystroke: the live line says
+    it pauses, and the server's count follows on apply as before."""
+    open_page(page, f"{app_url}/token_estimator?{urlencode({'tokenizers': 'o200k_base'})}")
+    text = "word " * (LIVE_MAX_CHARS // 5 + 1)  # 5 characters a repeat: one repeat over the limit
+    area = page.get_by_label("Text", exact=True)
+    area.fill(text)
+    expect(live_root(page)).to_have_attribute("data-status", "paused")
+    expect(live_root(page)).to_contain_text(f"Live counting pauses above {LIVE_MAX_CHARS:,} characters")
+    with rerun(page):
+        area.press("Control+Enter")
+    expect(metric(page, "Characters")).to_have_text(f"{len(text):,}")
