@@ -62,6 +62,44 @@ function load(spec) {
   return loads.get(spec.url);
 }
 
+const MEMO_PIECES = 100_000; // remembered piece counts per tokenizer before the memo starts afresh
+const memos = new Map(); // Tiktoken -> Map(piece -> tokens)
+
+// Tiktoken.encode's loop (the vendored chunk above, in this same module), counting instead of
+// collecting ids, with each piece's count remembered: a keystroke changes one piece and the
+// others are looked up, so a count does not redo the merges (quadratic in a piece's length) of
+// the whole text. Special tokens are matched as encode(text, "all", []) matches them.
+function countTokens(encoder, text, special) {
+  if (!memos.has(encoder)) memos.set(encoder, new Map());
+  const memo = memos.get(encoder);
+  if (memo.size > MEMO_PIECES) memo.clear();
+  const names = Object.keys(encoder.specialTokens);
+  const specials = special && names.length ? Tiktoken.specialTokenRegex(names) : null;
+  const pieces = new RegExp(encoder.patStr, "ug");
+  let total = 0;
+  let start = 0;
+  while (true) {
+    let next = null;
+    if (specials) {
+      specials.lastIndex = start;
+      next = specials.exec(text);
+    }
+    const end = next ? next.index : text.length;
+    for (const match of text.substring(start, end).matchAll(pieces)) {
+      let n = memo.get(match[0]);
+      if (n === undefined) {
+        const bytes = encoder.textEncoder.encode(match[0]);
+        n = encoder.rankMap.has(bytes.join(",")) ? 1 : bytePairEncode(bytes, encoder.rankMap).length;
+        memo.set(match[0], n);
+      }
+      total += n;
+    }
+    if (!next) return total;
+    total += 1; // the special token
+    start = next.index + next[0].length;
+  }
+}
+
 function codePoints(text) {
   let n = 0;
   for (const _ of text) n++;
@@ -119,8 +157,7 @@ export default function ({ data, parentElement }) {
     const entries = data.live.map((spec) => {
       const encoder = ready.get(spec.url);
       if (!encoder) return [spec, failed.has(spec.url) ? "—" : "…"];
-      const ids = data.special ? encoder.encode(text, "all", []) : encoder.encode(text, [], []);
-      return [spec, ids.length.toLocaleString("en-US")];
+      return [spec, countTokens(encoder, text, data.special).toLocaleString("en-US")];
     });
     const broken = data.live.filter((spec) => failed.has(spec.url));
     let message = "tokens, counted in your browser as you type.";

@@ -57,9 +57,10 @@ milliseconds in the browser, so the figure follows a keystroke well within the 1
 estimator promises (issue 14)."""
 
 LIVE_MAX_CHARS = 20_000
-"""Longer texts are counted on apply only. js-tiktoken's merge loop is quadratic in the length of a
-piece without spaces: 24,400 characters of Chinese took 0.3 s and a 5,000-character run of one
-letter 2 s (Node 20, one encoding), too slow to run on every keystroke."""
+"""Longer texts are counted on apply only. A keystroke re-merges only the pieces it changed (the
+browser remembers each piece's count), but a new paste merges every piece once, and js-tiktoken's
+merge loop is quadratic in a piece's length: 24,400 characters of Chinese took 0.3 s and a
+5,000-character run of one letter 2 s (Node 20, one encoding)."""
 
 _CONTRACTIONS = "'s|'S|'t|'T|'re|'rE|'Re|'RE|'ve|'vE|'Ve|'VE|'m|'M|'ll|'lL|'Ll|'LL|'d|'D"
 _GPT2_BROWSER = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
