@@ -25,6 +25,7 @@ from llm_calc.tokens import (
 )
 from ui.charts import context_fill_figure, context_label, token_count_figure
 from ui.hf_tokens import chat_overhead_metric, count_row, fetched_tokenizer, hf_count, hf_id_input
+from ui.live_counter import live_counter
 from ui.text import escape_markdown
 from ui.token_html import spans_html
 from ui.url_params import read_link, report_ignored
@@ -110,6 +111,7 @@ link_notice = st.container()  # filled once the last bound widget (the completio
 if source == "Type or paste":
     sample_col.selectbox("Start from a sample", ["—", *SAMPLES], key="sample", on_change=load_sample)
     text = st.text_area("Text", key="text", height=150, placeholder="Paste any text here")
+    live_counter(chosen, count_special, text_key="text")  # counts in the browser while typing, no rerun
     if len(text) <= MAX_TEXT_IN_URL and text != sample_text("English prose"):
         st.query_params["text"] = text
     else:
