@@ -5,6 +5,7 @@ the expanders at the bottom. Each function draws into the current container (or 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -156,8 +157,9 @@ def beyond_training_context_warning(spec: ModelSpec, context: int, trained_for: 
         )
 
 
-def fit_verdict(where, results: list[GpuResult], gpus: tuple[Gpu, ...], gpu_count: int) -> None:
-    """Which cards hold the model with ``gpu_count`` per deployment, and the cheapest rented deployment."""
+def fit_verdict(where: Any, results: list[GpuResult], gpus: tuple[Gpu, ...], gpu_count: int) -> None:
+    """Which cards hold the model with ``gpu_count`` per deployment, and the cheapest rented deployment,
+    drawn in ``where`` (the column beside the total)."""
     fitting = [r for r in results if r.fits]
     deployable = [r for r in results if r.cards_used and r.price_per_hour_usd and r.speed]
     if not gpus:
@@ -205,8 +207,9 @@ def layer_state_and_vision_notes(
         st.caption(f"Vision tower not counted: {escape_markdown(choice.checkpoint.vision_not_modelled)}")
 
 
-def hub_checkpoint_metric(where, choice: ModelChoice) -> None:
-    """The checkpoint's tensor bytes as read from its safetensors headers on the Hub, or why they were not read."""
+def hub_checkpoint_metric(where: Any, choice: ModelChoice) -> None:
+    """The checkpoint's tensor bytes as read from its safetensors headers on the Hub, as a metric in
+    ``where`` (the memory row's fifth column), or a caption saying why they were not read."""
     checkpoint = choice.hub.checkpoint if choice.hub is not None else None
     if checkpoint is not None and checkpoint.file_count > 0:
         where.metric(
