@@ -191,43 +191,110 @@ class TrainingSetup:
 # --- parameters ---------------------------------------------------------------------------
 
 
-def _lora_matrices(spec: ModelSpec, target: str) -> list[tuple[int, int, int]]:
-    """(input, output, count) of every matrix a PEFT target name covers in the model."""
+LORA_ROUTED_EXPERTS = "routed experts"
+"""Label of the routed experts' matrices in :func:`lora_matrices`. They are counted one adapter per
+expert, as PEFT wraps the per-expert ``nn.Linear`` modules transformers < 5 builds. Transformers 5
+stores routed experts fused (one 3-D parameter per layer), which ``target_modules`` does not reach:
+PEFT 0.21 converts the MLP names to fused parameter targets for the Qwen2-MoE- and Mixtral-pattern
+families (rank doubled on ``gate_up_proj``) and leaves the others' experts untrained, so their count
+there depends on the versions used. ``tests/test_lora_oracle.py`` checks every other matrix."""
+
+
+def lora_matrices(spec: ModelSpec, target: str) -> list[tuple[str, int, int, int]]:
+    """(layer kind, input, output, count) of every matrix a PEFT target name covers. [elements]
+
+    Only the layers that have the module count: the attention projections live in the softmax-
+    attention layers (``spec.attention_layers``: not in Mamba, Gated DeltaNet, short-convolution
+    or mixer-free layers, whose mixers are named ``in_proj``/``out_proj``/``in_proj_qkvz`` ...);
+    ``q_proj`` is twice as wide with an output gate (Qwen3-Next, Qwen3.5); Gemma 4's global layers
+    have their own head size and, with ``global_k_eq_v``, no ``v_proj``; MLA has an ``o_proj`` and,
+    without a query low-rank, a ``q_proj``, but no ``k_proj``/``v_proj``. The MLP projections live in
+    the layers with an MLP (not Nemotron-H's MLP-free ones): dense MLPs, the shared experts (one MLP
+    of all their widths, as transformers builds DeepSeek's ``n_shared_experts``) and routed experts
+    (see ``LORA_ROUTED_EXPERTS``); ``gate_proj`` only where the MLP is gated.
+    An empty list: the model has no module of that name.
+
+    The names are the Llama-style ones transformers uses for most families; where a family spells a
+    role otherwise (LFM2's ``out_proj`` and ``w1``/``w2``/``w3``, Phi's ``dense``/``fc1``/``fc2``)
+    PEFT finds no module of the Llama name, and this count is that of the same-shaped module under
+    the family's own name; where a family fuses projections (Phi-3's ``qkv_proj``/``gate_up_proj``,
+    Falcon's ``query_key_value``, GPT-2's ``c_attn``, Granite 4's ``input_linear``) it is the count as
+    if they were separate matrices, which LoRA on the fused module does not train.
+    """
     h = spec.hidden_size
-    q_dim = spec.num_attention_heads * spec.head_dim
-    kv_dim = spec.num_kv_heads * spec.head_dim
-    if target in ("q_proj", "k_proj", "v_proj", "o_proj") and spec.uses_latent_attention:
-        raise ValueError(f"{spec.name} uses latent attention (MLA): it has no {target}; target the MLP")
-    layers = spec.num_layers
-    if target == "q_proj":
-        return [(h, q_dim, layers)]
-    if target in ("k_proj", "v_proj"):
-        return [(h, kv_dim, layers)]
-    if target == "o_proj":
-        return [(q_dim, h, layers)]
+    attention = spec.attention_layers - spec.global_attention_layers
+    if target in ("q_proj", "k_proj", "v_proj", "o_proj"):
+        if spec.uses_latent_attention:
+            heads = spec.num_attention_heads
+            if target == "o_proj":
+                return [("attention", heads * spec.v_head_dim, h, attention)]
+            if target == "q_proj" and not spec.q_lora_rank:
+                return [("attention", h, heads * (spec.qk_nope_head_dim + spec.qk_rope_head_dim), attention)]
+            return []
+        q_dim = spec.num_attention_heads * spec.head_dim
+        kv_dim = spec.num_kv_heads * spec.head_dim
+        shapes = {
+            "q_proj": (h, q_dim * (2 if spec.attention_output_gate else 1)),
+            "k_proj": (h, kv_dim),
+            "v_proj": (h, kv_dim),
+            "o_proj": (q_dim, h),
+        }
+        found = [("attention", *shapes[target], attention)] if attention else []
+        if spec.global_attention_layers and not (target == "v_proj" and spec.global_k_eq_v):
+            global_q = spec.num_attention_heads * spec.global_head_dim
+            global_kv = spec.global_kv_heads * spec.global_head_dim
+            fan_in, fan_out = {"q_proj": (h, global_q), "o_proj": (global_q, h)}.get(target, (h, global_kv))
+            found.append(("global attention", fan_in, fan_out, spec.global_attention_layers))
+        return found
     if target == "gate_proj" and not spec.gated_mlp:
-        raise ValueError(f"{spec.name} has no gate_proj (its MLP is not gated)")
-    dense_layers = spec.dense_layers if spec.is_moe else layers
+        return []
     shapes = [
-        (spec.intermediate_size, dense_layers),
-        (spec.expert_intermediate_size, spec.moe_layers * spec.num_experts),
-        (spec.shared_expert_width, spec.moe_layers * spec.shared_experts),
+        ("dense MLP", spec.intermediate_size, spec.dense_mlp_layers),
+        (LORA_ROUTED_EXPERTS, spec.expert_intermediate_size, spec.moe_layers * spec.num_experts),
+        # the shared experts are one MLP as wide as all of them (DeepSeek's n_shared_experts x
+        # moe_intermediate_size: DeepseekV3MoE builds a single DeepseekV3MLP)
+        (
+            "shared experts",
+            spec.shared_experts * spec.shared_expert_width,
+            spec.moe_layers if spec.shared_experts else 0,
+        ),
     ]
     if target in ("gate_proj", "up_proj"):
-        return [(h, width, count) for width, count in shapes if count]
-    return [(width, h, count) for width, count in shapes if count]  # down_proj
+        return [(kind, h, width, count) for kind, width, count in shapes if count]
+    return [(kind, width, h, count) for kind, width, count in shapes if count]  # down_proj
 
 
 def lora_trainable_params(spec: ModelSpec, rank: int, targets: tuple[str, ...]) -> int:
-    """LoRA adapter parameters: rank × (in + out) for every targeted matrix [3].
+    """LoRA adapter parameters: rank × (in + out) for every targeted matrix [3] (:func:`lora_matrices`).
 
     Llama-2-7B, rank 8 on q_proj and v_proj: 32 layers × 2 × 8 × (4096 + 4096) = 4,194,304.
+    As PEFT does, a target the model lacks is passed over; if none of them is there, ValueError.
     """
-    return sum(
-        rank * (fan_in + fan_out) * count
-        for t in dict.fromkeys(targets)
-        for fan_in, fan_out, count in _lora_matrices(spec, t)
-    )
+    matrices = {t: lora_matrices(spec, t) for t in dict.fromkeys(targets)}
+    if not any(matrices.values()):
+        raise ValueError(f"{spec.name} has {_lora_absence(spec, targets)}; {_lora_targets_hint(spec)}")
+    return sum(rank * (fan_in + fan_out) * count for found in matrices.values() for _, fan_in, fan_out, count in found)
+
+
+def _lora_absence(spec: ModelSpec, targets: tuple[str, ...]) -> str:
+    """Why ``targets`` name no module of ``spec`` (a phrase)."""
+    reasons = []
+    for target in dict.fromkeys(targets):
+        if target == "gate_proj" and not spec.gated_mlp:
+            reasons.append("no gate_proj (its MLP is not gated)")
+        elif target in ("q_proj", "k_proj", "v_proj") and spec.uses_latent_attention:
+            reasons.append(
+                f"no {target}: it uses latent attention (MLA: q_a_proj/q_b_proj, kv_a_proj_with_mqa, kv_b_proj)"
+            )
+        else:
+            reasons.append(f"no {target}")
+    return "; ".join(reasons)
+
+
+def _lora_targets_hint(spec: ModelSpec) -> str:
+    """The targets that do name modules of ``spec``."""
+    present = [t for t in LORA_TARGETS if lora_matrices(spec, t)]
+    return f"target some of {', '.join(present)}" if present else "no LoRA target we count exists in it"
 
 
 def trainable_params(spec: ModelSpec, setup: TrainingSetup) -> int:
