@@ -12,8 +12,10 @@ multiplier on model size:
 * **state** — hybrid models' linear-attention layers (Qwen3-Next, Qwen3.5), short convolutions
   (LFM2) and Mamba layers (Jamba, Falcon-H1, Nemotron-H, Granite 4) keep no per-token cache but a
   fixed convolution and recurrent (SSM) state per sequence: it grows with batch, not context;
-* **activations** — the largest temporary buffers of one forward pass over a prefill chunk, plus
-  fp32 logits for one position per sequence (engines compute only the last position's logits);
+* **activations** — the largest temporary buffers of one forward pass over a prefill chunk, each
+  kind of layer (attention, Gated DeltaNet, short convolution, Mamba, MLP) at its own widths
+  (``activation_elements_by_stage``), plus fp32 logits for one position per sequence (engines
+  compute only the last position's logits);
 * **vision tower** — a multimodal model's image encoder and projector (``vision_params``), loaded
   beside the language model at the checkpoint's precision: quantizers convert the language model
   and leave it 16-bit (``llm_calc.quantization.vision_storage_bits``); it is not read by a decode step;

@@ -9,7 +9,11 @@ by tensor parallelism and, with ZeRO, across the data-parallel group: stage 1 sh
 states, stage 2 also gradients, stage 3 (FSDP full shard) also weights.
 
 Activations follow Korthikanti et al. (2022), derived per tensor for the model's actual shapes
-(grouped-query attention, gated MLPs, MoE routing) instead of the GPT-3-only constant 34·s·b·h.
+(grouped-query attention, gated MLPs, MoE routing) instead of the GPT-3-only constant 34·s·b·h,
+each kind of layer at its own size (Gemma 4's global layers, LFM2's short convolutions). Mamba and
+Gated DeltaNet layers are refused: what they save for backward depends on the kernel that runs them.
+LoRA adapters are counted only in the layers that have the targeted module (``lora_matrices``),
+checked against PEFT on the meta device for every family (``tests/test_lora_oracle.py``).
 
 References
 ----------
@@ -278,17 +282,13 @@ def lora_trainable_params(spec: ModelSpec, rank: int, targets: tuple[str, ...]) 
 
 def _lora_absence(spec: ModelSpec, targets: tuple[str, ...]) -> str:
     """Why ``targets`` name no module of ``spec`` (a phrase)."""
-    reasons = []
-    for target in dict.fromkeys(targets):
-        if target == "gate_proj" and not spec.gated_mlp:
-            reasons.append("no gate_proj (its MLP is not gated)")
-        elif target in ("q_proj", "k_proj", "v_proj") and spec.uses_latent_attention:
-            reasons.append(
-                f"no {target}: it uses latent attention (MLA: q_a_proj/q_b_proj, kv_a_proj_with_mqa, kv_b_proj)"
-            )
-        else:
-            reasons.append(f"no {target}")
-    return "; ".join(reasons)
+    absent = list(dict.fromkeys(targets))
+    reason = ""
+    if spec.uses_latent_attention and any(t in ("q_proj", "k_proj", "v_proj") for t in absent):
+        reason = ": it uses latent attention (MLA: q_a_proj/q_b_proj, kv_a_proj_with_mqa, kv_b_proj)"
+    elif "gate_proj" in absent and not spec.gated_mlp:
+        reason = ": its MLP is not gated"
+    return f"no {' or '.join(absent)}{reason}"
 
 
 def _lora_targets_hint(spec: ModelSpec) -> str:
@@ -379,46 +379,109 @@ def base_weight_bytes(spec: ModelSpec, method: str) -> int:
     return params.total * WORKING_WEIGHT_BYTES
 
 
-def activation_terms_per_layer(
-    spec: ModelSpec, seq_len: int, micro_batch: int, flash_attention: bool
-) -> dict[str, int]:
-    """Activations one transformer layer saves for backward, term by term, following Korthikanti
-    et al. [2] without dropout, for the model's real shapes. [bytes]
+def _unmodelled_training_layers(spec: ModelSpec) -> str:
+    """The layer kinds whose training activations are not modelled (a phrase; empty if none)."""
+    kinds = []
+    if spec.mamba_layers:
+        kinds.append(f"{spec.mamba_layers} Mamba layers")
+    if spec.linear_attention_layers:
+        kinds.append(f"{spec.linear_attention_layers} Gated DeltaNet layers")
+    return " and ".join(kinds)
 
-    Attention: its input, Q, K, V and the output-projection input (2 bytes each); without
-    FlashAttention also the softmax output (heads × s² per sequence). MLP: its input plus, per
-    token, the gate and up outputs, the activation output and their product (gated), or the
-    activation input and output (plain). Two norm inputs.
+
+def activation_terms_by_layer_kind(
+    spec: ModelSpec, seq_len: int, micro_batch: int, flash_attention: bool
+) -> dict[str, tuple[int, dict[str, int]]]:
+    """Activations each kind of layer saves for backward, term by term, and how many layers of that
+    kind there are: ``{kind: (layers, {term: bytes})}``, following Korthikanti et al. [2] without
+    dropout, for the model's real shapes. [bytes]
+
+    Attention layers (Gemma 4's global ones at their own head size apart): the attention input, Q,
+    K, V and the output-projection input (2 bytes each); without FlashAttention also the softmax
+    output (heads × s² per sequence). LFM2's short-convolution layers, from transformers'
+    ``Lfm2ShortConv`` (the same tensors whether ``causal_conv1d`` runs the convolution or PyTorch
+    does): ``in_proj``'s input and its output (three hidden widths, kept whole by the B·x and C·y
+    products that save its slices), the convolution's input B·x and output, and ``out_proj``'s
+    input: 7 hidden widths. MLP: its input plus, per token, the gate and up outputs, the activation
+    output and their product (gated), or the activation input and output (plain), at the widest
+    MLP a token runs through. Two norm inputs.
+
+    Mamba and Gated DeltaNet layers are refused (ValueError): what they save for backward depends on
+    the kernel that runs them (``mamba_ssm``'s fused scan and ``causal-conv1d``, ``flash-linear-
+    attention``'s chunked delta rule, or transformers' PyTorch fallback, which keeps per-chunk
+    states), and we have measured none of them.
     """
+    unmodelled = _unmodelled_training_layers(spec)
+    if unmodelled:
+        raise ValueError(
+            f"training activations of {spec.name}'s {unmodelled} are not modelled: what they save for "
+            "backward depends on the kernel (mamba_ssm, causal-conv1d, flash-linear-attention or the PyTorch "
+            "fallback); its parameters, LoRA adapters and serving memory are"
+        )
     s, b, h = seq_len, micro_batch, spec.hidden_size
     tokens = s * b
-    q_dim = spec.num_attention_heads * (
-        spec.qk_nope_head_dim + spec.qk_rope_head_dim if spec.uses_latent_attention else spec.head_dim
-    )
-    kv_dim = q_dim if spec.uses_latent_attention else spec.num_kv_heads * spec.head_dim
     width = spec.intermediate_size
     if spec.is_moe:
         width = max(width, spec.active_mlp_width)
-    return {
-        "attention inputs, Q, K, V, output": tokens * (h + 2 * q_dim + 2 * kv_dim) * ACTIVATION_BYTES,
-        "softmax scores (no FlashAttention)": 0
-        if flash_attention
-        else spec.num_attention_heads * s * s * b * ACTIVATION_BYTES,
+    shared = {
         "MLP input and inner activations": tokens * (h + (4 if spec.gated_mlp else 2) * width) * ACTIVATION_BYTES,
         "norm inputs": 2 * tokens * h * ACTIVATION_BYTES,
     }
 
+    def attention(q_dim: int, kv_dim: int) -> dict[str, int]:
+        return {
+            "attention inputs, Q, K, V, output": tokens * (h + 2 * q_dim + 2 * kv_dim) * ACTIVATION_BYTES,
+            "softmax scores (no FlashAttention)": 0
+            if flash_attention
+            else spec.num_attention_heads * s * s * b * ACTIVATION_BYTES,
+            **shared,
+        }
+
+    if spec.uses_latent_attention:
+        q_dim = spec.num_attention_heads * (spec.qk_nope_head_dim + spec.qk_rope_head_dim)
+        kv_dim = q_dim
+    else:
+        q_dim = spec.num_attention_heads * spec.head_dim
+        kv_dim = spec.num_kv_heads * spec.head_dim
+    kinds: dict[str, tuple[int, dict[str, int]]] = {}
+    common = spec.attention_layers - spec.global_attention_layers
+    if common:
+        kinds["attention"] = (common, attention(q_dim, kv_dim))
+    if spec.global_attention_layers:
+        global_q = spec.num_attention_heads * spec.global_head_dim
+        global_kv = spec.global_kv_heads * spec.global_head_dim
+        kinds["global attention"] = (spec.global_attention_layers, attention(global_q, global_kv))
+    if spec.short_conv_layers:
+        convolution = {"short convolution: in_proj input and output, B·x, conv output, out_proj input": 7 * tokens * h}
+        kinds["short convolution"] = (
+            spec.short_conv_layers,
+            {name: value * ACTIVATION_BYTES for name, value in convolution.items()} | shared,
+        )
+    return kinds
+
+
+def activation_terms_per_layer(
+    spec: ModelSpec, seq_len: int, micro_batch: int, flash_attention: bool
+) -> dict[str, int]:
+    """Activations the layer that saves most saves for backward, term by term (see
+    :func:`activation_terms_by_layer_kind`). [bytes]"""
+    kinds = activation_terms_by_layer_kind(spec, seq_len, micro_batch, flash_attention)
+    return max((terms for _, terms in kinds.values()), key=lambda terms: sum(terms.values()))
+
 
 def activation_bytes_per_layer(spec: ModelSpec, seq_len: int, micro_batch: int, flash_attention: bool) -> int:
-    """Sum of :func:`activation_terms_per_layer`. [bytes]"""
+    """Sum of :func:`activation_terms_per_layer`: the layer that saves most. [bytes]"""
     return sum(activation_terms_per_layer(spec, seq_len, micro_batch, flash_attention).values())
 
 
 def activation_terms(spec: ModelSpec, setup: TrainingSetup) -> dict[str, int]:
-    """Activations per GPU by term: the layers (all of them, or with checkpointing every layer's
-    input plus one layer recomputed at a time) and the fp32 logits, divided by tensor parallelism
-    (with sequence parallelism, as Korthikanti et al. show). [bytes]"""
-    per_layer = activation_bytes_per_layer(spec, setup.seq_len, setup.micro_batch, setup.flash_attention)
+    """Activations per GPU by term: the layers (each kind at its own size, or with checkpointing
+    every layer's input plus the largest layer recomputed at a time) and the fp32 logits, divided by
+    tensor parallelism (with sequence parallelism, as Korthikanti et al. show). [bytes]
+
+    Raises ValueError for a model with layers whose activations are not modelled (Mamba, Gated
+    DeltaNet: :func:`activation_terms_by_layer_kind`)."""
+    kinds = activation_terms_by_layer_kind(spec, setup.seq_len, setup.micro_batch, setup.flash_attention)
     tokens = setup.seq_len * setup.micro_batch
     tp = setup.tensor_parallel
     if setup.checkpointing:
@@ -427,10 +490,16 @@ def activation_terms(spec: ModelSpec, setup: TrainingSetup) -> dict[str, int]:
             * tokens
             * spec.hidden_size
             * ACTIVATION_BYTES,
-            "one layer recomputed at a time": per_layer,
+            "one layer recomputed at a time": max(sum(layer.values()) for _, layer in kinds.values()),
         }
+    elif len(kinds) == 1:
+        ((layers, layer),) = kinds.values()
+        terms = {f"{layers} layers × per-layer activations": layers * sum(layer.values())}
     else:
-        terms = {f"{spec.num_layers} layers × per-layer activations": spec.num_layers * per_layer}
+        terms = {
+            f"{layers} {kind} layers × per-layer activations": layers * sum(layer.values())
+            for kind, (layers, layer) in kinds.items()
+        }
     terms["fp32 logits"] = tokens * spec.vocab_size * LOGIT_BYTES
     return {name: math.ceil(value / tp) for name, value in terms.items()}
 

@@ -14,6 +14,7 @@ from llm_calc.training import (
     TrainingSetup,
     activation_bytes,
     activation_bytes_per_layer,
+    activation_terms,
     cards_needed_for_training,
     chinchilla_tokens,
     lora_trainable_params,
@@ -312,3 +313,48 @@ def test_training_tokens_beyond_any_real_run_are_refused(tokens):
     """4.4e297 tokens overflowed the FLOPs to infinity before the property test found it."""
     with pytest.raises(ValueError, match="tokens must be a number from 0 to 1e[+]16"):
         training_flops(LLAMA2_7B, tokens)
+
+
+CONFIGS = Path(__file__).parent / "configs"
+
+
+def test_lfm2_training_activations_size_each_layer_kind():
+    """LFM2-1.2B (the text model of LFM2.5-VL-1.6B): hidden 2,048, 16 layers of which 6 attention
+    (32 heads and 8 KV heads of 64) and 10 short convolutions, gated MLP of 8,192 (12,288 x 2/3,
+    ``block_auto_adjust_ff_dim``), vocabulary 65,536. Per token, at 2 bytes:
+    attention layer: 2,048 + 2 x 2,048 + 2 x 512 (input, Q, output, K, V) = 7,168;
+    short-convolution layer: in_proj input 2,048, its output 3 x 2,048, B·x, conv output and
+    out_proj input 3 x 2,048 = 7 x 2,048 = 14,336;
+    every layer: MLP 2,048 + 4 x 8,192 = 34,816 and two norm inputs 4,096.
+    Attention layers 46,080, convolution layers 53,248; 2,048 tokens x 2 bytes:
+    6 x 46,080 x 4,096 = 1,132,462,080 and 10 x 53,248 x 4,096 = 2,181,038,080;
+    logits 2,048 x 65,536 x 4 = 536,870,912. Sum 3,850,371,072 (main sized all 16 layers as
+    attention layers: 3,556,769,792)."""
+    spec = parse_config_text((CONFIGS / "LFM2.5-VL-1.6B.json").read_bytes(), name="LFM2")
+    setup = TrainingSetup(method="lora", seq_len=2048, micro_batch=1)
+    assert activation_terms(spec, setup) == {
+        "6 attention layers × per-layer activations": 1_132_462_080,
+        "10 short convolution layers × per-layer activations": 2_181_038_080,
+        "fp32 logits": 536_870_912,
+    }
+    assert activation_bytes(spec, setup) == 3_850_371_072
+    # with checkpointing the layer recomputed is the convolution layer, the larger
+    checkpointed = activation_terms(spec, dataclasses.replace(setup, checkpointing=True))
+    assert checkpointed["one layer recomputed at a time"] == 53_248 * 4_096
+
+
+@pytest.mark.parametrize(
+    ("filename", "message"),
+    [
+        ("NVIDIA-Nemotron-3-Nano-30B-A3B-BF16.json", "23 Mamba layers are not modelled"),
+        ("Qwen3-Next-80B-A3B-Thinking.json", "36 Gated DeltaNet layers are not modelled"),
+        ("AI21-Jamba-1.5-Mini.json", "28 Mamba layers are not modelled"),
+        ("Falcon-H1-7B-Instruct.json", "Mamba layers are not modelled"),
+    ],
+)
+def test_training_activations_of_state_space_layers_are_refused(filename, message):
+    """What Mamba and DeltaNet layers save for backward depends on the kernel: refused, named."""
+    spec = parse_config_text((CONFIGS / filename).read_bytes(), name=filename)
+    with pytest.raises(ValueError, match=message):
+        training_memory(spec, TrainingSetup(method="lora"))
+    assert lora_trainable_params(spec, 8, ("q_proj", "v_proj")) > 0  # the adapters are still counted
