@@ -27,6 +27,7 @@ is skipped with the reason.
 """
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -134,3 +135,39 @@ def test_config_family_names_are_known():
     """Guards ``RENAMED_OR_FUSED`` against typos: every key is a family we support."""
     assert set(RENAMED_OR_FUSED) <= set(SUPPORTED_MODEL_TYPES)
     assert all(json.loads(path.read_text()) for path in FAMILY_FILES.values())
+
+
+FAMILY_NAMES = {
+    "lfm2": {
+        "o_proj": "self_attn.out_proj",
+        "gate_proj": "feed_forward.w1",
+        "up_proj": "feed_forward.w3",
+        "down_proj": "feed_forward.w2",
+    },
+    "phi": {"o_proj": "self_attn.dense", "up_proj": "mlp.fc1", "down_proj": "mlp.fc2"},
+}
+"""Families that spell a role otherwise, the module each Llama name stands for (transformers'
+``Lfm2Attention``/``Lfm2MLP``, ``PhiAttention``/``PhiMLP``). LFM2's short-convolution layers also
+have an ``out_proj``: the pattern names the attention one."""
+
+
+@pytest.mark.parametrize("family", sorted(FAMILY_NAMES))
+def test_a_renamed_role_counts_what_peft_trains_on_the_familys_own_module(family, monkeypatch):
+    """What ``lora_matrices`` means for a family without the Llama name: the same-shaped module,
+    which PEFT wraps when given the family's name (as a pattern over module paths)."""
+    monkeypatch.setattr(
+        "peft.utils.transformers_weight_conversion.convert_peft_config_for_transformers", lambda *args, **kw: None
+    )
+    path = FAMILY_FILES[family]
+    names = FAMILY_NAMES[family]
+    pattern = "|".join(r".*\." + re.escape(module) for module in names.values())
+    wrapped = peft.get_peft_model(
+        _meta_model(_text_config(path)), peft.LoraConfig(r=RANK, target_modules=pattern), low_cpu_mem_usage=True
+    )
+    counts: dict[str, int] = {}
+    for name, parameter in wrapped.named_parameters():
+        if parameter.requires_grad:
+            module = ".".join(name.split(".lora_")[0].rsplit(".", 2)[-2:])
+            counts[module] = counts.get(module, 0) + parameter.numel()
+    spec = parse_config_text(path.read_bytes(), name=path.name)
+    assert {role: _ours(spec, role) for role in names} == {role: counts[module] for role, module in names.items()}
