@@ -358,3 +358,21 @@ def test_training_activations_of_state_space_layers_are_refused(filename, messag
     with pytest.raises(ValueError, match=message):
         training_memory(spec, TrainingSetup(method="lora"))
     assert lora_trainable_params(spec, 8, ("q_proj", "v_proj")) > 0  # the adapters are still counted
+
+
+def test_gemma4_global_layers_save_activations_at_their_own_head_size():
+    """Gemma 4 26B-A4B: hidden 2,816, 30 layers of which 5 global. Per token, at 2 bytes:
+    sliding layers 16 heads x 256 = 4,096 queries and output, 8 KV heads x 256 = 2,048 keys and
+    values: 2,816 + 2 x 4,096 + 2 x 2,048 = 15,104; global layers 16 x 512 = 8,192 and 2 x 512 =
+    1,024 (values computed from the keys but still saved): 2,816 + 2 x 8,192 + 2 x 1,024 = 21,248;
+    every layer's MLP at the width a token runs through, 8 experts of 704 and the shared 2,112 =
+    7,744: 2,816 + 4 x 7,744 = 33,792, and two norm inputs 5,632. Layers of 54,528 and 60,672;
+    1,024 tokens x 2 bytes: 25 x 54,528 x 2,048 = 2,791,833,600 and 5 x 60,672 x 2,048 =
+    621,281,280; logits 1,024 x 262,144 x 4 = 1,073,741,824 (main sized all 30 layers at 54,528)."""
+    spec = parse_config_text((CONFIGS / "gemma-4-26B-A4B.json").read_bytes(), name="Gemma 4")
+    setup = TrainingSetup(method="lora", seq_len=1024, micro_batch=1)
+    assert activation_terms(spec, setup) == {
+        "25 attention layers × per-layer activations": 2_791_833_600,
+        "5 global attention layers × per-layer activations": 621_281_280,
+        "fp32 logits": 1_073_741_824,
+    }
