@@ -257,8 +257,9 @@ def activations_bytes(spec: ModelSpec, settings: InferenceSettings) -> int:
     """Peak temporary buffers of a forward pass plus the logits. [bytes]
 
     Tokens in flight are one prefill chunk (at most ``batch x context``, at least one token per
-    sequence). Without FlashAttention the fp32 score matrix of the chunk against the whole
-    context is added.
+    sequence), each holding the largest stage of :func:`activation_elements_by_stage` (every layer
+    kind at its own widths; what kernels allocate inside themselves is not counted). Without
+    FlashAttention the fp32 score matrix of the chunk against the whole context is added.
     """
     tokens = max(settings.batch, min(settings.batch * settings.context_tokens, settings.prefill_chunk_tokens))
     buffers = tokens * activation_elements_per_token(spec) * ACTIVATION_BYTES
