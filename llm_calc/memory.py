@@ -12,8 +12,10 @@ multiplier on model size:
 * **state** — hybrid models' linear-attention layers (Qwen3-Next, Qwen3.5), short convolutions
   (LFM2) and Mamba layers (Jamba, Falcon-H1, Nemotron-H, Granite 4) keep no per-token cache but a
   fixed convolution and recurrent (SSM) state per sequence: it grows with batch, not context;
-* **activations** — the largest temporary buffers of one forward pass over a prefill chunk, plus
-  fp32 logits for one position per sequence (engines compute only the last position's logits);
+* **activations** — the largest temporary buffers of one forward pass over a prefill chunk, each
+  kind of layer (attention, Gated DeltaNet, short convolution, Mamba, MLP) at its own widths
+  (``activation_elements_by_stage``), plus fp32 logits for one position per sequence (engines
+  compute only the last position's logits);
 * **vision tower** — a multimodal model's image encoder and projector (``vision_params``), loaded
   beside the language model at the checkpoint's precision: quantizers convert the language model
   and leave it 16-bit (``llm_calc.quantization.vision_storage_bits``); it is not read by a decode step;
@@ -35,7 +37,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from llm_calc.architecture import ModelSpec, count_parameters, kv_cache_bytes, state_bytes
+from llm_calc.architecture import ModelSpec, count_parameters, kv_cache_bytes, mamba_conv_dim, state_bytes
 from llm_calc.precision import AS_SHIPPED, kv_format, weight_format
 from llm_calc.quantization import StoragePlan
 from llm_calc.units import GIB
@@ -178,34 +180,86 @@ def weights_bytes_for_params(params: float, format_name: str) -> int:
     return math.ceil(params * weight_format(format_name).bits / 8)
 
 
-def activation_elements_per_token(spec: ModelSpec) -> int:
-    """Elements alive at the peak of one layer for one token (attention or MLP stage).
+def activation_elements_by_stage(spec: ModelSpec) -> dict[str, int]:
+    """Elements alive at the peak of each kind of layer stage the model has, for one token.
 
-    Attention stage: residual + normed input + Q + K + V + attention output.
-    MLP stage: residual + normed input + gate + up + their product (for MoE, per routed and
-    shared expert). Layers run one after another, so only one layer's buffers are alive.
+    Every stage holds the residual stream and its normed input (2 x hidden) beside its own buffers:
+
+    * softmax attention: Q (twice as wide with an output gate: Qwen3-Next, Qwen3.5), K, V and the
+      attention output; Gemma 4's global layers at their own head size; MLA: the up-projected
+      queries, keys and values;
+    * Gated DeltaNet (Qwen3-Next, Qwen3.5): the input projections' outputs (queries, keys, values,
+      the output gate z, and b and a: one each per value head), the convolution's output over the
+      queries, keys and values, and the value-wide core output;
+    * LFM2 short convolution: ``in_proj``'s output (three hidden widths), the convolved product
+      and the gated output (one hidden width each);
+    * Mamba-2: ``in_proj``'s output (``inner + conv channels + heads``: z, x/B/C and Δ, i.e.
+      2·inner + 2·groups·state + heads), the convolution's output (x/B/C) and the scan's inner-wide
+      output; Mamba-1: ``in_proj``'s 2·inner, the convolution's inner, ``x_proj``'s Δ/B/C
+      (dt_rank + 2·state), ``dt_proj``'s inner and the scan's inner output. A parallel block
+      (Falcon-H1) runs attention and Mamba on the same normed input and keeps one's output while
+      the other runs: the larger stage plus a hidden width;
+    * MLP: gate, up and their product (plain MLP: up and the activation), at the widest MLP one token
+      runs through (for MoE its routed and shared experts). Only if some layer has an MLP.
+
+    Not counted: what a kernel allocates inside itself (the chunked scan's per-chunk states, a
+    FlashAttention workspace), which the engines size separately. [elements per token]
     """
     h = spec.hidden_size
+    stages: dict[str, int] = {}
+    common_attention = spec.attention_layers - spec.global_attention_layers
     if spec.uses_latent_attention:
         q_dim = spec.num_attention_heads * (spec.qk_nope_head_dim + spec.qk_rope_head_dim)
         kv_dim = spec.num_attention_heads * (spec.qk_nope_head_dim + spec.v_head_dim)
         attention = 2 * h + 2 * q_dim + kv_dim
     else:
         q_dim = spec.num_attention_heads * spec.head_dim
-        attention = 2 * h + 2 * q_dim + 2 * spec.num_kv_heads * spec.head_dim
-    widths = [spec.intermediate_size]
-    if spec.is_moe:
-        widths.append(spec.active_mlp_width)
-    mlp = 2 * h + (3 if spec.gated_mlp else 2) * max(widths)
-    return max(attention, mlp)
+        q_out = q_dim * (2 if spec.attention_output_gate else 1)
+        attention = 2 * h + q_out + q_dim + 2 * spec.num_kv_heads * spec.head_dim
+    if common_attention > 0:
+        stages["attention"] = attention
+    if spec.global_attention_layers:
+        global_q = spec.num_attention_heads * spec.global_head_dim
+        stages["global attention"] = 2 * h + 2 * global_q + 2 * spec.global_kv_heads * spec.global_head_dim
+    if spec.linear_attention_layers:
+        key, value = spec.linear_key_dim, spec.linear_value_dim
+        projections = 2 * key + 2 * value + 2 * spec.linear_num_value_heads
+        stages["Gated DeltaNet"] = 2 * h + projections + spec.linear_conv_dim + value
+    if spec.short_conv_layers:
+        stages["short convolution"] = 2 * h + 3 * h + h + h
+    if spec.mamba_layers:
+        inner = spec.mamba_intermediate_size
+        if spec.mamba_version == 1:
+            mamba = 2 * inner + inner + spec.mamba_dt_rank + 2 * spec.mamba_state_size + inner + inner
+        else:
+            mamba = inner + mamba_conv_dim(spec) + spec.mamba_num_heads + mamba_conv_dim(spec) + inner
+        if spec.mamba_parallel:
+            stages["attention beside Mamba"] = max(attention, 2 * h + mamba) + h
+            stages.pop("attention", None)
+        else:
+            stages["Mamba"] = 2 * h + mamba
+    if spec.dense_mlp_layers + spec.moe_layers:
+        widths = [spec.intermediate_size] if spec.dense_mlp_layers else []
+        if spec.is_moe:
+            widths.append(spec.active_mlp_width)
+        stages["MLP"] = 2 * h + (3 if spec.gated_mlp else 2) * max(widths)
+    return stages
+
+
+def activation_elements_per_token(spec: ModelSpec) -> int:
+    """Elements alive at the peak of one layer for one token: the largest stage of
+    :func:`activation_elements_by_stage`. Layers run one after another, so only one layer's
+    buffers are alive."""
+    return max(activation_elements_by_stage(spec).values())
 
 
 def activations_bytes(spec: ModelSpec, settings: InferenceSettings) -> int:
     """Peak temporary buffers of a forward pass plus the logits. [bytes]
 
     Tokens in flight are one prefill chunk (at most ``batch x context``, at least one token per
-    sequence). Without FlashAttention the fp32 score matrix of the chunk against the whole
-    context is added.
+    sequence), each holding the largest stage of :func:`activation_elements_by_stage` (every layer
+    kind at its own widths; what kernels allocate inside themselves is not counted). Without
+    FlashAttention the fp32 score matrix of the chunk against the whole context is added.
     """
     tokens = max(settings.batch, min(settings.batch * settings.context_tokens, settings.prefill_chunk_tokens))
     buffers = tokens * activation_elements_per_token(spec) * ACTIVATION_BYTES

@@ -9,7 +9,11 @@ by tensor parallelism and, with ZeRO, across the data-parallel group: stage 1 sh
 states, stage 2 also gradients, stage 3 (FSDP full shard) also weights.
 
 Activations follow Korthikanti et al. (2022), derived per tensor for the model's actual shapes
-(grouped-query attention, gated MLPs, MoE routing) instead of the GPT-3-only constant 34·s·b·h.
+(grouped-query attention, gated MLPs, MoE routing) instead of the GPT-3-only constant 34·s·b·h,
+each kind of layer at its own size (Gemma 4's global layers, LFM2's short convolutions). Mamba and
+Gated DeltaNet layers are refused: what they save for backward depends on the kernel that runs them.
+LoRA adapters are counted only in the layers that have the targeted module (``lora_matrices``),
+checked against PEFT on the meta device for every family (``tests/test_lora_oracle.py``).
 
 References
 ----------
@@ -191,43 +195,106 @@ class TrainingSetup:
 # --- parameters ---------------------------------------------------------------------------
 
 
-def _lora_matrices(spec: ModelSpec, target: str) -> list[tuple[int, int, int]]:
-    """(input, output, count) of every matrix a PEFT target name covers in the model."""
+LORA_ROUTED_EXPERTS = "routed experts"
+"""Label of the routed experts' matrices in :func:`lora_matrices`. They are counted one adapter per
+expert, as PEFT wraps the per-expert ``nn.Linear`` modules transformers < 5 builds. Transformers 5
+stores routed experts fused (one 3-D parameter per layer), which ``target_modules`` does not reach:
+PEFT 0.21 converts the MLP names to fused parameter targets for the Qwen2-MoE- and Mixtral-pattern
+families (rank doubled on ``gate_up_proj``) and leaves the others' experts untrained, so their count
+there depends on the versions used. ``tests/test_lora_oracle.py`` checks every other matrix."""
+
+
+def lora_matrices(spec: ModelSpec, target: str) -> list[tuple[str, int, int, int]]:
+    """(layer kind, input, output, count) of every matrix a PEFT target name covers. [elements]
+
+    Only the layers that have the module count: the attention projections live in the softmax-
+    attention layers (``spec.attention_layers``: not in Mamba, Gated DeltaNet, short-convolution
+    or mixer-free layers, whose mixers are named ``in_proj``/``out_proj``/``in_proj_qkvz`` ...);
+    ``q_proj`` is twice as wide with an output gate (Qwen3-Next, Qwen3.5); Gemma 4's global layers
+    have their own head size and, with ``global_k_eq_v``, no ``v_proj``; MLA has an ``o_proj`` and,
+    without a query low-rank, a ``q_proj``, but no ``k_proj``/``v_proj``. The MLP projections live in
+    the layers with an MLP (not Nemotron-H's MLP-free ones): dense MLPs, the shared experts (one MLP
+    of all their widths, as transformers builds DeepSeek's ``n_shared_experts``) and routed experts
+    (see ``LORA_ROUTED_EXPERTS``); ``gate_proj`` only where the MLP is gated.
+    An empty list: the model has no module of that name.
+
+    The names are the Llama-style ones transformers uses for most families; where a family spells a
+    role otherwise (LFM2's ``out_proj`` and ``w1``/``w2``/``w3``, Phi's ``dense``/``fc1``/``fc2``)
+    PEFT finds no module of the Llama name, and this count is that of the same-shaped module under
+    the family's own name; where a family fuses projections (Phi-3's ``qkv_proj``/``gate_up_proj``,
+    Falcon's ``query_key_value``, GPT-2's ``c_attn``, Granite 4's ``input_linear``) it is the count as
+    if they were separate matrices, which LoRA on the fused module does not train.
+    """
     h = spec.hidden_size
-    q_dim = spec.num_attention_heads * spec.head_dim
-    kv_dim = spec.num_kv_heads * spec.head_dim
-    if target in ("q_proj", "k_proj", "v_proj", "o_proj") and spec.uses_latent_attention:
-        raise ValueError(f"{spec.name} uses latent attention (MLA): it has no {target}; target the MLP")
-    layers = spec.num_layers
-    if target == "q_proj":
-        return [(h, q_dim, layers)]
-    if target in ("k_proj", "v_proj"):
-        return [(h, kv_dim, layers)]
-    if target == "o_proj":
-        return [(q_dim, h, layers)]
+    attention = spec.attention_layers - spec.global_attention_layers
+    if target in ("q_proj", "k_proj", "v_proj", "o_proj"):
+        if spec.uses_latent_attention:
+            heads = spec.num_attention_heads
+            if target == "o_proj":
+                return [("attention", heads * spec.v_head_dim, h, attention)]
+            if target == "q_proj" and not spec.q_lora_rank:
+                return [("attention", h, heads * (spec.qk_nope_head_dim + spec.qk_rope_head_dim), attention)]
+            return []
+        q_dim = spec.num_attention_heads * spec.head_dim
+        kv_dim = spec.num_kv_heads * spec.head_dim
+        shapes = {
+            "q_proj": (h, q_dim * (2 if spec.attention_output_gate else 1)),
+            "k_proj": (h, kv_dim),
+            "v_proj": (h, kv_dim),
+            "o_proj": (q_dim, h),
+        }
+        found = [("attention", *shapes[target], attention)] if attention else []
+        if spec.global_attention_layers and not (target == "v_proj" and spec.global_k_eq_v):
+            global_q = spec.num_attention_heads * spec.global_head_dim
+            global_kv = spec.global_kv_heads * spec.global_head_dim
+            fan_in, fan_out = {"q_proj": (h, global_q), "o_proj": (global_q, h)}.get(target, (h, global_kv))
+            found.append(("global attention", fan_in, fan_out, spec.global_attention_layers))
+        return found
     if target == "gate_proj" and not spec.gated_mlp:
-        raise ValueError(f"{spec.name} has no gate_proj (its MLP is not gated)")
-    dense_layers = spec.dense_layers if spec.is_moe else layers
+        return []
     shapes = [
-        (spec.intermediate_size, dense_layers),
-        (spec.expert_intermediate_size, spec.moe_layers * spec.num_experts),
-        (spec.shared_expert_width, spec.moe_layers * spec.shared_experts),
+        ("dense MLP", spec.intermediate_size, spec.dense_mlp_layers),
+        (LORA_ROUTED_EXPERTS, spec.expert_intermediate_size, spec.moe_layers * spec.num_experts),
+        # the shared experts are one MLP as wide as all of them (DeepSeek's n_shared_experts x
+        # moe_intermediate_size: DeepseekV3MoE builds a single DeepseekV3MLP)
+        (
+            "shared experts",
+            spec.shared_experts * spec.shared_expert_width,
+            spec.moe_layers if spec.shared_experts else 0,
+        ),
     ]
     if target in ("gate_proj", "up_proj"):
-        return [(h, width, count) for width, count in shapes if count]
-    return [(width, h, count) for width, count in shapes if count]  # down_proj
+        return [(kind, h, width, count) for kind, width, count in shapes if count]
+    return [(kind, width, h, count) for kind, width, count in shapes if count]  # down_proj
 
 
 def lora_trainable_params(spec: ModelSpec, rank: int, targets: tuple[str, ...]) -> int:
-    """LoRA adapter parameters: rank × (in + out) for every targeted matrix [3].
+    """LoRA adapter parameters: rank × (in + out) for every targeted matrix [3] (:func:`lora_matrices`).
 
     Llama-2-7B, rank 8 on q_proj and v_proj: 32 layers × 2 × 8 × (4096 + 4096) = 4,194,304.
+    As PEFT does, a target the model lacks is passed over; if none of them is there, ValueError.
     """
-    return sum(
-        rank * (fan_in + fan_out) * count
-        for t in dict.fromkeys(targets)
-        for fan_in, fan_out, count in _lora_matrices(spec, t)
-    )
+    matrices = {t: lora_matrices(spec, t) for t in dict.fromkeys(targets)}
+    if not any(matrices.values()):
+        raise ValueError(f"{spec.name} has {_lora_absence(spec, targets)}; {_lora_targets_hint(spec)}")
+    return sum(rank * (fan_in + fan_out) * count for found in matrices.values() for _, fan_in, fan_out, count in found)
+
+
+def _lora_absence(spec: ModelSpec, targets: tuple[str, ...]) -> str:
+    """Why ``targets`` name no module of ``spec`` (a phrase)."""
+    absent = list(dict.fromkeys(targets))
+    reason = ""
+    if spec.uses_latent_attention and any(t in ("q_proj", "k_proj", "v_proj") for t in absent):
+        reason = ": it uses latent attention (MLA: q_a_proj/q_b_proj, kv_a_proj_with_mqa, kv_b_proj)"
+    elif "gate_proj" in absent and not spec.gated_mlp:
+        reason = ": its MLP is not gated"
+    return f"no {' or '.join(absent)}{reason}"
+
+
+def _lora_targets_hint(spec: ModelSpec) -> str:
+    """The targets that do name modules of ``spec``."""
+    present = [t for t in LORA_TARGETS if lora_matrices(spec, t)]
+    return f"target some of {', '.join(present)}" if present else "no LoRA target we count exists in it"
 
 
 def trainable_params(spec: ModelSpec, setup: TrainingSetup) -> int:
@@ -312,46 +379,109 @@ def base_weight_bytes(spec: ModelSpec, method: str) -> int:
     return params.total * WORKING_WEIGHT_BYTES
 
 
-def activation_terms_per_layer(
-    spec: ModelSpec, seq_len: int, micro_batch: int, flash_attention: bool
-) -> dict[str, int]:
-    """Activations one transformer layer saves for backward, term by term, following Korthikanti
-    et al. [2] without dropout, for the model's real shapes. [bytes]
+def _unmodelled_training_layers(spec: ModelSpec) -> str:
+    """The layer kinds whose training activations are not modelled (a phrase; empty if none)."""
+    kinds = []
+    if spec.mamba_layers:
+        kinds.append(f"{spec.mamba_layers} Mamba layers")
+    if spec.linear_attention_layers:
+        kinds.append(f"{spec.linear_attention_layers} Gated DeltaNet layers")
+    return " and ".join(kinds)
 
-    Attention: its input, Q, K, V and the output-projection input (2 bytes each); without
-    FlashAttention also the softmax output (heads × s² per sequence). MLP: its input plus, per
-    token, the gate and up outputs, the activation output and their product (gated), or the
-    activation input and output (plain). Two norm inputs.
+
+def activation_terms_by_layer_kind(
+    spec: ModelSpec, seq_len: int, micro_batch: int, flash_attention: bool
+) -> dict[str, tuple[int, dict[str, int]]]:
+    """Activations each kind of layer saves for backward, term by term, and how many layers of that
+    kind there are: ``{kind: (layers, {term: bytes})}``, following Korthikanti et al. [2] without
+    dropout, for the model's real shapes. [bytes]
+
+    Attention layers (Gemma 4's global ones at their own head size apart): the attention input, Q,
+    K, V and the output-projection input (2 bytes each); without FlashAttention also the softmax
+    output (heads × s² per sequence). LFM2's short-convolution layers, from transformers'
+    ``Lfm2ShortConv`` (the same tensors whether ``causal_conv1d`` runs the convolution or PyTorch
+    does): ``in_proj``'s input and its output (three hidden widths, kept whole by the B·x and C·y
+    products that save its slices), the convolution's input B·x and output, and ``out_proj``'s
+    input: 7 hidden widths. MLP: its input plus, per token, the gate and up outputs, the activation
+    output and their product (gated), or the activation input and output (plain), at the widest
+    MLP a token runs through. Two norm inputs.
+
+    Mamba and Gated DeltaNet layers are refused (ValueError): what they save for backward depends on
+    the kernel that runs them (``mamba_ssm``'s fused scan and ``causal-conv1d``, ``flash-linear-
+    attention``'s chunked delta rule, or transformers' PyTorch fallback, which keeps per-chunk
+    states), and we have measured none of them.
     """
+    unmodelled = _unmodelled_training_layers(spec)
+    if unmodelled:
+        raise ValueError(
+            f"training activations of {spec.name}'s {unmodelled} are not modelled: what they save for "
+            "backward depends on the kernel (mamba_ssm, causal-conv1d, flash-linear-attention or the PyTorch "
+            "fallback); its parameters, LoRA adapters and serving memory are"
+        )
     s, b, h = seq_len, micro_batch, spec.hidden_size
     tokens = s * b
-    q_dim = spec.num_attention_heads * (
-        spec.qk_nope_head_dim + spec.qk_rope_head_dim if spec.uses_latent_attention else spec.head_dim
-    )
-    kv_dim = q_dim if spec.uses_latent_attention else spec.num_kv_heads * spec.head_dim
     width = spec.intermediate_size
     if spec.is_moe:
         width = max(width, spec.active_mlp_width)
-    return {
-        "attention inputs, Q, K, V, output": tokens * (h + 2 * q_dim + 2 * kv_dim) * ACTIVATION_BYTES,
-        "softmax scores (no FlashAttention)": 0
-        if flash_attention
-        else spec.num_attention_heads * s * s * b * ACTIVATION_BYTES,
+    shared = {
         "MLP input and inner activations": tokens * (h + (4 if spec.gated_mlp else 2) * width) * ACTIVATION_BYTES,
         "norm inputs": 2 * tokens * h * ACTIVATION_BYTES,
     }
 
+    def attention(q_dim: int, kv_dim: int) -> dict[str, int]:
+        return {
+            "attention inputs, Q, K, V, output": tokens * (h + 2 * q_dim + 2 * kv_dim) * ACTIVATION_BYTES,
+            "softmax scores (no FlashAttention)": 0
+            if flash_attention
+            else spec.num_attention_heads * s * s * b * ACTIVATION_BYTES,
+            **shared,
+        }
+
+    if spec.uses_latent_attention:
+        q_dim = spec.num_attention_heads * (spec.qk_nope_head_dim + spec.qk_rope_head_dim)
+        kv_dim = q_dim
+    else:
+        q_dim = spec.num_attention_heads * spec.head_dim
+        kv_dim = spec.num_kv_heads * spec.head_dim
+    kinds: dict[str, tuple[int, dict[str, int]]] = {}
+    common = spec.attention_layers - spec.global_attention_layers
+    if common:
+        kinds["attention"] = (common, attention(q_dim, kv_dim))
+    if spec.global_attention_layers:
+        global_q = spec.num_attention_heads * spec.global_head_dim
+        global_kv = spec.global_kv_heads * spec.global_head_dim
+        kinds["global attention"] = (spec.global_attention_layers, attention(global_q, global_kv))
+    if spec.short_conv_layers:
+        convolution = {"short convolution: in_proj input and output, B·x, conv output, out_proj input": 7 * tokens * h}
+        kinds["short convolution"] = (
+            spec.short_conv_layers,
+            {name: value * ACTIVATION_BYTES for name, value in convolution.items()} | shared,
+        )
+    return kinds
+
+
+def activation_terms_per_layer(
+    spec: ModelSpec, seq_len: int, micro_batch: int, flash_attention: bool
+) -> dict[str, int]:
+    """Activations the layer that saves most saves for backward, term by term (see
+    :func:`activation_terms_by_layer_kind`). [bytes]"""
+    kinds = activation_terms_by_layer_kind(spec, seq_len, micro_batch, flash_attention)
+    return max((terms for _, terms in kinds.values()), key=lambda terms: sum(terms.values()))
+
 
 def activation_bytes_per_layer(spec: ModelSpec, seq_len: int, micro_batch: int, flash_attention: bool) -> int:
-    """Sum of :func:`activation_terms_per_layer`. [bytes]"""
+    """Sum of :func:`activation_terms_per_layer`: the layer that saves most. [bytes]"""
     return sum(activation_terms_per_layer(spec, seq_len, micro_batch, flash_attention).values())
 
 
 def activation_terms(spec: ModelSpec, setup: TrainingSetup) -> dict[str, int]:
-    """Activations per GPU by term: the layers (all of them, or with checkpointing every layer's
-    input plus one layer recomputed at a time) and the fp32 logits, divided by tensor parallelism
-    (with sequence parallelism, as Korthikanti et al. show). [bytes]"""
-    per_layer = activation_bytes_per_layer(spec, setup.seq_len, setup.micro_batch, setup.flash_attention)
+    """Activations per GPU by term: the layers (each kind at its own size, or with checkpointing
+    every layer's input plus the largest layer recomputed at a time) and the fp32 logits, divided by
+    tensor parallelism (with sequence parallelism, as Korthikanti et al. show). [bytes]
+
+    Raises ValueError for a model with layers whose activations are not modelled (Mamba, Gated
+    DeltaNet: :func:`activation_terms_by_layer_kind`)."""
+    kinds = activation_terms_by_layer_kind(spec, setup.seq_len, setup.micro_batch, setup.flash_attention)
     tokens = setup.seq_len * setup.micro_batch
     tp = setup.tensor_parallel
     if setup.checkpointing:
@@ -360,10 +490,16 @@ def activation_terms(spec: ModelSpec, setup: TrainingSetup) -> dict[str, int]:
             * tokens
             * spec.hidden_size
             * ACTIVATION_BYTES,
-            "one layer recomputed at a time": per_layer,
+            "one layer recomputed at a time": max(sum(layer.values()) for _, layer in kinds.values()),
         }
+    elif len(kinds) == 1:
+        ((layers, layer),) = kinds.values()
+        terms = {f"{layers} layers × per-layer activations": layers * sum(layer.values())}
     else:
-        terms = {f"{spec.num_layers} layers × per-layer activations": spec.num_layers * per_layer}
+        terms = {
+            f"{layers} {kind} layers × per-layer activations": layers * sum(layer.values())
+            for kind, (layers, layer) in kinds.items()
+        }
     terms["fp32 logits"] = tokens * spec.vocab_size * LOGIT_BYTES
     return {name: math.ceil(value / tp) for name, value in terms.items()}
 

@@ -8,6 +8,7 @@ from llm_calc.catalog import find_model
 from llm_calc.hf_config import parse_config_text
 from llm_calc.memory import (
     InferenceSettings,
+    activation_elements_by_stage,
     activation_elements_per_token,
     activations_bytes,
     inference_memory,
@@ -160,3 +161,41 @@ def test_state_is_part_of_the_total():
 
 def test_dense_models_keep_no_state():
     assert inference_memory(find_model("meta-llama/Llama-2-7b-hf").spec, InferenceSettings()).state_bytes == 0
+
+
+def test_hybrid_activation_stages_use_each_layer_kinds_widths():
+    """Per-token elements of each stage, derived by hand from the real configs.
+
+    Qwen3-Next-80B-A3B (hidden 2,048): Gated DeltaNet with 16 key heads and 32 value heads of 128,
+    so keys 2,048 and values 4,096 wide. Its projections give queries, keys, values and z
+    (2 x 2,048 + 2 x 4,096) plus b and a (2 x 32) = 12,352; the convolution's output over queries,
+    keys and values 2 x 2,048 + 4,096 = 8,192; the core output 4,096; with the residual and normed
+    input 2 x 2,048 = 4,096: 4,096 + 12,352 + 8,192 + 4,096 = 28,736 (the peak). Its attention layers:
+    16 heads x 256 = 4,096 queries doubled by the output gate (8,192), the attention output 4,096,
+    K and V 2 x 2 x 256 = 1,024: 4,096 + 8,192 + 4,096 + 1,024 = 17,408. MLP: 10 routed experts of
+    512 and a shared one of 512, gated: 4,096 + 3 x 5,632 = 20,992. The attention-and-MLP-only
+    estimate peaked at 20,992.
+
+    Nemotron-3-Nano-30B-A3B (hidden 2,688): Mamba-2 with 64 heads x 64 = 4,096 inner, 8 groups of
+    128 states: in_proj 2 x 4,096 + 2 x 8 x 128 + 64 = 10,304, the convolution over x, B, C
+    4,096 + 2,048 = 6,144, the scan output 4,096: 5,376 + 10,304 + 6,144 + 4,096 = 25,920.
+    Attention: 32 x 128 = 4,096 queries and output, 2 x 2 x 128 = 512 K and V: 5,376 + 8,192 + 512
+    = 14,080. MLP (squared ReLU, not gated): 6 routed experts of 1,856 and a shared one of 3,712,
+    up and activation: 5,376 + 2 x 14,848 = 35,072. No stage for its layers without an MLP or a
+    mixer: they are the same stages in other blocks.
+    """
+    qwen3_next = parse_config_text((Path(__file__).parent / "configs" / "Qwen3-Next-80B-A3B-Thinking.json").read_text())
+    assert activation_elements_by_stage(qwen3_next) == {"attention": 17_408, "Gated DeltaNet": 28_736, "MLP": 20_992}
+    assert activation_elements_per_token(qwen3_next) == 28_736
+    path = Path(__file__).parent / "configs" / "NVIDIA-Nemotron-3-Nano-30B-A3B-BF16.json"
+    nemotron = parse_config_text(path.read_text())
+    assert activation_elements_by_stage(nemotron) == {"attention": 14_080, "Mamba": 25_920, "MLP": 35_072}
+
+
+def test_qwen3_next_prefill_activations_peak_in_the_deltanet_layers():
+    """2,048-token prefill chunk, batch 1: 2,048 x 28,736 elements x 2 bytes = 117,702,656 bytes of
+    buffers, plus fp32 logits for one position, 151,936 x 4 = 607,744: 118,310,400 bytes. Today's
+    main gave 2,048 x 20,992 x 2 + 607,744 = 86,590,976."""
+    qwen3_next = parse_config_text((Path(__file__).parent / "configs" / "Qwen3-Next-80B-A3B-Thinking.json").read_text())
+    settings = InferenceSettings(context_tokens=4096, batch=1)
+    assert activations_bytes(qwen3_next, settings) == 2_048 * 28_736 * 2 + 151_936 * 4 == 118_310_400

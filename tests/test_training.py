@@ -14,6 +14,7 @@ from llm_calc.training import (
     TrainingSetup,
     activation_bytes,
     activation_bytes_per_layer,
+    activation_terms,
     cards_needed_for_training,
     chinchilla_tokens,
     lora_trainable_params,
@@ -312,3 +313,66 @@ def test_training_tokens_beyond_any_real_run_are_refused(tokens):
     """4.4e297 tokens overflowed the FLOPs to infinity before the property test found it."""
     with pytest.raises(ValueError, match="tokens must be a number from 0 to 1e[+]16"):
         training_flops(LLAMA2_7B, tokens)
+
+
+CONFIGS = Path(__file__).parent / "configs"
+
+
+def test_lfm2_training_activations_size_each_layer_kind():
+    """LFM2-1.2B (the text model of LFM2.5-VL-1.6B): hidden 2,048, 16 layers of which 6 attention
+    (32 heads and 8 KV heads of 64) and 10 short convolutions, gated MLP of 8,192 (12,288 x 2/3,
+    ``block_auto_adjust_ff_dim``), vocabulary 65,536. Per token, at 2 bytes:
+    attention layer: 2,048 + 2 x 2,048 + 2 x 512 (input, Q, output, K, V) = 7,168;
+    short-convolution layer: in_proj input 2,048, its output 3 x 2,048, B·x, conv output and
+    out_proj input 3 x 2,048 = 7 x 2,048 = 14,336;
+    every layer: MLP 2,048 + 4 x 8,192 = 34,816 and two norm inputs 4,096.
+    Attention layers 46,080, convolution layers 53,248; 2,048 tokens x 2 bytes:
+    6 x 46,080 x 4,096 = 1,132,462,080 and 10 x 53,248 x 4,096 = 2,181,038,080;
+    logits 2,048 x 65,536 x 4 = 536,870,912. Sum 3,850,371,072 (main sized all 16 layers as
+    attention layers: 3,556,769,792)."""
+    spec = parse_config_text((CONFIGS / "LFM2.5-VL-1.6B.json").read_bytes(), name="LFM2")
+    setup = TrainingSetup(method="lora", seq_len=2048, micro_batch=1)
+    assert activation_terms(spec, setup) == {
+        "6 attention layers × per-layer activations": 1_132_462_080,
+        "10 short convolution layers × per-layer activations": 2_181_038_080,
+        "fp32 logits": 536_870_912,
+    }
+    assert activation_bytes(spec, setup) == 3_850_371_072
+    # with checkpointing the layer recomputed is the convolution layer, the larger
+    checkpointed = activation_terms(spec, dataclasses.replace(setup, checkpointing=True))
+    assert checkpointed["one layer recomputed at a time"] == 53_248 * 4_096
+
+
+@pytest.mark.parametrize(
+    ("filename", "message"),
+    [
+        ("NVIDIA-Nemotron-3-Nano-30B-A3B-BF16.json", "23 Mamba layers are not modelled"),
+        ("Qwen3-Next-80B-A3B-Thinking.json", "36 Gated DeltaNet layers are not modelled"),
+        ("AI21-Jamba-1.5-Mini.json", "28 Mamba layers are not modelled"),
+        ("Falcon-H1-7B-Instruct.json", "Mamba layers are not modelled"),
+    ],
+)
+def test_training_activations_of_state_space_layers_are_refused(filename, message):
+    """What Mamba and DeltaNet layers save for backward depends on the kernel: refused, named."""
+    spec = parse_config_text((CONFIGS / filename).read_bytes(), name=filename)
+    with pytest.raises(ValueError, match=message):
+        training_memory(spec, TrainingSetup(method="lora"))
+    assert lora_trainable_params(spec, 8, ("q_proj", "v_proj")) > 0  # the adapters are still counted
+
+
+def test_gemma4_global_layers_save_activations_at_their_own_head_size():
+    """Gemma 4 26B-A4B: hidden 2,816, 30 layers of which 5 global. Per token, at 2 bytes:
+    sliding layers 16 heads x 256 = 4,096 queries and output, 8 KV heads x 256 = 2,048 keys and
+    values: 2,816 + 2 x 4,096 + 2 x 2,048 = 15,104; global layers 16 x 512 = 8,192 and 2 x 512 =
+    1,024 (values computed from the keys but still saved): 2,816 + 2 x 8,192 + 2 x 1,024 = 21,248;
+    every layer's MLP at the width a token runs through, 8 experts of 704 and the shared 2,112 =
+    7,744: 2,816 + 4 x 7,744 = 33,792, and two norm inputs 5,632. Layers of 54,528 and 60,672;
+    1,024 tokens x 2 bytes: 25 x 54,528 x 2,048 = 2,791,833,600 and 5 x 60,672 x 2,048 =
+    621,281,280; logits 1,024 x 262,144 x 4 = 1,073,741,824 (main sized all 30 layers at 54,528)."""
+    spec = parse_config_text((CONFIGS / "gemma-4-26B-A4B.json").read_bytes(), name="Gemma 4")
+    setup = TrainingSetup(method="lora", seq_len=1024, micro_batch=1)
+    assert activation_terms(spec, setup) == {
+        "25 attention layers × per-layer activations": 2_791_833_600,
+        "5 global attention layers × per-layer activations": 621_281_280,
+        "fp32 logits": 1_073_741_824,
+    }

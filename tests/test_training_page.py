@@ -175,3 +175,19 @@ def test_garbage_in_the_link_is_named_with_the_value_used():
     assert "method = “dora” (using full)" in warning
     assert "micro = “\\-3” (using 1)" in warning  # escaped markdown
     assert "seq" not in warning
+
+
+@pytest.mark.parametrize(
+    ("model", "message"),
+    [
+        ("NVIDIA-Nemotron-3-Nano-30B-A3B-BF16", "23 Mamba layers are not modelled"),
+        ("Qwen3.5-9B", "24 Gated DeltaNet layers are not modelled"),
+    ],
+)
+def test_a_hybrid_model_names_what_its_training_estimate_lacks(page, model, message):
+    """A user who picks a Mamba or DeltaNet hybrid reads which layers are not sized, not a number
+    computed as if every layer were attention, and not a traceback."""
+    page.selectbox(key="model").set_value(model)
+    page.radio(key="method").set_value("lora").run()
+    assert not page.exception
+    assert any(message in error.value for error in page.error)
