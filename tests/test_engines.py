@@ -305,16 +305,23 @@ def test_the_serving_curve_doubles_users_up_to_the_kv_limit():
 
 
 def test_the_curve_finds_the_exact_busiest_concurrency_at_a_user_speed():
-    """Not rounded down to a power of two: the point meets the speed and one more user would not."""
+    """Not rounded down to a power of two: the point meets the speed and one more user would not.
+    The speed asked for lies halfway between what 16 users and the KV limit of 29 users get, so the
+    answer lies strictly between them whatever the fitted constants are."""
+
+    def per_user(users: int) -> float:  # at the curve's average KV depth 3,000 + 1,096 / 2 = 3,548 tokens
+        settings = InferenceSettings(context_tokens=3548, batch=users)
+        return speed(
+            LLAMA2_7B, settings, inference_memory(LLAMA2_7B, settings), H100, 1, engine="vllm"
+        ).decode_tokens_per_s
+
+    wanted = (per_user(16) + per_user(29)) / 2
     curve = serving_curve(
-        LLAMA2_7B, InferenceSettings(), H100, 1, 3000, 1096, engine="vllm", min_per_user_tokens_per_s=20
+        LLAMA2_7B, InferenceSettings(), H100, 1, 3000, 1096, engine="vllm", min_per_user_tokens_per_s=wanted
     )
-    busiest = curve.busiest_point(20)
-    assert busiest.per_user_tokens_per_s >= 20 and busiest.concurrency not in (16, 29)
-    # one more user, at the curve's average KV depth 3,000 + 1,096 / 2 = 3,548 tokens
-    more = InferenceSettings(context_tokens=3548, batch=busiest.concurrency + 1)
-    slower = speed(LLAMA2_7B, more, inference_memory(LLAMA2_7B, more), H100, 1, engine="vllm")
-    assert slower.decode_tokens_per_s < 20
+    busiest = curve.busiest_point(wanted)
+    assert busiest.per_user_tokens_per_s >= wanted and 16 < busiest.concurrency < 29
+    assert per_user(busiest.concurrency + 1) < wanted
     # any speed one user reaches is met up to the KV limit of 29 derived above
     assert (
         serving_curve(
