@@ -83,13 +83,10 @@ def test_browser_is_sent_the_published_rank_files(name):
     assert hashlib.sha256((rank.folder / rank.file).read_bytes()).hexdigest() == PUBLISHED_SHA256[name]
 
 
-def test_llama3_rank_file_is_metas():
-    """Llama 3 is counted live from the tokenizer.model in Meta's llama-models package."""
-    rank = rank_file("llama3")
-    assert rank.file == "tokenizer.model"
-    # llama-models 0.3.0; the same file as meta-llama/Meta-Llama-3-8B original/tokenizer.model
-    assert rank.sha256 == "82e9d31979e92ab929cd544440f129d9ecd797b69e327f80f17e1c50d5551b55"
-    assert hashlib.sha256((rank.folder / rank.file).read_bytes()).hexdigest() == rank.sha256
+def test_llama3_is_counted_on_apply_only():
+    """Meta's tokenizer.model stays on the server (its licence travels with any copy we send)."""
+    with pytest.raises(ValueError, match="'llama3' is not counted in the browser"):
+        rank_file("llama3")
 
 
 def test_tekken_rank_file_and_pattern_are_mistrals():
@@ -104,9 +101,9 @@ def test_tekken_rank_file_and_pattern_are_mistrals():
     assert json.loads(data)["config"]["pattern"] == BROWSER_PATTERNS["mistral_tekken"]
 
 
-@pytest.mark.parametrize("name", ["llama3", "mistral_tekken"])
+@pytest.mark.parametrize("name", ["mistral_tekken"])
 def test_a_package_rank_file_is_served_from_a_folder_of_its_own(name):
-    """Serving a package's folder would publish its other files (llama_models/llama3/*.py) too."""
+    """Serving a package's folder would publish its other files (mistral_common's Python sources) too."""
     rank = rank_file(name)
     folder = served_folder(rank)
     assert [path.name for path in folder.iterdir() if not path.name.startswith(".")] == [rank.file]

@@ -7,9 +7,10 @@ Between commits this component, mounted under the text area, counts the text on 
 by ``scripts/vendor_js_tokenizer.py``.
 
 The browser reads the same rank files as the server: Streamlit serves a declared component's
-folder at ``component/<name>/``, so ``data/tokenizers/`` is declared as one. Meta's Llama 3
-``tokenizer.model`` and Mistral's ``tekken_240718.json`` sit in package folders with other files,
-so the bytes the server verified are served from a folder of their own (``SERVED_COPIES``). A file
+folder at ``component/<name>/``, so ``data/tokenizers/`` is declared as one. Mistral's
+``tekken_240718.json`` sits in a package folder with other files, so the bytes the server verified
+are served from a folder of their own (``SERVED_COPIES``). Llama 3 is counted on apply only (see
+``BROWSER_PATTERNS``). A file
 is offered only after the server has loaded the tokenizer, which checks the file's SHA-256
 (``llm_calc.tokenizers.read_verified``); the browser checks the download against that hash again
 where it can (a secure context).
@@ -38,7 +39,6 @@ import streamlit as st
 from streamlit.components.v1 import declare_component
 
 from llm_calc.tokenizers import (
-    LLAMA3_FILE,
     REGISTRY,
     TEKKEN_FILE,
     TOKENIZER_DIR,
@@ -83,7 +83,6 @@ BROWSER_PATTERNS: dict[str, str] = {
     "cl100k_base": _CL100K_BROWSER,
     "p50k_base": _GPT2_BROWSER,
     "r50k_base": _GPT2_BROWSER,
-    "llama3": _CL100K_BROWSER,
     "mistral_tekken": r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+|"
     r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*|"
     r"\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+",
@@ -91,8 +90,10 @@ BROWSER_PATTERNS: dict[str, str] = {
 """Each live encoding's pre-tokenizer pattern as JavaScript's ``RegExp`` (flags ``ug``) accepts it:
 JavaScript has no possessive quantifiers (``++``) and, in the browsers we support, no inline
 ``(?i:…)``, so the server's patterns in ``llm_calc.tokenizers`` are written without them, as in
-js-tiktoken's rank modules [1]. Llama 3's pattern is cl100k's (llama-models' ``tokenizer.py``);
-Mistral Tekken's is the one in ``tekken_240718.json``, which JavaScript accepts as it is.
+js-tiktoken's rank modules [1]. Mistral Tekken's is the one in ``tekken_240718.json``, which
+JavaScript accepts as it is. Llama 3 is not counted live: sending Meta's ``tokenizer.model`` to
+every browser would redistribute a file under Meta's Llama licence, which must then travel with its
+agreement and attribution; the server counts with it without sending it, on apply.
 ``tests/test_vendor_js.py`` checks that each splits text exactly as the server's pattern does."""
 
 _BASE64_IMPORT = "import base64 from 'base64-js';"
@@ -127,10 +128,6 @@ def rank_file(name: str) -> RankFile:
     ``TokenizerError`` if it is not shipped, ``ValueError`` for an encoding not counted live."""
     if name not in BROWSER_PATTERNS:
         raise ValueError(f"{name!r} is not counted in the browser; live encodings: {', '.join(BROWSER_PATTERNS)}")
-    if name == "llama3":
-        distribution, relative, digest = LLAMA3_FILE
-        path = package_file(distribution, relative)
-        return RankFile(path.parent, path.name, digest, served_as="llama3_tokenizer")
     if name == "mistral_tekken":
         distribution, relative, digest = TEKKEN_FILE
         path = package_file(distribution, relative)
@@ -155,9 +152,9 @@ _COMPONENT = st.components.v2.component("live_token_counter", html=_HTML, css=_C
 
 
 SERVED_COPIES = Path(tempfile.gettempdir()) / "llm-primer-rank-files"
-"""A package's folder holds more than its rank file (Meta's ``llama_models/llama3/`` holds Python
-sources too), so a package's rank file is served from a folder of its own here: a copy of the bytes
-the server verified, in a folder named by their SHA-256. ``data/tokenizers/`` is served as it is."""
+"""A package's folder holds more than its rank file (mistral-common's holds Python sources too), so
+a package's rank file is served from a folder of its own here: a copy of the bytes the server
+verified, in a folder named by their SHA-256. ``data/tokenizers/`` is served as it is."""
 
 
 @cache

@@ -14,7 +14,7 @@ from .conftest import SOCKETS, metric, open_page, rerun
 
 pytestmark = pytest.mark.browser
 
-LIVE = ["o200k_base", "cl100k_base", "p50k_base", "r50k_base", "llama3", "mistral_tekken"]
+LIVE = ["o200k_base", "cl100k_base", "p50k_base", "r50k_base", "mistral_tekken"]
 TEXTS = {  # in this order, so that each differs from the one before (English prose is the page's default)
     # special tokens in the middle and at the end, not only at the start of the text (OpenAI's, Llama 3's)
     "special tokens mid-text": "Before <|endoftext|> after <|fim_prefix|>x<|fim_suffix|>y<|eot_id|> <|endofprompt|>",
