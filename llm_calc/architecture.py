@@ -27,7 +27,12 @@ NORM_KINDS = ("rmsnorm", "layernorm", "layernorm_nobias")
 """RMSNorm has a weight vector; LayerNorm a weight and a bias; MPT's LayerNorm only a weight."""
 
 MAX_DIMENSION = 10_000_000
-"""Upper bound accepted for any size field; no real model comes within 10x of it."""
+"""Upper bound accepted for any size field but the context; no real model comes within 10x of it."""
+
+MAX_CONTEXT_TOKENS = 100_000_000
+"""Upper bound accepted for ``max_context``: Llama 4 Scout's config states 10,485,760 tokens
+(``max_position_embeddings``), above ``MAX_DIMENSION``; the same bound as the context a calculation
+may ask for (``llm_calc.memory.InferenceSettings``). [tokens]"""
 
 
 DEFAULT_MAMBA_STATE_BITS = 16
@@ -167,8 +172,9 @@ class ModelSpec:
             if f.type == "int":
                 if isinstance(value, bool) or not isinstance(value, int):
                     raise ValueError(f"{f.name} must be a whole number, got {value!r}")
-                if not 0 <= value <= MAX_DIMENSION:
-                    raise ValueError(f"{f.name} must be between 0 and {MAX_DIMENSION:,}, got {value:.3g}")
+                bound = MAX_CONTEXT_TOKENS if f.name == "max_context" else MAX_DIMENSION
+                if not 0 <= value <= bound:
+                    raise ValueError(f"{f.name} must be between 0 and {bound:,}, got {value:.3g}")
             elif f.type == "bool" and not isinstance(value, bool):
                 raise ValueError(f"{f.name} must be true or false, got {value!r}")
         for name in (

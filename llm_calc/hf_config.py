@@ -23,7 +23,7 @@ import math
 import re
 from typing import Any
 
-from llm_calc.architecture import DEFAULT_MAMBA_STATE_BITS, MAX_DIMENSION, ModelSpec
+from llm_calc.architecture import DEFAULT_MAMBA_STATE_BITS, MAX_CONTEXT_TOKENS, MAX_DIMENSION, ModelSpec
 from llm_calc.quantization import Checkpoint, parse_quantization
 
 MAX_CONFIG_BYTES = 1_000_000
@@ -329,6 +329,7 @@ def spec_from_config(config: Any, name: str = "uploaded config") -> ModelSpec:
             "seq_length",
             "max_sequence_length",
             default=family.get("max_context", 4096),
+            limit=MAX_CONTEXT_TOKENS,
         ),
         "gated_mlp": family.get("gated_mlp", True),
         "tie_embeddings": reader.bool("tie_word_embeddings", default=family.get("tie_embeddings", True)),
@@ -1002,7 +1003,7 @@ class _Reader:
                 return key, self.config[key]
         return None
 
-    def int(self, *keys: str, default: int | None = None) -> int:
+    def int(self, *keys: str, default: int | None = None, limit: int = MAX_DIMENSION) -> int:
         found = self._first(keys)
         if found is None:
             if default is None:
@@ -1015,8 +1016,8 @@ class _Reader:
             raise ConfigError(f"{self.name}: {key} must be a whole number, got {value!r:.60}")
         if value < 0:
             raise ConfigError(f"{self.name}: {key} must not be negative, got {value:.3g}")
-        if value > MAX_DIMENSION:
-            raise ConfigError(f"{self.name}: {key} must be at most {MAX_DIMENSION:,}, got {value:.3g}")
+        if value > limit:
+            raise ConfigError(f"{self.name}: {key} must be at most {limit:,}, got {value:.3g}")
         return value
 
     def bool(self, *keys: str, default: bool) -> bool:

@@ -37,7 +37,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from llm_calc.architecture import ModelSpec, count_parameters, kv_cache_bytes, mamba_conv_dim, state_bytes
+from llm_calc.architecture import (
+    MAX_CONTEXT_TOKENS,
+    ModelSpec,
+    count_parameters,
+    kv_cache_bytes,
+    mamba_conv_dim,
+    state_bytes,
+)
 from llm_calc.precision import AS_SHIPPED, kv_format, weight_format
 from llm_calc.quantization import StoragePlan
 from llm_calc.units import GIB
@@ -111,8 +118,8 @@ class InferenceSettings:
         vision = self.vision_params
         if isinstance(vision, bool) or not isinstance(vision, int) or vision < 0:
             raise ValueError(f"vision_params must be a whole number of at least 0, got {vision!r}")
-        if self.context_tokens > 100_000_000:
-            raise ValueError(f"context_tokens must be at most 100,000,000, got {self.context_tokens:,}")
+        if self.context_tokens > MAX_CONTEXT_TOKENS:
+            raise ValueError(f"context_tokens must be at most {MAX_CONTEXT_TOKENS:,}, got {self.context_tokens:,}")
         if self.batch > 1_000_000:
             raise ValueError(f"batch must be at most 1,000,000, got {self.batch:,}")
         if self.runtime_overhead_bytes < 0:

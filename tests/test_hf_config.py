@@ -502,3 +502,11 @@ def test_memory_cli_sizes_each_mamba_hybrid_with_its_state(capsys, filename, sta
     assert report["state_bytes"] == 3 * state_per_sequence
     parts = ("weights_bytes", "kv_cache_bytes", "state_bytes", "activations_bytes", "overhead_bytes")
     assert report["total_bytes"] == sum(report[k] for k in parts)
+
+
+def test_llama4_scout_instruct_10m_context_is_read():
+    """Llama-4-Scout-17B-16E-Instruct states max_position_embeddings 10,485,760 (its 10M-token
+    window); a bound of 10,000,000 on every size field refused the real config."""
+    config = json.loads((Path(__file__).parent / "configs" / "Llama-4-Scout-17B-16E.json").read_text())
+    config["text_config"]["max_position_embeddings"] = 10_485_760
+    assert parse_config_text(json.dumps(config)).max_context == 10_485_760
