@@ -39,8 +39,7 @@ import math
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-
-import gguf as _gguf
+from functools import cache
 
 from llm_calc.architecture import MAX_DIMENSION, ModelSpec
 from llm_calc.quantization import StoragePlan, StorageRow
@@ -243,7 +242,7 @@ class GgufHeader:
         if not isinstance(value, int) or isinstance(value, bool):
             return None
         try:
-            return _gguf.LlamaFileType(value).name.removeprefix("MOSTLY_")
+            return _ggml().LlamaFileType(value).name.removeprefix("MOSTLY_")
         except ValueError:
             return f"file type {value}"
 
@@ -367,8 +366,8 @@ class _Reader:
 def _type_of(type_id: int, tensor: str) -> tuple[str, int, int]:
     """Name, block size and bytes per block of a tensor type id [2]."""
     try:
-        quant = _gguf.GGMLQuantizationType(type_id)
-        block, block_bytes = _gguf.GGML_QUANT_SIZES[quant]
+        quant = _ggml().GGMLQuantizationType(type_id)
+        block, block_bytes = _ggml().GGML_QUANT_SIZES[quant]
     except (ValueError, KeyError):
         removed = REMOVED_TYPE_IDS.get(type_id)
         if removed:
@@ -378,9 +377,18 @@ def _type_of(type_id: int, tensor: str) -> tuple[str, int, int]:
             ) from None
         raise ValueError(
             f"tensor {tensor!r} has type id {type_id}, unknown to gguf {_gguf_version()} "
-            f"(known: {', '.join(t.name for t in _gguf.GGMLQuantizationType)})"
+            f"(known: {', '.join(t.name for t in _ggml().GGMLQuantizationType)})"
         ) from None
     return quant.name, block, block_bytes
+
+
+@cache
+def _ggml():
+    """llama.cpp's ``gguf`` package, imported on first use: importing it takes ~0.4 s (it pulls in
+    mistral-common for its vocabularies), which every CLI call and page would pay otherwise."""
+    import gguf
+
+    return gguf
 
 
 def _gguf_version() -> str:
