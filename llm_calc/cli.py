@@ -704,25 +704,34 @@ def print_gguf_text(report: dict) -> None:
 DEFAULT_TRAINING_GPU = "NVIDIA A100 80GB SXM"
 
 
-def train_report(args: argparse.Namespace) -> dict:
-    """Everything ``train`` prints, as a JSON-ready dictionary."""
-    spec, origin = resolve_model(args)
-    targets = tuple(t.strip() for t in args.lora_targets.split(",") if t.strip())
-    setup = TrainingSetup(
-        method=args.method,
+def _training_setup(args: argparse.Namespace, method: str, **parallel) -> TrainingSetup:
+    """The ``TrainingSetup`` of the flags ``train`` and ``measure`` share (same names in both), plus
+    what only ``train`` takes (``parallel``: GPUs, ZeRO, tensor parallelism, FlashAttention)."""
+    return TrainingSetup(
+        method=method,
         optimizer=args.optimizer,
         weights_precision=args.weights_precision,
         optimizer_impl=args.optimizer_impl,
         seq_len=args.seq_len,
         micro_batch=args.micro_batch,
         checkpointing=args.checkpointing,
+        lora_rank=args.lora_rank,
+        lora_alpha=args.lora_alpha,
+        lora_targets=tuple(t.strip() for t in args.lora_targets.split(",") if t.strip()),
+        **parallel,
+    )
+
+
+def train_report(args: argparse.Namespace) -> dict:
+    """Everything ``train`` prints, as a JSON-ready dictionary."""
+    spec, origin = resolve_model(args)
+    setup = _training_setup(
+        args,
+        args.method,
         flash_attention=not args.no_flash_attention,
         gpus=args.gpus,
         zero_stage=args.zero,
         tensor_parallel=args.tp,
-        lora_rank=args.lora_rank,
-        lora_alpha=args.lora_alpha,
-        lora_targets=targets,
     )
     gpu = find_gpu(args.gpu)
     memory = training_memory(spec, setup)
@@ -903,19 +912,7 @@ def measure_report(args: argparse.Namespace) -> dict:
     """Build the model with random weights on the device, run the workload, set it beside the estimate."""
     spec, origin = resolve_model(args)
     config = _measure_config(args)
-    targets = tuple(t.strip() for t in args.lora_targets.split(",") if t.strip())
-    training = TrainingSetup(
-        method=args.method if args.method != "inference" else "full",
-        optimizer=args.optimizer,
-        weights_precision=args.weights_precision,
-        optimizer_impl=args.optimizer_impl,
-        seq_len=args.seq_len,
-        micro_batch=args.micro_batch,
-        checkpointing=args.checkpointing,
-        lora_rank=args.lora_rank,
-        lora_alpha=args.lora_alpha,
-        lora_targets=targets,
-    )
+    training = _training_setup(args, args.method if args.method != "inference" else "full")
     on_gpu = args.device.startswith("cuda")
     modes = args.decode.split(",") if args.decode else (["eager", "compiled"] if on_gpu else ["eager"])
     request = MeasureRequest(
