@@ -607,19 +607,12 @@ def _download(repo_id: str, filename: str, settings: HubSettings, revision: str,
     each try on stderr and closes the session other threads share. A ``HEAD`` that fails on the
     network falls back to the cache, as the library would.
     """
-    from huggingface_hub import get_hf_file_metadata, hf_hub_download, hf_hub_url
+    from huggingface_hub import hf_hub_download
 
     where = f"{repo_id}/{filename}"
     if not settings.offline:
-        url = hf_hub_url(repo_id, filename, revision=revision, endpoint=settings.endpoint)
         try:
-            metadata = get_hf_file_metadata(
-                url,
-                token=settings.token or False,  # False: send none, even if HF_TOKEN is set
-                timeout=settings.timeout_s,
-                endpoint=settings.endpoint,
-                retry_on_errors=False,
-            )
+            metadata = _head(repo_id, filename, revision, settings)
         except Exception as error:
             unreachable = _hub_error(error, repo_id, filename, revision, settings)
             if not isinstance(unreachable, HubUnavailableError):
@@ -883,19 +876,24 @@ def _check_filename(filename: str) -> str:
     return filename
 
 
-def _head_commit(repo_id: str, filename: str, revision: str, settings: HubSettings) -> str:
-    """The commit of ``filename`` at ``revision``, from one ``HEAD`` without retries."""
+def _head(repo_id: str, filename: str, revision: str, settings: HubSettings):
+    """One ``HEAD`` of ``filename`` without retries: ``huggingface_hub``'s file metadata (size,
+    commit). Raises what the library raises; callers turn it into a :class:`HubError`."""
     from huggingface_hub import get_hf_file_metadata, hf_hub_url
 
-    url = hf_hub_url(repo_id, filename, revision=revision, endpoint=settings.endpoint)
+    return get_hf_file_metadata(
+        hf_hub_url(repo_id, filename, revision=revision, endpoint=settings.endpoint),
+        token=settings.token or False,  # False: send none, even if HF_TOKEN is set
+        timeout=settings.timeout_s,
+        endpoint=settings.endpoint,
+        retry_on_errors=False,
+    )
+
+
+def _head_commit(repo_id: str, filename: str, revision: str, settings: HubSettings) -> str:
+    """The commit of ``filename`` at ``revision``, from one ``HEAD`` without retries."""
     try:
-        metadata = get_hf_file_metadata(
-            url,
-            token=settings.token or False,  # False: send none, even if HF_TOKEN is set
-            timeout=settings.timeout_s,
-            endpoint=settings.endpoint,
-            retry_on_errors=False,
-        )
+        metadata = _head(repo_id, filename, revision, settings)
     except Exception as error:
         raise _hub_error(error, repo_id, filename, revision, settings) from None
     commit = metadata.commit_hash or ""
