@@ -744,12 +744,7 @@ def _falcon_h1(config: dict, reader: _Reader, fields: dict[str, Any], layers: in
         mamba_intermediate_size=inner,
         mamba_num_heads=heads,
         mamba_head_dim=head_dim,
-        mamba_n_groups=reader.int("mamba_n_groups", default=1),
-        mamba_state_size=reader.int("mamba_d_state", default=256),
-        mamba_conv_kernel=reader.int("mamba_d_conv", default=4),
-        mamba_conv_bias=reader.bool("mamba_conv_bias", default=True),
-        mamba_in_proj_bias=reader.bool("mamba_proj_bias", default=False),
-        mamba_out_proj_bias=reader.bool("projectors_bias", default=False),
+        **_mamba_prefixed_keys(reader, out_proj_bias_key="projectors_bias"),
         mamba_gated_norm=reader.bool("mamba_rms_norm", default=False),
     )
 
@@ -794,6 +789,20 @@ def _nemotron_h(config: dict, reader: _Reader, fields: dict[str, Any]) -> None:
         mamba_in_proj_bias=reader.bool("use_bias", default=False),
         mamba_out_proj_bias=reader.bool("use_bias", default=False),
     )
+
+
+def _mamba_prefixed_keys(reader: _Reader, out_proj_bias_key: str) -> dict[str, Any]:
+    """The Mamba-2 settings Falcon-H1 and Granite 4 spell alike (``mamba_n_groups``, ``mamba_d_state``,
+    ``mamba_d_conv``, ``mamba_conv_bias``, ``mamba_proj_bias``), with the defaults of their
+    transformers configs; the output projection's bias key is the family's own."""
+    return {
+        "mamba_n_groups": reader.int("mamba_n_groups", default=1),
+        "mamba_state_size": reader.int("mamba_d_state", default=256),
+        "mamba_conv_kernel": reader.int("mamba_d_conv", default=4),
+        "mamba_conv_bias": reader.bool("mamba_conv_bias", default=True),
+        "mamba_in_proj_bias": reader.bool("mamba_proj_bias", default=False),
+        "mamba_out_proj_bias": reader.bool(out_proj_bias_key, default=False),
+    }
 
 
 def _nemotron_h_blocks(config: dict, reader: _Reader) -> list[str]:
@@ -846,12 +855,7 @@ def _granite_hybrid(config: dict, reader: _Reader, fields: dict[str, Any], layer
         mamba_intermediate_size=inner,
         mamba_num_heads=heads,
         mamba_head_dim=head_dim,
-        mamba_n_groups=reader.int("mamba_n_groups", default=1),
-        mamba_state_size=reader.int("mamba_d_state", default=256),
-        mamba_conv_kernel=reader.int("mamba_d_conv", default=4),
-        mamba_conv_bias=reader.bool("mamba_conv_bias", default=True),
-        mamba_in_proj_bias=reader.bool("mamba_proj_bias", default=False),
-        mamba_out_proj_bias=reader.bool("mamba_proj_bias", default=False),
+        **_mamba_prefixed_keys(reader, out_proj_bias_key="mamba_proj_bias"),
     )
 
 
