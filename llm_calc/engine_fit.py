@@ -18,7 +18,7 @@ MFU ``m`` then give ``passes x max(memory / e, compute / m) + steps x o + commun
 
 Rows are read by the field names of the measurements schema (issue 12: ``engine``, ``backend``,
 ``gpu_count``, ``parallelism``, ``concurrency``, ``prompt_tokens``, ``output_tokens``,
-``context_tokens``); rows of the earlier schema (``batch``, engine as free text) are read too.
+``context_tokens``).
 """
 
 from __future__ import annotations
@@ -111,32 +111,14 @@ def _get(record: Any, name: str, default: Any = "") -> Any:
     return default if value is None else value
 
 
-def _old_engine(text: str, gpu: str) -> tuple[str, str]:
-    """Engine and backend of an earlier-schema row, whose engine column is free text."""
-    lowered = text.lower()
-    if not (lowered.startswith("llama.cpp") or "llama-bench" in lowered):
-        return text, ""
-    for marker, backend in (("metal", "metal"), ("cuda", "cuda"), ("hip", "rocm"), ("vulkan", "vulkan")):
-        if marker in lowered:
-            return "llama.cpp", backend
-    return "llama.cpp", "metal" if gpu and find_gpu(gpu).is_apple else "cuda"
-
-
 def speed_row(record: Any) -> SpeedRow:
     """A ``SpeedRow`` from a measurement (a dict of CSV cells or an object with the same names)."""
     kind = str(_get(record, "kind"))
     gpu = str(_get(record, "gpu")).strip()
-    old_schema = _get(record, "concurrency", None) is None and _get(record, "batch", None) is not None
-    if old_schema:  # context_tokens was the KV depth of a decode row and the prompt of a prefill row
-        engine, backend = _old_engine(str(_get(record, "engine")), gpu)
-        depth = _int(record, "context_tokens", 0)
-        prompt, context = (depth, 0) if kind == "prefill" else (0, depth)
-        concurrency, cards, parallelism, output = _int(record, "batch", 1), 1, "none", 0
-    else:
-        engine, backend = str(_get(record, "engine")).strip(), str(_get(record, "backend")).strip()
-        prompt, context = _int(record, "prompt_tokens", 0), _int(record, "context_tokens", 0)
-        concurrency, cards = _int(record, "concurrency", 1), _int(record, "gpu_count", 1)
-        parallelism, output = str(_get(record, "parallelism", "none")).strip(), _int(record, "output_tokens", 0)
+    engine, backend = str(_get(record, "engine")).strip(), str(_get(record, "backend")).strip()
+    prompt, context = _int(record, "prompt_tokens", 0), _int(record, "context_tokens", 0)
+    concurrency, cards = _int(record, "concurrency", 1), _int(record, "gpu_count", 1)
+    parallelism, output = str(_get(record, "parallelism", "none")).strip(), _int(record, "output_tokens", 0)
     return SpeedRow(
         id=str(_get(record, "id")),
         kind=kind,
@@ -158,7 +140,7 @@ def speed_row(record: Any) -> SpeedRow:
 
 
 def load_speed_rows(path: Path | str = DATA_DIR / "measurements.csv") -> tuple[SpeedRow, ...]:
-    """The speed rows of a measurements file (either schema)."""
+    """The speed rows of a measurements file."""
     with Path(path).open(newline="", encoding="utf-8") as handle:
         return tuple(speed_row(record) for record in csv.DictReader(handle) if record["kind"] in SPEED_KINDS)
 
