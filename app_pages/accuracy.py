@@ -16,6 +16,7 @@ from llm_calc.accuracy import (
     summarize,
 )
 from llm_calc.catalog import DATA_DIR, CatalogError, find_gpu, find_model
+from llm_calc.engine_fit import SPEED_KINDS
 from llm_calc.engines import PROFILES_PATH, default_profiles
 from llm_calc.hardware import DECODE_BANDWIDTH_EFFICIENCY
 from ui.accuracy_tables import breakdown_rows, profile_rows, summary_rows
@@ -38,8 +39,9 @@ baseline_file = BASELINE_PATH.relative_to(DATA_DIR.parent).as_posix()
 st.title("How accurate is this?")
 st.write(
     f"Every estimate in this dashboard checked against a published measurement: {len(measurements):,} rows, each "
-    "with its source — GGUF file sizes from llama.cpp, decode and prompt-processing speeds from llama.cpp "
-    "benchmark tables, peak GPU memory from Hugging Face's optimization guide, and the QLoRA paper's “fits on "
+    "with its source — GGUF file sizes from llama.cpp; decode, serving-throughput, first-token and "
+    f"prompt-processing speeds from {', '.join(sorted({m.engine for m in measurements if m.kind in SPEED_KINDS}))} "
+    "benchmarks; peak GPU memory from Hugging Face's optimization guide; and the QLoRA paper's “fits on "
     f"one GPU”. CI compares every row's error with `{baseline_file}` and fails when any row gets worse, "
     "unless that file is rewritten in the same change with a reason."
 )
