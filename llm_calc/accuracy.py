@@ -66,6 +66,7 @@ from llm_calc.engine_fit import speed_row as engine_speed_row
 from llm_calc.engines import PROFILE_KEYS, EngineProfile, default_profiles
 from llm_calc.hardware import usable_memory_bytes
 from llm_calc.memory import InferenceSettings, inference_memory, weights_bytes
+from llm_calc.precision import DEFAULT_KV_FORMAT, kv_format
 from llm_calc.training import LORA_TARGETS, TrainingSetup, training_memory
 from llm_calc.units import GB, GIB
 
@@ -216,6 +217,10 @@ class Measurement:
     note: str
     driver: str
     library_versions: str
+    kv_format: str = ""
+    """The KV cache's element format where the run set one (``--kv-cache-dtype fp8``, TensorRT-LLM's
+    ``--fp8_kv_cache``): a name of ``llm_calc.precision.KV_FORMATS``; ``""`` for the engines'
+    default, 16-bit."""
 
     @property
     def kv_tokens(self) -> int:
@@ -302,6 +307,12 @@ def _url(value: str) -> str:
     return value.strip()
 
 
+def _optional_kv_format(value: str) -> str:
+    if value.strip():
+        kv_format(value.strip())  # raises ValueError naming the formats
+    return value.strip()
+
+
 COLUMNS: dict[str, Callable[[str], Any]] = {
     "id": _text,
     "kind": _one_of(KINDS),
@@ -327,6 +338,7 @@ COLUMNS: dict[str, Callable[[str], Any]] = {
     "note": str.strip,
     "driver": str.strip,
     "library_versions": str.strip,
+    "kv_format": _optional_kv_format,
 }
 """Every column of ``data/measurements.csv`` in its order, with the parser that checks it."""
 
@@ -425,7 +437,12 @@ def predict(row: Measurement, efficiency: float | None = None) -> float:
             optimizer_impl="fused",  # the QLoRA paper's paged AdamW is bitsandbytes' own kernel: no foreach temporaries
         )
         return training_memory(spec, setup).total_bytes / scale
-    settings = InferenceSettings(weight_format=precision, context_tokens=max(1, row.kv_tokens), batch=row.concurrency)
+    settings = InferenceSettings(
+        weight_format=precision,
+        context_tokens=max(1, row.kv_tokens),
+        batch=row.concurrency,
+        kv_format=row.kv_format or DEFAULT_KV_FORMAT,
+    )
     memory = inference_memory(spec, settings)
     if row.kind == "peak_memory":  # max_memory_allocated excludes the CUDA context
         return (memory.total_bytes - memory.overhead_bytes) / scale

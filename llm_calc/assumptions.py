@@ -83,10 +83,11 @@ def inference_assumptions() -> list[Assumption]:
             Assumption(
                 f"Engine: {p.key}",
                 f"{p.bandwidth_efficiency:.0%} of bandwidth, {p.layer_overhead_seconds * 1e6:.0f} µs per layer "
-                f"and step, prefill MFU {p.prefill_mfu:.0%}",
+                f"and step, {p.moe_layer_overhead_seconds * 1e6:.0f} µs more per MoE layer split over cards, "
+                f"prefill MFU {p.prefill_mfu:.0%}",
                 "A step takes max(bytes per card / (bandwidth × efficiency), FLOPs / (peak × MFU)) plus the "
-                "fixed overhead of every layer; each card reads its share of the touched weights and the KV "
-                "cache it holds.",
+                "fixed overhead of every layer, and of every MoE layer whose experts are split over several "
+                "cards; each card reads its share of the touched weights and the KV cache it holds.",
                 f"{p.status}: {p.fit_rows:,} rows from {p.sources:,} sources"
                 + (f", leave-one-source-out median error {p.cv_median_abs_error:.1%}" if p.cv_median_abs_error else "")
                 + " (data/engine_profiles.csv)",

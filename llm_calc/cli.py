@@ -81,7 +81,15 @@ from llm_calc.measure import (
     stored_config_path,
 )
 from llm_calc.memory import DEFAULT_PREFILL_CHUNK_TOKENS, InferenceSettings
-from llm_calc.precision import AS_SHIPPED, KV_ALIASES, KV_FORMATS, WEIGHT_PRECISIONS, kv_format, weight_format
+from llm_calc.precision import (
+    AS_SHIPPED,
+    DEFAULT_KV_FORMAT,
+    KV_ALIASES,
+    KV_FORMATS,
+    WEIGHT_PRECISIONS,
+    kv_format,
+    weight_format,
+)
 from llm_calc.quantization import MTP_BASIS, Checkpoint, StoragePlan, storage_plan
 from llm_calc.tokenizers import REGISTRY, TokenizerError
 from llm_calc.tokens import count_tokens, decode_upload
@@ -140,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     memory.add_argument("--context", type=int, default=4096, help="prompt + completion tokens")
     memory.add_argument("--batch", type=int, default=1, help="concurrent sequences")
-    memory.add_argument("--kv-precision", default="fp16", type=str.lower, choices=[*KV_FORMATS, *KV_ALIASES])
+    memory.add_argument("--kv-precision", default=DEFAULT_KV_FORMAT, type=str.lower, choices=[*KV_FORMATS, *KV_ALIASES])
     memory.add_argument("--gpus", type=int, default=1, help="cards per deployment (1, 2, 4, 8, 16, ...)")
     memory.add_argument("--gpu-class", choices=GPU_CLASSES, action="append", help="only these classes (repeatable)")
     memory.add_argument("--vendor", action="append", help="only these vendors (repeatable)")
@@ -207,7 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="per-user and total speed as concurrent users grow, on one deployment")
     _add_model_source(serve)
     serve.add_argument("--precision", default=None, choices=list(WEIGHT_PRECISIONS), type=str.lower)
-    serve.add_argument("--kv-precision", default="fp16", type=str.lower, choices=[*KV_FORMATS, *KV_ALIASES])
+    serve.add_argument("--kv-precision", default=DEFAULT_KV_FORMAT, type=str.lower, choices=[*KV_FORMATS, *KV_ALIASES])
     serve.add_argument("--gpu", required=True, help="card name from data/gpus.csv")
     serve.add_argument("--gpus", type=int, default=1, help="cards in the deployment (1, 2, 4, 8, 16, ...)")
     serve.add_argument("--engine", choices=ENGINES, default=None, help="default: the one most users run")

@@ -24,8 +24,6 @@ Rows are read by the field names of the measurements schema (issue 12: ``engine`
 from __future__ import annotations
 
 import csv
-import itertools
-import math
 import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -33,10 +31,13 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from llm_calc.catalog import DATA_DIR, find_gpu, find_model
 from llm_calc.engines import ENGINES, PROFILE_KEYS, EngineProfile
 from llm_calc.hardware import PREFILL_MFU, StepCost, _workload, decode_cost, prefill_cost
 from llm_calc.memory import InferenceSettings, inference_memory
+from llm_calc.precision import DEFAULT_KV_FORMAT
 
 SPEED_KINDS = ("decode", "aggregate_decode", "prefill", "ttft")
 """Kinds of measurement row the fit uses: tokens/s per sequence, tokens/s of all sequences,
@@ -58,6 +59,12 @@ EFFICIENCY_GRID = tuple(round(0.05 + 0.01 * i, 2) for i in range(96))
 """Efficiencies and MFUs tried: 0.05 to 1.00 by 0.01, then refined to 0.001."""
 OVERHEAD_GRID = (0.0, *(1e-7 * (1e5 ** (i / 40)) for i in range(41)))
 """Layer overheads tried: 0 and 0.1 us to 10 ms on a log scale. [s]"""
+FINEST_EFFICIENCY_STEP = 0.0005
+"""Where the refined search stops: efficiencies resolved to this step. [1]"""
+MIN_EFFICIENCY = 0.01
+"""Lowest efficiency or MFU the search tries. [1]"""
+MOE_OVERHEAD_GRID = (0.0, *(1e-6 * (1e4 ** (i / 20)) for i in range(21)))
+"""MoE-layer overheads tried: 0 and 1 us to 10 ms on a log scale. [s]"""
 
 
 @dataclass(frozen=True)
@@ -80,6 +87,8 @@ class SpeedRow:
     measured: float
     unit: str
     source: str
+    kv_format: str = ""
+    """The run's KV-cache format (``""``: the engines' 16-bit default)."""
 
     @property
     def profile_key(self) -> str | None:
@@ -136,6 +145,7 @@ def speed_row(record: Any) -> SpeedRow:
         measured=float(_get(record, "measured")),
         unit=str(_get(record, "unit")),
         source=str(_get(record, "source")),
+        kv_format=str(_get(record, "kv_format")).strip(),
     )
 
 
@@ -165,25 +175,33 @@ class RowCost:
     decode: StepCost | None
     prefill: StepCost | None
 
-    def predict(self, efficiency: float, mfu: float, overhead_seconds: float) -> float:
+    def predict(
+        self, efficiency: float, mfu: float, overhead_seconds: float, moe_overhead_seconds: float = 0.0
+    ) -> float:
         """The row's figure, in its unit, for an engine with these constants."""
-        row = self.row
-        step = self.decode.seconds(efficiency, mfu, overhead_seconds) if self.decode else 0.0
-        prefill = self.prefill.seconds(efficiency, mfu, overhead_seconds) if self.prefill else 0.0
-        scale = UNIT_SCALES[row.unit]
-        if row.kind == "prefill":
-            return row.concurrency * row.prompt_tokens / prefill
-        if row.kind == "ttft":
-            return (prefill + step) / scale
-        if row.prompt_tokens and row.output_tokens:
-            life = row.output_tokens * step + row.concurrency * prefill
-            per_token = (life - prefill) / row.output_tokens
-        else:
-            life, per_token = step * max(1, row.output_tokens), step
-        if row.kind == "aggregate_decode":
-            rate = row.concurrency * max(1, row.output_tokens) / life
-            return rate / row.gpu_count if row.unit == "tokens/s/GPU" else rate
-        return per_token / scale if row.unit == "ms/token" else 1 / per_token
+        constants = (efficiency, mfu, overhead_seconds, moe_overhead_seconds)
+        step = self.decode.seconds(*constants) if self.decode else 0.0
+        prefill = self.prefill.seconds(*constants) if self.prefill else 0.0
+        return _figure(self.row, step, prefill)
+
+
+def _figure(row: SpeedRow, step: Any, prefill: Any) -> Any:
+    """A row's figure from its decode step and prompt prefill times (floats, or numpy arrays of a
+    grid of constants: the same arithmetic)."""
+    scale = UNIT_SCALES[row.unit]
+    if row.kind == "prefill":
+        return row.concurrency * row.prompt_tokens / prefill
+    if row.kind == "ttft":
+        return (prefill + step) / scale
+    if row.prompt_tokens and row.output_tokens:
+        life = row.output_tokens * step + row.concurrency * prefill
+        per_token = (life - prefill) / row.output_tokens
+    else:
+        life, per_token = step * max(1, row.output_tokens), step
+    if row.kind == "aggregate_decode":
+        rate = row.concurrency * max(1, row.output_tokens) / life
+        return rate / row.gpu_count if row.unit == "tokens/s/GPU" else rate
+    return per_token / scale if row.unit == "ms/token" else 1 / per_token
 
 
 def row_cost(row: SpeedRow) -> RowCost:
@@ -203,7 +221,12 @@ def row_cost(row: SpeedRow) -> RowCost:
     gpu = find_gpu(row.gpu)
     decoding = row.kind in ("decode", "aggregate_decode")
     depth = row.kv_depth_tokens if decoding else row.context_tokens + row.prompt_tokens
-    settings = InferenceSettings(weight_format=row.precision, context_tokens=max(1, depth), batch=row.concurrency)
+    settings = InferenceSettings(
+        weight_format=row.precision,
+        context_tokens=max(1, depth),
+        batch=row.concurrency,
+        kv_format=row.kv_format or DEFAULT_KV_FORMAT,
+    )
     work = _workload(spec, settings, inference_memory(spec, settings))
     decode = decode_cost(work, gpu, row.gpu_count, parallel) if row.kind != "prefill" else None
     prefill = None
@@ -228,8 +251,59 @@ def usable_costs(rows: Iterable[SpeedRow]) -> tuple[list[RowCost], list[tuple[Sp
     return costs, skipped
 
 
-def _loss(costs: list[RowCost], efficiency: float, mfu: float, overhead: float) -> float:
-    return sum(math.log(c.predict(efficiency, mfu, overhead) / c.row.measured) ** 2 for c in costs)
+def _grid_seconds(step: StepCost | None, efficiency: Any, mfu: Any, overhead: Any, moe_overhead: Any) -> Any:
+    """``StepCost.seconds`` over numpy grids of constants (broadcast against each other). [s]"""
+    if step is None:
+        return 0.0
+    roof = np.maximum(step.memory_seconds / efficiency, step.compute_seconds / mfu)
+    return step.passes * roof + step.steps * overhead + step.moe_steps * moe_overhead + step.communication_seconds
+
+
+def _grid_loss(costs: list[RowCost], efficiency: Any, mfu: Any, overhead: Any, moe_overhead: Any) -> Any:
+    """Sum of squared log errors of ``costs`` at every point of a grid of constants."""
+    total: Any = 0.0
+    for cost in costs:
+        step = _grid_seconds(cost.decode, efficiency, mfu, overhead, moe_overhead)
+        prefill = _grid_seconds(cost.prefill, efficiency, mfu, overhead, moe_overhead)
+        total = total + np.log(_figure(cost.row, step, prefill) / cost.row.measured) ** 2
+    return total
+
+
+def _best(costs: list[RowCost], efficiencies: Any, mfu: float, overheads: Any, moe_overheads: Any) -> tuple:
+    """The grid point ``(efficiency, overhead, MoE overhead)`` of least loss."""
+    e = np.asarray(efficiencies, dtype=float)[:, None, None]
+    o = np.asarray(overheads, dtype=float)[None, :, None]
+    q = np.asarray(moe_overheads, dtype=float)[None, None, :]
+    loss = np.broadcast_to(_grid_loss(costs, e, mfu, o, q), (e.size, o.size, q.size))
+    i, j, k = np.unravel_index(int(np.argmin(loss)), loss.shape)
+    return float(e[i, 0, 0]), float(o[0, j, 0]), float(q[0, 0, k])
+
+
+def _refine(
+    costs: list[RowCost], mfu: float, start: tuple[float, float, float], free_overhead: bool, free_moe: bool
+) -> tuple[float, float, float]:
+    """A pattern search from a coarse grid point: eleven values of each free constant around the
+    best so far (efficiency in steps, overheads in factors, 0 always among them); the steps halve
+    when the best stays put, until the efficiency step is below ``FINEST_EFFICIENCY_STEP``."""
+    eff, overhead, moe = start
+    eff_step, factor_log10 = 0.01, 0.1
+    while eff_step >= FINEST_EFFICIENCY_STEP:
+        effs = [e for e in (eff + eff_step * k for k in range(-5, 6)) if MIN_EFFICIENCY <= e <= 1]
+        overheads = _scaled(overhead, factor_log10) if free_overhead else [overhead]
+        moes = _scaled(moe, factor_log10) if free_moe else [moe]
+        best = _best(costs, effs, mfu, overheads, moes)
+        if best == (eff, overhead, moe):
+            eff_step, factor_log10 = eff_step / 2, factor_log10 / 2
+        eff, overhead, moe = best
+    return eff, overhead, moe
+
+
+def _scaled(value: float, factor_log10: float) -> list[float]:
+    """``value`` times ten powers of ``factor_log10 x -5..5``, and 0 (an overhead of 0 is a fit too);
+    from 0, the smallest positive overheads of the coarse grid."""
+    if value == 0:
+        return [0.0, *OVERHEAD_GRID[1:4]]
+    return [0.0, *(value * 10 ** (factor_log10 * k) for k in range(-5, 6))]
 
 
 @dataclass(frozen=True)
@@ -242,53 +316,76 @@ class Fit:
     decode_rows: int
     prefill_rows: int
     note: str
+    moe_layer_overhead_seconds: float = 0.0
+
+    @property
+    def constants(self) -> tuple[float, float, float, float]:
+        """The arguments of ``RowCost.predict`` and ``StepCost.seconds``."""
+        return (
+            self.bandwidth_efficiency,
+            self.prefill_mfu,
+            self.layer_overhead_seconds,
+            self.moe_layer_overhead_seconds,
+        )
 
 
-def _fit_decode(costs: list[RowCost], mfu: float) -> tuple[float, float, str]:
+def _splits_moe(cost: RowCost) -> bool:
+    """Whether the row runs MoE layers split over several cards (``StepCost.moe_steps``)."""
+    step = cost.decode or cost.prefill
+    return step is not None and step.moe_steps > 0
+
+
+def _fit_decode(costs: list[RowCost], mfu: float) -> tuple[float, float, float, str]:
+    notes = []
+    split_moe = [c for c in costs if _splits_moe(c)]
+    others = [c for c in costs if not _splits_moe(c)]
+    moe_identifiable = min(len(split_moe), len(others)) >= MIN_ROWS_FOR_OVERHEAD
+    if split_moe and others and not moe_identifiable:
+        # their extra time cannot be told apart here: kept, it would inflate the overhead every other row pays
+        costs = others
+        notes.append(
+            f"{len(split_moe)} rows of MoE on several cards left out: their MoE-layer overhead needs "
+            f"{MIN_ROWS_FOR_OVERHEAD} of them and {MIN_ROWS_FOR_OVERHEAD} others"
+        )
     memory_times = [c.decode.memory_seconds for c in costs if c.decode]
     identifiable = len(costs) >= MIN_ROWS_FOR_OVERHEAD and max(memory_times) >= MIN_SPREAD_FOR_OVERHEAD * min(
         memory_times
     )
     overheads = OVERHEAD_GRID if identifiable else (0.0,)
-    best = min((_loss(costs, e, mfu, o), e, o) for e in EFFICIENCY_GRID for o in overheads)
-    _, eff, overhead = best
-    index = overheads.index(overhead)
-    near = overheads[max(0, index - 1) : index + 2]
-    fine_overheads = sorted({a + (b - a) * k / 10 for a, b in itertools.pairwise(near) for k in range(11)})
-    fine_effs = [round(eff + 0.001 * k, 3) for k in range(-10, 11) if 0.01 <= eff + 0.001 * k <= 1]
-    _, eff, overhead = min((_loss(costs, e, mfu, o), e, o) for e in fine_effs for o in fine_overheads or [overhead])
-    note = "" if identifiable else "overhead not identifiable from these rows: held at 0"
-    return eff, overhead, note
+    moe_overheads = MOE_OVERHEAD_GRID if identifiable and moe_identifiable else (0.0,)
+    start = _best(costs, EFFICIENCY_GRID, mfu, overheads, moe_overheads)
+    eff, overhead, moe = _refine(costs, mfu, start, identifiable, identifiable and moe_identifiable)
+    if not identifiable:
+        notes.append("overhead not identifiable from these rows: held at 0")
+    return eff, overhead, moe, "; ".join(notes)
 
 
-def _fit_mfu(costs: list[RowCost], efficiency: float, overhead: float) -> float:
-    _, mfu = min((_loss(costs, efficiency, m, overhead), m) for m in EFFICIENCY_GRID)
-    fine = [round(mfu + 0.001 * k, 3) for k in range(-10, 11) if 0.01 <= mfu + 0.001 * k <= 1]
-    return min((_loss(costs, efficiency, m, overhead), m) for m in fine)[1]
+def _fit_mfu(costs: list[RowCost], efficiency: float, overhead: float, moe_overhead: float) -> float:
+    grid = np.asarray(EFFICIENCY_GRID)
+    mfu = float(grid[int(np.argmin(_grid_loss(costs, efficiency, grid, overhead, moe_overhead)))])
+    fine = np.asarray([round(mfu + 0.001 * k, 3) for k in range(-10, 11) if 0.01 <= mfu + 0.001 * k <= 1])
+    return float(fine[int(np.argmin(_grid_loss(costs, efficiency, fine, overhead, moe_overhead)))])
 
 
 def fit(costs: list[RowCost]) -> Fit | None:
-    """Fit efficiency and overhead on the decode-type rows and MFU on the prefill rows of
+    """Fit efficiency and overheads on the decode-type rows and MFU on the prefill rows of
     ``costs``; ``None`` without decode-type rows."""
     decode = [c for c in costs if c.row.kind != "prefill"]
     prefill = [c for c in costs if c.row.kind == "prefill"]
     if not decode:
         return None
     mfu = PREFILL_MFU
-    eff, overhead, note = _fit_decode(decode, mfu)
+    eff, overhead, moe, note = _fit_decode(decode, mfu)
     if prefill:  # MFU matters to decode only at large batches: one more round settles it
-        mfu = _fit_mfu(prefill, eff, overhead)
-        eff, overhead, note = _fit_decode(decode, mfu)
-    elif not note:
-        note = f"no prefill rows: MFU {PREFILL_MFU} (llm_calc.hardware.PREFILL_MFU)"
+        mfu = _fit_mfu(prefill, eff, overhead, moe)
+        eff, overhead, moe, note = _fit_decode(decode, mfu)
     else:
-        note += f"; no prefill rows: MFU {PREFILL_MFU} (llm_calc.hardware.PREFILL_MFU)"
-    return Fit(eff, overhead, mfu, len(decode), len(prefill), note)
+        note = "; ".join(filter(None, (note, f"no prefill rows: MFU {PREFILL_MFU} (llm_calc.hardware.PREFILL_MFU)")))
+    return Fit(eff, overhead, mfu, len(decode), len(prefill), note, moe)
 
 
 def _relative_error(cost: RowCost, result: Fit) -> float:
-    predicted = cost.predict(result.bandwidth_efficiency, result.prefill_mfu, result.layer_overhead_seconds)
-    return predicted / cost.row.measured - 1
+    return cost.predict(*result.constants) / cost.row.measured - 1
 
 
 def held_out_errors(costs: list[RowCost]) -> dict[str, float]:
@@ -336,6 +433,7 @@ def _profile_row(
         "profile": key,
         "bandwidth_efficiency": f"{result.bandwidth_efficiency:.3f}",
         "layer_overhead_seconds": f"{result.layer_overhead_seconds:.7f}",
+        "moe_layer_overhead_seconds": f"{result.moe_layer_overhead_seconds:.7f}",
         "prefill_mfu": f"{result.prefill_mfu:.3f}",
         "status": status,
         "fit_rows": rows,
@@ -353,6 +451,7 @@ def profile_from_fit(key: str, result: Fit, status: str = "fitted, not validated
         key=key,
         bandwidth_efficiency=result.bandwidth_efficiency,
         layer_overhead_seconds=result.layer_overhead_seconds,
+        moe_layer_overhead_seconds=result.moe_layer_overhead_seconds,
         prefill_mfu=result.prefill_mfu,
         status=status,
         fit_rows=result.decode_rows + result.prefill_rows,
@@ -379,9 +478,7 @@ def cross_validated_predictions(rows: Iterable[SpeedRow]) -> dict[str, float]:
                 continue
             for cost in mine:
                 if cost.row.source == source:
-                    predictions[cost.row.id] = cost.predict(
-                        result.bandwidth_efficiency, result.prefill_mfu, result.layer_overhead_seconds
-                    )
+                    predictions[cost.row.id] = cost.predict(*result.constants)
     return predictions
 
 
@@ -393,4 +490,4 @@ def default_cross_validated_predictions() -> dict[str, float]:
 
 def predict_row(row: SpeedRow, profile: EngineProfile) -> float:
     """Our estimate of a speed row, in its unit, with an engine profile."""
-    return row_cost(row).predict(profile.bandwidth_efficiency, profile.prefill_mfu, profile.layer_overhead_seconds)
+    return row_cost(row).predict(*profile.constants)

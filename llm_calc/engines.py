@@ -140,6 +140,11 @@ class EngineProfile:
     """Fraction of datasheet memory bandwidth a decode step reaches. [1]"""
     layer_overhead_seconds: float
     """Fixed time added to every layer of every forward step. [s]"""
+    moe_layer_overhead_seconds: float
+    """Fixed time added on top to every MoE layer of every forward step when the layer's experts
+    are split over several tensor ranks: dispatch to the ranks' expert shards, combine, waiting
+    for the slowest rank. 0 where the engine's rows cannot tell it apart
+    (see ``llm_calc.engine_fit``). [s]"""
     prefill_mfu: float
     """Fraction of dense tensor TFLOPS prompt processing reaches. [1]"""
     status: str
@@ -153,6 +158,17 @@ class EngineProfile:
     source; ``None`` with fewer than two sources. [1]"""
     source: str
     """Where the figures come from: the rows' sources, or the pooled fit that stands in."""
+
+    @property
+    def constants(self) -> tuple[float, float, float, float]:
+        """``(efficiency, mfu, layer overhead, MoE-layer overhead)``, the arguments of
+        ``llm_calc.hardware.StepCost.seconds``."""
+        return (
+            self.bandwidth_efficiency,
+            self.prefill_mfu,
+            self.layer_overhead_seconds,
+            self.moe_layer_overhead_seconds,
+        )
 
     @property
     def engine(self) -> str:
@@ -199,6 +215,7 @@ PROFILE_COLUMNS: dict[str, Callable[[str], Any]] = {
     "profile": _text,
     "bandwidth_efficiency": _fraction,
     "layer_overhead_seconds": _seconds,
+    "moe_layer_overhead_seconds": _seconds,
     "prefill_mfu": _fraction,
     "status": _text,
     "fit_rows": _count,

@@ -310,8 +310,8 @@ class StepCost:
     """The parts of a forward step's time that do not depend on the engine, so that an engine's
     efficiency, MFU and overhead can be applied (and fitted) afterwards.
 
-    ``seconds(eff, mfu, overhead) = passes x max(memory / eff, compute / mfu) + steps x overhead
-    + communication``.
+    ``seconds(eff, mfu, overhead, moe_overhead) = passes x max(memory / eff, compute / mfu)
+    + steps x overhead + moe_steps x moe_overhead + communication``.
     """
 
     passes: int
@@ -326,12 +326,23 @@ class StepCost:
     """All-reduces between tensor ranks and hand-offs between stages (latency + bytes / link). [s]"""
     card_read_bytes: int
     """Bytes each card reads in one pass. [bytes]"""
+    moe_steps: int = 0
+    """MoE layer passes whose experts are split over several tensor ranks (a subset of
+    ``steps``), each paying the engine's MoE-layer overhead on top: dispatching tokens to the
+    ranks' expert shards, combining them, and waiting for the slowest rank. 0 on one card."""
 
-    def seconds(self, efficiency: float, mfu: float, overhead_seconds: float) -> float:
+    def seconds(
+        self, efficiency: float, mfu: float, overhead_seconds: float, moe_overhead_seconds: float = 0.0
+    ) -> float:
         """Wall time of the step for an engine with these constants (``overhead_seconds`` per
-        layer pass). [s]"""
+        layer pass, ``moe_overhead_seconds`` more per MoE layer pass). [s]"""
         roof = max(self.memory_seconds / efficiency, self.compute_seconds / mfu)
-        return self.passes * roof + self.steps * overhead_seconds + self.communication_seconds
+        return (
+            self.passes * roof
+            + self.steps * overhead_seconds
+            + self.moe_steps * moe_overhead_seconds
+            + self.communication_seconds
+        )
 
     def memory_bound(self, efficiency: float, mfu: float) -> bool:
         return self.memory_seconds / efficiency >= self.compute_seconds / mfu
@@ -372,7 +383,8 @@ class Speed:
     mfu: float = 1.0
     """Model-FLOPs utilisation used. [1]"""
     step_overhead_seconds: float = 0.0
-    """The engine's fixed time per decode step: its per-layer overhead times the layers. [s]"""
+    """The engine's fixed time per decode step: its per-layer overhead times the layers, plus its
+    MoE-layer overhead times the MoE layers split over several cards. [s]"""
     communication_seconds: float = 0.0
     """Interconnect time of one decode step (all-reduces, stage hand-offs). [s]"""
     step_seconds: float = 0.0
@@ -460,6 +472,13 @@ def communication_seconds(spec: ModelSpec, gpu: Gpu, cards: int, parallel: str, 
     return 2 * spec.num_layers * all_reduce + (pipeline - 1) * hand_off
 
 
+def _split_moe_layers(spec: ModelSpec, cards: int, parallel: str) -> int:
+    """MoE layers whose experts are shared out over tensor ranks (none on one card, none when
+    pipeline stages keep each layer whole on one card)."""
+    tensor, _ = split(cards, parallel)
+    return spec.moe_layers if tensor > 1 else 0
+
+
 def decode_cost(work: _Workload, gpu: Gpu, cards: int, parallel: str, batch: int | None = None) -> StepCost:
     """One decode step of ``batch`` sequences (default: the settings' batch) on ``cards`` cards.
 
@@ -487,6 +506,7 @@ def decode_cost(work: _Workload, gpu: Gpu, cards: int, parallel: str, batch: int
         steps=work.spec.num_layers,  # each layer's kernels, once per step
         communication_seconds=communication_seconds(work.spec, gpu, cards, parallel, micro),
         card_read_bytes=card_read,
+        moe_steps=_split_moe_layers(work.spec, cards, parallel),
     )
 
 
@@ -505,6 +525,7 @@ def prefill_cost(work: _Workload, gpu: Gpu, cards: int, parallel: str, prompt_to
         steps=chunks * work.spec.num_layers,
         communication_seconds=chunks * communication_seconds(work.spec, gpu, cards, parallel, chunk_tokens),
         card_read_bytes=card_read,
+        moe_steps=chunks * _split_moe_layers(work.spec, cards, parallel),
     )
 
 
@@ -554,9 +575,9 @@ def _speed(
 ) -> Speed:
     batch = work.settings.batch
     tensor, pipeline = split(cards, parallel)
-    overhead = profile.layer_overhead_seconds
+    overhead, moe_overhead = profile.layer_overhead_seconds, profile.moe_layer_overhead_seconds
     decode = decode_cost(work, gpu, cards, parallel)
-    step = decode.seconds(efficiency, mfu, overhead)
+    step = decode.seconds(efficiency, mfu, overhead, moe_overhead)
     prefill_context = prefill_cost(work, gpu, cards, parallel, work.settings.context_tokens)
     same = prompt_tokens == work.settings.context_tokens
     prefill_prompt = prefill_context if same else prefill_cost(work, gpu, cards, parallel, prompt_tokens)
@@ -564,7 +585,7 @@ def _speed(
         decode_tokens_per_s=1 / step,
         aggregate_tokens_per_s=batch / step,
         bandwidth_bound=decode.memory_bound(efficiency, mfu),
-        prefill_seconds=prefill_context.seconds(efficiency, mfu, overhead),
+        prefill_seconds=prefill_context.seconds(efficiency, mfu, overhead, moe_overhead),
         read_bytes=work.read_bytes,
         effective_bandwidth_gbs=tensor * gpu.bandwidth_gbs * efficiency,
         memory_seconds=pipeline * decode.memory_seconds / efficiency,
@@ -575,12 +596,12 @@ def _speed(
         profile_status=profile.status,
         efficiency=efficiency,
         mfu=mfu,
-        step_overhead_seconds=overhead * work.spec.num_layers,
+        step_overhead_seconds=overhead * decode.steps + moe_overhead * decode.moe_steps,
         communication_seconds=decode.communication_seconds,
         step_seconds=step,
         parallel=parallel,
         prompt_tokens=prompt_tokens,
-        ttft_seconds=prefill_prompt.seconds(efficiency, mfu, overhead) + step,
+        ttft_seconds=prefill_prompt.seconds(efficiency, mfu, overhead, moe_overhead) + step,
         max_concurrency=_max_concurrency(work, gpu, cards, profile, parallel),
     )
 
@@ -869,7 +890,7 @@ def serving_curve(
         if users not in computed:
             average = replace(full, context_tokens=prompt_tokens + output_tokens // 2, batch=users)
             work = _workload(spec, average, inference_memory(spec, average))
-            constants = (profile.bandwidth_efficiency, profile.prefill_mfu, profile.layer_overhead_seconds)
+            constants = profile.constants
             step = decode_cost(work, gpu, cards, mode).seconds(*constants)
             prefill = prefill_cost(work, gpu, cards, mode, prompt_tokens).seconds(*constants)
             computed[users] = ServingPoint(users, 1 / step, users / step, prefill + step)

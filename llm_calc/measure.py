@@ -44,6 +44,7 @@ from llm_calc.architecture import ModelSpec, count_parameters, kv_cache_bytes
 from llm_calc.catalog import DATA_DIR, Gpu, default_gpus
 from llm_calc.hardware import speed
 from llm_calc.memory import InferenceSettings, inference_memory
+from llm_calc.precision import DEFAULT_KV_FORMAT
 from llm_calc.training import TrainingSetup, training_memory
 from llm_calc.units import GIB
 
@@ -229,7 +230,7 @@ def _settings(request: MeasureRequest) -> InferenceSettings:
         weight_format=request.built_precision,
         context_tokens=request.context_tokens,
         batch=request.batch,
-        kv_format="fp16",  # the cache is kept in the model's 16-bit dtype
+        kv_format=DEFAULT_KV_FORMAT,  # the cache is kept in the model's 16-bit dtype
     )
 
 
@@ -541,6 +542,7 @@ def _row(request: MeasureRequest, mode: str, kind: str, value: float, unit: str)
         "note": f"{request.method}; decode mode {mode}" if not training else f"{request.method}; two optimizer steps",
         "driver": "",
         "library_versions": "",
+        "kv_format": "",  # the model's 16-bit dtype, the default
     }
 
 

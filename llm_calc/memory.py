@@ -45,7 +45,7 @@ from llm_calc.architecture import (
     mamba_conv_dim,
     state_bytes,
 )
-from llm_calc.precision import AS_SHIPPED, kv_format, weight_format
+from llm_calc.precision import AS_SHIPPED, DEFAULT_KV_FORMAT, kv_format, weight_format
 from llm_calc.quantization import StoragePlan
 from llm_calc.units import GIB
 
@@ -90,7 +90,7 @@ class InferenceSettings:
     weight_format: str = "bf16"
     context_tokens: int = 4096
     batch: int = 1
-    kv_format: str = "fp16"
+    kv_format: str = DEFAULT_KV_FORMAT
     prefill_chunk_tokens: int = DEFAULT_PREFILL_CHUNK_TOKENS
     flash_attention: bool = True
     runtime_overhead_bytes: int = RUNTIME_OVERHEAD_BYTES

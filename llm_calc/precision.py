@@ -125,6 +125,10 @@ KV_FORMATS: dict[str, NumberFormat] = {
 
 KV_ALIASES = {"bf16": "fp16"}
 
+DEFAULT_KV_FORMAT = "fp16"
+"""The KV cache's format when nothing else is set: every engine keeps it in the model's 16-bit
+dtype by default (vLLM ``--kv-cache-dtype auto``, llama.cpp ``--cache-type-k f16``)."""
+
 
 def weight_format(name: str) -> NumberFormat:
     """Look up a weight format by name; raise ``ValueError`` naming the choices."""

@@ -33,6 +33,7 @@ def test_the_columns_are_issue_12_s_in_its_order():
         "id", "kind", "hf_id", "precision", "engine", "engine_version", "backend", "gpu", "gpu_count",
         "interconnect", "parallelism", "concurrency", "prompt_tokens", "output_tokens", "context_tokens",
         "measured", "unit", "bound", "used_for_fit", "date", "source", "note", "driver", "library_versions",
+        "kv_format",  # ours: TensorRT-LLM's published H100 and L40S tables ran with an FP8 KV cache
     ]  # fmt: skip
 
 
@@ -153,6 +154,7 @@ def test_a_rows_counts_stay_with_its_source():
         ),
         ("NVIDIA RTX 3090,2,unknown", "NVIDIA RTX 3099,2,unknown", r"column gpu: unknown GPU"),
         ("111.67,tokens/s,exact", "111.67,ms,exact", r"column unit: ms measures ttft, train_step, not decode"),
+        ('one output token",,,fp8', 'one output token",,,fp4', r"column kv_format: unknown KV-cache precision"),
     ],
 )
 def test_a_bad_cell_names_file_row_and_column(tmp_path, old, new, message):

@@ -43,7 +43,7 @@ M2_ULTRA = find_gpu("Apple M2 Ultra (192 GB)")
 
 
 def _profile(key: str, efficiency: float, mfu: float, overhead: float) -> EngineProfile:
-    return EngineProfile(key, efficiency, overhead, mfu, "not fitted", 0, 0, None, "test")
+    return EngineProfile(key, efficiency, overhead, 0.0, mfu, "not fitted", 0, 0, None, "test")
 
 
 # --- which engine runs what ---------------------------------------------------------------------

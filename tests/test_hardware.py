@@ -30,7 +30,7 @@ H100 = find_gpu("NVIDIA H100 SXM")
 
 def _profile(efficiency: float, mfu: float, overhead_seconds: float) -> EngineProfile:
     """A vLLM profile with chosen constants, so that expected values do not hang on the fit."""
-    return EngineProfile("vllm", efficiency, overhead_seconds, mfu, "not fitted", 0, 0, None, "test")
+    return EngineProfile("vllm", efficiency, overhead_seconds, 0.0, mfu, "not fitted", 0, 0, None, "test")
 
 
 ROOFLINE = _profile(1.0, 1.0, 0.0)

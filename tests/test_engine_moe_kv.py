@@ -1,0 +1,105 @@
+"""Speed model terms added for serving rows: the MoE-layer overhead of experts split over several
+cards, and a measurement's own KV-cache format. Expected values are derived by hand from the
+models' configs (comments), not read from the code."""
+
+import dataclasses
+import math
+
+import pytest
+
+from llm_calc.catalog import find_gpu, find_model
+from llm_calc.engine_fit import SpeedRow, _grid_loss, fit, load_speed_rows, row_cost, usable_costs
+from llm_calc.hardware import StepCost, _workload, decode_cost
+from llm_calc.memory import InferenceSettings, inference_memory
+
+DEEPSEEK_V3 = find_model("deepseek-ai/DeepSeek-V3").spec
+H200 = find_gpu("NVIDIA H200 SXM")
+
+
+def _decode(spec, cards, parallel):
+    settings = InferenceSettings(weight_format="fp8", context_tokens=1024, batch=1)
+    return decode_cost(_workload(spec, settings, inference_memory(spec, settings)), H200, cards, parallel)
+
+
+def test_only_moe_layers_split_over_tensor_ranks_pay_the_moe_overhead():
+    # DeepSeek-V3's config: num_hidden_layers 61, first_k_dense_replace 3 -> 58 MoE layers
+    assert _decode(DEEPSEEK_V3, 8, "tp").moe_steps == 58
+    assert _decode(DEEPSEEK_V3, 1, "tp").moe_steps == 0  # one card: the dense overhead only
+    assert _decode(DEEPSEEK_V3, 8, "pp").moe_steps == 0  # stages keep each layer whole on one card
+    llama = find_model("meta-llama/Llama-3.1-70B").spec
+    assert _decode(llama, 8, "tp").moe_steps == 0
+
+
+def test_the_moe_overhead_is_added_per_split_moe_layer():
+    step = StepCost(1, 0.010, 0.0, 61, 0.0, 0, moe_steps=58)
+    # 10 ms of reads + 61 x 100 us + 58 x 500 us = 10 + 6.1 + 29 = 45.1 ms
+    assert step.seconds(1.0, 1.0, 1e-4, 5e-4) == pytest.approx(0.0451)
+    assert step.seconds(1.0, 1.0, 1e-4) == pytest.approx(0.0161)  # the term defaults to 0
+
+
+def _rows(constants, source):
+    """vLLM rows whose 'measured' figure is what an engine of known constants would reach: a dense
+    model on cards of different bandwidth, and an MoE model split over 2, 4 and 8 cards."""
+    dense = [
+        ("meta-llama/Llama-2-7b-hf", gpu, 1, "none") for gpu in ("NVIDIA L4", "NVIDIA A100 80GB SXM", "NVIDIA H100 SXM")
+    ]
+    moe = [("mistralai/Mixtral-8x7B-v0.1", "NVIDIA H100 SXM", n, "tp") for n in (2, 4, 8)]
+    rows = []
+    for i, (model, gpu, cards, parallel) in enumerate(dense + moe):
+        row = SpeedRow(
+            f"{source}-{i}", "decode", model, "bf16", "vllm", "cuda", gpu, cards, parallel, 1, 0, 128, 0, 1.0,
+            "tokens/s", source,
+        )  # fmt: skip
+        rows.append(dataclasses.replace(row, measured=row_cost(row).predict(*constants)))
+    return rows
+
+
+def test_the_fit_recovers_a_known_moe_layer_overhead():
+    efficiency, mfu, overhead, moe_overhead = 0.8, 0.5, 5e-5, 3e-4
+    costs, skipped = usable_costs(_rows((efficiency, mfu, overhead, moe_overhead), "a"))
+    assert not skipped
+    result = fit(costs)
+    assert result.bandwidth_efficiency == pytest.approx(efficiency, abs=0.005)
+    assert result.layer_overhead_seconds == pytest.approx(overhead, rel=0.1)
+    assert result.moe_layer_overhead_seconds == pytest.approx(moe_overhead, rel=0.1)
+
+
+def test_too_few_split_moe_rows_are_left_out_rather_than_inflate_the_shared_overhead():
+    rows = _rows((0.8, 0.5, 5e-5, 3e-3), "a")
+    dense, moe = rows[:3], rows[3:]
+    result = fit(usable_costs(dense + moe[:2])[0])
+    alone = fit(usable_costs(dense)[0])
+    assert result.moe_layer_overhead_seconds == 0.0
+    assert result.layer_overhead_seconds == alone.layer_overhead_seconds
+    assert result.bandwidth_efficiency == alone.bandwidth_efficiency
+    assert "2 rows of MoE on several cards left out" in result.note
+
+
+def test_the_grid_scores_each_point_as_the_row_by_row_prediction_does():
+    costs, _ = usable_costs(load_speed_rows())
+    sample = costs[::7]
+    constants = (0.73, 0.41, 8e-5, 2e-4)
+    by_row = sum(math.log(c.predict(*constants) / c.row.measured) ** 2 for c in sample)
+    assert float(_grid_loss(sample, constants[0], constants[1], constants[2], constants[3])) == pytest.approx(
+        by_row, rel=1e-12
+    )
+
+
+def test_a_row_s_fp8_kv_cache_halves_the_cache_it_reads():
+    row = SpeedRow(
+        "kv", "decode", "meta-llama/Llama-2-7b-hf", "fp8", "tensorrt-llm", "cuda", "NVIDIA H100 SXM", 1, "none", 4,
+        0, 128, 0, 1.0, "tokens/s", "s",
+    )  # fmt: skip
+    fp16 = row_cost(row).decode.card_read_bytes
+    fp8 = row_cost(dataclasses.replace(row, kv_format="fp8")).decode.card_read_bytes
+    # Llama-2-7B: 32 layers x (K + V) x 32 heads x 128 dims = 262,144 elements per token, 2 bytes at
+    # fp16 and 1 at fp8; 4 sequences at the run's mean depth of 128 / 2 = 64 tokens
+    assert fp16 - fp8 == 4 * 64 * 262_144
+
+
+def test_trt_llm_s_published_h100_and_l40s_runs_are_read_with_their_fp8_kv_cache():
+    # performance.md at 138f96d builds these engines with --enable_fp8 --fp8_kv_cache
+    rows = {r.id: r for r in load_speed_rows()}
+    assert rows["trt061-h100-l2-7b-bs112-tp1-128-2048"].kv_format == "fp8"
+    assert rows["trt05-l40s-l2-7b-tp1-ttft-128"].kv_format == "fp8"
+    assert rows["dsr1-h200-sglang-c4-tpot"].kv_format == ""  # the engine's 16-bit default
