@@ -33,11 +33,15 @@ from typing import Any
 
 import numpy as np
 
+from llm_calc.architecture import ModelSpec
 from llm_calc.catalog import DATA_DIR, find_gpu, find_model
 from llm_calc.engines import ENGINES, PROFILE_KEYS, EngineProfile
 from llm_calc.hardware import PREFILL_MFU, StepCost, _workload, decode_cost, prefill_cost
+from llm_calc.hf_config import parse_checkpoint_text
+from llm_calc.measure import stored_config_path
 from llm_calc.memory import InferenceSettings, inference_memory
-from llm_calc.precision import DEFAULT_KV_FORMAT
+from llm_calc.precision import AS_SHIPPED, DEFAULT_KV_FORMAT, WEIGHT_FORMATS
+from llm_calc.quantization import storage_plan
 
 SPEED_KINDS = ("decode", "aggregate_decode", "prefill", "ttft")
 """Kinds of measurement row the fit uses: tokens/s per sequence, tokens/s of all sequences,
@@ -204,6 +208,28 @@ def _figure(row: SpeedRow, step: Any, prefill: Any) -> Any:
     return per_token / scale if row.unit == "ms/token" else 1 / per_token
 
 
+def _weights_settings(row: SpeedRow, spec: ModelSpec, context_tokens: int) -> InferenceSettings:
+    """The inference settings of a row: its precision when it is one of ``WEIGHT_FORMATS``; else a
+    checkpoint format (``mxfp4`` for gpt-oss, whose experts alone are MXFP4) sized as shipped, from
+    the model's config.json stored in ``data/hf_configs``, when that config's quantization method is
+    the row's precision. Any other precision is refused with its name."""
+    kv = row.kv_format or DEFAULT_KV_FORMAT
+    if row.precision in WEIGHT_FORMATS:
+        return InferenceSettings(
+            weight_format=row.precision, context_tokens=context_tokens, batch=row.concurrency, kv_format=kv
+        )
+    path = stored_config_path(row.hf_id)
+    checkpoint = parse_checkpoint_text(path.read_bytes(), path.name) if path else None
+    method = checkpoint.quantization.method if checkpoint and checkpoint.quantization else None
+    if checkpoint is None or method != row.precision:
+        shipped = f"its stored config ships {method}" if method else "no stored config ships it"
+        raise ValueError(f"{row.id}: precision {row.precision!r} is not a weight format and {shipped}")
+    plan = storage_plan(spec, checkpoint)
+    return InferenceSettings(
+        weight_format=AS_SHIPPED, context_tokens=context_tokens, batch=row.concurrency, storage=plan, kv_format=kv
+    )
+
+
 def row_cost(row: SpeedRow) -> RowCost:
     """Compute a row's costs. Raises ``ValueError`` for a row the model cannot describe."""
     if row.kind not in SPEED_KINDS:
@@ -221,12 +247,7 @@ def row_cost(row: SpeedRow) -> RowCost:
     gpu = find_gpu(row.gpu)
     decoding = row.kind in ("decode", "aggregate_decode")
     depth = row.kv_depth_tokens if decoding else row.context_tokens + row.prompt_tokens
-    settings = InferenceSettings(
-        weight_format=row.precision,
-        context_tokens=max(1, depth),
-        batch=row.concurrency,
-        kv_format=row.kv_format or DEFAULT_KV_FORMAT,
-    )
+    settings = _weights_settings(row, spec, max(1, depth))
     work = _workload(spec, settings, inference_memory(spec, settings))
     decode = decode_cost(work, gpu, row.gpu_count, parallel) if row.kind != "prefill" else None
     prefill = None

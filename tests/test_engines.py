@@ -428,3 +428,30 @@ def test_fit_and_max_concurrency_agree_across_the_catalog(precision):
             for r in results:
                 if r.speed is not None and r.speed.max_concurrency is not None:
                     assert r.speed.max_concurrency >= 4, (model.hf_id, r.gpu.name, r.cards_used)
+
+
+def test_a_gpt_oss_row_in_mxfp4_is_costed_at_its_shipped_storage():
+    """gpt-oss ships MXFP4 experts (its config's quantization_config, data/hf_configs): a speed row
+    in ``mxfp4`` is costed as shipped, not left out as an unknown precision (it was, on main).
+    Bytes one decode step reads on one card at batch 1, by hand from the config (hidden 2880,
+    36 layers, 64 query / 8 KV heads of 64, 128 experts of width 2880, top-4, vocabulary 201,088):
+    attention 2880 x (4096 + 512 + 512) + 4096 x 2880 = 26.54 M per layer, 955.5 M in all;
+    router 2880 x 128 x 36 = 13.3 M; the 4 experts touched 4 x 3 x 2880 x 2880 x 36 = 3,583.2 M;
+    lm_head 201,088 x 2880 = 579.1 M. In bf16: 5,131.1 M x 2 bytes = 10.26 GB; shipped, experts
+    at 4.25 bits (4-bit values + an e8m0 scale per 32): 3,583.2 M x 4.25 / 8 = 1.90 GB, the rest
+    1,547.9 M x 2 = 3.10 GB, 5.00 GB in all (biases, norms and the KV cache of one token ride on both)."""
+    row = SpeedRow(
+        id="gptoss", kind="decode", hf_id="openai/gpt-oss-120b", precision="mxfp4", engine="vllm",
+        backend="cuda", gpu="NVIDIA H100 SXM", gpu_count=1, parallelism="none", concurrency=1,
+        prompt_tokens=0, output_tokens=1, context_tokens=0, measured=200.0, unit="tokens/s", source="hand",
+    )  # fmt: skip
+    shipped = row_cost(row).decode.card_read_bytes
+    bf16 = row_cost(dataclasses.replace(row, precision="bf16")).decode.card_read_bytes
+    assert shipped == pytest.approx(5.00e9, rel=0.03)
+    assert bf16 == pytest.approx(10.26e9, rel=0.01)
+
+
+def test_a_checkpoint_format_the_model_does_not_ship_is_refused_by_name():
+    base = next(r for r in load_speed_rows() if r.id == "xd-3090x2-l3-8b-q4km-tg512")
+    with pytest.raises(ValueError, match=r"precision 'mxfp4' is not a weight format and no stored config ships it"):
+        row_cost(dataclasses.replace(base, precision="mxfp4"))
