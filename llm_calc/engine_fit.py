@@ -2,15 +2,19 @@
 
 For every row the engine-independent parts of its step time come from ``llm_calc.hardware``
 (``decode_cost`` / ``prefill_cost``: bytes per card at full bandwidth, FLOPs per card at full
-peak, interconnect time); an engine's bandwidth efficiency ``e``, step overhead ``o`` and prefill
-MFU ``m`` then give ``passes x max(memory / e, compute / m) + steps x o + communication``.
+peak, interconnect time); an engine's bandwidth efficiency ``e``, layer overhead ``o``, MoE-layer
+overhead ``q`` and prefill MFU ``m`` then give ``passes x max(memory / e, compute / m) + steps x o
++ split MoE layers x q + communication``.
 
-* ``e`` and ``o`` are fitted together on the decode, aggregate-decode and time-to-first-token rows
-  of the engine, ``m`` on its prefill rows: a grid search minimising the sum of squared log errors
-  (a row 20 % fast weighs as much as one 20 % slow), refined around the best point. Where the rows
-  cannot tell a fixed overhead from a lower efficiency (fewer than ``MIN_ROWS_FOR_OVERHEAD`` rows,
-  or their memory times span less than ``MIN_SPREAD_FOR_OVERHEAD``), ``o`` is held at 0 and the
-  note says so. An engine without prefill rows keeps ``llm_calc.hardware.PREFILL_MFU``.
+* ``e``, ``o`` and ``q`` are fitted together on the decode, aggregate-decode and
+  time-to-first-token rows of the engine, ``m`` on its prefill rows: a grid search, then a
+  pattern search around the best point, minimising the absolute log errors with every source
+  weighted alike (``_grid_loss``). Where the rows cannot tell a fixed overhead from a lower
+  efficiency (fewer than ``MIN_ROWS_FOR_OVERHEAD`` rows, or their memory times span less than
+  ``MIN_SPREAD_FOR_OVERHEAD``), ``o`` is held at 0 and the note says so; ``q`` is fitted only beside
+  ``MIN_ROWS_FOR_OVERHEAD`` rows of MoE split over cards and as many others, and such rows are
+  otherwise left out of the fit (said in the note). An engine without prefill rows keeps
+  ``llm_calc.hardware.PREFILL_MFU``.
 * Leave-one-source-out cross-validation: each source's rows are predicted by a fit on the other
   sources' rows of the same engine; the median absolute error of those predictions is the
   engine's published error. An engine whose rows all come from one source is "fitted, not
@@ -25,6 +29,7 @@ from __future__ import annotations
 
 import csv
 import statistics
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
@@ -281,12 +286,18 @@ def _grid_seconds(step: StepCost | None, efficiency: Any, mfu: Any, overhead: An
 
 
 def _grid_loss(costs: list[RowCost], efficiency: Any, mfu: Any, overhead: Any, moe_overhead: Any) -> Any:
-    """Sum of squared log errors of ``costs`` at every point of a grid of constants."""
+    """The fit's loss at every point of a grid of constants: each row's absolute log error (a row
+    20 % fast weighs as much as one 20 % slow), divided by its source's row count so that every
+    source weighs the same. Absolute, not squared: one source whose runs disagree with the others by
+    several times (an early engine release) pulls the constants as far as one that agrees, no
+    further; the fit is a median across sources, not a mean."""
+    sources = Counter(cost.row.source for cost in costs)
     total: Any = 0.0
     for cost in costs:
         step = _grid_seconds(cost.decode, efficiency, mfu, overhead, moe_overhead)
         prefill = _grid_seconds(cost.prefill, efficiency, mfu, overhead, moe_overhead)
-        total = total + np.log(_figure(cost.row, step, prefill) / cost.row.measured) ** 2
+        miss = np.abs(np.log(_figure(cost.row, step, prefill) / cost.row.measured))
+        total = total + miss / sources[cost.row.source]
     return total
 
 

@@ -4,6 +4,7 @@ models' configs (comments), not read from the code."""
 
 import dataclasses
 import math
+from collections import Counter
 
 import pytest
 
@@ -79,10 +80,10 @@ def test_the_grid_scores_each_point_as_the_row_by_row_prediction_does():
     costs, _ = usable_costs(load_speed_rows())
     sample = costs[::7]
     constants = (0.73, 0.41, 8e-5, 2e-4)
-    by_row = sum(math.log(c.predict(*constants) / c.row.measured) ** 2 for c in sample)
-    assert float(_grid_loss(sample, constants[0], constants[1], constants[2], constants[3])) == pytest.approx(
-        by_row, rel=1e-12
-    )
+    per_source = Counter(c.row.source for c in sample)
+    # each row's absolute log error, each source weighing the same in all
+    by_row = sum(abs(math.log(c.predict(*constants) / c.row.measured)) / per_source[c.row.source] for c in sample)
+    assert float(_grid_loss(sample, *constants)) == pytest.approx(by_row, rel=1e-12)
 
 
 def test_a_row_s_fp8_kv_cache_halves_the_cache_it_reads():
@@ -103,3 +104,28 @@ def test_trt_llm_s_published_h100_and_l40s_runs_are_read_with_their_fp8_kv_cache
     assert rows["trt061-h100-l2-7b-bs112-tp1-128-2048"].kv_format == "fp8"
     assert rows["trt05-l40s-l2-7b-tp1-ttft-128"].kv_format == "fp8"
     assert rows["dsr1-h200-sglang-c4-tpot"].kv_format == ""  # the engine's 16-bit default
+
+
+def _dense(constants, source, count, slower=1.0):
+    """``count`` vLLM rows of Llama-2-7B at batch 1 on cards of different bandwidth, measured
+    ``slower`` times below what an engine of ``constants`` reaches."""
+    cards = ["NVIDIA L4", "NVIDIA A100 80GB SXM", "NVIDIA H100 SXM", "NVIDIA L40S", "NVIDIA A10", "NVIDIA H200 SXM"]
+    rows = []
+    for i in range(count):
+        row = SpeedRow(
+            f"{source}-{i}", "decode", "meta-llama/Llama-2-7b-hf", "bf16", "vllm", "cuda", cards[i % len(cards)], 1,
+            "none", 1 + i // len(cards), 0, 128, 0, 1.0, "tokens/s", source,
+        )  # fmt: skip
+        rows.append(dataclasses.replace(row, measured=row_cost(row).predict(*constants) / slower))
+    return rows
+
+
+def test_one_source_with_many_rows_does_not_outvote_two_that_agree():
+    # two sources agree on the engine; a third, with three times their rows, ran three times slower
+    # (an early release): each source weighs the same and errors are absolute, so the fit follows
+    # the two that agree instead of settling halfway
+    truth = (0.7, 0.5, 1e-4, 0.0)
+    rows = _dense(truth, "a", 4) + _dense(truth, "b", 4) + _dense(truth, "c", 12, slower=3.0)
+    result = fit(usable_costs(rows)[0])
+    assert result.bandwidth_efficiency == pytest.approx(0.7, abs=0.01)
+    assert result.layer_overhead_seconds == pytest.approx(1e-4, rel=0.1)
