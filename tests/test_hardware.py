@@ -148,6 +148,24 @@ def test_size_on_gpus_covers_every_card_and_prices_the_cards_used():
     assert b200.fits and b200.cards_used == 1
 
 
+@pytest.mark.parametrize("precision", ["bf16", "q4_k_m", "fp8", "mlx-4bit"])
+@pytest.mark.parametrize(
+    ("gpu_count", "engine", "parallel"), [(1, None, None), (8, None, None), (8, "llama.cpp", "tp"), (2, "vllm", "pp")]
+)
+def test_a_card_gets_the_same_result_beside_others_as_alone(precision, gpu_count, engine, parallel):
+    """size_on_gpus works out the engine, profile and card count once per vendor or memory size
+    and shares them between cards: a card listed with every other card must get exactly what it
+    gets alone, in either order (else a card would inherit another card's engine or fit)."""
+    settings = InferenceSettings(weight_format=precision, context_tokens=8192, batch=2)
+    gpus = default_gpus()
+    for spec in (LLAMA3_70B, MIXTRAL):
+        _, together = size_on_gpus(spec, settings, gpus, gpu_count, engine=engine, parallel=parallel)
+        _, reversed_ = size_on_gpus(spec, settings, gpus[::-1], gpu_count, engine=engine, parallel=parallel)
+        for gpu, beside, backwards in zip(gpus, together, reversed_[::-1], strict=True):
+            _, (alone,) = size_on_gpus(spec, settings, (gpu,), gpu_count, engine=engine, parallel=parallel)
+            assert beside == alone == backwards, gpu.name
+
+
 def test_gpu_count_outside_the_ladder_is_refused():
     with pytest.raises(ValueError, match="gpu_count"):
         size_on_gpus(LLAMA2_7B, InferenceSettings(), default_gpus(), gpu_count=3)
