@@ -411,6 +411,11 @@ class _Workload:
     """``_fixed_and_sequences`` by (cards, parallel). [bytes]"""
     _per_sequence: dict[tuple[int, str], int] = field(default_factory=dict, compare=False, repr=False)
     """KV cache and layer state one sequence of the context keeps on each card, by (cards, parallel). [bytes]"""
+    _concurrency: dict[tuple[int, int, str, float, float], int | None] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+    """``_max_concurrency`` by (usable bytes, cards, parallel, card fraction, free fraction): all it
+    reads of a card and of an engine profile."""
 
     @property
     def weight_read_bytes(self) -> int:
@@ -561,12 +566,17 @@ def max_concurrency(
 
 
 def _max_concurrency(work: _Workload, gpu: Gpu, cards: int, profile: EngineProfile, parallel: str) -> int | None:
-    per_sequence = work.per_sequence_bytes(cards, parallel)
-    if per_sequence <= 0:
-        return None
-    fixed, _ = work.fixed_and_sequences(cards, parallel)
-    budget = (usable_memory_bytes(gpu) * profile.card_fraction - fixed) * profile.free_fraction
-    return max(0, math.floor(budget / per_sequence))
+    usable, card_fraction, free_fraction = usable_memory_bytes(gpu), profile.card_fraction, profile.free_fraction
+    key = (usable, cards, parallel, card_fraction, free_fraction)
+    if key not in work._concurrency:
+        per_sequence = work.per_sequence_bytes(cards, parallel)
+        if per_sequence <= 0:
+            work._concurrency[key] = None
+        else:
+            fixed, _ = work.fixed_and_sequences(cards, parallel)
+            budget = (usable * card_fraction - fixed) * free_fraction
+            work._concurrency[key] = max(0, math.floor(budget / per_sequence))
+    return work._concurrency[key]
 
 
 def _speed(
@@ -773,9 +783,11 @@ def size_on_gpus(
     # through its vendor and ``profile_for`` only through ``is_apple`` (the vendor "Apple"), so the
     # cards of one vendor share them (a refusal names the card, so is not kept).
     by_vendor: dict[str, tuple[str, str, EngineProfile]] = {}
-    # Fewest cards by (mode, usable bytes, Apple, profile key): what ``_first_fit`` reads of a card
-    # and of the engine profile (its card and free fractions follow from its key).
-    fewest: dict[tuple[str, int, bool, str], int | None] = {}
+    # By mode and the engine's card and free fractions (all ``engine_need_bytes`` reads of a
+    # profile): the bytes each asked card holds and the memory the engine needs for them; with the
+    # usable bytes and ``is_apple`` added, the fewest cards (all that ``_first_fit`` reads of a card).
+    asked_by_engine: dict[tuple[str, float, float], tuple[int, float]] = {}
+    fewest: dict[tuple[str, float, float, int, bool], int | None] = {}
     results = []
     for gpu, usable in zip(gpus, usables, strict=True):
         name, mode, refusal = "", parallel or "tp", family_refusal
@@ -791,14 +803,17 @@ def size_on_gpus(
                 refusal = str(error)
         if mode not in needs:
             needs[mode] = _ladder_needs(spec, memory, min(usables, default=0), mode)
-        fit_key = (mode, usable, gpu.is_apple, profile.key if profile else "")
+        engine_key = (mode, *((profile.card_fraction, profile.free_fraction) if profile else (1.0, 1.0)))
+        if engine_key not in asked_by_engine:
+            asked_parts = work.fixed_and_sequences(gpu_count, mode)
+            asked_by_engine[engine_key] = sum(asked_parts), engine_need_bytes(*asked_parts, profile)
+        asked, asked_need = asked_by_engine[engine_key]
+        fit_key = (*engine_key, usable, gpu.is_apple)
         if fit_key not in fewest:
             fewest[fit_key] = _first_fit(needs[mode], usable, gpu.is_apple, profile)
         needed = fewest[fit_key]
-        asked_parts = work.fixed_and_sequences(gpu_count, mode)
-        asked = sum(asked_parts)
         # within the memory the engine takes (vLLM: 0.9 of the card), as max_concurrency counts it
-        fits = engine_need_bytes(*asked_parts, profile) <= usable and not (gpu.is_apple and gpu_count > 1)
+        fits = asked_need <= usable and not (gpu.is_apple and gpu_count > 1)
         used = gpu_count if fits else needed
         result_speed = None
         if used and profile is not None and not refusal:
