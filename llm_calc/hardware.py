@@ -803,7 +803,8 @@ def size_on_gpus(
                 refusal = str(error)
         if mode not in needs:
             needs[mode] = _ladder_needs(spec, memory, min(usables, default=0), mode)
-        engine_key = (mode, *((profile.card_fraction, profile.free_fraction) if profile else (1.0, 1.0)))
+        fractions = (profile.card_fraction, profile.free_fraction) if profile else (1.0, 1.0)
+        engine_key = (mode, *fractions)
         if engine_key not in asked_by_engine:
             asked_parts = work.fixed_and_sequences(gpu_count, mode)
             asked_by_engine[engine_key] = sum(asked_parts), engine_need_bytes(*asked_parts, profile)

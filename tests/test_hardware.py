@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 
-from llm_calc.catalog import default_gpus, find_gpu, find_model
+from llm_calc.catalog import Gpu, default_gpus, find_gpu, find_model
 from llm_calc.engines import EngineProfile
 from llm_calc.hardware import (
     CARD_LADDER,
@@ -157,7 +157,11 @@ def test_a_card_gets_the_same_result_beside_others_as_alone(precision, gpu_count
     and shares them between cards: a card listed with every other card must get exactly what it
     gets alone, in either order (else a card would inherit another card's engine or fit)."""
     settings = InferenceSettings(weight_format=precision, context_tokens=8192, batch=2)
-    gpus = default_gpus()
+    own = (
+        Gpu.custom("Own card", 48, 900, 150, gpu_class="workstation"),
+        Gpu.custom("Own Mac", 64, 400, 30, None, "apple"),
+    )
+    gpus = (*default_gpus(), *own)
     for spec in (LLAMA3_70B, MIXTRAL):
         _, together = size_on_gpus(spec, settings, gpus, gpu_count, engine=engine, parallel=parallel)
         _, reversed_ = size_on_gpus(spec, settings, gpus[::-1], gpu_count, engine=engine, parallel=parallel)
