@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 
 from llm_calc.architecture import ModelSpec, count_parameters, expert_params, kv_cache_bytes, state_bytes
 from llm_calc.catalog import Gpu
@@ -50,6 +51,7 @@ from llm_calc.engines import (
     CARD_FRACTION,
     FREE_FRACTION,
     EngineProfile,
+    card_vendor,
     check_engine,
     check_engine_name,
     format_family,
@@ -116,6 +118,9 @@ def usable_memory_bytes(gpu: Gpu) -> int:
     return int(gpu.memory_bytes * share)
 
 
+# A pure function of an int and a str (a failed call raises and is not stored), called several
+# times per card of every estimate; a few hundred pairs (CARD_LADDER x PARALLEL_MODES) in practice.
+@lru_cache(maxsize=1024)
 def split(cards: int, parallel: str = "tp") -> tuple[int, int]:
     """Tensor- and pipeline-parallel degrees for ``cards`` (a value from ``CARD_LADDER``)."""
     if parallel not in PARALLEL_MODES:
@@ -300,7 +305,7 @@ def _card_share(
     # linear-attention state: tensor ranks split its heads, pipeline stages its layers
     return (
         math.ceil(weight_read_bytes / cards)
-        + kv_bytes_per_card(spec, kv_cache_bytes, cards, parallel)
+        + (kv_bytes_per_card(spec, kv_cache_bytes, cards, parallel) if kv_cache_bytes else 0)  # prefill reads none
         + math.ceil(state_bytes / cards)
     )
 
@@ -408,10 +413,21 @@ class _Workload:
     memory: MemoryBreakdown
     active_params: int
     fp8_weights: bool
+    # Memos of what is the same for every card, so counted once per estimate. Safe: each value is
+    # a pure function of its key and of the fields above, which are frozen.
     _weights: dict[int, int] = field(default_factory=dict, compare=False, repr=False)
-    one_sequence: tuple[int, int] | None = field(default=None, compare=False, repr=False)
-    """KV cache and layer state of one sequence of the context, set on first use. [bytes]"""
-    """``weights_at`` by batch: the same for every card, so counted once per estimate."""
+    """``weights_at`` by batch. [bytes]"""
+    _flops: dict[int, float] = field(default_factory=dict, compare=False, repr=False)
+    """``prefill_flops`` by prompt tokens. [FLOPs]"""
+    _per_card: dict[tuple[int, str], tuple[int, int]] = field(default_factory=dict, compare=False, repr=False)
+    """``_fixed_and_sequences`` by (cards, parallel). [bytes]"""
+    _per_sequence: dict[tuple[int, str], int] = field(default_factory=dict, compare=False, repr=False)
+    """KV cache and layer state one sequence of the context keeps on each card, by (cards, parallel). [bytes]"""
+    _concurrency: dict[tuple[int, int, str, float, float], int | None] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+    """``_max_concurrency`` by (usable bytes, cards, parallel, card fraction, free fraction): all it
+    reads of a card and of an engine profile."""
 
     @property
     def weight_read_bytes(self) -> int:
@@ -429,10 +445,31 @@ class _Workload:
 
     def prefill_flops(self, tokens: int) -> float:
         """``2 x active x tokens`` plus causal attention ``2 x layers x query width x tokens²``. [FLOPs]"""
-        spec = self.spec
-        head_width = (spec.qk_nope_head_dim + spec.qk_rope_head_dim) if spec.uses_latent_attention else spec.head_dim
-        q_dim = spec.num_attention_heads * head_width
-        return 2 * self.active_params * tokens + 2 * spec.num_layers * q_dim * tokens**2
+        if tokens not in self._flops:
+            spec = self.spec
+            head_width = (
+                (spec.qk_nope_head_dim + spec.qk_rope_head_dim) if spec.uses_latent_attention else spec.head_dim
+            )
+            q_dim = spec.num_attention_heads * head_width
+            self._flops[tokens] = 2 * self.active_params * tokens + 2 * spec.num_layers * q_dim * tokens**2
+        return self._flops[tokens]
+
+    def fixed_and_sequences(self, cards: int, parallel: str) -> tuple[int, int]:
+        """``_fixed_and_sequences`` of this estimate's memory on ``cards`` cards. [bytes]"""
+        key = (cards, parallel)
+        if key not in self._per_card:
+            self._per_card[key] = _fixed_and_sequences(self.spec, self.memory, cards, parallel)
+        return self._per_card[key]
+
+    def per_sequence_bytes(self, cards: int, parallel: str) -> int:
+        """KV cache (at the context) and layer state of one sequence on each of ``cards`` cards. [bytes]"""
+        key = (cards, parallel)
+        if key not in self._per_sequence:
+            spec, settings = self.spec, self.settings
+            one_kv = kv_cache_bytes(spec, settings.context_tokens, 1, kv_format(settings.kv_format).bits)
+            one_state = state_bytes(spec, 1)
+            self._per_sequence[key] = kv_bytes_per_card(spec, one_kv, cards, parallel) + math.ceil(one_state / cards)
+        return self._per_sequence[key]
 
 
 def _workload(spec: ModelSpec, settings: InferenceSettings, memory: MemoryBreakdown) -> _Workload:
@@ -550,17 +587,17 @@ def max_concurrency(
 
 
 def _max_concurrency(work: _Workload, gpu: Gpu, cards: int, profile: EngineProfile, parallel: str) -> int | None:
-    spec, settings, memory = work.spec, work.settings, work.memory
-    if work.one_sequence is None:
-        one_kv = kv_cache_bytes(spec, settings.context_tokens, 1, kv_format(settings.kv_format).bits)
-        object.__setattr__(work, "one_sequence", (one_kv, state_bytes(spec, 1)))
-    one_kv, one_state = work.one_sequence
-    per_sequence = kv_bytes_per_card(spec, one_kv, cards, parallel) + math.ceil(one_state / cards)
-    if per_sequence <= 0:
-        return None
-    fixed, _ = _fixed_and_sequences(spec, memory, cards, parallel)
-    budget = (usable_memory_bytes(gpu) * profile.card_fraction - fixed) * profile.free_fraction
-    return max(0, math.floor(budget / per_sequence))
+    usable, card_fraction, free_fraction = usable_memory_bytes(gpu), profile.card_fraction, profile.free_fraction
+    key = (usable, cards, parallel, card_fraction, free_fraction)
+    if key not in work._concurrency:
+        per_sequence = work.per_sequence_bytes(cards, parallel)
+        if per_sequence <= 0:
+            work._concurrency[key] = None
+        else:
+            fixed, _ = work.fixed_and_sequences(cards, parallel)
+            budget = (usable * card_fraction - fixed) * free_fraction
+            work._concurrency[key] = max(0, math.floor(budget / per_sequence))
+    return work._concurrency[key]
 
 
 def _speed(
@@ -579,13 +616,17 @@ def _speed(
     decode = decode_cost(work, gpu, cards, parallel)
     step = decode.seconds(efficiency, mfu, overhead, moe_overhead)
     prefill_context = prefill_cost(work, gpu, cards, parallel, work.settings.context_tokens)
-    same = prompt_tokens == work.settings.context_tokens
-    prefill_prompt = prefill_context if same else prefill_cost(work, gpu, cards, parallel, prompt_tokens)
+    constants = (efficiency, mfu, overhead, moe_overhead)
+    prefill_seconds = prefill_context.seconds(*constants)
+    if prompt_tokens != work.settings.context_tokens:
+        prompt_seconds = prefill_cost(work, gpu, cards, parallel, prompt_tokens).seconds(*constants)
+    else:
+        prompt_seconds = prefill_seconds
     return Speed(
         decode_tokens_per_s=1 / step,
         aggregate_tokens_per_s=batch / step,
         bandwidth_bound=decode.memory_bound(efficiency, mfu),
-        prefill_seconds=prefill_context.seconds(efficiency, mfu, overhead, moe_overhead),
+        prefill_seconds=prefill_seconds,
         read_bytes=work.read_bytes,
         effective_bandwidth_gbs=tensor * gpu.bandwidth_gbs * efficiency,
         memory_seconds=pipeline * decode.memory_seconds / efficiency,
@@ -601,7 +642,7 @@ def _speed(
         step_seconds=step,
         parallel=parallel,
         prompt_tokens=prompt_tokens,
-        ttft_seconds=prefill_prompt.seconds(efficiency, mfu, overhead, moe_overhead) + step,
+        ttft_seconds=prompt_seconds + step,
         max_concurrency=_max_concurrency(work, gpu, cards, profile, parallel),
     )
 
@@ -615,7 +656,14 @@ def resolve_engine(
     Raises ``ValueError`` for an engine that does not run this format on this card, and for
     llama.cpp with tensor parallelism (its ``--split-mode row`` is not modelled).
     """
-    family = format_family(settings.weight_format, settings.storage)
+    return _resolve_family(engine, format_family(settings.weight_format, settings.storage), gpu, parallel, cards)
+
+
+def _resolve_family(engine: str | None, family: str, gpu: Gpu, parallel: str | None, cards: int) -> tuple[str, str]:
+    """``resolve_engine`` for weights of ``family`` (``llm_calc.engines.FORMAT_FAMILIES``).
+
+    Reads the card only through its vendor (``card_vendor``), and its name in a refusal's message.
+    """
     name = pick_engine(family, gpu) if engine is None else engine
     check_engine(name, family, gpu)
     mode = parallel or ("pp" if name == "llama.cpp" else "tp")
@@ -748,25 +796,47 @@ def size_on_gpus(
     memory = inference_memory(spec, settings)
     work = _workload(spec, settings, memory)
     usables = [usable_memory_bytes(gpu) for gpu in gpus]
-    needs: dict[str, list[tuple[int, int]]] = {}
-    asked_by_mode: dict[str, int] = {}
+    needs: dict[str, list[tuple[int, int, int]]] = {}
+    try:
+        family, family_refusal = format_family(settings.weight_format, settings.storage), ""
+    except ValueError as error:  # no engine table covers the checkpoint's storage
+        family, family_refusal = "", str(error)
+    # The engine, mode and profile of each card vendor: ``_resolve_family`` reads a card only
+    # through its vendor and ``profile_for`` only through ``is_apple`` (the vendor "Apple"), so the
+    # cards of one vendor share them (a refusal names the card, so is not kept).
+    by_vendor: dict[str, tuple[str, str, EngineProfile]] = {}
+    # By mode and the engine's card and free fractions (all ``engine_need_bytes`` reads of a
+    # profile): the bytes each asked card holds and the memory the engine needs for them; with the
+    # usable bytes and ``is_apple`` added, the fewest cards (all that ``_first_fit`` reads of a card).
+    asked_by_engine: dict[tuple[str, float, float], tuple[int, float]] = {}
+    fewest: dict[tuple[str, float, float, int, bool], int | None] = {}
     results = []
     for gpu, usable in zip(gpus, usables, strict=True):
-        try:
-            name, mode = resolve_engine(engine, settings, gpu, parallel, gpu_count)
-        except ValueError as error:
-            name, mode, refusal = "", parallel or "tp", str(error)
-        else:
-            refusal = ""
+        name, mode, refusal = "", parallel or "tp", family_refusal
+        profile: EngineProfile | None = None  # no engine runs it: the whole card
+        if not refusal:
+            vendor = card_vendor(gpu)
+            try:
+                if vendor not in by_vendor:
+                    name, mode = _resolve_family(engine, family, gpu, parallel, gpu_count)
+                    by_vendor[vendor] = name, mode, profile_for(name, gpu)
+                name, mode, profile = by_vendor[vendor]
+            except ValueError as error:
+                refusal = str(error)
         if mode not in needs:
             needs[mode] = _ladder_needs(spec, memory, min(usables, default=0), mode)
-        profile = profile_for(name, gpu) if name else None  # no engine runs it: the whole card
-        needed = _first_fit(needs[mode], usable, gpu.is_apple, profile)
-        if mode not in asked_by_mode:
-            asked_by_mode[mode] = _fixed_and_sequences(spec, memory, gpu_count, mode)
-        asked = sum(asked_by_mode[mode])
+        fractions = (profile.card_fraction, profile.free_fraction) if profile else (1.0, 1.0)
+        engine_key = (mode, *fractions)
+        if engine_key not in asked_by_engine:
+            asked_parts = work.fixed_and_sequences(gpu_count, mode)
+            asked_by_engine[engine_key] = sum(asked_parts), engine_need_bytes(*asked_parts, profile)
+        asked, asked_need = asked_by_engine[engine_key]
+        fit_key = (*engine_key, usable, gpu.is_apple)
+        if fit_key not in fewest:
+            fewest[fit_key] = _first_fit(needs[mode], usable, gpu.is_apple, profile)
+        needed = fewest[fit_key]
         # within the memory the engine takes (vLLM: 0.9 of the card), as max_concurrency counts it
-        fits = engine_need_bytes(*asked_by_mode[mode], profile) <= usable and not (gpu.is_apple and gpu_count > 1)
+        fits = asked_need <= usable and not (gpu.is_apple and gpu_count > 1)
         used = gpu_count if fits else needed
         result_speed = None
         if used and profile is not None and not refusal:
@@ -779,7 +849,7 @@ def size_on_gpus(
         price = gpu.price_per_hour_usd * used if gpu.price_per_hour_usd and used else None
         # the per-card need is only listed up to the first count that fits the smallest card;
         # the asked count may lie beyond it, so compute it at the count actually used
-        per_card = per_card_bytes(spec, memory, used, mode) if used else asked
+        per_card = sum(work.fixed_and_sequences(used, mode)) if used else asked
         results.append(
             GpuResult(
                 gpu=gpu,

@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 
-from llm_calc.catalog import default_gpus, find_gpu, find_model
+from llm_calc.catalog import Gpu, default_gpus, find_gpu, find_model
 from llm_calc.engines import EngineProfile
 from llm_calc.hardware import (
     CARD_LADDER,
@@ -146,6 +146,28 @@ def test_size_on_gpus_covers_every_card_and_prices_the_cards_used():
     assert h100.cost_per_day_usd == pytest.approx(48 * 2.99)
     b200 = next(r for r in results if r.gpu.name == "NVIDIA B200")
     assert b200.fits and b200.cards_used == 1
+
+
+@pytest.mark.parametrize("precision", ["bf16", "q4_k_m", "fp8", "mlx-4bit"])
+@pytest.mark.parametrize(
+    ("gpu_count", "engine", "parallel"), [(1, None, None), (8, None, None), (8, "llama.cpp", "tp"), (2, "vllm", "pp")]
+)
+def test_a_card_gets_the_same_result_beside_others_as_alone(precision, gpu_count, engine, parallel):
+    """size_on_gpus works out the engine, profile and card count once per vendor or memory size
+    and shares them between cards: a card listed with every other card must get exactly what it
+    gets alone, in either order (else a card would inherit another card's engine or fit)."""
+    settings = InferenceSettings(weight_format=precision, context_tokens=8192, batch=2)
+    own = (
+        Gpu.custom("Own card", 48, 900, 150, gpu_class="workstation"),
+        Gpu.custom("Own Mac", 64, 400, 30, None, "apple"),
+    )
+    gpus = (*default_gpus(), *own)
+    for spec in (LLAMA3_70B, MIXTRAL):
+        _, together = size_on_gpus(spec, settings, gpus, gpu_count, engine=engine, parallel=parallel)
+        _, reversed_ = size_on_gpus(spec, settings, gpus[::-1], gpu_count, engine=engine, parallel=parallel)
+        for gpu, beside, backwards in zip(gpus, together, reversed_[::-1], strict=True):
+            _, (alone,) = size_on_gpus(spec, settings, (gpu,), gpu_count, engine=engine, parallel=parallel)
+            assert beside == alone == backwards, gpu.name
 
 
 def test_gpu_count_outside_the_ladder_is_refused():
