@@ -1,26 +1,10 @@
 """Accuracy: our estimates beside published measurements, with the error of each."""
 
-import pandas as pd
 import streamlit as st
 
-from llm_calc.accuracy import (
-    BASELINE_PATH,
-    BREAKDOWN_KINDS,
-    GROUPING_LABELS,
-    GROUPINGS,
-    KIND_LABELS,
-    OUTLIER_FACTOR,
-    breakdown,
-    default_measurements,
-    evaluate,
-    summarize,
-)
-from llm_calc.catalog import DATA_DIR, CatalogError, find_gpu, find_model
-from llm_calc.engine_fit import SPEED_KINDS
-from llm_calc.engines import PROFILES_PATH, default_profiles
-from llm_calc.hardware import DECODE_BANDWIDTH_EFFICIENCY
-from ui.accuracy_tables import breakdown_rows, profile_rows, summary_rows
-from ui.charts import error_by_group_figure, predicted_vs_measured_figure
+from llm_calc.accuracy import default_measurements, evaluate, summarize
+from llm_calc.catalog import CatalogError
+from ui import accuracy_view as view
 from ui.text import escape_markdown
 from ui.url_params import read_link, report_ignored
 
@@ -30,194 +14,37 @@ except (CatalogError, ValueError) as error:
     st.error(f"data/measurements.csv does not load: {escape_markdown(str(error))}")
     st.stop()
 
-estimated = [c.measurement for c in evaluate(measurements).comparisons]  # the rows the figures cover
-fit_rows = [r for r in estimated if r.used_for_fit]
-bound_rows = [r for r in estimated if r.bound == "at_most"]
-held_rows = [r for r in estimated if not r.used_for_fit and r.bound == "exact"]
-baseline_file = BASELINE_PATH.relative_to(DATA_DIR.parent).as_posix()
-
 st.title("How accurate is this?")
-st.write(
-    f"Every estimate in this dashboard checked against a published measurement: {len(measurements):,} rows, each "
-    "with its source — GGUF file sizes from llama.cpp; decode, serving-throughput, first-token and "
-    f"prompt-processing speeds from {', '.join(sorted({m.engine for m in measurements if m.kind in SPEED_KINDS}))} "
-    "benchmarks; peak GPU memory from Hugging Face's optimization guide; and the QLoRA paper's “fits on "
-    f"one GPU”. CI compares every row's error with `{baseline_file}` and fails when any row gets worse, "
-    "unless that file is rewritten in the same change with a reason."
-)
-st.markdown(
-    f"- **Fitted:** {len(fit_rows):,} rows (role *fit*) set constants — the GGUF bits per weight. Their errors are "
-    "shown but not counted below. Speed rows are scored with engine constants fitted without the row's own "
-    "source (leave-one-source-out, data/engine_profiles.csv).\n"
-    f"- **Held out:** {len(held_rows):,} measurements no constant was fitted on. The figures below are their "
-    "median absolute errors.\n"
-    f"- **Claims:** {len(bound_rows):,} rows say a run *fits* on a card. They are bounds, not measurements: each "
-    "gets a verdict (does our estimate fit the card's usable memory?) and stays out of the medians."
-)
+view.opening(measurements)
 
 link = read_link()
-override = st.toggle("Replace every engine's fitted bandwidth efficiency", key="accuracy_override", bind="query-params")
-efficiency = st.slider(
-    "Decode bandwidth efficiency used for the speed rows",
-    0.2,
-    1.0,
-    DECODE_BANDWIDTH_EFFICIENCY,
-    0.01,
-    key="accuracy_efficiency",
-    bind="query-params",
-    help="Used only with the toggle above: one efficiency for every engine, to see the trade-off.",
-)
+efficiency = view.efficiency_override()
 report_ignored(link)
-evaluation = evaluate(measurements, efficiency if override else None)
+evaluation = evaluate(measurements, efficiency)
 comparisons = evaluation.comparisons
 summaries = summarize(comparisons)
 
-columns = st.columns(len(summaries))
-for column, summary in zip(columns, summaries, strict=True):
-    if summary.by_verdict:
-        column.metric(
-            KIND_LABELS[summary.kind],
-            f"{summary.bound_agreements:,} of {summary.bound_rows:,} agree",
-            help="published “fits on one GPU” claims our estimate agrees with",
-        )
-    else:
-        value = "—" if summary.held_out_median_abs_error is None else f"{summary.held_out_median_abs_error:.1%}"
-        column.metric(
-            KIND_LABELS[summary.kind],
-            value,
-            help=f"median absolute error over {summary.held_out_rows:,} held-out rows",
-        )
+view.summary_metrics(summaries)
 
 st.subheader("Goals")
-st.caption("Goals we aim for, shown met or not. They do not gate CI; the per-row baseline does.")
-st.dataframe(pd.DataFrame(summary_rows(summaries)), hide_index=True, width="stretch")
-st.caption(f"Every row off by more than {OUTLIER_FACTOR:g}× says why in its note.")
+view.goals(summaries)
 
 st.subheader("Decode speed error by engine, cards and model")
-st.caption(
-    f"Held-out {' and '.join(KIND_LABELS[k].lower() for k in BREAKDOWN_KINDS)} rows, each estimated with "
-    "constants fitted without its own source. The goals are issue 12's; an engine fitted on a single source "
-    "has its rows estimated by the pooled fit of the other sources."
-)
-for grouping in GROUPINGS:
-    st.markdown(f"**By {GROUPING_LABELS[grouping]}**")
-    st.dataframe(pd.DataFrame(breakdown_rows(breakdown(comparisons, grouping))), hide_index=True, width="stretch")
+view.breakdowns(comparisons)
 
 st.subheader("Engine profiles")
-st.caption(
-    f"As fitted by scripts/fit_engines.py into {PROFILES_PATH.relative_to(DATA_DIR.parent).as_posix()}; "
-    "cross-validated error: leave-one-source-out median absolute error of the decode-type rows. A profile not "
-    "fitted takes the pooled fit of every engine's rows."
-)
-st.dataframe(pd.DataFrame(profile_rows(list(default_profiles().values()))), hide_index=True, width="stretch")
+view.engine_profiles()
 
 st.subheader("Estimate against measurement")
-st.caption("Memory in GiB, speeds in tokens/s; a claim's “measured” is the card's usable memory.")
-st.plotly_chart(
-    predicted_vs_measured_figure(
-        [c.measurement.id for c in comparisons],
-        [c.shown(c.measurement.measured) for c in comparisons],
-        [c.shown(c.predicted) for c in comparisons],
-        [KIND_LABELS[c.measurement.kind] for c in comparisons],
-    ),
-    width="stretch",
-)
+view.estimate_against_measurement(comparisons)
 
 st.subheader("Decode speed error by device family")
-decode = [c for c in comparisons if c.measurement.kind == "decode"]
-st.plotly_chart(
-    error_by_group_figure(
-        [find_gpu(c.measurement.gpu).vendor for c in decode],
-        [c.error for c in decode],
-        [c.measurement.id for c in decode],
-    ),
-    width="stretch",
-)
+view.decode_error_by_vendor(comparisons)
 
-if evaluation.not_estimated:
-    st.subheader("Not yet estimated")
-    st.caption("Measurements we keep but cannot estimate yet, each with the reason; they are in no figure above.")
-    st.dataframe(
-        pd.DataFrame(
-            [
-                {
-                    "what": KIND_LABELS[n.measurement.kind],
-                    "model": n.measurement.hf_id,
-                    "device": n.measurement.gpu,
-                    "cards": n.measurement.gpu_count,
-                    "engine": n.measurement.engine,
-                    "reason": n.reason,
-                    "source": n.measurement.source,
-                }
-                for n in evaluation.not_estimated
-            ]
-        ),
-        hide_index=True,
-        width="stretch",
-        column_config={"source": st.column_config.LinkColumn()},
-    )
+view.not_yet_estimated(evaluation.not_estimated)
 
 st.subheader("Every row")
-table = pd.DataFrame(
-    [
-        {
-            "what": KIND_LABELS[c.measurement.kind],
-            "model": c.measurement.hf_id,
-            "precision": c.measurement.precision,
-            "device": c.measurement.gpu,
-            "context": c.measurement.context_tokens,
-            "measured": round(c.shown(c.measurement.measured), 3),
-            "ours": round(c.shown(c.predicted), 3),
-            "unit": c.shown_unit + (" (card's usable memory: at most)" if c.is_bound else ""),
-            "source unit": c.measurement.unit,
-            "error (%)": 100 * c.error,
-            "verdict": ("fits, agrees" if c.agrees else "does not fit, disagrees") if c.is_bound else "",
-            "role": "fit" if c.measurement.used_for_fit else ("claim" if c.is_bound else "held out"),
-            "engine": c.measurement.engine,
-            "note": c.measurement.note,
-            "source": c.measurement.source,
-        }
-        for c in comparisons
-    ]
-)
-st.dataframe(
-    table,
-    hide_index=True,
-    width="stretch",
-    column_config={
-        "measured": st.column_config.NumberColumn(format="%,.3f"),
-        "ours": st.column_config.NumberColumn(format="%,.3f"),
-        "context": st.column_config.NumberColumn(format="%,d"),
-        "error (%)": st.column_config.NumberColumn(format="%+.1f"),
-        "source": st.column_config.LinkColumn(),
-    },
-)
-st.download_button("Download CSV", table.to_csv(index=False).encode(), "llm_primer_accuracy.csv", "text/csv")
+view.every_row(comparisons)
 
 st.subheader("What the errors mean")
-by_kind = {s.kind: s for s in summaries}
-weights, decode_summary, prefill = by_kind["weights_file"], by_kind["decode"], by_kind["prefill"]
-peak = by_kind["peak_memory"]
-claims = [c for c in comparisons if c.is_bound]
-lines = [
-    f"- **Weight file sizes** are arithmetic on the architecture: held-out errors run from "
-    f"{weights.held_out_min_error:+.1%} to {weights.held_out_max_error:+.1%}.",
-    f"- **Peak memory** runs from {peak.held_out_min_error:+.1%} to {peak.held_out_max_error:+.1%}; the rows whose "
-    "runs kept unquantized embeddings in 32-bit (see their notes) are the low ones, since we assume 16-bit.",
-    "- **Decode speed** is a step time — bytes over the bandwidth at the engine's efficiency, plus its fixed "
-    "per-step overhead — with each engine's constants fitted on the other sources' rows (data/engine_profiles.csv). "
-    f"On its {decode_summary.held_out_rows:,} held-out rows the error runs from "
-    f"{decode_summary.held_out_min_error:+.1%} to {decode_summary.held_out_max_error:+.1%}.",
-    "- **Prompt processing** is a compute roofline at each engine's fitted MFU of dense 16-bit TFLOPS; on its "
-    f"{prefill.held_out_rows:,} held-out rows the error runs from {prefill.held_out_min_error:+.1%} to "
-    f"{prefill.held_out_max_error:+.1%}. On GeForce cards llama.cpp's kernels accumulate in FP16, at twice the "
-    "FP32-accumulate rate we list, so we under-estimate them.",
-    "- **Training fits** checks the QLoRA paper's claims against each card's usable memory in GiB:",
-    *[
-        f"  - {find_model(c.measurement.hf_id).name} on {c.measurement.gpu}: {c.shown(c.predicted):,.1f} of "
-        f"{c.shown(c.measurement.measured):,.1f} {c.shown_unit} ({c.error:+.1%}), "
-        + ("fits — agrees with the paper." if c.agrees else "does not fit — disagrees with the paper.")
-        for c in claims
-    ],
-]
-st.markdown("\n".join(lines))
+view.what_the_errors_mean(summaries, comparisons)

@@ -5,18 +5,16 @@ import streamlit as st
 from llm_calc.architecture import count_parameters, kv_bytes_per_token
 from llm_calc.catalog import CatalogError, default_gpus
 from llm_calc.hardware import size_on_gpus
-from llm_calc.memory import InferenceSettings
-from llm_calc.precision import KV_FORMATS, kv_format
+from llm_calc.precision import kv_format
 from llm_calc.sweep import CONTEXT_STEPS
 from llm_calc.units import format_gib
 from ui import calculator_view as view
 from ui.charts import context_label, memory_parts
-from ui.engine_view import ENGINE_OPTIONS, PARALLEL_OPTIONS, chosen
-from ui.model_picker import pick_model, pick_precision, training_context
+from ui.engine_view import pick_card_count, pick_engine, pick_kv_precision, pick_split
+from ui.model_picker import pick_served_model, training_context, warn_beyond_training_context
 from ui.text import escape_markdown
 from ui.url_params import read_link, report_ignored
 
-GPU_COUNTS = (1, 2, 4, 8, 16, 32, 64)
 GPU_CLASSES = ["datacenter", "workstation", "consumer", "apple"]
 
 try:
@@ -36,12 +34,10 @@ st.write(
 link = read_link()
 notices = st.container()  # why there is no result yet, where the result would be
 with st.sidebar:
-    st.header("Model")
-    choice = pick_model(allow_gguf=True, notices=notices)
-    spec = choice.spec
+    model = pick_served_model(notices, allow_gguf=True)
+    choice, spec = model.choice, model.spec
 
     st.header("Serving")
-    precision, storage = pick_precision(choice, notices)
     context = st.select_slider(
         "Context window (prompt + completion, tokens)",
         CONTEXT_STEPS,
@@ -53,16 +49,8 @@ with st.sidebar:
     batch = st.number_input(
         "Concurrent sequences (batch)", min_value=1, max_value=4096, value=1, step=1, key="batch", bind="query-params"
     )
-    kv_precision = st.selectbox(
-        "KV-cache precision",
-        list(KV_FORMATS),
-        key="kv",
-        bind="query-params",
-        help=", ".join(f"{k}: {f.label}" for k, f in KV_FORMATS.items()),
-    )
-    engine = st.selectbox(
-        "Engine", ENGINE_OPTIONS, key="engine", bind="query-params", help="auto: the engine most users run per card"
-    )
+    kv_precision = pick_kv_precision()
+    engine = pick_engine()
 
     st.header("GPUs")
     vendors = sorted({g.vendor for g in GPUS})
@@ -70,14 +58,8 @@ with st.sidebar:
     chosen_classes = st.multiselect("Class", GPU_CLASSES, default=GPU_CLASSES, key="gpu_class", bind="query-params")
     if "apple" in chosen_classes:
         view.apple_memory_note()
-    gpu_count = st.select_slider("GPUs per deployment", GPU_COUNTS, value=1, key="gpus", bind="query-params")
-    parallel = st.selectbox(
-        "Split across cards",
-        PARALLEL_OPTIONS,
-        key="parallel",
-        bind="query-params",
-        help="tp: tensor parallel; pp: pipeline stages (llama.cpp's layer split); auto: the engine's own",
-    )
+    gpu_count = pick_card_count()
+    parallel = pick_split()
     custom_card = view.custom_card_inputs()
     advanced = view.advanced_inputs()
 
@@ -91,15 +73,12 @@ gpus = view.cards_to_compare(GPUS, chosen_vendors, chosen_classes, custom_card)
 
 # --- results ----------------------------------------------------------------------------------
 try:
-    settings = InferenceSettings(
-        weight_format=precision,
-        storage=storage,
+    settings = model.inference_settings(
         context_tokens=context,
         batch=int(batch),
         kv_format=kv_precision,
         prefill_chunk_tokens=advanced.chunk_tokens,
         flash_attention=advanced.flash_attention,
-        vision_params=choice.checkpoint.vision_params if choice.checkpoint else 0,
     )
     memory, results = size_on_gpus(
         spec,
@@ -108,8 +87,8 @@ try:
         gpu_count,
         advanced.efficiency,
         advanced.mfu,
-        engine=chosen(engine),
-        parallel=chosen(parallel),
+        engine=engine,
+        parallel=parallel,
     )
     params = count_parameters(spec)
 except ValueError as error:
@@ -117,8 +96,7 @@ except ValueError as error:
     st.stop()
 
 view.model_heading(spec, params)
-trained_for = training_context(spec)
-view.beyond_training_context_warning(spec, context, trained_for)
+warn_beyond_training_context(spec, "a context", context)
 
 total, verdict = st.columns([1, 3])
 total.metric(
@@ -129,9 +107,9 @@ total.metric(
 view.fit_verdict(verdict, results, gpus, gpu_count)
 
 weights, kv, activations, overhead, *hub_column = st.columns(5 if view.on_the_hub(choice) else 4)
-weights.metric("Weights", format_gib(memory.weights_bytes), help=view.weights_help(storage, precision))
-if storage:
-    weights.caption(escape_markdown(storage.label))
+weights.metric("Weights", format_gib(memory.weights_bytes), help=view.weights_help(model.storage, model.precision))
+if model.storage:
+    weights.caption(escape_markdown(model.storage.label))
 kv.metric(
     "KV cache",
     format_gib(memory.kv_cache_bytes),
@@ -148,9 +126,9 @@ overhead.metric(
 )
 view.layer_state_and_vision_notes(spec, memory, settings, choice)
 view.hub_checkpoint_metric(hub_column[0] if hub_column else st, choice)
-view.stored_weights(storage, memory, choice.gguf)
+view.stored_weights(model.storage, memory, choice.gguf)
 
-view.rules_of_thumb(params, memory, storage, precision)
+view.rules_of_thumb(params, memory, model.storage, model.precision)
 
 fit_tab, context_tab, speed_tab, table_tab = st.tabs(["Which cards", "Memory vs context", "Speed", "Table"])
 with fit_tab:
@@ -162,5 +140,5 @@ with speed_tab:
 with table_tab:
     view.card_table(results)
 
-view.architecture_expander(spec, params, trained_for, choice.catalog)
+view.architecture_expander(spec, params, training_context(spec), choice.catalog)
 view.assumptions_expander()

@@ -4,9 +4,8 @@ import streamlit as st
 
 from llm_calc.catalog import CatalogError, default_gpus
 from llm_calc.hardware import serving_curve
-from llm_calc.memory import InferenceSettings
 from ui.charts import serving_figure
-from ui.model_picker import pick_model, pick_precision, training_context
+from ui.model_picker import pick_served_model, warn_beyond_training_context
 from ui.serving_view import (
     DEFAULT_USER_SPEED,
     USER_SPEED_RANGE,
@@ -34,9 +33,7 @@ st.write(
 link = read_link()
 notices = st.container()  # the link's ignored values and why there is no result yet
 with st.sidebar:
-    st.header("Model")
-    choice = pick_model(notices=notices)
-    precision, storage = pick_precision(choice, notices)
+    model = pick_served_model(notices)
     st.header("Deployment")
     deployment = pick_deployment(GPUS)
 min_speed = st.slider(
@@ -45,14 +42,9 @@ min_speed = st.slider(
 report_ignored(link, notices)
 
 # --- results ----------------------------------------------------------------------------------
-spec = choice.spec
+spec = model.spec
 try:
-    settings = InferenceSettings(
-        weight_format=precision,
-        storage=storage,
-        kv_format=deployment.kv_format,
-        vision_params=choice.checkpoint.vision_params if choice.checkpoint else 0,
-    )
+    settings = model.inference_settings(kv_format=deployment.kv_format)
     curve = serving_curve(
         spec,
         settings,
@@ -70,13 +62,7 @@ except ValueError as error:
 
 st.subheader(f"{spec.name} on {curve.cards} × {curve.gpu.name} with {curve.engine}")
 engine_note(curve)
-request = deployment.prompt_tokens + deployment.output_tokens
-trained_for = training_context(spec)
-if trained_for is not None and request > trained_for:
-    st.warning(
-        f"{spec.name} was trained for {trained_for:,} tokens; a request of {request:,} needs RoPE scaling "
-        "or another extension. The estimate still holds for memory and speed."
-    )
+warn_beyond_training_context(spec, "a request", deployment.prompt_tokens + deployment.output_tokens)
 
 point = curve.busiest_point(min_speed)
 serving_metrics(curve, point, min_speed)

@@ -23,6 +23,8 @@ import math
 from dataclasses import dataclass, fields, replace
 from functools import lru_cache
 
+from llm_calc.checks import check_whole_number, shown_value
+
 NORM_KINDS = ("rmsnorm", "layernorm", "layernorm_nobias")
 """RMSNorm has a weight vector; LayerNorm a weight and a bias; MPT's LayerNorm only a weight."""
 
@@ -34,6 +36,17 @@ MAX_CONTEXT_TOKENS = 100_000_000
 (``max_position_embeddings``), above ``MAX_DIMENSION``; the same bound as the context a calculation
 may ask for (``llm_calc.memory.InferenceSettings``). [tokens]"""
 
+REQUIRED_SIZES = (
+    "vocab_size",
+    "hidden_size",
+    "num_layers",
+    "num_attention_heads",
+    "num_kv_heads",
+    "head_dim",
+    "intermediate_size",
+    "max_context",
+)
+"""The size fields every model has (at least 1); the other size fields are 0 where a model lacks the part."""
 
 DEFAULT_MAMBA_STATE_BITS = 16
 """Storage of a Mamba layer's SSM state when the config does not name one: the model dtype (bf16).
@@ -170,25 +183,10 @@ class ModelSpec:
         for f in fields(self):
             value = getattr(self, f.name)
             if f.type == "int":
-                if isinstance(value, bool) or not isinstance(value, int):
-                    raise ValueError(f"{f.name} must be a whole number, got {value!r}")
-                bound = MAX_CONTEXT_TOKENS if f.name == "max_context" else MAX_DIMENSION
-                if not 0 <= value <= bound:
-                    raise ValueError(f"{f.name} must be between 0 and {bound:,}, got {value:.3g}")
+                low = 1 if f.name in REQUIRED_SIZES else 0
+                check_whole_number(f.name, value, low, MAX_CONTEXT_TOKENS if f.name == "max_context" else MAX_DIMENSION)
             elif f.type == "bool" and not isinstance(value, bool):
-                raise ValueError(f"{f.name} must be true or false, got {value!r}")
-        for name in (
-            "vocab_size",
-            "hidden_size",
-            "num_layers",
-            "num_attention_heads",
-            "num_kv_heads",
-            "head_dim",
-            "intermediate_size",
-            "max_context",
-        ):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+                raise ValueError(f"{f.name} must be true or false, got {shown_value(value)}")
         if self.norm not in NORM_KINDS:
             raise ValueError(f"norm must be one of {', '.join(NORM_KINDS)}, got {self.norm!r}")
         if self.num_kv_heads > self.num_attention_heads:

@@ -24,6 +24,7 @@ import re
 from typing import Any
 
 from llm_calc.architecture import DEFAULT_MAMBA_STATE_BITS, MAX_CONTEXT_TOKENS, MAX_DIMENSION, ModelSpec
+from llm_calc.checks import shown_value
 from llm_calc.quantization import Checkpoint, parse_quantization
 
 MAX_CONFIG_BYTES = 1_000_000
@@ -1019,9 +1020,9 @@ class _Reader:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f"{self.name}: {key} must be a whole number, got {value!r:.60}")
         if value < 0:
-            raise ConfigError(f"{self.name}: {key} must not be negative, got {value:.3g}")
+            raise ConfigError(f"{self.name}: {key} must not be negative, got {shown_value(value)}")
         if value > limit:
-            raise ConfigError(f"{self.name}: {key} must be at most {limit:,}, got {value:.3g}")
+            raise ConfigError(f"{self.name}: {key} must be at most {limit:,}, got {shown_value(value)}")
         return value
 
     def bool(self, *keys: str, default: bool) -> bool:

@@ -50,6 +50,7 @@ from dataclasses import dataclass, field, replace
 
 from llm_calc.architecture import ModelSpec, count_parameters
 from llm_calc.catalog import Gpu
+from llm_calc.checks import check_whole_number
 from llm_calc.hardware import CARD_LADDER, MIN_UTILISATION, usable_memory_bytes
 from llm_calc.memory import RUNTIME_OVERHEAD_BYTES
 
@@ -174,9 +175,7 @@ class TrainingSetup:
             ("lora_rank", 1, 65_536),
             ("lora_alpha", 1, 1_000_000),
         ):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-                raise ValueError(f"{name} must be a whole number from {low:,} to {high:,}, got {value!r}")
+            check_whole_number(name, getattr(self, name), low, high)
         if self.zero_stage not in (0, 1, 2, 3):
             raise ValueError(f"zero_stage must be 0, 1, 2 or 3, got {self.zero_stage!r}")
         if self.tensor_parallel not in TENSOR_PARALLEL_SIZES:

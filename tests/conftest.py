@@ -40,3 +40,21 @@ def no_hub_in_tests(tmp_path_factory):
         for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_HUB_CACHE", "HF_ASSETS_CACHE", "HF_TOKEN"):
             patch.delenv(name, raising=False)
         yield
+
+
+@pytest.fixture()
+def edited_measurements(tmp_path):
+    """A function ``edit(old, new)`` that writes a copy of data/measurements.csv, with its first
+    ``old`` replaced by ``new``, into this test's temporary folder and returns the copy's path: one
+    bad cell to load, the real file untouched. ``old`` must be in the file (a row rewritten since
+    would otherwise test nothing)."""
+    from llm_calc.catalog import DATA_DIR
+
+    def edit(old: str, new: str) -> Path:
+        text = (DATA_DIR / "measurements.csv").read_text(encoding="utf-8")
+        assert old in text, f"{old!r} is no longer in data/measurements.csv"
+        path = tmp_path / "measurements.csv"
+        path.write_text(text.replace(old, new, 1), encoding="utf-8")
+        return path
+
+    return edit

@@ -2,7 +2,6 @@
 per-row baseline, and a row that gets worse fails the build."""
 
 import dataclasses
-import shutil
 from pathlib import Path
 
 import pytest
@@ -25,7 +24,7 @@ from llm_calc.accuracy import (
     summarize,
     write_baseline,
 )
-from llm_calc.catalog import DATA_DIR, CatalogError
+from llm_calc.catalog import CatalogError
 from llm_calc.hardware import DECODE_BANDWIDTH_EFFICIENCY
 
 ROWS = default_measurements()
@@ -119,14 +118,9 @@ def test_no_row_off_by_more_than_a_factor_of_two_without_a_note():
         ("l7b-q80,", "l7b-f16,", r"column id: 'l7b-f16' appears twice"),
     ],
 )
-def test_a_bad_row_names_file_row_and_column(tmp_path, old, new, message):
-    path = tmp_path / "measurements.csv"
-    shutil.copy(DATA_DIR / "measurements.csv", path)
-    text = path.read_text()
-    assert old in text
-    path.write_text(text.replace(old, new, 1))
+def test_a_bad_row_names_file_row_and_column(edited_measurements, old, new, message):
     with pytest.raises(CatalogError, match=r"measurements\.csv row \d+, " + message):
-        load_measurements(path)
+        load_measurements(edited_measurements(old, new))
 
 
 # --- scoring ---------------------------------------------------------------------------------

@@ -4,7 +4,6 @@ estimate yet listed with the reason, never dropped."""
 
 import csv
 import dataclasses
-import shutil
 
 import pytest
 
@@ -157,14 +156,9 @@ def test_a_rows_counts_stay_with_its_source():
         ('one output token",,,fp8', 'one output token",,,fp4', r"column kv_format: unknown KV-cache precision"),
     ],
 )
-def test_a_bad_cell_names_file_row_and_column(tmp_path, old, new, message):
-    path = tmp_path / "measurements.csv"
-    shutil.copy(PATH, path)
-    text = path.read_text(encoding="utf-8")
-    assert old in text
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+def test_a_bad_cell_names_file_row_and_column(edited_measurements, old, new, message):
     with pytest.raises(CatalogError, match=r"measurements\.csv row \d+, " + message):
-        load_measurements(path)
+        load_measurements(edited_measurements(old, new))
 
 
 def test_rows_without_an_estimate_are_listed_with_the_reason_never_dropped():

@@ -231,6 +231,9 @@ def test_mpt_options_transformers_does_not_build_are_refused(changes):
         ("[" * 100_000 + "]" * 100_000, "nested too deeply|not valid JSON|larger|bytes"),
         (_llama(hidden_size=-4096), "hidden_size must not be negative"),
         (_llama(hidden_size="4096"), "hidden_size must be a whole number"),
+        # a 401-digit number has no float to format it with: on main this raised OverflowError, not ConfigError
+        (_llama(hidden_size=10**400), "hidden_size must be at most 10,000,000, got ~1e400"),
+        (_llama(num_hidden_layers=-(10**400)), "num_hidden_layers must not be negative, got -~1e400"),
         (_llama(num_hidden_layers=1e300), "num_hidden_layers"),
         (_llama(vocab_size=10**30), "vocab_size"),
         (_llama(num_attention_heads=0), "num_attention_heads"),

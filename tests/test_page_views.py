@@ -57,3 +57,23 @@ def test_the_memory_table_marks_the_smaller_transient_part_as_not_in_the_peak():
     assert swapped.loc["activations", "in the peak"] == "yes"
     assert swapped.loc["optimizer step temporaries", "in the peak"] == "no (the smaller)"
     assert "optimizer states" in swapped.index
+
+
+def test_the_training_sidebar_s_choices_become_a_setup_with_its_corrections():
+    """The page shows tensor parallel 8 on 2 GPUs as 2 and trains q_proj when no LoRA target is chosen
+    (and says so); a typed price replaces the catalog's, 0 keeps whatever data/gpus.csv lists."""
+    from llm_calc.catalog import find_gpu
+    from ui.training_inputs import TrainingInputs
+
+    a100 = find_gpu("NVIDIA A100 80GB SXM")
+    chosen = TrainingInputs(
+        method="lora", optimizer="adamw", weights_precision="mixed", optimizer_impl="foreach", lora_rank=16,
+        lora_alpha=32, lora_targets=[], seq_len=2048, micro_batch=1, checkpointing=False, flash_attention=True,
+        gpu=a100, gpus=2, zero_stage=0, tensor_parallel=8, dataset_tokens=1_000, epochs=3, mfu=0.4,
+        price_override_usd=0.0, attention_flops=False,
+    )  # fmt: skip
+    setup = chosen.setup()
+    assert (setup.tensor_parallel, setup.lora_targets, setup.gpus) == (2, ("q_proj",), 2)
+    assert chosen.tokens == 3_000
+    assert chosen.price_per_hour_usd == a100.price_per_hour_usd
+    assert replace(chosen, price_override_usd=2.5).price_per_hour_usd == 2.5

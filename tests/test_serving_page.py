@@ -107,3 +107,31 @@ def test_a_card_without_a_price_says_so_instead_of_a_cost():
     at = open_app_link(SERVING, {"card": "NVIDIA H200 SXM"})
     assert _metrics(at)["Cost per 1M output tokens"] == "—"
     assert any("no rental price for NVIDIA H200 SXM" in i.value for i in at.info)
+
+
+SHARED_KEYS = {
+    "source": "radio",
+    "family": "selectbox",
+    "model": "selectbox",
+    "precision": "selectbox",
+    "gpus": "select_slider",
+    "engine": "selectbox",
+    "parallel": "selectbox",
+    "kv": "selectbox",
+}
+"""The sidebar widgets the Serving page shares with the hardware calculator, by URL key."""
+
+
+def test_a_link_opens_the_same_model_and_engine_widgets_as_on_the_calculator():
+    """A link carried from the hardware calculator to Serving (or back) must open the same model,
+    precision, card count, engine, split and KV precision, under the same labels and help: if the two
+    sidebars drift apart, a user sees one setting named two ways (on main the card count read "Cards"
+    here and "GPUs per deployment" there, and the engine's help differed)."""
+    link = {"model": "Qwen2.5 14B", "precision": "q4_k_m", "gpus": "2", "engine": "vllm", "parallel": "tp", "kv": "fp8"}
+    serving = open_app_link(SERVING, link)
+    calculator = open_app_link("app_pages/hardware_calculator.py", link)
+    for key, kind in SHARED_KEYS.items():
+        here, there = getattr(serving, kind)(key=key), getattr(calculator, kind)(key=key)
+        assert (here.label, here.help, here.value) == (there.label, there.help, there.value), key
+        assert key not in link or str(here.value) == link[key], key
+    assert not serving.warning and not calculator.warning

@@ -148,15 +148,6 @@ def model_heading(spec: ModelSpec, params: ParameterCount) -> None:
     )
 
 
-def beyond_training_context_warning(spec: ModelSpec, context: int, trained_for: int | None) -> None:
-    """Warn when the context asked for is longer than the one the model was trained for."""
-    if trained_for is not None and context > trained_for:
-        st.warning(
-            f"{spec.name} was trained for {trained_for:,} tokens; {context:,} needs RoPE scaling "
-            "or another extension. The memory estimate still holds."
-        )
-
-
 def fit_verdict(where: Any, results: list[GpuResult], gpus: tuple[Gpu, ...], gpu_count: int) -> None:
     """Which cards hold the model with ``gpu_count`` per deployment, and the cheapest rented deployment,
     drawn in ``where`` (the column beside the total)."""

@@ -1,5 +1,7 @@
-"""How the hardware calculator shows the engine behind a speed: which one, how its constants were
-obtained, time to first token and how many users the KV memory holds."""
+"""The engine behind a speed, shared by the hardware calculator and the serving page: the
+deployment's widgets (cards per deployment, engine, split, KV-cache precision), drawn alike and
+bound to the same URL keys on both pages, and how the calculator shows an engine: which one, how its
+constants were obtained, time to first token and how many users the KV memory holds."""
 
 from __future__ import annotations
 
@@ -7,16 +9,61 @@ import streamlit as st
 
 from llm_calc.engines import ENGINES, default_profiles
 from llm_calc.hardware import GpuResult
+from llm_calc.precision import KV_FORMATS
 
 ENGINE_OPTIONS = ("auto", *ENGINES)
 """The engine selectbox's plain values: ``auto`` picks, per card, the engine most users run."""
 PARALLEL_OPTIONS = ("auto", "tp", "pp")
 """``auto``: the engine's own split (llama.cpp by layers, the others tensor parallel)."""
+CARD_COUNTS = (1, 2, 4, 8, 16, 32, 64)
+"""Cards per deployment offered (``llm_calc.hardware.CARD_LADDER`` up to 8 nodes of 8)."""
 
 
 def chosen(value: str) -> str | None:
     """A selectbox value as ``llm_calc`` takes it: ``None`` for ``auto``."""
     return None if value == "auto" else value
+
+
+# --- the deployment's widgets (URL keys: gpus, engine, parallel, kv) --------------------------------
+
+
+def pick_card_count() -> int:
+    """Cards per deployment, from one to eight nodes of eight."""
+    return int(st.select_slider("GPUs per deployment", CARD_COUNTS, value=1, key="gpus", bind="query-params"))
+
+
+def pick_engine() -> str | None:
+    """The serving engine, or None (``auto``) for the one most users run on each card."""
+    engine = st.selectbox(
+        "Engine", ENGINE_OPTIONS, key="engine", bind="query-params", help="auto: the engine most users run per card"
+    )
+    return chosen(engine)
+
+
+def pick_split() -> str | None:
+    """How a deployment splits the model across its cards, or None (``auto``) for the engine's own."""
+    parallel = st.selectbox(
+        "Split across cards",
+        PARALLEL_OPTIONS,
+        key="parallel",
+        bind="query-params",
+        help="tp: tensor parallel; pp: pipeline stages (llama.cpp's layer split); auto: the engine's own",
+    )
+    return chosen(parallel)
+
+
+def pick_kv_precision() -> str:
+    """The KV cache's number format (``llm_calc.precision.KV_FORMATS``)."""
+    return st.selectbox(
+        "KV-cache precision",
+        list(KV_FORMATS),
+        key="kv",
+        bind="query-params",
+        help=", ".join(f"{k}: {f.label}" for k, f in KV_FORMATS.items()),
+    )
+
+
+# --- the engine behind a result --------------------------------------------------------------------
 
 
 def engine_metrics(result: GpuResult) -> None:

@@ -1,7 +1,8 @@
-"""The model chooser shared by the hardware and training pages: a catalog preset, an uploaded
-config.json, any Hugging Face id, a GGUF header (hardware calculator only), or a custom size whose
-architecture is derived from the nearest real model and can be edited. Every choice except the
-uploads is bound to the URL.
+"""The model chooser shared by the hardware, serving and training pages: a catalog preset, an
+uploaded config.json, any Hugging Face id, a GGUF header (hardware calculator only), or a custom size
+whose architecture is derived from the nearest real model and can be edited. Every choice except the
+uploads is bound to the URL. The pages that serve a model (hardware calculator, serving) draw the
+chooser and the weight precision as one block, :func:`pick_served_model`, so they stay in step.
 
 A config.json (uploaded or read from the Hub) also says how its checkpoint is stored
 (``quantization_config``): :func:`pick_precision` then offers "auto" (as shipped) and makes it the
@@ -31,6 +32,7 @@ from llm_calc.hub import (
     split_gguf_uri,
     token_from_env,
 )
+from llm_calc.memory import InferenceSettings
 from llm_calc.precision import AS_SHIPPED, WEIGHT_FORMATS, WEIGHT_PRECISIONS, weight_format
 from llm_calc.quantization import Checkpoint, StoragePlan, storage_plan
 from ui.text import escape_markdown
@@ -377,3 +379,53 @@ def pick_precision(choice: ModelChoice, notices: Any = None) -> tuple[str, Stora
     fmt = weight_format(precision)
     st.caption(f"{fmt.label}: {fmt.bits:.4g} bits per weight ({fmt.note}).")
     return precision, None
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    """The "Model" block of the pages that serve a model: the model and how its weights are stored."""
+
+    choice: ModelChoice
+    precision: str
+    """A weight format's name, or ``"auto"`` (``llm_calc.precision.AS_SHIPPED``) with ``storage``."""
+    storage: StoragePlan | None
+    """The checkpoint's storage by parameter group when the precision is "auto" (or a GGUF file's)."""
+
+    @property
+    def spec(self) -> ModelSpec | None:
+        """The architecture (None only for a GGUF header whose architecture is not modelled)."""
+        return self.choice.spec
+
+    def inference_settings(self, **serving: Any) -> InferenceSettings:
+        """``llm_calc.memory.InferenceSettings`` with these weights (precision, storage, a multimodal
+        checkpoint's vision tower) and the page's serving choices (``kv_format``, ``context_tokens``,
+        ...); raises ``ValueError`` as ``InferenceSettings`` does."""
+        checkpoint = self.choice.checkpoint
+        return InferenceSettings(
+            weight_format=self.precision,
+            storage=self.storage,
+            vision_params=checkpoint.vision_params if checkpoint else 0,
+            **serving,
+        )
+
+
+def pick_served_model(notices: Any = None, allow_gguf: bool = False) -> ServedModel:
+    """Draw the "Model" block of the hardware calculator and the serving page: the header, the
+    chooser and the weight precision, with the same widget keys on both (a link's ``model``,
+    ``source``, ``precision``... open the same model on either). Stops the page with a message in
+    ``notices`` when no valid model is chosen yet."""
+    st.header("Model")
+    choice = pick_model(allow_gguf=allow_gguf, notices=notices)
+    precision, storage = pick_precision(choice, notices)
+    return ServedModel(choice, precision, storage)
+
+
+def warn_beyond_training_context(spec: ModelSpec, what: str, tokens: int) -> None:
+    """Warn when ``tokens`` (``what``: "a context", "a request") is longer than the context ``spec``
+    was trained for (never for a custom size: :func:`training_context`)."""
+    trained_for = training_context(spec)
+    if trained_for is not None and tokens > trained_for:
+        st.warning(
+            f"{spec.name} was trained for {trained_for:,} tokens; {what} of {tokens:,} tokens needs RoPE "
+            "scaling or another extension. The estimates of memory and speed still hold."
+        )

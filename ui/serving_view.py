@@ -11,12 +11,9 @@ import streamlit as st
 from llm_calc.catalog import Gpu
 from llm_calc.engines import profile_for
 from llm_calc.hardware import ServingCurve, ServingPoint
-from llm_calc.precision import KV_FORMATS
-from ui.engine_view import ENGINE_OPTIONS, PARALLEL_OPTIONS, chosen
+from ui.engine_view import pick_card_count, pick_engine, pick_kv_precision, pick_split
 from ui.tables import number_columns
 
-CARD_COUNTS = (1, 2, 4, 8, 16, 32, 64)
-"""Cards per deployment offered (``llm_calc.hardware.CARD_LADDER`` up to 8 nodes of 8)."""
 DEFAULT_CARD = "NVIDIA H100 SXM"
 """The card the page opens on: the most rented datacenter card of the catalog's generation."""
 DEFAULT_PROMPT_TOKENS = 1000
@@ -47,21 +44,14 @@ class Deployment:
 
 
 def pick_deployment(gpus: tuple[Gpu, ...]) -> Deployment:
-    """Draw the card, count, engine, split, KV precision and request lengths (all in the URL)."""
+    """Draw the card, then the count, engine, split and KV precision as the hardware calculator draws
+    them (``ui.engine_view``), and the request lengths (all in the URL)."""
     names = [g.name for g in gpus]
     name = st.selectbox("Card", names, index=names.index(DEFAULT_CARD), key="card", bind="query-params")
-    cards = st.select_slider("Cards", CARD_COUNTS, value=1, key="gpus", bind="query-params")
-    engine = st.selectbox(
-        "Engine", ENGINE_OPTIONS, key="engine", bind="query-params", help="auto: the engine most users run"
-    )
-    parallel = st.selectbox(
-        "Split across cards",
-        PARALLEL_OPTIONS,
-        key="parallel",
-        bind="query-params",
-        help="tp: tensor parallel; pp: pipeline stages (llama.cpp's layer split); auto: the engine's own",
-    )
-    kv = st.selectbox("KV-cache precision", list(KV_FORMATS), key="kv", bind="query-params")
+    cards = pick_card_count()
+    engine = pick_engine()
+    parallel = pick_split()
+    kv = pick_kv_precision()
     prompt = st.number_input(
         "Prompt (tokens per request)", 1, MAX_REQUEST_TOKENS, DEFAULT_PROMPT_TOKENS, key="prompt", bind="query-params"
     )
@@ -69,7 +59,7 @@ def pick_deployment(gpus: tuple[Gpu, ...]) -> Deployment:
         "Answer (tokens per request)", 1, MAX_REQUEST_TOKENS, DEFAULT_OUTPUT_TOKENS, key="output", bind="query-params"
     )
     gpu = next(g for g in gpus if g.name == name)
-    return Deployment(gpu, int(cards), chosen(engine), chosen(parallel), int(prompt), int(output), kv)
+    return Deployment(gpu, cards, engine, parallel, int(prompt), int(output), kv)
 
 
 def engine_note(curve: ServingCurve) -> None:

@@ -64,6 +64,31 @@ def corrected_settings_warnings(method: str, targets: list[str], setup: Training
         )
 
 
+def run_metrics(memory: TrainingMemory, fit: TrainingFit, trainable: int, params: ParameterCount, flops: float) -> None:
+    """Memory per GPU against the card's usable memory, the trainable parameters and the FLOPs."""
+    per_gpu, trainable_col, flops_col = st.columns(3)
+    per_gpu.metric(
+        "Memory per GPU",
+        format_gib(memory.total_bytes),
+        delta=f"{'fits' if fit.fits else 'exceeds'} {format_gib(fit.usable_bytes)}",
+        delta_color="normal" if fit.fits else "inverse",
+    )
+    trainable_col.metric("Trainable parameters", format_count(trainable), help=f"of {params.total:,} in the model")
+    flops_col.metric("Training FLOPs", f"{flops:.3g}")
+
+
+def time_and_cost(run: TrainingRun, price: float | None) -> None:
+    """A run that fits: its time, GPU-hours and cost (``price`` per GPU-hour, None: no price). [$]"""
+    time_col, hours_col, cost_col = st.columns(3)
+    time_col.metric("Time", f"{run.days:,.1f} days" if run.days >= 1 else f"{run.seconds / 3600:,.1f} hours")
+    hours_col.metric("GPU-hours", f"{run.gpu_hours:,.0f}")
+    cost_col.metric(
+        "Cost",
+        f"${run.cost_usd:,.0f}" if run.cost_usd is not None else "no price",
+        help=f"at ${price:,.2f} per GPU-hour" if price else "set a price in the sidebar",
+    )
+
+
 def run_caption(spec: ModelSpec, tokens: float, mfu: float, gpu: Gpu) -> None:
     """What the time and cost assume, and the compute-optimal token count for comparison."""
     st.caption(
