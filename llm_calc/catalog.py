@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from llm_calc.architecture import HYBRID_SPEC_FIELDS, NORM_KINDS, ModelSpec
+from llm_calc.hf_config import parse_checkpoint_text
+from llm_calc.quantization import Checkpoint
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 GPU_CLASSES = ("datacenter", "workstation", "consumer", "apple")
@@ -497,6 +499,30 @@ def default_gpus() -> tuple[Gpu, ...]:
 def default_models() -> tuple[CatalogModel, ...]:
     """The shipped model catalog, read once per process."""
     return load_models()
+
+
+HF_CONFIGS_DIR = DATA_DIR / "hf_configs"
+"""Real config.json files of catalog models (see its README.md)."""
+
+
+def stored_config_path(hf_id: str) -> Path | None:
+    """The copy of ``hf_id``'s config.json in ``data/hf_configs`` (``ORG/NAME`` stored as
+    ``ORG__NAME.json``), or ``None`` when none is stored."""
+    path = HF_CONFIGS_DIR / f"{hf_id.replace('/', '__')}.json"
+    return path if "/" in hf_id and path.is_file() else None
+
+
+@cache
+def shipped_checkpoint(hf_id: str) -> Checkpoint | None:
+    """How a catalog model's checkpoint is stored when it ships quantized (DeepSeek-V3 in FP8,
+    gpt-oss in MXFP4), read from its config.json in ``data/hf_configs``; ``None`` for a model
+    without a stored config or whose checkpoint is plain 16-bit (the catalog row says all there
+    is to size it)."""
+    path = stored_config_path(hf_id)
+    if path is None:
+        return None
+    checkpoint = parse_checkpoint_text(path.read_bytes(), name=path.name)
+    return checkpoint if checkpoint.quantization is not None else None
 
 
 def find_model(hf_id: str, models: tuple[CatalogModel, ...] | None = None) -> CatalogModel:

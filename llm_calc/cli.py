@@ -32,6 +32,8 @@ from llm_calc.catalog import (
     find_gpu,
     find_model,
     nearest_dense_model,
+    shipped_checkpoint,
+    stored_config_path,
 )
 from llm_calc.engines import ENGINES
 from llm_calc.gguf import (
@@ -78,7 +80,6 @@ from llm_calc.measure import (
     MeasureRequest,
     device_gpu,
     measure,
-    stored_config_path,
 )
 from llm_calc.memory import DEFAULT_PREFILL_CHUNK_TOKENS, InferenceSettings
 from llm_calc.precision import (
@@ -568,9 +569,10 @@ def memory_report(args: argparse.Namespace) -> dict:
 def _weights_storage(args: argparse.Namespace, spec: ModelSpec) -> tuple[str, StoragePlan | None]:
     """The precision ``memory`` sizes weights at, and the checkpoint's storage plan when as shipped.
 
-    Unset, it is as shipped for a ``--config`` whose config carries a quantization_config (an
-    unsupported one is refused, never sized as bf16), else bf16. As shipped needs the config:
-    the catalog does not record how checkpoints are stored.
+    Unset, it is as shipped for a checkpoint that is stored quantized (a ``--config`` or Hub id
+    whose config carries a quantization_config, an unsupported one refused, never sized as bf16;
+    a catalog model whose stored config.json does, ``llm_calc.catalog.shipped_checkpoint``), else
+    bf16. As shipped needs that config.
     """
     if args.precision not in (None, AS_SHIPPED):
         return args.precision, None
@@ -579,31 +581,39 @@ def _weights_storage(args: argparse.Namespace, spec: ModelSpec) -> tuple[str, St
         if checkpoint is None or checkpoint.quantization is None:
             return "bf16", None
     elif checkpoint is None:
-        raise UsageError("--precision auto (as shipped) needs --config or a Hub id, with the model's config.json")
+        raise UsageError(
+            "--precision auto (as shipped) needs the model's config.json: --config, a Hub id, or a catalog "
+            "model whose checkpoint ships quantized"
+        )
     return AS_SHIPPED, storage_plan(spec, checkpoint)
 
 
 def _config_checkpoint(args: argparse.Namespace) -> Checkpoint | None:
-    """How the checkpoint of a ``--config`` or Hub id is stored; None for the catalog and
-    ``--params``, which do not record it."""
+    """How the checkpoint of a ``--config``, a Hub id or a catalog model that ships quantized is
+    stored; None for other catalog models and ``--params``."""
     hub_model: HubModel | None = getattr(args, "hub_model", None)
     if args.config:  # resolve_model has read and size-checked it
         return parse_checkpoint_text(args.config.read_bytes(), name=str(args.config))
     if hub_model is not None:  # a Hub id: resolve_model fetched and size-checked its config.json
         return parse_checkpoint_text(hub_model.config.path.read_bytes(), name=hub_model.repo_id)
+    if args.model is not None:
+        return shipped_checkpoint(find_model(args.model).hf_id)
     return None
 
 
 def _config_vision(args: argparse.Namespace) -> tuple[int, str]:
     """Parameters of the vision tower of a ``--config`` or Hub id's multimodal config, and why a
-    tower is not counted ("" if none is missing). The catalog and ``--params`` have no tower."""
+    tower is not counted ("" if none is missing). A catalog model counts the tower of the
+    checkpoint it ships quantized (that checkpoint loads it); other catalog models and
+    ``--params`` have none."""
     hub_model: HubModel | None = getattr(args, "hub_model", None)
     if args.config:
         text, name = args.config.read_bytes(), str(args.config)
     elif hub_model is not None:
         text, name = hub_model.config.path.read_bytes(), hub_model.repo_id
     else:
-        return 0, ""
+        shipped = shipped_checkpoint(find_model(args.model).hf_id) if args.model is not None else None
+        return (shipped.vision_params if shipped else 0), ""
     try:
         return hf_config.parse_vision_parameters_text(text, name=name), ""
     except ConfigError as error:  # a tower of a kind not modelled: said, the language model still sized

@@ -39,11 +39,9 @@ from typing import Any
 import numpy as np
 
 from llm_calc.architecture import ModelSpec
-from llm_calc.catalog import DATA_DIR, find_gpu, find_model
-from llm_calc.engines import ENGINES, PROFILE_KEYS, EngineProfile
+from llm_calc.catalog import DATA_DIR, find_gpu, find_model, shipped_checkpoint
+from llm_calc.engines import ENGINES, PROFILE_KEYS, ROCM_PROFILED_ENGINES, EngineProfile, card_vendor
 from llm_calc.hardware import PREFILL_MFU, StepCost, _workload, decode_cost, prefill_cost
-from llm_calc.hf_config import parse_checkpoint_text
-from llm_calc.measure import stored_config_path
 from llm_calc.memory import InferenceSettings, inference_memory
 from llm_calc.precision import AS_SHIPPED, DEFAULT_KV_FORMAT, WEIGHT_FORMATS
 from llm_calc.quantization import storage_plan
@@ -98,6 +96,8 @@ class SpeedRow:
     source: str
     kv_format: str = ""
     """The run's KV-cache format (``""``: the engines' 16-bit default)."""
+    date: str = ""
+    """When it was measured or published (YYYY-MM or YYYY-MM-DD)."""
 
     @property
     def profile_key(self) -> str | None:
@@ -108,6 +108,10 @@ class SpeedRow:
             if self.backend == "cpu":
                 return "llama.cpp/cpu"
             return "llama.cpp/cuda" if self.backend in ("", "cuda", "rocm") else None
+        if self.engine in ROCM_PROFILED_ENGINES and (
+            self.backend == "rocm" or (not self.backend and card_vendor(find_gpu(self.gpu)) == "AMD")
+        ):
+            return f"{self.engine}/rocm"
         return self.engine if self.engine in PROFILE_KEYS else None
 
     @property
@@ -155,6 +159,7 @@ def speed_row(record: Any) -> SpeedRow:
         unit=str(_get(record, "unit")),
         source=str(_get(record, "source")),
         kv_format=str(_get(record, "kv_format")).strip(),
+        date=str(_get(record, "date")).strip(),
     )
 
 
@@ -215,23 +220,25 @@ def _figure(row: SpeedRow, step: Any, prefill: Any) -> Any:
 
 def _weights_settings(row: SpeedRow, spec: ModelSpec, context_tokens: int) -> InferenceSettings:
     """The inference settings of a row: its precision when it is one of ``WEIGHT_FORMATS``; else a
-    checkpoint format (``mxfp4`` for gpt-oss, whose experts alone are MXFP4) sized as shipped, from
-    the model's config.json stored in ``data/hf_configs``, when that config's quantization method is
-    the row's precision. Any other precision is refused with its name."""
+    checkpoint format (``mxfp4`` for gpt-oss, whose experts alone are MXFP4) sized as shipped
+    (``llm_calc.catalog.shipped_checkpoint``) when the model ships in it. Any other precision is
+    refused with its name."""
     kv = row.kv_format or DEFAULT_KV_FORMAT
     if row.precision in WEIGHT_FORMATS:
         return InferenceSettings(
             weight_format=row.precision, context_tokens=context_tokens, batch=row.concurrency, kv_format=kv
         )
-    path = stored_config_path(row.hf_id)
-    checkpoint = parse_checkpoint_text(path.read_bytes(), path.name) if path else None
-    method = checkpoint.quantization.method if checkpoint and checkpoint.quantization else None
+    checkpoint = shipped_checkpoint(row.hf_id)
+    method = checkpoint.quantization.method if checkpoint else None
     if checkpoint is None or method != row.precision:
-        shipped = f"its stored config ships {method}" if method else "no stored config ships it"
+        shipped = f"it ships {method}" if method else "its checkpoint is not stored quantized"
         raise ValueError(f"{row.id}: precision {row.precision!r} is not a weight format and {shipped}")
-    plan = storage_plan(spec, checkpoint)
     return InferenceSettings(
-        weight_format=AS_SHIPPED, context_tokens=context_tokens, batch=row.concurrency, storage=plan, kv_format=kv
+        weight_format=AS_SHIPPED,
+        context_tokens=context_tokens,
+        batch=row.concurrency,
+        storage=storage_plan(spec, checkpoint),
+        kv_format=kv,
     )
 
 
@@ -389,6 +396,12 @@ def _fit_decode(costs: list[RowCost], mfu: float) -> tuple[float, float, float, 
     eff, overhead, moe = _refine(costs, mfu, start, identifiable, identifiable and moe_identifiable)
     if not identifiable:
         notes.append("overhead not identifiable from these rows: held at 0")
+    elif moe_identifiable:
+        dates = sorted(c.row.date for c in split_moe)
+        notes.append(
+            f"MoE-layer overhead from {len(split_moe)} rows of MoE on several cards, "
+            f"{len({c.row.source for c in split_moe})} sources, {dates[0]} to {dates[-1]}"
+        )
     return eff, overhead, moe, "; ".join(notes)
 
 

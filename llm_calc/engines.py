@@ -62,18 +62,25 @@ LLAMA_CPP_BACKENDS = ("cuda", "metal", "cpu")
 """llama.cpp's backends with a profile of their own; AMD cards run the CUDA sources built with HIP
 (``rocm``), so they share the ``cuda`` profile [4]."""
 
+ROCM_PROFILED_ENGINES = ("vllm", "sglang")
+"""Serving engines with a profile of their own on AMD cards: their ROCm builds run other kernels
+(AITER, Triton, hipBLASLt) than their CUDA builds and reach another share of the bandwidth, so one
+set of constants for both would sit between them and fit neither."""
+
 PROFILE_KEYS = (
     "llama.cpp/cuda",
     "llama.cpp/metal",
     "llama.cpp/cpu",
     "mlx",
     "vllm",
+    "vllm/rocm",
     "sglang",
+    "sglang/rocm",
     "tensorrt-llm",
     "transformers",
     "transformers-compiled",
 )
-"""One profile per engine, and per backend for llama.cpp."""
+"""One profile per engine, per backend for llama.cpp, and per vendor for vLLM and SGLang."""
 
 FORMAT_FAMILIES = ("16-bit", "fp32", "gguf", "fp8", "int8", "int4", "nf4", "mxfp4", "mlx-4bit")
 """What an engine must be able to read: 16-bit floats, fp32, GGUF block quants (q*_0, k-quants),
@@ -158,6 +165,8 @@ class EngineProfile:
     source; ``None`` with fewer than two sources. [1]"""
     source: str
     """Where the figures come from: the rows' sources, or the pooled fit that stands in."""
+    note: str = ""
+    """What the fit could not tell from its rows, and what the MoE-layer overhead rests on."""
 
     @property
     def constants(self) -> tuple[float, float, float, float]:
@@ -178,12 +187,12 @@ class EngineProfile:
     @property
     def card_fraction(self) -> float:
         """Share of the card's usable memory the engine takes (1 when it allocates what it is given)."""
-        return CARD_FRACTION.get(self.key, 1.0)
+        return CARD_FRACTION.get(self.engine, 1.0)
 
     @property
     def free_fraction(self) -> float:
         """Share of the memory left after weights and buffers that the KV cache may take."""
-        return FREE_FRACTION.get(self.key, 1.0)
+        return FREE_FRACTION.get(self.engine, 1.0)
 
 
 def _fraction(value: str) -> float:
@@ -222,8 +231,9 @@ PROFILE_COLUMNS: dict[str, Callable[[str], Any]] = {
     "sources": _count,
     "cv_median_abs_error": _optional_error,
     "source": _text,
+    "note": str.strip,
 }
-"""Columns of ``data/engine_profiles.csv`` (others, such as ``cv_rows`` and ``note``, are for readers)."""
+"""Columns of ``data/engine_profiles.csv`` read into an ``EngineProfile`` (``cv_rows`` is for readers)."""
 
 
 def load_profiles(path: Path | str = PROFILES_PATH) -> dict[str, EngineProfile]:
@@ -252,7 +262,7 @@ def default_profiles() -> dict[str, EngineProfile]:
 
 def write_profiles(rows: list[dict[str, Any]], path: Path | str = PROFILES_PATH) -> None:
     """Write profile rows (dicts with ``PROFILE_COLUMNS`` and the reader columns ``cv_rows``, ``note``)."""
-    columns = [*PROFILE_COLUMNS, "cv_rows", "note"]
+    columns = [*[c for c in PROFILE_COLUMNS if c != "note"], "cv_rows", "note"]
     with Path(path).open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns, lineterminator="\n")
         writer.writeheader()
@@ -368,8 +378,10 @@ def pick_engine(family: str, gpu: Gpu) -> str:
 
 def backend_for(engine: str, gpu: Gpu) -> str:
     """The profile key of ``engine`` on ``gpu``: llama.cpp's Metal build on Apple, else its CUDA
-    (HIP) build; other engines have one profile."""
+    (HIP) build; vLLM's and SGLang's ROCm builds on AMD cards; other engines have one profile."""
     check_engine_name(engine)
+    if engine in ROCM_PROFILED_ENGINES and card_vendor(gpu) == "AMD":
+        return f"{engine}/rocm"
     if engine != "llama.cpp":
         return engine
     return "llama.cpp/metal" if gpu.is_apple else "llama.cpp/cuda"

@@ -37,11 +37,10 @@ import platform
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 from llm_calc.architecture import ModelSpec, count_parameters, kv_cache_bytes
-from llm_calc.catalog import DATA_DIR, Gpu, default_gpus
+from llm_calc.catalog import Gpu, default_gpus
 from llm_calc.hardware import speed
 from llm_calc.memory import InferenceSettings, inference_memory
 from llm_calc.precision import DEFAULT_KV_FORMAT
@@ -66,10 +65,6 @@ the fastest card and the time budget is better spent on several smaller runs. [t
 
 SOURCE = "own measurement: python -m llm_calc measure"
 """The ``source`` of every row this module writes into ``data/measurements.csv``."""
-
-
-HF_CONFIGS_DIR = DATA_DIR / "hf_configs"
-"""Real config.json files of catalog models (see its README.md)."""
 
 
 class MeasureError(ValueError):
@@ -580,13 +575,6 @@ def device_gpu(device: str) -> Gpu | None:
     if not torch.cuda.is_available():
         return None  # measure() says so in one line
     return catalog_gpu(torch.cuda.get_device_name(device), torch.cuda.get_device_properties(device).total_memory)
-
-
-def stored_config_path(hf_id: str) -> Path | None:
-    """The copy of ``hf_id``'s config.json in ``data/hf_configs`` (``ORG/NAME`` stored as
-    ``ORG__NAME.json``), or ``None`` when none is stored."""
-    path = HF_CONFIGS_DIR / f"{hf_id.replace('/', '__')}.json"
-    return path if "/" in hf_id and path.is_file() else None
 
 
 def _model_token(name: str) -> str:

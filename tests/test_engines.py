@@ -453,5 +453,7 @@ def test_a_gpt_oss_row_in_mxfp4_is_costed_at_its_shipped_storage():
 
 def test_a_checkpoint_format_the_model_does_not_ship_is_refused_by_name():
     base = next(r for r in load_speed_rows() if r.id == "xd-3090x2-l3-8b-q4km-tg512")
-    with pytest.raises(ValueError, match=r"precision 'mxfp4' is not a weight format and no stored config ships it"):
+    with pytest.raises(
+        ValueError, match=r"precision 'mxfp4' is not a weight format and its checkpoint is not stored quantized"
+    ):
         row_cost(dataclasses.replace(base, precision="mxfp4"))

@@ -61,3 +61,17 @@ def test_a_link_with_a_model_outside_its_family_says_which_model_is_shown():
     at = open_app_link(CALCULATOR, {"family": "Qwen3-Next", "model": "Llama 3 70B"})
     (warning,) = [w.value for w in at.warning if "link" in w.value]
     assert "model = “Llama 3 70B” (using Qwen3\\-Next\\-80B\\-A3B\\-Thinking)" in warning  # escaped markdown
+
+
+def test_a_catalog_model_that_ships_quantized_opens_as_shipped():
+    """gpt-oss-120b picked from the catalog is sized as its MXFP4 checkpoint by default (60.8 GiB, as
+    its model card's single 80 GB card says), not as bf16 (217.6 GiB); a user can still pick bf16.
+    A catalog model shipped in 16 bits is not offered "auto" (no checkpoint on record)."""
+    at = open_app_link(CALCULATOR, {"model": "gpt-oss-120b"})
+    assert not at.exception
+    assert at.selectbox(key="precision").value == "auto"
+    assert {m.label: m.value for m in at.metric}["Weights"] == "60.8 GiB"
+    at.selectbox(key="precision").set_value("bf16").run()
+    assert {m.label: m.value for m in at.metric}["Weights"] == "217.6 GiB"
+    llama = open_app_link(CALCULATOR, {"model": "Llama 3 70B"})
+    assert "auto" not in llama.selectbox(key="precision").options

@@ -323,6 +323,21 @@ def test_cli_deepseek_shows_the_checkpoint_and_what_it_loads(capsys):
     assert "641.3 GiB as stored" in text  # 688,574,772,000 bytes / 2^30
 
 
+def test_a_catalog_model_that_ships_quantized_is_sized_as_shipped_by_default(capsys):
+    """Picked from the catalog, DeepSeek-V3 is sized as its fp8 checkpoint, not as bf16 (it was:
+    1,249.9 GiB of weights); its stored config.json says how, as --config does."""
+    assert main(["memory", "--model", "deepseek-ai/DeepSeek-V3"]) == 0
+    text = capsys.readouterr().out
+    assert "storage        as shipped: fp8 block 128x128" in text
+    assert "641.3 GiB as stored" in text  # 688,574,772,000 bytes / 2^30, the Hub's safetensors total
+    catalog = _memory_json(capsys, "--model", "openai/gpt-oss-120b")
+    stored = _memory_json(capsys, "--config", "data/hf_configs/openai__gpt-oss-120b.json")
+    assert catalog["weights_format"] == stored["weights_format"] == "as shipped: MXFP4 experts"
+    assert catalog["weights_bytes"] == stored["weights_bytes"]
+    # a catalog model whose checkpoint is plain 16-bit keeps bf16, and auto is refused for it
+    assert _memory_json(capsys, "--model", "meta-llama/Llama-3.1-8B")["weights_format"].startswith("BF16")
+
+
 def test_cli_auto_on_an_unquantized_config_is_its_dtype(capsys):
     """Llama-2-7b-hf ships fp16: 6,738,415,616 x 2 = 13,476,831,232 bytes."""
     report = _memory_json(capsys, "--config", str(CONFIGS / "Llama-2-7b-hf.json"), "--precision", "auto")
@@ -332,7 +347,7 @@ def test_cli_auto_on_an_unquantized_config_is_its_dtype(capsys):
 
 def test_cli_refuses_auto_without_a_config_and_unknown_quantization(capsys, tmp_path):
     assert main(["memory", "--model", "meta-llama/Llama-2-7b-hf", "--precision", "auto"]) == 2
-    assert "needs --config" in capsys.readouterr().err
+    assert "needs the model's config.json" in capsys.readouterr().err
     config = json.loads((CONFIGS / "gpt-oss-20b.json").read_text())
     config["quantization_config"] = {"quant_method": "hqq"}
     path = tmp_path / "config.json"

@@ -83,11 +83,15 @@ def profile_rows(profiles: list[EngineProfile]) -> list[dict[str, str | int]]:
             "profile": p.key,
             "bandwidth efficiency": percent(p.bandwidth_efficiency),
             "overhead per layer (µs)": f"{p.layer_overhead_seconds * MICROSECONDS_PER_SECOND:,.1f}",
+            "more per MoE layer split over cards (µs)": (
+                f"{p.moe_layer_overhead_seconds * MICROSECONDS_PER_SECOND:,.1f}"
+            ),
             "prefill MFU": percent(p.prefill_mfu),
             "status": p.status,
             "rows": p.fit_rows,
             "sources": p.sources,
             "cross-validated error": percent(p.cv_median_abs_error),
+            "note": p.note,
         }
         for p in profiles
     ]

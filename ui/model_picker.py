@@ -4,9 +4,10 @@ whose architecture is derived from the nearest real model and can be edited. Eve
 uploads is bound to the URL. The pages that serve a model (hardware calculator, serving) draw the
 chooser and the weight precision as one block, :func:`pick_served_model`, so they stay in step.
 
-A config.json (uploaded or read from the Hub) also says how its checkpoint is stored
-(``quantization_config``): :func:`pick_precision` then offers "auto" (as shipped) and makes it the
-default when the checkpoint is quantized, so DeepSeek-V3 is sized in fp8 and gpt-oss in MXFP4."""
+A config.json (uploaded, read from the Hub, or stored for a catalog model that ships quantized)
+also says how its checkpoint is stored (``quantization_config``): :func:`pick_precision` then
+offers "auto" (as shipped) and makes it the default when the checkpoint is quantized, so
+DeepSeek-V3 is sized in fp8 and gpt-oss in MXFP4."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from typing import Any, NoReturn
 import streamlit as st
 
 from llm_calc.architecture import ModelSpec, scale_architecture
-from llm_calc.catalog import CatalogModel, default_models, nearest_dense_model
+from llm_calc.catalog import CatalogModel, default_models, nearest_dense_model, shipped_checkpoint
 from llm_calc.gguf import GgufHeader, combine_split, gguf_model_spec, parse_gguf_header
 from llm_calc.gguf import storage_plan as gguf_storage_plan
 from llm_calc.hf_config import ConfigError, parse_checkpoint_text, parse_config_text
@@ -185,7 +186,7 @@ def pick_model(
     if source == CATALOG:
         chosen = _catalog_model(default)
         st.caption(f"[{chosen.hf_id}]({chosen.source}) · {escape_markdown(chosen.family)}, {chosen.released}")
-        return ModelChoice(chosen.spec, catalog=chosen)
+        return ModelChoice(chosen.spec, checkpoint=shipped_checkpoint(chosen.hf_id), catalog=chosen)
     if source == UPLOAD:
         return _uploaded_config(notices)
     if source == HUB:
@@ -339,9 +340,10 @@ def _custom_size(notices: Any) -> ModelSpec:
 def pick_precision(choice: ModelChoice, notices: Any = None) -> tuple[str, StoragePlan | None]:
     """Draw the weight precision; return it and, as shipped (``"auto"``), the checkpoint's storage plan.
 
-    "auto" is offered when the model comes with its checkpoint (a config.json, a Hub id) and is the
-    default when that checkpoint is quantized; the catalog does not record how checkpoints are
-    stored, so it is not offered there. A GGUF file's tensors carry their own types: no choice.
+    "auto" is offered when the model comes with its checkpoint (a config.json, a Hub id, a catalog
+    model that ships quantized) and is the default when that checkpoint is quantized; other
+    catalog models have no checkpoint on record, so it is not offered there. A GGUF file's
+    tensors carry their own types: no choice.
     When the model changes to one with another default, the precision follows it, so a quantized
     checkpoint is never shown in bf16 because a bf16 model was chosen before it.
     """
