@@ -175,11 +175,11 @@ CURRENT_FAMILIES = {
     "gpt-oss": 2,
     "Qwen3": 10,
     "Qwen3-Coder": 1,
-    "Llama 3.1": 5,
+    "Llama 3.1": 6,
     "Llama 3.2": 4,
     "Llama 3.3": 1,
     "Gemma 3": 3,
-    "DeepSeek": 3,
+    "DeepSeek": 4,
     "Qwen3.5": 5,
     "MiniMax-M2": 2,
     "GLM-5": 2,
@@ -262,6 +262,42 @@ def test_active_count_agrees_with_the_published_figure_by_its_convention(model):
         active -= model.spec.vocab_size * model.spec.hidden_size
     assert model.active_precision is not None
     assert abs(active - model.active_params_published) <= max(model.active_precision - 1, 0)
+
+
+def test_llama31_405b_instruct_has_the_architecture_meta_lists_for_it():
+    """Meta's model registry (llama-models, models/llama3_1/api/sku_list.py, SKU
+    llama3_1_405b_instruct_bf16_mp16 = meta-llama/Meta-Llama-3.1-405B-Instruct) gives the Instruct model
+    dim 16384, 126 layers, 128 heads, 8 KV heads, vocabulary 128,256, ffn_dim_multiplier 1.2 and
+    multiple_of 4096, context 131,072. Its feed-forward width by Meta's rule: int(2 x 4 x 16384 / 3) =
+    43,690; x 1.2 = 52,428; rounded up to a multiple of 4,096 = 53,248. Its total by hand: embeddings
+    2 x 128,256 x 16,384 = 4,202,692,608; a layer = attention 2 x 16,384^2 + 2 x 16,384 x 1,024 =
+    570,425,344, MLP 3 x 16,384 x 53,248 = 2,617,245,696, two norms 32,768 = 3,187,703,808; x 126 + the
+    final norm 16,384 = 405,853,388,800, what transformers builds on the meta device from the 405B
+    config (tests/configs/Meta-Llama-3.1-405B.json), and within the card's "405B" to 1B."""
+    spec = find_model("meta-llama/Llama-3.1-405B-Instruct").spec
+    assert (spec.hidden_size, spec.num_layers, spec.num_attention_heads, spec.num_kv_heads) == (16384, 126, 128, 8)
+    assert (spec.vocab_size, spec.intermediate_size, spec.max_context) == (128_256, 53_248, 131_072)
+    assert not spec.tie_embeddings
+    assert count_parameters(spec).total == 405_853_388_800
+
+
+def test_deepseek_r1_0528_has_deepseek_r1s_architecture_and_fp8_checkpoint():
+    """The shape keys of DeepSeek-R1-0528's config.json as gpustack's tests mirror them
+    (tests/policies/candidate_selectors/ascend_mindie/test_ascend_mindie_resource_fit_selector.py,
+    _MOCK_PRETRAINED_DEEPSEEK_R1_0528): 61 layers, hidden 7,168, vocabulary 129,280, 128 heads and KV
+    heads, q_lora_rank 1,536, kv_lora_rank 512, rope 64 / nope 128 / v 128 head dims, 256 routed and 1
+    shared experts of 2,048, context 163,840, fp8 e4m3 in 128 x 128 blocks. The main model is
+    DeepSeek-V3's 671,026,404,352 parameters (the meta-device count of DeepSeek-V3's config, the
+    oracle's published figure), 671B to 1B as NVIDIA's card for R1-0528 states; the MTP layer apart."""
+    model = find_model("deepseek-ai/DeepSeek-R1-0528")
+    spec = model.spec
+    assert (spec.num_layers, spec.hidden_size, spec.vocab_size, spec.num_attention_heads) == (61, 7168, 129_280, 128)
+    assert (spec.q_lora_rank, spec.kv_lora_rank, spec.qk_rope_head_dim, spec.qk_nope_head_dim) == (1536, 512, 64, 128)
+    assert (spec.v_head_dim, spec.num_experts, spec.shared_experts, spec.moe_intermediate_size) == (128, 256, 1, 2048)
+    assert spec.max_context == 163_840
+    assert model.checkpoint_kind == "fp8 block-wise"
+    assert count_parameters(spec).total == 671_026_404_352
+    assert MTP_INCLUDED not in model.params_convention
 
 
 def test_deepseek_v32_hub_total_holds_only_with_its_mtp_layer():
