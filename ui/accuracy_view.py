@@ -5,6 +5,8 @@ from ``ui.accuracy_tables`` (shared with the README)."""
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 import streamlit as st
 
@@ -79,7 +81,9 @@ def efficiency_override() -> float | None:
 
 def summary_metrics(summaries: list[ErrorSummary]) -> None:
     """One metric per kind: the held-out median absolute error, or how many claims agree."""
-    for column, summary in zip(st.columns(len(summaries)), summaries, strict=True):
+    half = math.ceil(len(summaries) / 2)  # two rows of metrics: seven in one row cut their labels
+    columns = [*st.columns(half), *st.columns(half)]
+    for column, summary in zip(columns, summaries, strict=False):
         if summary.by_verdict:
             column.metric(
                 KIND_LABELS[summary.kind],
@@ -111,7 +115,8 @@ def breakdowns(comparisons: list[Comparison]) -> None:
     )
     for grouping in GROUPINGS:
         st.markdown(f"**By {GROUPING_LABELS[grouping]}**")
-        st.dataframe(pd.DataFrame(breakdown_rows(breakdown(comparisons, grouping))), hide_index=True, width="stretch")
+        table = pd.DataFrame(breakdown_rows(breakdown(comparisons, grouping)))
+        st.dataframe(table, hide_index=True, width="stretch", height="content")  # every engine, no inner scroll
 
 
 def engine_profiles() -> None:
@@ -121,7 +126,8 @@ def engine_profiles() -> None:
         "cross-validated error: leave-one-source-out median absolute error of the decode-type rows. A profile not "
         "fitted takes the pooled fit of every engine's rows."
     )
-    st.dataframe(pd.DataFrame(profile_rows(list(default_profiles().values()))), hide_index=True, width="stretch")
+    table = pd.DataFrame(profile_rows(list(default_profiles().values())))
+    st.dataframe(table, hide_index=True, width="stretch", height="content")
 
 
 def estimate_against_measurement(comparisons: list[Comparison]) -> None:
