@@ -61,7 +61,7 @@ except ValueError as error:
     st.stop()
 
 st.subheader(f"{spec.name} on {curve.cards} × {curve.gpu.name} with {curve.engine}")
-engine_note(curve)
+engine_note(curve, spec)
 warn_beyond_training_context(spec, "a request", deployment.prompt_tokens + deployment.output_tokens)
 
 point = curve.busiest_point(min_speed)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from llm_calc import engines, hardware, memory, precision
-from llm_calc.units import GIB
+from llm_calc.units import GIB, MICROSECONDS_PER_SECOND
 
 
 @dataclass(frozen=True)
@@ -82,8 +82,9 @@ def inference_assumptions() -> list[Assumption]:
         *[
             Assumption(
                 f"Engine: {p.key}",
-                f"{p.bandwidth_efficiency:.0%} of bandwidth, {p.layer_overhead_seconds * 1e6:.0f} µs per layer "
-                f"and step, {p.moe_layer_overhead_seconds * 1e6:.0f} µs more per MoE layer split over cards, "
+                f"{p.bandwidth_efficiency:.0%} of bandwidth, "
+                f"{p.layer_overhead_seconds * MICROSECONDS_PER_SECOND:.0f} µs per layer and step, "
+                f"{p.moe_layer_overhead_seconds * MICROSECONDS_PER_SECOND:.0f} µs more per MoE layer split over cards, "
                 f"prefill MFU {p.prefill_mfu:.0%}",
                 "A step takes max(bytes per card / (bandwidth × efficiency), FLOPs / (peak × MFU)) plus the "
                 "fixed overhead of every layer, and of every MoE layer whose experts are split over several "
@@ -96,7 +97,7 @@ def inference_assumptions() -> list[Assumption]:
         ],
         Assumption(
             "All-reduce latency",
-            f"{hardware.ALLREDUCE_LATENCY_SECONDS * 1e6:g} µs",
+            f"{hardware.ALLREDUCE_LATENCY_SECONDS * MICROSECONDS_PER_SECOND:g} µs",
             "Tensor parallelism adds two all-reduces per layer per step: this latency plus the activations "
             "over the card's link (data/gpus.csv, per direction); pipeline stages add one hand-off each.",
             "NVIDIA/nccl issue 1259 (2 × H100 over NVLink); a lower bound on PCIe.",

@@ -7,6 +7,8 @@ GPU memory is sold in binary units: an "80 GB" A100 reports 81,920 MiB in ``nvid
 MIB = 1024**2
 GIB = 1024**3
 GB = 10**9
+MICROSECONDS_PER_SECOND = 1_000_000
+"""Engine overheads are kept in seconds and shown in µs."""
 
 
 def format_gib(n_bytes: float, digits: int = 1) -> str:

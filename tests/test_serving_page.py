@@ -3,6 +3,8 @@ where it cannot run. Expected figures are derived by hand in the comments, not f
 
 from apptest_pages import open_app_link, open_app_page
 
+from llm_calc.engines import load_profiles
+
 SERVING = "app_pages/serving.py"
 
 
@@ -135,3 +137,20 @@ def test_a_link_opens_the_same_model_and_engine_widgets_as_on_the_calculator():
         assert (here.label, here.help, here.value) == (there.label, there.help, there.value), key
         assert key not in link or str(here.value) == link[key], key
     assert not serving.warning and not calculator.warning
+
+
+def test_moe_split_over_cards_says_what_its_overhead_rests_on():
+    """DeepSeek-V3 on 8 H200 with SGLang: each of its 58 MoE layers split over the cards pays the
+    profile's MoE-layer overhead, and the page names the rows that overhead was fitted on; on one
+    card (or a dense model) there is no such overhead and no such note."""
+    profile = load_profiles()["sglang"]
+    split = {"model": "DeepSeek-V3", "card": "NVIDIA H200 SXM", "gpus": "8", "engine": "sglang"}
+    at = open_app_link(SERVING, split)
+    assert not at.exception and not at.error
+    text = " ".join(c.value for c in at.caption)
+    micro = profile.moe_layer_overhead_seconds * 1_000_000
+    assert f"Each MoE layer split over the cards adds {micro:,.0f} µs per step" in text
+    assert "rows of MoE on several cards" in text
+    dense = open_app_link(SERVING, {"model": "Llama 3.1 70B", "card": "NVIDIA H200 SXM", "gpus": "8"})
+    assert not dense.exception and not dense.error
+    assert "MoE layer" not in " ".join(c.value for c in dense.caption)

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from llm_calc.accuracy import GROUPING_LABELS, KIND_LABELS, ErrorSummary, GroupSummary
 from llm_calc.engines import EngineProfile
+from llm_calc.units import MICROSECONDS_PER_SECOND
 
 MET_TEXT = {True: "yes", False: "no", None: "—"}
 """How a goal's verdict reads: met, not met, or no goal or no rows."""
-MICROSECONDS_PER_SECOND = 1_000_000
 """Per-layer overheads are stored in seconds and shown in microseconds."""
 BY_GROUP_GOAL = "by cards and MoE (breakdown)"
 """The goal cell of a kind whose goals issue 12 sets by group (decode speeds), not per kind."""

@@ -8,9 +8,11 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
+from llm_calc.architecture import ModelSpec
 from llm_calc.catalog import Gpu
 from llm_calc.engines import profile_for
 from llm_calc.hardware import ServingCurve, ServingPoint
+from llm_calc.units import MICROSECONDS_PER_SECOND
 from ui.engine_view import pick_card_count, pick_engine, pick_kv_precision, pick_split
 from ui.tables import number_columns
 
@@ -62,8 +64,9 @@ def pick_deployment(gpus: tuple[Gpu, ...]) -> Deployment:
     return Deployment(gpu, cards, engine, parallel, int(prompt), int(output), kv)
 
 
-def engine_note(curve: ServingCurve) -> None:
-    """Which engine profile the figures use and how far it is validated (data/engine_profiles.csv)."""
+def engine_note(curve: ServingCurve, spec: ModelSpec) -> None:
+    """Which engine profile the figures use and how far it is validated (data/engine_profiles.csv);
+    for MoE layers split over the cards, the overhead they add and the rows it rests on."""
     profile = profile_for(curve.engine, curve.gpu)
     how = {
         "validated": f"validated: fitted on {profile.fit_rows:,} measurements from {profile.sources} sources"
@@ -76,9 +79,16 @@ def engine_note(curve: ServingCurve) -> None:
         "not fitted": "not fitted: no measurements of its own, so the pooled fit of every engine stands in",
     }[profile.status]
     split = {"tp": "tensor parallel", "pp": "pipeline stages"}[curve.parallel] if curve.cards > 1 else ""
+    splits_experts = spec.is_moe and curve.parallel == "tp" and curve.cards > 1
+    moe = profile.moe_layer_overhead_seconds * MICROSECONDS_PER_SECOND
     st.caption(
         f"Engine profile **{profile.key}** ({how})"
         + (f"; split across the cards as {split}" if split else "")
+        + (
+            f". Each MoE layer split over the cards adds {moe:,.0f} µs per step ({profile.note})"
+            if splits_experts
+            else ""
+        )
         + ". Constants in data/engine_profiles.csv, from data/measurements.csv."
     )
 
