@@ -20,14 +20,11 @@ overhead ``q`` and prefill MFU ``m`` then give ``passes x max(memory / e, comput
   engine's published error. An engine whose rows all come from one source is "fitted, not
   validated"; one without rows takes the pooled fit of every engine's rows ("not fitted").
 
-Rows are read by the field names of the measurements schema (issue 12: ``engine``, ``backend``,
-``gpu_count``, ``parallelism``, ``concurrency``, ``prompt_tokens``, ``output_tokens``,
-``context_tokens``).
+Rows are ``llm_calc.measurements.Measurement``: the file is read and checked in one place.
 """
 
 from __future__ import annotations
 
-import csv
 import statistics
 from collections import Counter
 from collections.abc import Iterable
@@ -39,16 +36,13 @@ from typing import Any
 import numpy as np
 
 from llm_calc.architecture import ModelSpec
-from llm_calc.catalog import DATA_DIR, find_gpu, find_model, shipped_checkpoint
+from llm_calc.catalog import find_gpu, find_model, shipped_checkpoint
 from llm_calc.engines import ENGINES, PROFILE_KEYS, ROCM_PROFILED_ENGINES, EngineProfile, card_vendor
 from llm_calc.hardware import PREFILL_MFU, StepCost, _workload, decode_cost, prefill_cost
+from llm_calc.measurements import MEASUREMENTS_PATH, SPEED_KINDS, Measurement, load_measurements
 from llm_calc.memory import InferenceSettings, inference_memory
 from llm_calc.precision import AS_SHIPPED, DEFAULT_KV_FORMAT, WEIGHT_FORMATS
 from llm_calc.quantization import storage_plan
-
-SPEED_KINDS = ("decode", "aggregate_decode", "prefill", "ttft")
-"""Kinds of measurement row the fit uses: tokens/s per sequence, tokens/s of all sequences,
-prompt tokens/s, seconds to the first token."""
 
 PARALLELISM_MODES = {"none": "tp", "": "tp", "tp": "tp", "ep": "tp", "tp+ep": "tp", "pp": "pp", "layer-split": "pp"}
 """Measured parallelism -> the mode ``llm_calc.hardware`` models. Expert parallelism is costed as
@@ -74,99 +68,30 @@ MOE_OVERHEAD_GRID = (0.0, *(1e-6 * (1e4 ** (i / 20)) for i in range(21)))
 """MoE-layer overheads tried: 0 and 1 us to 10 ms on a log scale. [s]"""
 
 
-@dataclass(frozen=True)
-class SpeedRow:
-    """A speed measurement, with the fields the fit needs."""
-
-    id: str
-    kind: str
-    hf_id: str
-    precision: str
-    engine: str
-    backend: str
-    gpu: str
-    gpu_count: int
-    parallelism: str
-    concurrency: int
-    prompt_tokens: int
-    output_tokens: int
-    context_tokens: int
-    measured: float
-    unit: str
-    source: str
-    kv_format: str = ""
-    """The run's KV-cache format (``""``: the engines' 16-bit default)."""
-    date: str = ""
-    """When it was measured or published (YYYY-MM or YYYY-MM-DD)."""
-
-    @property
-    def profile_key(self) -> str | None:
-        """The ``PROFILE_KEYS`` entry this row measures, or ``None`` for an engine without one."""
-        if self.engine == "llama.cpp":
-            if self.backend == "metal" or (not self.backend and find_gpu(self.gpu).is_apple):
-                return "llama.cpp/metal"
-            if self.backend == "cpu":
-                return "llama.cpp/cpu"
-            return "llama.cpp/cuda" if self.backend in ("", "cuda", "rocm") else None
-        if self.engine in ROCM_PROFILED_ENGINES and (
-            self.backend == "rocm" or (not self.backend and card_vendor(find_gpu(self.gpu)) == "AMD")
-        ):
-            return f"{self.engine}/rocm"
-        return self.engine if self.engine in PROFILE_KEYS else None
-
-    @property
-    def kv_depth_tokens(self) -> int:
-        """KV-cache depth of the decode steps measured: the context before them plus the prompt,
-        plus half the output (the cache grows through the run). [tokens]"""
-        return self.context_tokens + self.prompt_tokens + self.output_tokens // 2
+def profile_key(row: Measurement) -> str | None:
+    """The ``PROFILE_KEYS`` entry a speed row measures, or ``None`` for an engine without one."""
+    if row.engine == "llama.cpp":
+        if row.backend == "metal" or (not row.backend and find_gpu(row.gpu).is_apple):
+            return "llama.cpp/metal"
+        if row.backend == "cpu":
+            return "llama.cpp/cpu"
+        return "llama.cpp/cuda" if row.backend in ("", "cuda", "rocm") else None
+    if row.engine in ROCM_PROFILED_ENGINES and (
+        row.backend == "rocm" or (not row.backend and card_vendor(find_gpu(row.gpu)) == "AMD")
+    ):
+        return f"{row.engine}/rocm"
+    return row.engine if row.engine in PROFILE_KEYS else None
 
 
-def _int(record: Any, name: str, default: int) -> int:
-    value = getattr(record, name, None) if not isinstance(record, dict) else record.get(name)
-    if value in (None, ""):
-        return default
-    return int(value)
+def kv_depth_tokens(row: Measurement) -> int:
+    """KV-cache depth of the decode steps a row measured: the context before them plus the prompt,
+    plus half the output (the cache grows through the run). [tokens]"""
+    return row.context_tokens + row.prompt_tokens + row.output_tokens // 2
 
 
-def _get(record: Any, name: str, default: Any = "") -> Any:
-    value = record.get(name) if isinstance(record, dict) else getattr(record, name, None)
-    return default if value is None else value
-
-
-def speed_row(record: Any) -> SpeedRow:
-    """A ``SpeedRow`` from a measurement (a dict of CSV cells or an object with the same names)."""
-    kind = str(_get(record, "kind"))
-    gpu = str(_get(record, "gpu")).strip()
-    engine, backend = str(_get(record, "engine")).strip(), str(_get(record, "backend")).strip()
-    prompt, context = _int(record, "prompt_tokens", 0), _int(record, "context_tokens", 0)
-    concurrency, cards = _int(record, "concurrency", 1), _int(record, "gpu_count", 1)
-    parallelism, output = str(_get(record, "parallelism", "none")).strip(), _int(record, "output_tokens", 0)
-    return SpeedRow(
-        id=str(_get(record, "id")),
-        kind=kind,
-        hf_id=str(_get(record, "hf_id")),
-        precision=str(_get(record, "precision")),
-        engine=engine,
-        backend=backend,
-        gpu=gpu,
-        gpu_count=cards,
-        parallelism=parallelism,
-        concurrency=max(1, concurrency),
-        prompt_tokens=prompt,
-        output_tokens=output,
-        context_tokens=context,
-        measured=float(_get(record, "measured")),
-        unit=str(_get(record, "unit")),
-        source=str(_get(record, "source")),
-        kv_format=str(_get(record, "kv_format")).strip(),
-        date=str(_get(record, "date")).strip(),
-    )
-
-
-def load_speed_rows(path: Path | str = DATA_DIR / "measurements.csv") -> tuple[SpeedRow, ...]:
-    """The speed rows of a measurements file."""
-    with Path(path).open(newline="", encoding="utf-8") as handle:
-        return tuple(speed_row(record) for record in csv.DictReader(handle) if record["kind"] in SPEED_KINDS)
+def load_speed_rows(path: Path | str = MEASUREMENTS_PATH) -> tuple[Measurement, ...]:
+    """The speed rows of a measurements file (read and checked by ``llm_calc.measurements``)."""
+    return tuple(row for row in load_measurements(path) if row.kind in SPEED_KINDS)
 
 
 UNIT_SCALES = {"tokens/s": 1.0, "tokens/s/GPU": 1.0, "ms/token": 1e-3, "ms": 1e-3, "s": 1.0}
@@ -185,7 +110,7 @@ class RowCost:
     its own prefill, per output token. Rows without a prompt are pure decode steps (llama-bench tg).
     """
 
-    row: SpeedRow
+    row: Measurement
     decode: StepCost | None
     prefill: StepCost | None
 
@@ -199,7 +124,7 @@ class RowCost:
         return _figure(self.row, step, prefill)
 
 
-def _figure(row: SpeedRow, step: Any, prefill: Any) -> Any:
+def _figure(row: Measurement, step: Any, prefill: Any) -> Any:
     """A row's figure from its decode step and prompt prefill times (floats, or numpy arrays of a
     grid of constants: the same arithmetic)."""
     scale = UNIT_SCALES[row.unit]
@@ -218,7 +143,7 @@ def _figure(row: SpeedRow, step: Any, prefill: Any) -> Any:
     return per_token / scale if row.unit == "ms/token" else 1 / per_token
 
 
-def _weights_settings(row: SpeedRow, spec: ModelSpec, context_tokens: int) -> InferenceSettings:
+def _weights_settings(row: Measurement, spec: ModelSpec, context_tokens: int) -> InferenceSettings:
     """The inference settings of a row: its precision when it is one of ``WEIGHT_FORMATS``; else a
     checkpoint format (``mxfp4`` for gpt-oss, whose experts alone are MXFP4) sized as shipped
     (``llm_calc.catalog.shipped_checkpoint``) when the model ships in it. Any other precision is
@@ -242,7 +167,7 @@ def _weights_settings(row: SpeedRow, spec: ModelSpec, context_tokens: int) -> In
     )
 
 
-def row_cost(row: SpeedRow) -> RowCost:
+def row_cost(row: Measurement) -> RowCost:
     """Compute a row's costs. Raises ``ValueError`` for a row the model cannot describe."""
     if row.kind not in SPEED_KINDS:
         raise ValueError(f"{row.id}: kind {row.kind!r} is not a speed")
@@ -258,7 +183,7 @@ def row_cost(row: SpeedRow) -> RowCost:
     spec = find_model(row.hf_id).spec
     gpu = find_gpu(row.gpu)
     decoding = row.kind in ("decode", "aggregate_decode")
-    depth = row.kv_depth_tokens if decoding else row.context_tokens + row.prompt_tokens
+    depth = kv_depth_tokens(row) if decoding else row.context_tokens + row.prompt_tokens
     settings = _weights_settings(row, spec, max(1, depth))
     work = _workload(spec, settings, inference_memory(spec, settings))
     decode = decode_cost(work, gpu, row.gpu_count, parallel) if row.kind != "prefill" else None
@@ -268,13 +193,13 @@ def row_cost(row: SpeedRow) -> RowCost:
     return RowCost(row, decode, prefill)
 
 
-def usable_costs(rows: Iterable[SpeedRow]) -> tuple[list[RowCost], list[tuple[SpeedRow, str]]]:
+def usable_costs(rows: Iterable[Measurement]) -> tuple[list[RowCost], list[tuple[Measurement, str]]]:
     """The rows the fit can use, and the others with the reason they are left out."""
     costs, skipped = [], []
     for row in rows:
         if row.engine not in ENGINES:
             continue  # llama-quantize, hf-guide, paper: not engines whose speed we model
-        if row.profile_key is None:
+        if profile_key(row) is None:
             skipped.append((row, f"no profile for {row.engine} with backend {row.backend!r}"))
             continue
         try:
@@ -448,14 +373,14 @@ def held_out_errors(costs: list[RowCost]) -> dict[str, float]:
     return errors
 
 
-def fit_profiles(rows: Iterable[SpeedRow]) -> tuple[list[dict[str, Any]], list[tuple[SpeedRow, str]]]:
+def fit_profiles(rows: Iterable[Measurement]) -> tuple[list[dict[str, Any]], list[tuple[Measurement, str]]]:
     """Every profile of ``PROFILE_KEYS`` as a row of ``data/engine_profiles.csv``, and the rows
     left out with their reasons."""
     costs, skipped = usable_costs(rows)
     pooled = fit(costs)
     table = []
     for key in PROFILE_KEYS:
-        mine = [c for c in costs if c.row.profile_key == key]
+        mine = [c for c in costs if profile_key(c.row) == key]
         result = fit(mine)
         sources = sorted({c.row.source for c in mine})
         if result is None:
@@ -506,7 +431,7 @@ def profile_from_fit(key: str, result: Fit, status: str = "fitted, not validated
     )
 
 
-def cross_validated_predictions(rows: Iterable[SpeedRow]) -> dict[str, float]:
+def cross_validated_predictions(rows: Iterable[Measurement]) -> dict[str, float]:
     """Each usable row's estimate from constants fitted without its source: on the other sources'
     rows of its engine, or, where its engine has no other source, on every other source's rows
     (the pooled fit). What the Accuracy page and the per-row baseline score, so that no row is
@@ -514,7 +439,7 @@ def cross_validated_predictions(rows: Iterable[SpeedRow]) -> dict[str, float]:
     costs, _ = usable_costs(rows)
     predictions: dict[str, float] = {}
     for key in PROFILE_KEYS:
-        mine = [c for c in costs if c.row.profile_key == key]
+        mine = [c for c in costs if profile_key(c.row) == key]
         for source in sorted({c.row.source for c in mine}):
             result = fit([c for c in mine if c.row.source != source])
             if result is None:
@@ -533,6 +458,6 @@ def default_cross_validated_predictions() -> dict[str, float]:
     return cross_validated_predictions(load_speed_rows())
 
 
-def predict_row(row: SpeedRow, profile: EngineProfile) -> float:
+def predict_row(row: Measurement, profile: EngineProfile) -> float:
     """Our estimate of a speed row, in its unit, with an engine profile."""
     return row_cost(row).predict(*profile.constants)

@@ -11,14 +11,11 @@ from streamlit.testing.v1 import AppTest
 from llm_calc.accuracy import (
     BASELINE_TOLERANCE,
     OUTLIER_FACTOR,
-    UNITS,
     Comparison,
-    Measurement,
     compare,
     default_measurements,
     improvements,
     load_baseline,
-    load_measurements,
     new_baseline,
     regressions,
     summarize,
@@ -26,6 +23,7 @@ from llm_calc.accuracy import (
 )
 from llm_calc.catalog import CatalogError
 from llm_calc.hardware import DECODE_BANDWIDTH_EFFICIENCY
+from llm_calc.measurements import UNITS, Measurement, load_measurements
 
 ROWS = default_measurements()
 COMPARISONS = compare(ROWS)

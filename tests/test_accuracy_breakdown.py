@@ -11,7 +11,6 @@ import pytest
 from apptest_pages import open_app_page
 
 from llm_calc.accuracy import (
-    COLUMNS,
     GROUPINGS,
     MOE_ERROR_TARGET,
     SEVERAL_CARDS_ERROR_TARGET,
@@ -21,10 +20,10 @@ from llm_calc.accuracy import (
     compare,
     default_measurements,
     group_of,
-    load_measurements,
     summarize,
 )
 from llm_calc.engines import PROFILE_KEYS, PROFILES_PATH, load_profiles
+from llm_calc.measurements import COLUMNS, load_measurements
 
 ROOT = Path(__file__).resolve().parent.parent
 

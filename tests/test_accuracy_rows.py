@@ -7,17 +7,9 @@ import dataclasses
 
 import pytest
 
-from llm_calc.accuracy import (
-    ENGINES,
-    MODEL_NOT_IN_CATALOG,
-    SPEED_KINDS,
-    coverage,
-    default_measurements,
-    evaluate,
-    is_moe,
-    load_measurements,
-)
+from llm_calc.accuracy import MODEL_NOT_IN_CATALOG, coverage, default_measurements, evaluate, is_moe
 from llm_calc.catalog import DATA_DIR, CatalogError, find_gpu
+from llm_calc.measurements import ENGINES, SPEED_KINDS, load_measurements
 
 ROWS = default_measurements()
 SPEED = [r for r in ROWS if r.kind in SPEED_KINDS]

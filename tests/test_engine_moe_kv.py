@@ -7,9 +7,10 @@ import math
 from collections import Counter
 
 import pytest
+from speed_rows import speed_row
 
 from llm_calc.catalog import find_gpu, find_model
-from llm_calc.engine_fit import SpeedRow, _grid_loss, fit, load_speed_rows, row_cost, usable_costs
+from llm_calc.engine_fit import _grid_loss, fit, load_speed_rows, row_cost, usable_costs
 from llm_calc.hardware import StepCost, _workload, decode_cost
 from llm_calc.memory import InferenceSettings, inference_memory
 
@@ -47,7 +48,7 @@ def _rows(constants, source):
     moe = [("mistralai/Mixtral-8x7B-v0.1", "NVIDIA H100 SXM", n, "tp") for n in (2, 4, 8)]
     rows = []
     for i, (model, gpu, cards, parallel) in enumerate(dense + moe):
-        row = SpeedRow(
+        row = speed_row(
             f"{source}-{i}", "decode", model, "bf16", "vllm", "cuda", gpu, cards, parallel, 1, 0, 128, 0, 1.0,
             "tokens/s", source,
         )  # fmt: skip
@@ -87,7 +88,7 @@ def test_the_grid_scores_each_point_as_the_row_by_row_prediction_does():
 
 
 def test_a_row_s_fp8_kv_cache_halves_the_cache_it_reads():
-    row = SpeedRow(
+    row = speed_row(
         "kv", "decode", "meta-llama/Llama-2-7b-hf", "fp8", "tensorrt-llm", "cuda", "NVIDIA H100 SXM", 1, "none", 4,
         0, 128, 0, 1.0, "tokens/s", "s",
     )  # fmt: skip
@@ -112,7 +113,7 @@ def _dense(constants, source, count, slower=1.0):
     cards = ["NVIDIA L4", "NVIDIA A100 80GB SXM", "NVIDIA H100 SXM", "NVIDIA L40S", "NVIDIA A10", "NVIDIA H200 SXM"]
     rows = []
     for i in range(count):
-        row = SpeedRow(
+        row = speed_row(
             f"{source}-{i}", "decode", "meta-llama/Llama-2-7b-hf", "bf16", "vllm", "cuda", cards[i % len(cards)], 1,
             "none", 1 + i // len(cards), 0, 128, 0, 1.0, "tokens/s", source,
         )  # fmt: skip

@@ -10,16 +10,17 @@ import sys
 from pathlib import Path
 
 import pytest
+from speed_rows import speed_row
 
 from llm_calc.catalog import default_gpus, default_models, find_gpu, find_model
 from llm_calc.cli import main
 from llm_calc.engine_fit import (
     RowCost,
-    SpeedRow,
     cross_validated_predictions,
     fit,
     fit_profiles,
     load_speed_rows,
+    profile_key,
     row_cost,
     usable_costs,
 )
@@ -213,7 +214,7 @@ def _synthetic(efficiency: float, overhead: float, source: str, precisions=("fp1
     """Rows whose 'measured' speed is what an engine of known constants would reach."""
     rows = []
     for precision in precisions:
-        row = SpeedRow(
+        row = speed_row(
             f"{source}-{precision}", "decode", "meta-llama/Llama-2-7b-hf", precision, "llama.cpp", "cuda",
             "NVIDIA RTX 4090", 1, "none", 1, 0, 128, 0, 1.0, "tokens/s", source,
         )  # fmt: skip
@@ -286,7 +287,7 @@ def test_a_row_s_cross_validated_estimate_never_sees_its_own_source():
     moved = [dataclasses.replace(r, measured=r.measured * 10) if r.source == target.source else r for r in rows]
     after = cross_validated_predictions(moved)
     assert after[target.id] == pytest.approx(before)
-    other = next(r for r in rows if r.source != target.source and r.profile_key == target.profile_key)
+    other = next(r for r in rows if r.source != target.source and profile_key(r) == profile_key(target))
     assert after[other.id] != pytest.approx(cross_validated_predictions(rows)[other.id])  # the others did see it
 
 
@@ -361,7 +362,7 @@ def test_serve_prints_the_curve_as_json_and_refuses_in_one_line(capsys):
 
 
 def _served(kind: str, unit: str, concurrency: int = 4, cards: int = 2) -> RowCost:
-    row = SpeedRow(
+    row = speed_row(
         "r", kind, "meta-llama/Llama-2-7b-hf", "bf16", "vllm", "cuda", "NVIDIA H100 SXM", cards, "tp",
         concurrency, 1000, 100, 0, 1.0, unit, "s",
     )  # fmt: skip
@@ -440,7 +441,7 @@ def test_a_gpt_oss_row_in_mxfp4_is_costed_at_its_shipped_storage():
     lm_head 201,088 x 2880 = 579.1 M. In bf16: 5,131.1 M x 2 bytes = 10.26 GB; shipped, experts
     at 4.25 bits (4-bit values + an e8m0 scale per 32): 3,583.2 M x 4.25 / 8 = 1.90 GB, the rest
     1,547.9 M x 2 = 3.10 GB, 5.00 GB in all (biases, norms and the KV cache of one token ride on both)."""
-    row = SpeedRow(
+    row = speed_row(
         id="gptoss", kind="decode", hf_id="openai/gpt-oss-120b", precision="mxfp4", engine="vllm",
         backend="cuda", gpu="NVIDIA H100 SXM", gpu_count=1, parallelism="none", concurrency=1,
         prompt_tokens=0, output_tokens=1, context_tokens=0, measured=200.0, unit="tokens/s", source="hand",

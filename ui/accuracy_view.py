@@ -19,7 +19,6 @@ from llm_calc.accuracy import (
     OUTLIER_FACTOR,
     Comparison,
     ErrorSummary,
-    Measurement,
     NotEstimated,
     breakdown,
     evaluate,
@@ -28,6 +27,7 @@ from llm_calc.catalog import DATA_DIR, find_gpu, find_model
 from llm_calc.engine_fit import SPEED_KINDS
 from llm_calc.engines import PROFILES_PATH, default_profiles
 from llm_calc.hardware import DECODE_BANDWIDTH_EFFICIENCY
+from llm_calc.measurements import Measurement
 from ui.accuracy_tables import breakdown_rows, profile_rows, summary_rows
 from ui.charts import error_by_group_figure, predicted_vs_measured_figure
 
