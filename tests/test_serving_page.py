@@ -105,10 +105,11 @@ def test_the_chart_marks_the_memory_limit_and_the_chosen_concurrency():
 
 
 def test_a_card_without_a_price_says_so_instead_of_a_cost():
-    """The H200 SXM has no rental price in data/gpus.csv: a made-up cost would mislead."""
-    at = open_app_link(SERVING, {"card": "NVIDIA H200 SXM"})
+    """The MI325X has no rental price in data/gpus.csv (no public on-demand list price was found): a made-up
+    cost would mislead."""
+    at = open_app_link(SERVING, {"card": "AMD Instinct MI325X"})
     assert _metrics(at)["Cost per 1M output tokens"] == "—"
-    assert any("no rental price for NVIDIA H200 SXM" in i.value for i in at.info)
+    assert any("no rental price for AMD Instinct MI325X" in i.value for i in at.info)
 
 
 SHARED_KEYS = {
