@@ -233,33 +233,39 @@ def _grid_loss(costs: list[RowCost], efficiency: Any, mfu: Any, overhead: Any, m
     return total
 
 
-def _best(costs: list[RowCost], efficiencies: Any, mfu: float, overheads: Any, moe_overheads: Any) -> tuple:
-    """The grid point ``(efficiency, overhead, MoE overhead)`` of least loss."""
+def _best(
+    costs: list[RowCost], efficiencies: Any, mfu: float, overheads: Any, moe_overheads: Any
+) -> tuple[float, tuple[float, float, float]]:
+    """The least loss on a grid, and its point ``(efficiency, overhead, MoE overhead)``."""
     e = np.asarray(efficiencies, dtype=float)[:, None, None]
     o = np.asarray(overheads, dtype=float)[None, :, None]
     q = np.asarray(moe_overheads, dtype=float)[None, None, :]
     loss = np.broadcast_to(_grid_loss(costs, e, mfu, o, q), (e.size, o.size, q.size))
     i, j, k = np.unravel_index(int(np.argmin(loss)), loss.shape)
-    return float(e[i, 0, 0]), float(o[0, j, 0]), float(q[0, 0, k])
+    return float(loss[i, j, k]), (float(e[i, 0, 0]), float(o[0, j, 0]), float(q[0, 0, k]))
 
 
 def _refine(
     costs: list[RowCost], mfu: float, start: tuple[float, float, float], free_overhead: bool, free_moe: bool
 ) -> tuple[float, float, float]:
     """A pattern search from a coarse grid point: eleven values of each free constant around the
-    best so far (efficiency in steps, overheads in factors, 0 always among them); the steps halve
-    when the best stays put, until the efficiency step is below ``FINEST_EFFICIENCY_STEP``."""
-    eff, overhead, moe = start
+    best so far (efficiency in steps, overheads in factors, 0 always among them). It moves only to
+    a point of strictly lower loss (the loss has flat stretches: a tie would let it wander) and
+    halves the steps otherwise, until the efficiency step is below ``FINEST_EFFICIENCY_STEP``."""
+    point = start
+    current = float(_grid_loss(costs, point[0], mfu, point[1], point[2]))
     eff_step, factor_log10 = 0.01, 0.1
     while eff_step >= FINEST_EFFICIENCY_STEP:
+        eff, overhead, moe = point
         effs = [e for e in (eff + eff_step * k for k in range(-5, 6)) if MIN_EFFICIENCY <= e <= 1]
         overheads = _scaled(overhead, factor_log10) if free_overhead else [overhead]
         moes = _scaled(moe, factor_log10) if free_moe else [moe]
-        best = _best(costs, effs, mfu, overheads, moes)
-        if best == (eff, overhead, moe):
+        loss, best = _best(costs, effs, mfu, overheads, moes)
+        if loss < current:
+            current, point = loss, best
+        else:
             eff_step, factor_log10 = eff_step / 2, factor_log10 / 2
-        eff, overhead, moe = best
-    return eff, overhead, moe
+    return point
 
 
 def _scaled(value: float, factor_log10: float) -> list[float]:
@@ -317,7 +323,7 @@ def _fit_decode(costs: list[RowCost], mfu: float) -> tuple[float, float, float, 
     )
     overheads = OVERHEAD_GRID if identifiable else (0.0,)
     moe_overheads = MOE_OVERHEAD_GRID if identifiable and moe_identifiable else (0.0,)
-    start = _best(costs, EFFICIENCY_GRID, mfu, overheads, moe_overheads)
+    _, start = _best(costs, EFFICIENCY_GRID, mfu, overheads, moe_overheads)
     eff, overhead, moe = _refine(costs, mfu, start, identifiable, identifiable and moe_identifiable)
     if not identifiable:
         notes.append("overhead not identifiable from these rows: held at 0")
