@@ -802,8 +802,9 @@ def size_on_gpus(
     except ValueError as error:  # no engine table covers the checkpoint's storage
         family, family_refusal = "", str(error)
     # The engine, mode and profile of each card vendor: ``_resolve_family`` reads a card only
-    # through its vendor and ``profile_for`` only through ``is_apple`` (the vendor "Apple"), so the
-    # cards of one vendor share them (a refusal names the card, so is not kept).
+    # through its vendor and ``profile_for`` only through its vendor too (Apple: llama.cpp's Metal
+    # profile; AMD: vLLM's and SGLang's ROCm ones), so the cards of one vendor share them (a refusal
+    # names the card, so is not kept).
     by_vendor: dict[str, tuple[str, str, EngineProfile]] = {}
     # By mode and the engine's card and free fractions (all ``engine_need_bytes`` reads of a
     # profile): the bytes each asked card holds and the memory the engine needs for them; with the
