@@ -24,7 +24,7 @@ from llm_calc.engine_fit import (
     row_cost,
     usable_costs,
 )
-from llm_calc.engines import EngineProfile, check_engine, format_family, load_profiles, pick_engine
+from llm_calc.engines import EngineProfile, check_engine, format_family, load_profiles, pick_engine, profile_for
 from llm_calc.hardware import (
     ServingCurve,
     ServingPoint,
@@ -458,3 +458,17 @@ def test_a_checkpoint_format_the_model_does_not_ship_is_refused_by_name():
         ValueError, match=r"precision 'mxfp4' is not a weight format and its checkpoint is not stored quantized"
     ):
         row_cost(dataclasses.replace(base, precision="mxfp4"))
+
+
+def test_vllm_and_sglang_on_amd_cards_have_profiles_of_their_own():
+    """Their ROCm builds run other kernels: an AMD card takes the ``/rocm`` profile, with the same
+    memory rule as the engine's CUDA build (vLLM reserves gpu_memory_utilization 0.9 of the card,
+    SGLang mem_fraction_static 0.88, their documented defaults)."""
+    mi300x, h100 = find_gpu("AMD Instinct MI300X"), find_gpu("NVIDIA H100 SXM")
+    assert profile_for("vllm", mi300x).key == "vllm/rocm" and profile_for("vllm", h100).key == "vllm"
+    assert profile_for("sglang", mi300x).key == "sglang/rocm"
+    assert profile_for("llama.cpp", mi300x).key == "llama.cpp/cuda"  # HIP builds of the CUDA sources
+    assert profile_for("vllm", mi300x).card_fraction == 0.9
+    assert profile_for("sglang", mi300x).card_fraction == 0.88
+    row = next(r for r in load_speed_rows() if r.id == "dsr1-mi300x-vllm-c4-tpot")
+    assert profile_key(row) == "vllm/rocm"
