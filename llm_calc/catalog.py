@@ -43,6 +43,11 @@ CHECKPOINT_FORMATS: dict[str, str] = {
 (Hugging Face ``config.json``: ``torch_dtype`` / ``dtype`` and ``quantization_config``). A cell may
 add a note in parentheses after the format, e.g. ``bf16 (torch_dtype of the 8B config)``."""
 
+CHECKPOINT_WEIGHT_FORMATS = {"fp8 block-wise": "fp8", "fp8 per-tensor": "fp8"}
+"""The weight format (``llm_calc.precision.WEIGHT_FORMATS``) that sizes a quantized checkpoint format
+when the model's config.json is not stored to size it as shipped: its scales aside, the same bytes.
+MXFP4 experts have no such stand-in (the rest of gpt-oss is bf16)."""
+
 PARAMS_PRECISIONS: dict[str, int] = {
     "exact": 0,
     "to 10M": 10**7,
@@ -163,6 +168,12 @@ class CatalogModel:
     def checkpoint_kind(self) -> str:
         """``checkpoint_format`` without its note: a key of ``CHECKPOINT_FORMATS``."""
         return self.checkpoint_format.split(" (", 1)[0]
+
+    @property
+    def shipped_weight_format(self) -> str | None:
+        """The weight format that sizes this model as it ships when no stored config.json says so
+        exactly (``CHECKPOINT_WEIGHT_FORMATS``; DeepSeek-R1-0528's fp8), else ``None``."""
+        return CHECKPOINT_WEIGHT_FORMATS.get(self.checkpoint_kind)
 
 
 # --- cell parsers: each returns the value or raises ValueError with what was expected ---------

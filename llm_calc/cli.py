@@ -572,12 +572,16 @@ def _weights_storage(args: argparse.Namespace, spec: ModelSpec) -> tuple[str, St
     Unset, it is as shipped for a checkpoint that is stored quantized (a ``--config`` or Hub id
     whose config carries a quantization_config, an unsupported one refused, never sized as bf16;
     a catalog model whose stored config.json does, ``llm_calc.catalog.shipped_checkpoint``), else
-    bf16. As shipped needs that config.
+    bf16; a catalog model that ships quantized without a stored config takes the weight format
+    that stands in for its checkpoint (``CatalogModel.shipped_weight_format``). As shipped needs
+    that config.
     """
     if args.precision not in (None, AS_SHIPPED):
         return args.precision, None
     checkpoint = _config_checkpoint(args)
     if args.precision is None:
+        if checkpoint is None and args.model is not None and getattr(args, "hub_model", None) is None:
+            return find_model(args.model).shipped_weight_format or "bf16", None  # fp8 for DeepSeek-R1-0528
         if checkpoint is None or checkpoint.quantization is None:
             return "bf16", None
     elif checkpoint is None:

@@ -75,3 +75,12 @@ def test_a_catalog_model_that_ships_quantized_opens_as_shipped():
     assert {m.label: m.value for m in at.metric}["Weights"] == "217.6 GiB"
     llama = open_app_link(CALCULATOR, {"model": "Llama 3 70B"})
     assert "auto" not in llama.selectbox(key="precision").options
+
+
+def test_a_catalog_model_shipped_in_fp8_without_its_config_opens_in_fp8_and_says_so():
+    """DeepSeek-R1-0528's catalog row says fp8 block-wise, but no copy of its config.json is stored:
+    fp8 stands in (not bf16), and the page says why it is not sized to the byte."""
+    at = open_app_link(CALCULATOR, {"model": "DeepSeek-R1-0528"})
+    assert not at.exception
+    assert at.selectbox(key="precision").value == "fp8"
+    assert any("stands in" in c.value and "fp8 block\\-wise" in c.value for c in at.sidebar.caption)

@@ -338,6 +338,14 @@ def test_a_catalog_model_that_ships_quantized_is_sized_as_shipped_by_default(cap
     assert _memory_json(capsys, "--model", "meta-llama/Llama-3.1-8B")["weights_format"].startswith("BF16")
 
 
+def test_a_catalog_model_shipped_in_fp8_without_a_stored_config_defaults_to_fp8(capsys):
+    """DeepSeek-R1-0528 ships fp8 block-wise (its catalog row) but no copy of its config.json is
+    stored to size it to the byte: fp8 stands in by default, never bf16 (1,249.9 GiB)."""
+    default = _memory_json(capsys, "--model", "deepseek-ai/DeepSeek-R1-0528")
+    fp8 = _memory_json(capsys, "--model", "deepseek-ai/DeepSeek-R1-0528", "--precision", "fp8")
+    assert default["weights_bytes"] == fp8["weights_bytes"] and default["weights_format"].startswith("FP8")
+
+
 def test_cli_auto_on_an_unquantized_config_is_its_dtype(capsys):
     """Llama-2-7b-hf ships fp16: 6,738,415,616 x 2 = 13,476,831,232 bytes."""
     report = _memory_json(capsys, "--config", str(CONFIGS / "Llama-2-7b-hf.json"), "--precision", "auto")

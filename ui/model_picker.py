@@ -354,7 +354,8 @@ def pick_precision(choice: ModelChoice, notices: Any = None) -> tuple[str, Stora
     checkpoint = choice.checkpoint
     options = list(WEIGHT_PRECISIONS if checkpoint is not None else WEIGHT_FORMATS)
     quantized = checkpoint is not None and checkpoint.quantization is not None
-    default = AS_SHIPPED if quantized else PLAIN_DEFAULT
+    stand_in = choice.catalog.shipped_weight_format if choice.catalog and checkpoint is None else None
+    default = AS_SHIPPED if quantized else stand_in or PLAIN_DEFAULT
     held = "precision" in st.session_state
     if held and (st.session_state.get("_precision_default") != default or st.session_state["precision"] not in options):
         st.session_state["precision"] = default
@@ -380,6 +381,11 @@ def pick_precision(choice: ModelChoice, notices: Any = None) -> tuple[str, Stora
         return AS_SHIPPED, plan
     fmt = weight_format(precision)
     st.caption(f"{fmt.label}: {fmt.bits:.4g} bits per weight ({fmt.note}).")
+    if stand_in is not None and precision == stand_in:
+        st.caption(
+            f"It ships as {escape_markdown(choice.catalog.checkpoint_kind)}; its config.json is not stored to size "
+            f"it to the byte, so {fmt.label} stands in."
+        )
     return precision, None
 
 
