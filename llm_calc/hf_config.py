@@ -583,10 +583,7 @@ def _linear_attention(config: dict, reader: _Reader, fields: dict[str, Any]) -> 
     fields["linear_key_head_dim"] = reader.int("linear_key_head_dim")
     fields["linear_value_head_dim"] = reader.int("linear_value_head_dim")
     fields["linear_conv_kernel_dim"] = reader.int("linear_conv_kernel_dim")
-    dtype = config.get("mamba_ssm_dtype")
-    if dtype is not None and dtype not in STATE_DTYPE_BITS:
-        raise ConfigError(f"{reader.name}: mamba_ssm_dtype {str(dtype)[:40]!r} is not modelled")
-    fields["linear_state_bits"] = STATE_DTYPE_BITS.get(dtype, 16) if dtype is not None else 16
+    fields["linear_state_bits"] = _state_bits(config, reader, "mamba_ssm_dtype", 16)
 
 
 def _lfm2(config: dict, reader: _Reader, fields: dict[str, Any]) -> None:
@@ -666,11 +663,20 @@ def _state_space_hybrid(config: dict, reader: _Reader, fields: dict[str, Any], m
     else:
         _granite_hybrid(config, reader, fields, layers)
     if fields.get("mamba_layers"):
-        dtype = config.get("mamba_ssm_cache_dtype")
-        if dtype is not None and dtype not in STATE_DTYPE_BITS:
-            raise ConfigError(f"{reader.name}: mamba_ssm_cache_dtype {str(dtype)[:40]!r} is not modelled")
         default = NEMOTRON_H_SSM_STATE_BITS if model_type == "nemotron_h" else DEFAULT_MAMBA_STATE_BITS
-        fields["mamba_state_bits"] = STATE_DTYPE_BITS[dtype] if dtype is not None else default
+        fields["mamba_state_bits"] = _state_bits(config, reader, "mamba_ssm_cache_dtype", default)
+
+
+def _state_bits(config: dict, reader: _Reader, key: str, default: int) -> int:
+    """Bits per element of a recurrent state whose dtype the config names under ``key``
+    (``STATE_DTYPE_BITS``), ``default`` when it names none. Raises ``ConfigError`` for any other
+    value, a list or a number included (a hostile config must get a message, not a TypeError)."""
+    dtype = config.get(key)
+    if dtype is None:
+        return default
+    if not isinstance(dtype, str) or dtype not in STATE_DTYPE_BITS:
+        raise ConfigError(f"{reader.name}: {key} {str(dtype)[:40]!r} is not modelled")
+    return STATE_DTYPE_BITS[dtype]
 
 
 def _period_layers(reader: _Reader, layers: int, period_key: str, offset_key: str, period: int, offset: int) -> int:

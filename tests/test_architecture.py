@@ -253,10 +253,11 @@ def test_an_unknown_layer_type_is_refused_by_name():
         parse_config_text(json.dumps(config))
 
 
-def test_an_unknown_state_dtype_is_refused():
+@pytest.mark.parametrize("dtype", ["float8", [], ["float32"], 32])
+def test_an_unknown_state_dtype_is_refused(dtype):
     config = json.loads((CONFIGS / "Qwen3-Next-80B-A3B-Thinking.json").read_text())
-    config["mamba_ssm_dtype"] = "float8"
-    with pytest.raises(ConfigError, match="mamba_ssm_dtype 'float8' is not modelled"):
+    config["mamba_ssm_dtype"] = dtype  # a list or a number once raised TypeError instead
+    with pytest.raises(ConfigError, match="mamba_ssm_dtype .* is not modelled"):
         parse_config_text(json.dumps(config))
 
 

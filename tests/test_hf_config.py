@@ -426,6 +426,9 @@ NEMOTRON = "nvidia__NVIDIA-Nemotron-3-Nano-30B-A3B-BF16.json"
         ({"hybrid_override_pattern": "MEX*"}, "hybrid_override_pattern must name each layer"),
         ({"moe_latent_size": 1024}, "mlp_bias or moe_latent_size is not modelled"),
         ({"mamba_ssm_cache_dtype": "float8"}, "mamba_ssm_cache_dtype 'float8' is not modelled"),
+        # found by the property test under stress: a list raised TypeError (unhashable), a traceback
+        ({"mamba_ssm_cache_dtype": []}, r"mamba_ssm_cache_dtype '\[\]' is not modelled"),
+        ({"mamba_ssm_cache_dtype": {"a": 1}}, "mamba_ssm_cache_dtype .* is not modelled"),
         ({"sliding_window": 4096}, "sliding window in a nemotron_h model is not modelled"),
         ({"num_hidden_layers": 40}, "num_hidden_layers differs"),
     ],
