@@ -816,7 +816,11 @@ def _nemotron_h_blocks(config: dict, reader: _Reader) -> list[str]:
     """Nemotron-H's blocks from ``layers_block_type`` (a list) or ``hybrid_override_pattern``."""
     listed = config.get("layers_block_type")
     if listed is not None:
-        if not isinstance(listed, list) or not listed or any(k not in NEMOTRON_H_BLOCK_TYPES for k in listed):
+        if (
+            not isinstance(listed, list)
+            or not listed
+            or any(not isinstance(k, str) or k not in NEMOTRON_H_BLOCK_TYPES for k in listed)
+        ):
             raise ConfigError(
                 f"{reader.name}: layers_block_type must list the blocks, each one of "
                 f"{', '.join(NEMOTRON_H_BLOCK_TYPES)}"

@@ -223,7 +223,7 @@ def parse_quantization(block: Any, name: str = "config") -> Quantization:
         "bitsandbytes": _bitsandbytes,
         "compressed-tensors": _compressed_tensors,
     }
-    if method not in readers:
+    if not isinstance(method, str) or method not in readers:  # a list or an object is no method name
         shown = re.sub(r"[^A-Za-z0-9._-]", "", str(method))[:40]
         raise ValueError(
             f"{name}: quantization_config quant_method {shown!r} is not modelled; "

@@ -424,6 +424,7 @@ NEMOTRON = "nvidia__NVIDIA-Nemotron-3-Nano-30B-A3B-BF16.json"
     ("change", "message"),
     [
         ({"hybrid_override_pattern": "MEX*"}, "hybrid_override_pattern must name each layer"),
+        ({"layers_block_type": [["mamba"]]}, "layers_block_type"),  # a list in the list: TypeError once
         ({"moe_latent_size": 1024}, "mlp_bias or moe_latent_size is not modelled"),
         ({"mamba_ssm_cache_dtype": "float8"}, "mamba_ssm_cache_dtype 'float8' is not modelled"),
         # found by the property test under stress: a list raised TypeError (unhashable), a traceback

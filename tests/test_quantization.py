@@ -236,7 +236,7 @@ def test_compressed_tensors_nvfp4_and_a_vision_tower_ignored_module_by_module():
 # --- refusals -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("method", ["hqq", "eetq", "quanto", "torchao", None])
+@pytest.mark.parametrize("method", ["hqq", "eetq", "quanto", "torchao", None, [], ["fp8"], {"fp8": 1}, 8])
 def test_unknown_quant_methods_are_refused_naming_the_supported_ones(method):
     """A quantization we cannot read is refused, never sized as bf16."""
     with pytest.raises(ValueError, match="not modelled") as caught:
