@@ -62,7 +62,7 @@ from llm_calc.measurements import (  # the schema's names, re-exported for the p
     SPEED_KINDS,
     UNITS,
     Measurement,
-    load_measurements,
+    default_measurements,
 )
 from llm_calc.memory import InferenceSettings, inference_memory, weights_bytes
 from llm_calc.precision import DEFAULT_KV_FORMAT
@@ -496,11 +496,6 @@ def breakdown(
         )
         for name in names
     ]
-
-
-@cache
-def default_measurements() -> tuple[Measurement, ...]:
-    return load_measurements()
 
 
 @cache

@@ -39,7 +39,7 @@ from llm_calc.architecture import ModelSpec
 from llm_calc.catalog import find_gpu, find_model, shipped_checkpoint
 from llm_calc.engines import ENGINES, PROFILE_KEYS, ROCM_PROFILED_ENGINES, EngineProfile, card_vendor
 from llm_calc.hardware import PREFILL_MFU, StepCost, _workload, decode_cost, prefill_cost
-from llm_calc.measurements import MEASUREMENTS_PATH, SPEED_KINDS, Measurement, load_measurements
+from llm_calc.measurements import MEASUREMENTS_PATH, SPEED_KINDS, Measurement, default_measurements, load_measurements
 from llm_calc.memory import InferenceSettings, inference_memory
 from llm_calc.precision import AS_SHIPPED, DEFAULT_KV_FORMAT, WEIGHT_FORMATS
 from llm_calc.quantization import storage_plan
@@ -461,7 +461,7 @@ def cross_validated_predictions(rows: Iterable[Measurement]) -> dict[str, float]
 @cache
 def default_cross_validated_predictions() -> dict[str, float]:
     """``cross_validated_predictions`` of the shipped measurements, computed once per process."""
-    return cross_validated_predictions(load_speed_rows())
+    return cross_validated_predictions(row for row in default_measurements() if row.kind in SPEED_KINDS)
 
 
 def predict_row(row: Measurement, profile: EngineProfile) -> float:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -258,3 +259,10 @@ def load_measurements(path: Path | str = MEASUREMENTS_PATH) -> tuple[Measurement
             raise CatalogError(f"{where}, column measured: expected a positive number, got an empty cell")
         rows.append(Measurement(**row))
     return tuple(rows)
+
+
+@cache
+def default_measurements() -> tuple[Measurement, ...]:
+    """The shipped measurements, read and checked once per process (the Accuracy page and the engine
+    fit both use them)."""
+    return load_measurements()
