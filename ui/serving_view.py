@@ -81,14 +81,13 @@ def engine_note(curve: ServingCurve, spec: ModelSpec) -> None:
     split = {"tp": "tensor parallel", "pp": "pipeline stages"}[curve.parallel] if curve.cards > 1 else ""
     splits_experts = spec.is_moe and curve.parallel == "tp" and curve.cards > 1
     moe = profile.moe_layer_overhead_seconds * MICROSECONDS_PER_SECOND
+    # the note's part on the MoE-layer overhead (its other parts are for the profiles table)
+    provenance = next((part for part in profile.note.split("; ") if part.startswith("MoE-layer overhead")), None)
     st.caption(
         f"Engine profile **{profile.key}** ({how})"
         + (f"; split across the cards as {split}" if split else "")
-        + (
-            f". Each MoE layer split over the cards adds {moe:,.0f} µs per step ({profile.note})"
-            if splits_experts
-            else ""
-        )
+        + (f". Each MoE layer split over the cards adds {moe:,.0f} µs per step" if splits_experts else "")
+        + (f" ({provenance})" if splits_experts and provenance else "")
         + ". Constants in data/engine_profiles.csv, from data/measurements.csv."
     )
 
