@@ -2,7 +2,9 @@
 
 ``data/measurements.csv`` holds public measurements, one row each with its source: GGUF file sizes
 from llama.cpp, decode and prompt-processing speeds from llama.cpp benchmark tables, peak GPU
-memory from the Hugging Face optimization guide, and the QLoRA paper's "fits on one GPU" claims.
+memory from the Hugging Face optimization guide, and the QLoRA paper's "fits on one GPU" claims;
+and our own runs of ``python -m llm_calc measure`` on a GPU, whose source is their report under
+``data/own_measurements/``. A training row's peak memory is estimated with its ``training_setup``.
 For every row we compute the same quantity with ``llm_calc`` and report the error.
 
 The file's schema is issue 12's, one for every kind of row (``llm_calc.measurements``): engine and version,
@@ -57,14 +59,14 @@ from llm_calc.catalog import (
     find_model,
 )
 from llm_calc.engine_fit import default_cross_validated_predictions, predict_row, profile_key
-from llm_calc.engines import PROFILE_KEYS, EngineProfile, default_profiles
+from llm_calc.engines import PROFILE_KEYS, EngineProfile, default_profiles, fused_attention, prefill_chunk_tokens
 from llm_calc.measurements import (  # the schema's names, re-exported for the page and the tests
     SPEED_KINDS,
     UNITS,
     Measurement,
     default_measurements,
 )
-from llm_calc.memory import InferenceSettings, inference_memory, weights_bytes
+from llm_calc.memory import DEFAULT_PREFILL_CHUNK_TOKENS, InferenceSettings, inference_memory, weights_bytes
 from llm_calc.precision import DEFAULT_KV_FORMAT
 from llm_calc.training import LORA_TARGETS, TrainingSetup, training_memory
 
@@ -212,11 +214,19 @@ def predict(row: Measurement, efficiency: float | None = None) -> float:
             optimizer_impl="fused",  # the QLoRA paper's paged AdamW is bitsandbytes' own kernel: no foreach temporaries
         )
         return training_memory(spec, setup).total_bytes / scale
+    if row.kind == "peak_memory" and row.training is not None:  # max_memory_allocated: no CUDA context
+        memory = training_memory(spec, row.training)
+        return (memory.total_bytes - memory.overhead_bytes) / scale
     settings = InferenceSettings(
         weight_format=precision,
         context_tokens=max(1, row.kv_tokens),
         batch=row.concurrency,
         kv_format=row.kv_format or DEFAULT_KV_FORMAT,
+        # a row that gives no prompt length (a guide's "short prompt") bounds it by the cache it sizes
+        prefill_chunk_tokens=prefill_chunk_tokens(
+            row.engine, row.concurrency, row.prompt_tokens or row.kv_tokens, DEFAULT_PREFILL_CHUNK_TOKENS
+        ),
+        flash_attention=fused_attention(row.engine, spec.attention_sinks),
     )
     memory = inference_memory(spec, settings)
     if row.kind == "peak_memory":  # max_memory_allocated excludes the CUDA context

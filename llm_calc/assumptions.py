@@ -162,11 +162,14 @@ def training_assumptions() -> list[Assumption]:
         ),
         Assumption(
             "Activations",
-            "per tensor, 2 bytes; fp32 logits",
+            f"per tensor, {training.ACTIVATION_BYTES} bytes; the loss {training.LOSS_BYTES_PER_LOGIT} bytes per logit",
             "Each layer saves its inputs to attention (Q, K, V, output) and MLP, the MLP's inner "
             "products and two norm inputs; without FlashAttention also heads × s² softmax outputs. "
-            "Checkpointing keeps only each layer's input plus one layer at a time.",
-            "Korthikanti et al. 2022 (34·s·b·h + 5·a·s²·b per layer, here without dropout).",
+            "Checkpointing keeps only each layer's input plus one layer at a time. The loss upcasts the "
+            "logits to fp32: when backward starts its saved log-softmax, that output's gradient and the "
+            "logits' gradient are alive at once (a fused loss kernel holds less).",
+            "Korthikanti et al. 2022 (34·s·b·h + 5·a·s²·b per layer, here without dropout); transformers' "
+            "ForCausalLMLoss; our H100 runs (data/own_measurements/).",
         ),
         Assumption(
             "Sharding",

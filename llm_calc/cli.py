@@ -950,6 +950,7 @@ def measure_report(args: argparse.Namespace) -> dict:
         device=args.device,
         time_budget_s=args.time_budget,
         gpu=find_gpu(args.gpu) if args.gpu else device_gpu(args.device),
+        hf_id=args.model or "",
     )
     result = measure(request)
     return {
@@ -989,12 +990,16 @@ def print_measure_text(report: dict) -> None:
     print(f"{report['model']} ({report['origin']}) on {report['device']}, {report['method']}")
     for label in report["labels"]:
         print(f"  {label}")
-    print(f"  {'':44s} {'estimate':>14s} {'measured':>14s} {'error':>8s}")
+    lines = []
     for part in report["parts"]:
         error = "" if part["error"] is None else f"{100 * part['error']:+.1f}%"
         scale, unit = (GIB, "GiB") if part["unit"] == "bytes" else (1, part["unit"])
         estimate, measured = (None if v is None else v / scale for v in (part["estimate"], part["measured"]))
-        print(f"  {part['name'] + ' [' + unit + ']':44s} {_figure(estimate):>14s} {_figure(measured):>14s} {error:>8s}")
+        lines.append((f"{part['name']} [{unit}]", _figure(estimate), _figure(measured), error))
+    width = max((len(line[0]) for line in lines), default=0)
+    print(f"  {'':{width}s} {'estimate':>14s} {'measured':>14s} {'error':>8s}")
+    for name, estimate, measured, error in lines:
+        print(f"  {name:{width}s} {estimate:>14s} {measured:>14s} {error:>8s}".rstrip())
     print("  rows for data/measurements.csv (--json prints them in full):", len(report["rows"]))
 
 

@@ -129,7 +129,8 @@ def _figure(row: Measurement, step: Any, prefill: Any) -> Any:
     grid of constants: the same arithmetic)."""
     scale = UNIT_SCALES[row.unit]
     if row.kind == "prefill":
-        return row.concurrency * row.prompt_tokens / prefill
+        # the batch's prompts in one pass take `concurrency` times one prompt's compute-bound time
+        return row.prompt_tokens / prefill
     if row.kind == "ttft":
         return (prefill + step) / scale
     if row.prompt_tokens and row.output_tokens:

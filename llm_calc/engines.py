@@ -58,6 +58,28 @@ ENGINES = ("llama.cpp", "mlx", "vllm", "sglang", "tensorrt-llm", "transformers",
 Hugging Face ``generate`` in eager mode, ``transformers-compiled`` the same with a static KV cache
 and ``torch.compile``."""
 
+UNCHUNKED_PREFILL_ENGINES = ("transformers", "transformers-compiled")
+"""Engines whose prefill is one forward pass over every prompt of the batch: ``generate`` does not
+split a prompt into chunks, so its activations grow with batch x prompt. The serving engines and
+llama.cpp process a prompt in chunks of ``llm_calc.memory.DEFAULT_PREFILL_CHUNK_TOKENS``."""
+
+
+def prefill_chunk_tokens(engine: str, batch: int, prompt_tokens: int, chunked: int) -> int:
+    """Tokens one prefill forward pass holds with ``engine``: the whole batch's prompts for
+    :data:`UNCHUNKED_PREFILL_ENGINES`, else the ``chunked`` size the engine is set to. [tokens]"""
+    if engine in UNCHUNKED_PREFILL_ENGINES:
+        return max(1, batch * prompt_tokens)
+    return chunked
+
+
+def fused_attention(engine: str, attention_sinks: bool) -> bool:
+    """Whether ``engine`` runs the model's attention without materialising the score matrix:
+    transformers runs attention-sink models (gpt-oss) with its eager attention, since that model
+    has no SDPA path (``_supports_sdpa = False``) and FlashAttention needs the separate ``kernels``
+    package; every other pairing here uses a fused kernel."""
+    return not (engine in UNCHUNKED_PREFILL_ENGINES and attention_sinks)
+
+
 LLAMA_CPP_BACKENDS = ("cuda", "metal", "cpu")
 """llama.cpp's backends with a profile of their own; AMD cards run the CUDA sources built with HIP
 (``rocm``), so they share the ``cuda`` profile [4]."""

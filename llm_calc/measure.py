@@ -34,17 +34,20 @@ import datetime as dt
 import gc
 import math
 import platform
+import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from llm_calc.architecture import ModelSpec, count_parameters, kv_cache_bytes
 from llm_calc.catalog import Gpu, default_gpus
-from llm_calc.hardware import speed
+from llm_calc.engines import fused_attention, prefill_chunk_tokens
+from llm_calc.hardware import Speed, speed
+from llm_calc.measurements import own_measurement_source
 from llm_calc.memory import InferenceSettings, inference_memory
 from llm_calc.precision import DEFAULT_KV_FORMAT
-from llm_calc.training import TrainingSetup, training_memory
+from llm_calc.training import TrainingSetup, setup_text, training_memory
 from llm_calc.units import GIB
 
 MEASURED_PRECISIONS = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
@@ -63,8 +66,13 @@ MAX_MEASURE_TOKENS = 1_000_000
 """Largest context x batch a measurement runs: beyond it a single prefill takes minutes even on
 the fastest card and the time budget is better spent on several smaller runs. [tokens]"""
 
-SOURCE = "own measurement: python -m llm_calc measure"
-"""The ``source`` of every row this module writes into ``data/measurements.csv``."""
+MODE_ENGINES = {"eager": "transformers", "static": "transformers", "compiled": "transformers-compiled"}
+"""The engine profile (``llm_calc.engines``) whose estimate a decode mode is compared with: eager
+``generate`` for both uncompiled modes, the compiled static cache for ``compiled``."""
+
+ROW_MODES = ("eager", "compiled")
+"""Decode modes that give rows for ``data/measurements.csv``: the two the engines table names.
+``static`` (a static cache without compilation) is no engine users run; it is shown, not filed."""
 
 
 class MeasureError(ValueError):
@@ -89,6 +97,8 @@ class MeasureRequest:
     time_budget_s: float = DEFAULT_TIME_BUDGET_S
     gpu: Gpu | None = None
     """The catalog card the device is, for the speed estimate (``None``: no speed estimate)."""
+    hf_id: str = ""
+    """The Hugging Face id the rows name (``--model``); the config's model name when built from a file."""
 
     def __post_init__(self) -> None:
         if self.method != "inference" and self.method != self.training.method:
@@ -226,6 +236,9 @@ def _settings(request: MeasureRequest) -> InferenceSettings:
         context_tokens=request.context_tokens,
         batch=request.batch,
         kv_format=DEFAULT_KV_FORMAT,  # the cache is kept in the model's 16-bit dtype
+        # generate prefills every prompt of the batch in one forward pass, as measured here
+        prefill_chunk_tokens=prefill_chunk_tokens("transformers", request.batch, request.prompt_tokens, 1),
+        flash_attention=fused_attention("transformers", request.spec.attention_sinks),
     )
 
 
@@ -266,6 +279,15 @@ def cache_bytes(cache) -> int:
     return total
 
 
+def _reset_peak(torch, device: str) -> None:
+    """Start the peak over once the model is built: building can hold temporaries (a tied matrix
+    made twice, an initialisation's scratch) that the workload we estimate never needs."""
+    gc.collect()
+    if device.startswith("cuda"):
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats(device)
+
+
 def _memory(torch, device: str) -> tuple[int | None, int | None]:
     """(peak allocated by PyTorch, used on the device including the CUDA context), or None on CPU."""
     if not device.startswith("cuda"):
@@ -277,11 +299,10 @@ def _memory(torch, device: str) -> tuple[int | None, int | None]:
 def _inference(torch, transformers, request: MeasureRequest, budget: _Budget) -> MeasureResult:
     spec, settings = request.spec, _settings(request)
     estimate = inference_memory(spec, settings)
-    if request.device.startswith("cuda"):
-        torch.cuda.reset_peak_memory_stats()
     model, hf_config = build_model(
         torch, transformers, request.config, request.device, _dtype(torch, request.built_precision)
     )
+    _reset_peak(torch, request.device)
     params = sum(p.numel() for p in model.parameters())
     weight_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
     generator = torch.Generator(device="cpu").manual_seed(0)
@@ -292,31 +313,36 @@ def _inference(torch, transformers, request: MeasureRequest, budget: _Budget) ->
         Part("weights", "bytes", estimate.weights_bytes, weight_bytes),
     ]
     rows, labels = [], [_precision_label(request)]
-    estimated_speed = _estimated_speed(request, settings, estimate)
-    estimated_prefill_s = _estimated_prefill_seconds(request, settings)
     estimated_kv = kv_cache_bytes(spec, request.context_tokens, request.batch, 16)
+    prompt_tokens = request.batch * request.prompt_tokens
     for mode in request.decode_modes:
         budget.check(f"the {mode} decode")
         held, prefill_s, decode_s = _run_decode(torch, transformers, model, hf_config, prompt, request, mode)
         per_sequence = request.new_tokens / decode_s
+        estimated = _estimated_speed(request, settings, estimate, MODE_ENGINES[mode])
         parts += [
             Part(f"KV cache held ({mode})", "bytes", estimated_kv, held),
-            Part(f"prefill ({mode})", "s", estimated_prefill_s, prefill_s),
-            Part(f"decode per sequence ({mode})", "tokens/s",
-                 estimated_speed.decode_tokens_per_s if estimated_speed else None, per_sequence),
+            Part(f"prefill ({mode})", "s", estimated and estimated.prefill_seconds * request.batch, prefill_s),
+            Part(f"decode per sequence ({mode})", "tokens/s", estimated and estimated.decode_tokens_per_s,
+                 per_sequence),
         ]  # fmt: skip
-        rows.append(_row(request, mode, "decode", per_sequence, "tokens/s"))
-        rows.append(_row(request, mode, "ttft", prefill_s, "s"))
+        if mode in ROW_MODES:
+            rows.append(_row(request, mode, "decode", per_sequence, "tokens/s"))
+            rows.append(_row(request, mode, "prefill", prompt_tokens / prefill_s, "tokens/s"))
     peak, used = _memory(torch, request.device)
     parts += [
         Part("peak allocated", "bytes", estimate.total_bytes - estimate.overhead_bytes, peak),
         Part("used on the device (CUDA context included)", "bytes", estimate.total_bytes, used),
     ]
     if peak is not None:
-        rows.append(_row(request, request.decode_modes[0], "peak_memory", peak / GIB, "GiB"))
+        mode = next((m for m in request.decode_modes if m in ROW_MODES), None)
+        if mode is not None and len({MODE_ENGINES[m] for m in request.decode_modes}) == 1:
+            rows.append(_row(request, mode, "peak_memory", peak / GIB, "GiB"))
     if "static" in request.decode_modes or "compiled" in request.decode_modes:
         labels.append("A static cache is allocated for the whole context up front; an eager one grows per token.")
-    if estimated_speed is None:
+    if "static" in request.decode_modes:
+        labels.append("The static mode is compared with eager generate's profile and gives no row: no engine runs it.")
+    if request.gpu is None:
         labels.append("No speed estimate: the device is not a card of data/gpus.csv (name it with --gpu).")
     return tuple(parts), tuple(labels), tuple(rows)
 
@@ -363,26 +389,17 @@ def _prefill_and_decode(torch, transformers, model, forward, hf_config, prompt, 
     return cache_bytes(cache), prefill_s, decode_s
 
 
-def _estimated_speed(request: MeasureRequest, settings: InferenceSettings, memory):
+def _estimated_speed(request: MeasureRequest, settings: InferenceSettings, memory, engine: str) -> Speed | None:
+    """The estimate with ``engine``'s profile: decode per sequence, and ``prefill_seconds`` of one
+    prompt of ``prompt_tokens`` (a batch's prompts take ``batch`` times as long: prefill is compute-bound)."""
     if request.gpu is None:
         return None
-    return speed(request.spec, settings, memory, request.gpu, 1)
-
-
-def _estimated_prefill_seconds(request: MeasureRequest, settings: InferenceSettings) -> float | None:
-    """The estimate's prefill of ``batch`` prompts of ``prompt_tokens`` (speed() times one prompt). [s]"""
-    if request.gpu is None:
-        return None
-    prompt = replace(settings, context_tokens=request.prompt_tokens)
-    one = speed(request.spec, prompt, inference_memory(request.spec, prompt), request.gpu, 1).prefill_seconds
-    return one * request.batch
+    return speed(request.spec, settings, memory, request.gpu, 1, engine=engine, prompt_tokens=request.prompt_tokens)
 
 
 def _training(torch, transformers, request: MeasureRequest, budget: _Budget) -> MeasureResult:
     setup = request.training
     estimate = training_memory(request.spec, setup)
-    if request.device.startswith("cuda"):
-        torch.cuda.reset_peak_memory_stats()
     mixed = setup.weights_precision == "mixed"
     # mixed precision as the Trainer runs it: fp32 weights under bf16 autocast (4 + 4 + states per
     # parameter, the same bytes as bf16 working weights + fp32 master copy); LoRA keeps the base in bf16
@@ -395,6 +412,7 @@ def _training(torch, transformers, request: MeasureRequest, budget: _Budget) -> 
         model = _with_lora(model, setup)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = _optimizer(torch, trainable, setup)
+    _reset_peak(torch, request.device)
     generator = torch.Generator(device="cpu").manual_seed(0)
     batch = torch.randint(0, request.spec.vocab_size, (setup.micro_batch, setup.seq_len), generator=generator)
     batch = batch.to(request.device)
@@ -498,9 +516,9 @@ def environment(torch, transformers, device: str) -> dict[str, str]:
         pass
     if device.startswith("cuda"):
         name = torch.cuda.get_device_name(device)
-        driver = f"CUDA {torch.version.cuda}"
+        driver = "; ".join(part for part in (nvidia_driver_version(), f"CUDA {torch.version.cuda}") if part)
     else:
-        name, driver = f"CPU ({platform.processor() or platform.machine()})", ""
+        name, driver = environment_device(device), ""
     return {
         "device": name,
         "driver": driver,
@@ -508,37 +526,78 @@ def environment(torch, transformers, device: str) -> dict[str, str]:
     }
 
 
+def environment_device(device: str) -> str:
+    """The name a row or report gives a device without a catalog card (the CPU)."""
+    return device if device.startswith("cuda") else f"CPU ({platform.processor() or platform.machine()})"
+
+
+def nvidia_driver_version() -> str:
+    """The NVIDIA driver's version as ``nvidia-smi`` reports it ("driver 580.159.04"), or "" where
+    it cannot be read: PyTorch knows only the CUDA runtime it was built with, not the driver."""
+    try:
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+            capture_output=True, text=True, timeout=20, check=True,
+        ).stdout  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    version = out.strip().splitlines()[0].strip() if out.strip() else ""
+    return f"driver {version}" if version else ""
+
+
 def _row(request: MeasureRequest, mode: str, kind: str, value: float, unit: str) -> dict[str, str]:
-    """A row in the schema of ``data/measurements.csv`` (its ``gpu`` left for the catalog name)."""
-    engine = {"eager": "transformers", "static": "transformers", "compiled": "transformers-compiled"}[mode]
+    """A row in the schema of ``data/measurements.csv``; ``id`` is left for whoever files it.
+
+    Decode rows read as llama-bench's ``tg`` at a depth: ``new_tokens`` generated with the prompt
+    already in the cache (``context_tokens`` = the prompt), so the prefill is not in their time.
+    Prefill rows: the batch's prompt tokens per second. Training rows: ``prompt_tokens`` is the
+    sequence length, ``concurrency`` the micro-batch, ``training_setup`` the rest."""
     training = request.method != "inference"
+    decoding = kind == "decode"
+    today = dt.date.today().isoformat()
+    device = request.gpu.name if request.gpu else environment_device(request.device)
     return {
         "id": "",
         "kind": kind,
-        "hf_id": request.spec.name,
+        "hf_id": request.hf_id or request.spec.name,
         "precision": request.built_precision,
-        "engine": engine,
+        "engine": MODE_ENGINES[mode],
         "engine_version": "",
         "backend": "cuda" if request.device.startswith("cuda") else "cpu",
         "gpu": request.gpu.name if request.gpu else "",
-        "gpu_count": "1",
+        "gpu_count": "1" if request.gpu else "0",
         "interconnect": "",
         "parallelism": "none",
         "concurrency": str(request.training.micro_batch if training else request.batch),
-        "prompt_tokens": str(request.training.seq_len if training else request.prompt_tokens),
-        "output_tokens": "0" if training else str(request.new_tokens),
-        "context_tokens": str(request.training.seq_len if training else request.context_tokens),
+        "prompt_tokens": str(request.training.seq_len if training else 0 if decoding else request.prompt_tokens),
+        "output_tokens": str(request.new_tokens if decoding or (kind == "peak_memory" and not training) else 0),
+        "context_tokens": str(request.prompt_tokens if decoding else 0),
         "measured": f"{value:.6g}",
         "unit": unit,
         "bound": "exact",
         "used_for_fit": "false",
-        "date": dt.date.today().isoformat(),
-        "source": SOURCE,
-        "note": f"{request.method}; decode mode {mode}" if not training else f"{request.method}; two optimizer steps",
+        "date": today,
+        "source": own_measurement_source(today, device),
+        "note": _row_note(request, mode, kind),
         "driver": "",
         "library_versions": "",
         "kv_format": "",  # the model's 16-bit dtype, the default
+        "training_setup": setup_text(request.training) if training else "",
     }
+
+
+def _row_note(request: MeasureRequest, mode: str, kind: str) -> str:
+    if request.method != "inference":
+        return f"python -m llm_calc measure: {request.method}, the second of two optimizer steps; random weights"
+    what = {
+        "decode": f"{request.new_tokens} greedy decode steps after a {request.prompt_tokens:,}-token prompt",
+        "prefill": f"one forward pass over {request.batch} prompt(s) of {request.prompt_tokens:,} tokens",
+        "peak_memory": "torch.cuda.max_memory_allocated after the build (CUDA context not included)",
+    }[kind]
+    return (
+        f"python -m llm_calc measure: {what}, batch {request.batch}, decode mode {mode} "
+        f"({'StaticCache under torch.compile' if mode == 'compiled' else 'DynamicCache'}); random weights"
+    )
 
 
 FORM_FACTOR_WORDS = frozenset({"pcie", "nvl"})

@@ -28,10 +28,14 @@ from llm_calc.catalog import (
 )
 from llm_calc.hardware import usable_memory_bytes
 from llm_calc.precision import kv_format
+from llm_calc.training import TrainingSetup, parse_setup_text
 from llm_calc.units import GB, GIB
 
 MEASUREMENTS_PATH = DATA_DIR / "measurements.csv"
 """The shipped measurements."""
+OWN_MEASUREMENTS_DIR = DATA_DIR / "own_measurements"
+"""Reports of our own runs (``python -m llm_calc measure --json``, one JSON line per run): the
+``source`` of the rows they gave, as a path from the repository's root."""
 
 KINDS = (
     "weights_file",
@@ -132,6 +136,17 @@ class Measurement:
     """The KV cache's element format where the run set one (``--kv-cache-dtype fp8``, TensorRT-LLM's
     ``--fp8_kv_cache``): a name of ``llm_calc.precision.KV_FORMATS``; ``""`` for the engines'
     default, 16-bit."""
+    training_setup: str = ""
+    """A training row's setup as ``llm_calc.training.setup_text`` writes it (method, optimizer,
+    precision, checkpointing, LoRA); its sequence length is ``prompt_tokens``, its micro-batch
+    ``concurrency``. ``""`` for an inference row."""
+
+    @property
+    def training(self) -> TrainingSetup | None:
+        """The training setup of a training row, ``None`` for an inference row."""
+        if not self.training_setup:
+            return None
+        return parse_setup_text(self.training_setup, self.prompt_tokens, self.concurrency)
 
     @property
     def kv_tokens(self) -> int:
@@ -165,9 +180,29 @@ def _date(value: str) -> str:
     return value.strip()
 
 
-def _url(value: str) -> str:
-    if not value.strip().startswith(("https://", "http://")):
-        raise ValueError(f"expected a URL a reader can open, got {value!r}")
+def _source(value: str) -> str:
+    """A URL a reader can open, or a report of our own under ``OWN_MEASUREMENTS_DIR`` that exists."""
+    value = value.strip()
+    if value.startswith(("https://", "http://")):
+        return value
+    own = OWN_MEASUREMENTS_DIR.relative_to(DATA_DIR.parent).as_posix() + "/"
+    if value.startswith(own) and ".." not in value and (DATA_DIR.parent / value).is_file():
+        return value
+    raise ValueError(f"expected a URL a reader can open or a report under {own}, got {value!r}")
+
+
+def own_measurement_source(date: str, device: str) -> str:
+    """Where the report of our own run on ``device`` on ``date`` (YYYY-MM-DD) is kept, from the
+    repository's root: the ``source`` of its rows."""
+    slug = "".join(ch if ch.isalnum() else "-" for ch in device.lower()).strip("-")
+    while "--" in slug:
+        slug = slug.replace("--", "-")
+    return f"{OWN_MEASUREMENTS_DIR.relative_to(DATA_DIR.parent).as_posix()}/{date}-{slug}.jsonl"
+
+
+def _optional_training_setup(value: str) -> str:
+    if value.strip():
+        parse_setup_text(value.strip(), 1, 1)  # raises ValueError naming the field
     return value.strip()
 
 
@@ -198,11 +233,12 @@ COLUMNS: dict[str, Callable[[str], Any]] = {
     "bound": _one_of(BOUNDS),
     "used_for_fit": _boolean,
     "date": _date,
-    "source": _url,
+    "source": _source,
     "note": str.strip,
     "driver": str.strip,
     "library_versions": str.strip,
     "kv_format": _optional_kv_format,
+    "training_setup": _optional_training_setup,
 }
 """Every column of ``data/measurements.csv`` in its order, with the parser that checks it."""
 
@@ -226,6 +262,8 @@ def _row_problem(row: dict[str, Any]) -> tuple[str, str] | None:
         return "output_tokens", "a decode speed needs the tokens generated"
     if kind in ("prefill", "ttft") and row["prompt_tokens"] < 1:
         return "prompt_tokens", "a prompt speed or first-token time needs the prompt length"
+    if bool(row["training_setup"]) != (kind == "train_step") and kind != "peak_memory":
+        return "training_setup", "a training step time needs its setup; only training rows have one"
     if kind not in UNIT_KINDS[row["unit"]]:
         return "unit", f"{row['unit']} measures {', '.join(UNIT_KINDS[row['unit']])}, not {kind}"
     return None

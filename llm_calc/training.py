@@ -20,7 +20,7 @@ References
 .. [1] Rajbhandari et al. 2020, "ZeRO: Memory Optimizations Toward Training Trillion Parameter
        Models": mixed-precision Adam keeps 2 + 2 + (4 + 4 + 4) = 16 bytes per parameter.
 .. [2] Korthikanti et al. 2022, "Reducing Activation Recomputation in Large Transformer Models":
-       per-layer activations 34·s·b·h + 5·a·s²·b bytes (16-bit), 4·s·b·v for the logits.
+       per-layer activations 34·s·b·h + 5·a·s²·b bytes (16-bit), 4·s·b·v for the fp32 logits.
 .. [3] Hu et al. 2021, "LoRA"; Dettmers et al. 2023, "QLoRA" (NF4 with double quantization:
        0.127 bits of scales per parameter; 16-bit adapters; paged optimizers; a 65B model
        fine-tuned on one 48 GB GPU).
@@ -41,6 +41,9 @@ References
         113-126 TFLOPS per A100 GPU.
 .. [11] Narayanan et al. 2021, "Efficient Large-Scale Language Model Training on GPU Clusters
         Using Megatron-LM": 135-163 TFLOPS per A100 (43-52 % of peak), recomputation included.
+.. [12] transformers ``loss/loss_utils.py``, ``ForCausalLMLoss``: ``logits = logits.float()``
+        then ``nn.functional.cross_entropy`` (log-softmax, saved for backward, and NLL). Checked
+        on an H100 with ``python -m llm_calc measure`` (``data/own_measurements/``).
 """
 
 from __future__ import annotations
@@ -115,8 +118,13 @@ LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", 
 """Module names as PEFT spells them for Llama-style models."""
 
 ACTIVATION_BYTES = 2
-LOGIT_BYTES = 4
-"""Logits are kept in fp32 for the cross-entropy loss [2]. [bytes]"""
+LOSS_BYTES_PER_LOGIT = 4 + 4 + 4
+"""The cross-entropy's fp32 tensors alive at once when backward starts, per logit (token x
+vocabulary entry) [2, 12]: transformers' ``ForCausalLMLoss`` upcasts the logits to fp32 and
+``cross_entropy`` saves its log-softmax output (4 bytes) for backward; backward first makes the
+gradient of that output (4) and then, with both alive, the gradient of the logits (4). The forward
+peak is lower (bf16 logits 2 + fp32 copy 4 + log-softmax 4 = 10). A fused or chunked loss kernel
+(Liger, Cut Cross-Entropy) holds far less; the default Trainer path holds this. [bytes]"""
 
 DEFAULT_MFU = 0.40
 """Model-FLOPs utilisation of a well-tuned large run, stated before any run is compared with it:
@@ -189,6 +197,50 @@ class TrainingSetup:
     @property
     def data_parallel(self) -> int:
         return self.gpus // self.tensor_parallel
+
+
+SETUP_TEXT_FIELDS = (
+    "method", "optimizer", "optimizer_impl", "weights_precision", "checkpointing", "flash_attention",
+    "lora_rank", "lora_alpha", "lora_targets",
+)  # fmt: skip
+"""Fields of a one-card :class:`TrainingSetup` that :func:`setup_text` writes, in its order (the
+sequence length and micro-batch have columns of their own in ``data/measurements.csv``)."""
+
+
+def setup_text(setup: TrainingSetup) -> str:
+    """``setup`` as one line, ``method=lora;optimizer=adamw;...;lora_targets=q_proj+v_proj``: the
+    ``training_setup`` cell of a measurements row (:func:`parse_setup_text` reads it back)."""
+
+    def cell(name: str) -> str:
+        value = getattr(setup, name)
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        return "+".join(value) if isinstance(value, tuple) else str(value)
+
+    return ";".join(f"{name}={cell(name)}" for name in SETUP_TEXT_FIELDS)
+
+
+def parse_setup_text(text: str, seq_len: int, micro_batch: int) -> TrainingSetup:
+    """The :class:`TrainingSetup` of a :func:`setup_text` line. Raises ValueError naming the problem."""
+    fields: dict[str, object] = {}
+    for item in text.split(";"):
+        name, equals, value = item.partition("=")
+        name, value = name.strip(), value.strip()
+        if not equals or name not in SETUP_TEXT_FIELDS or name in fields:
+            raise ValueError(f"expected name=value pairs of {', '.join(SETUP_TEXT_FIELDS)} once each, got {item!r}")
+        if name in ("checkpointing", "flash_attention"):
+            if value not in ("true", "false"):
+                raise ValueError(f"{name} must be true or false, got {value!r}")
+            fields[name] = value == "true"
+        elif name in ("lora_rank", "lora_alpha"):
+            if not value.isdigit():
+                raise ValueError(f"{name} must be a whole number, got {value!r}")
+            fields[name] = int(value)
+        elif name == "lora_targets":
+            fields[name] = tuple(value.split("+"))
+        else:
+            fields[name] = value
+    return TrainingSetup(seq_len=seq_len, micro_batch=micro_batch, **fields)  # type: ignore[arg-type]
 
 
 # --- parameters ---------------------------------------------------------------------------
@@ -475,7 +527,8 @@ def activation_bytes_per_layer(spec: ModelSpec, seq_len: int, micro_batch: int, 
 
 def activation_terms(spec: ModelSpec, setup: TrainingSetup) -> dict[str, int]:
     """Activations per GPU by term: the layers (each kind at its own size, or with checkpointing
-    every layer's input plus the largest layer recomputed at a time) and the fp32 logits, divided by
+    every layer's input plus the largest layer recomputed at a time) and the loss's fp32 tensors on
+    the logits (:data:`LOSS_BYTES_PER_LOGIT`), divided by
     tensor parallelism (with sequence parallelism, as Korthikanti et al. show). [bytes]
 
     Raises ValueError for a model with layers whose activations are not modelled (Mamba, Gated
@@ -499,7 +552,7 @@ def activation_terms(spec: ModelSpec, setup: TrainingSetup) -> dict[str, int]:
             f"{layers} {kind} layers × per-layer activations": layers * sum(layer.values())
             for kind, (layers, layer) in kinds.items()
         }
-    terms["fp32 logits"] = tokens * spec.vocab_size * LOGIT_BYTES
+    terms["loss on the logits (fp32 log-softmax and its gradients)"] = tokens * spec.vocab_size * LOSS_BYTES_PER_LOGIT
     return {name: math.ceil(value / tp) for name, value in terms.items()}
 
 

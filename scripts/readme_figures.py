@@ -72,16 +72,19 @@ def accuracy_block() -> str:
     vendors = sorted({find_gpu(r.gpu).vendor for r in rows if r.kind in ("decode", "prefill")})
     speed_engines = sorted({r.engine for r in rows if r.kind in ("decode", "prefill")})
     sources = {r.source for r in rows}
+    own = sorted({find_gpu(r.gpu).name for r in rows if not r.source.startswith("http")})
     breakdowns = []
     for grouping in GROUPINGS:
         breakdowns += ["", *markdown_table(breakdown_rows(breakdown(comparisons, grouping)))]
     lines = [
         BEGIN,
-        f"The *Accuracy* page puts every estimate beside a published measurement (`data/measurements.csv`, "
-        f"{len(rows):,} rows from {len(sources):,} sources, each row with its source URL): GGUF file sizes from "
+        f"The *Accuracy* page puts every estimate beside a measurement (`data/measurements.csv`, "
+        f"{len(rows):,} rows from {len(sources):,} sources, each row with its source: a URL, or the report of our "
+        f"own run under `data/own_measurements/`): GGUF file sizes from "
         f"llama.cpp, decode and prompt-processing speeds from {', '.join(speed_engines[:-1])} and {speed_engines[-1]} "
         f"on {', '.join(vendors[:-1])} and {vendors[-1]} GPUs, peak GPU memory from Hugging Face's optimization "
-        'guide, and the QLoRA paper\'s "fits on one GPU" claims.'
+        f"guide{' and our own `measure` runs on ' + ', '.join(own) if own else ''}, and the QLoRA paper's "
+        '"fits on one GPU" claims.'
         + (
             f" {len(measurements) - len(rows):,} more rows are kept but not estimated yet (a kind, a model or a weight "
             "format the calculator does not cover); the page lists each with its reason."
@@ -124,6 +127,43 @@ def accuracy_block() -> str:
     return "\n".join(lines)
 
 
+def _number(value: float) -> str:
+    """Thousands separators for big figures, three significant digits for small ones."""
+    return f"{value:,.0f}" if value >= 1000 else f"{value:,.3g}"
+
+
+def own_measurements_block() -> str:
+    """Every row of our own ``measure`` runs beside today's estimate (the Accuracy page scores them
+    with the rest), markers included; a row without an estimate says why."""
+    from llm_calc.accuracy import evaluate
+
+    own = [m for m in default_measurements() if not m.source.startswith("http")]
+    evaluation = evaluate(own)
+    reasons = {n.measurement.id: n.reason for n in evaluation.not_estimated}
+    estimates = {c.measurement.id: c for c in evaluation.comparisons}
+    lines = [
+        begin_marker("own-measurements"),
+        "| model | run | what | measured | our estimate | error |",
+        "|---|---|---|---|---|---|",
+    ]
+    for m in own:
+        run = (
+            f"{m.training.method}, {m.concurrency} × {m.prompt_tokens:,} tokens"
+            if m.training
+            else f"batch {m.concurrency}, {m.context_tokens or m.prompt_tokens:,}-token prompt"
+        )
+        what = f"{KIND_LABELS[m.kind]} ({m.engine})"
+        c = estimates.get(m.id)
+        if c is None:
+            estimate, error = "—", reasons[m.id]
+        else:
+            estimate, error = f"{_number(c.shown(c.predicted))} {c.shown_unit}", f"{c.error:+.1%}"
+        measured = f"{_number(m.measured)} {m.unit}"
+        lines.append(f"| {find_model(m.hf_id).name} | {run} | {what} | {measured} | {estimate} | {error} |")
+    lines.append(end_marker("own-measurements"))
+    return "\n".join(lines)
+
+
 def assumptions_block(name: str, assumptions: list[Assumption]) -> str:
     """A generated table of ``assumptions`` (what the app's Assumptions panels show), markers included."""
     rows = [f"| {a.name} | {a.value} | {a.meaning} | {a.source} |" for a in assumptions]
@@ -135,6 +175,7 @@ def blocks() -> dict[str, str]:
     """Every generated block by marker name."""
     return {
         "accuracy": accuracy_block(),
+        "own-measurements": own_measurements_block(),
         "inference-assumptions": assumptions_block("inference-assumptions", inference_assumptions()),
         "training-assumptions": assumptions_block("training-assumptions", training_assumptions()),
     }

@@ -65,7 +65,15 @@ def _row(**changes) -> Measurement:
 
 
 def test_every_row_has_a_source_and_the_issue_s_kinds_are_covered():
-    assert all(r.source.startswith("http") for r in ROWS)
+    from llm_calc.catalog import DATA_DIR
+
+    # a published page, or a report of our own run kept in the repository
+    own = [r for r in ROWS if not r.source.startswith("http")]
+    assert all(r.source.startswith("data/own_measurements/") for r in own)
+    assert all((DATA_DIR.parent / r.source).is_file() for r in own)
+    # issue 13: at least six configurations of our own, dense and MoE, inference and training
+    assert len({(r.hf_id, r.concurrency, r.prompt_tokens, r.training_setup) for r in own}) >= 6
+    assert {r.training.method for r in own if r.training} >= {"full", "lora"}
     assert {r.kind for r in ROWS} >= {"weights_file", "decode", "prefill", "peak_memory", "training_fits"}
     assert {r.gpu for r in ROWS if r.kind == "decode"} >= {"Apple M2 Ultra (192 GB)", "NVIDIA RTX 3090 Ti"}
 

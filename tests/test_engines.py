@@ -24,7 +24,16 @@ from llm_calc.engine_fit import (
     row_cost,
     usable_costs,
 )
-from llm_calc.engines import EngineProfile, check_engine, format_family, load_profiles, pick_engine, profile_for
+from llm_calc.engines import (
+    EngineProfile,
+    check_engine,
+    format_family,
+    fused_attention,
+    load_profiles,
+    pick_engine,
+    prefill_chunk_tokens,
+    profile_for,
+)
 from llm_calc.hardware import (
     ServingCurve,
     ServingPoint,
@@ -472,3 +481,18 @@ def test_vllm_and_sglang_on_amd_cards_have_profiles_of_their_own():
     assert profile_for("sglang", mi300x).card_fraction == 0.88
     row = next(r for r in load_speed_rows() if r.id == "dsr1-mi300x-vllm-c4-tpot")
     assert profile_key(row) == "vllm/rocm"
+
+
+def test_generate_prefills_the_whole_batch_in_one_pass_and_the_serving_engines_in_chunks():
+    # 8 prompts of 4,032 tokens: 32,256 tokens in transformers' one forward pass
+    assert prefill_chunk_tokens("transformers", 8, 4_032, 2_048) == 32_256
+    assert prefill_chunk_tokens("transformers-compiled", 1, 1_984, 2_048) == 1_984
+    assert prefill_chunk_tokens("vllm", 8, 4_032, 2_048) == 2_048
+    assert prefill_chunk_tokens("llama.cpp", 1, 512, 2_048) == 2_048
+
+
+def test_transformers_runs_attention_sink_models_with_eager_attention():
+    assert fused_attention("transformers", attention_sinks=True) is False
+    assert fused_attention("transformers-compiled", attention_sinks=True) is False
+    assert fused_attention("transformers", attention_sinks=False) is True
+    assert fused_attention("vllm", attention_sinks=True) is True

@@ -9,15 +9,17 @@ estimate ``llm_calc`` prints beside it. Speed and peak memory need a GPU; on the
 reported as not measured.
 """
 
+import csv
 import json
 from pathlib import Path
 
 import pytest
 
-from llm_calc.catalog import default_gpus
+from llm_calc.catalog import CatalogError, default_gpus, find_gpu
 from llm_calc.cli import main
 from llm_calc.hf_config import parse_config_text
 from llm_calc.measure import MeasureError, MeasureRequest, catalog_gpu, measure
+from llm_calc.measurements import load_measurements
 from llm_calc.training import TrainingSetup
 
 torch = pytest.importorskip("torch", reason="measure needs torch (requirements-measure.txt)")
@@ -27,7 +29,7 @@ HF_CONFIGS = Path(__file__).resolve().parents[1] / "data" / "hf_configs"
 MEASUREMENTS_COLUMNS = (
     "id,kind,hf_id,precision,engine,engine_version,backend,gpu,gpu_count,interconnect,parallelism,concurrency,"
     "prompt_tokens,output_tokens,context_tokens,measured,unit,bound,used_for_fit,date,source,note,driver,"
-    "library_versions,kv_format"
+    "library_versions,kv_format,training_setup"
 ).split(",")
 
 # Sizes shared by every tiny config: 2 layers, 4 query heads and 2 KV heads of 16 dims.
@@ -88,11 +90,52 @@ def test_every_row_has_the_measurements_schema_and_names_the_run():
     assert result.rows
     for row in result.rows:
         assert list(row) == MEASUREMENTS_COLUMNS
-        assert row["source"].startswith("own measurement")
+        assert row["source"].startswith("data/own_measurements/") and row["source"].endswith(".jsonl")
         assert row["engine"] == "transformers" and row["backend"] == "cpu"
         assert "torch=" in row["library_versions"] and "transformers=" in row["library_versions"]
+    # decode as llama-bench's tg4 at depth 28: the prompt is in the cache, its prefill not in the time
     decode = next(row for row in result.rows if row["kind"] == "decode")
-    assert (decode["prompt_tokens"], decode["output_tokens"], decode["context_tokens"]) == ("28", "4", "32")
+    assert (decode["prompt_tokens"], decode["output_tokens"], decode["context_tokens"]) == ("0", "4", "28")
+    prefill = next(row for row in result.rows if row["kind"] == "prefill")
+    assert (prefill["prompt_tokens"], prefill["unit"]) == ("28", "tokens/s")
+
+
+SHIPPED_REPORT = "data/own_measurements/2026-11-27-nvidia-h100-sxm.jsonl"
+
+
+def _filed(rows: list[dict], tmp_path) -> Path:
+    """``rows`` as a measurements file of their own, with ids and the shipped report as source."""
+    path = tmp_path / "rows.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=MEASUREMENTS_COLUMNS)
+        writer.writeheader()
+        for number, row in enumerate(rows):
+            writer.writerow({**row, "id": f"row-{number}", "source": SHIPPED_REPORT})
+    return path
+
+
+def test_rows_on_a_catalog_card_load_as_measurements_and_keep_the_training_setup(tmp_path):
+    h100 = find_gpu("NVIDIA H100 SXM")
+    config = tiny("meta-llama__Llama-3.2-1B-Instruct.json")
+    inference = measure(request(config, context_tokens=32, new_tokens=4, gpu=h100)).rows
+    setup = TrainingSetup(method="lora", seq_len=32, micro_batch=2, checkpointing=True, lora_rank=4)
+    training = measure(request(config, method="lora", training=setup, gpu=h100)).rows
+    # on the CPU there is no peak-memory row; every row that is there must load
+    rows = load_measurements(_filed([*inference, *training], tmp_path))
+    assert {(row.kind, row.engine) for row in rows} == {
+        ("decode", "transformers"), ("prefill", "transformers"), ("train_step", "transformers")
+    }  # fmt: skip
+    step = next(row for row in rows if row.kind == "train_step")
+    assert step.training == setup
+
+
+def test_a_row_without_its_report_is_refused(tmp_path):
+    config = tiny("meta-llama__Llama-3.2-1B-Instruct.json")
+    rows = measure(request(config, context_tokens=32, new_tokens=4, gpu=find_gpu("NVIDIA H100 SXM"))).rows
+    path = _filed(list(rows), tmp_path)
+    path.write_text(path.read_text().replace(SHIPPED_REPORT, "data/own_measurements/missing.jsonl"))
+    with pytest.raises(CatalogError, match="a report under data/own_measurements/"):
+        load_measurements(path)
 
 
 def test_full_training_holds_sixteen_bytes_per_parameter_after_a_step():
@@ -171,3 +214,22 @@ def test_cli_prints_estimate_beside_measurement(tmp_path, capsys):
 def test_a_cuda_device_name_is_matched_to_its_catalog_card(device_name, memory_gib, card):
     match = catalog_gpu(device_name, int(memory_gib * 2**30), default_gpus())
     assert (match.name if match else None) == card
+
+
+def test_the_driver_is_read_from_nvidia_smi_and_left_empty_without_it(monkeypatch):
+    import subprocess
+
+    from llm_calc import measure as measure_module
+
+    def smi(argv, **_):
+        assert argv[0] == "nvidia-smi"
+        return subprocess.CompletedProcess(argv, 0, stdout="580.159.04\n", stderr="")
+
+    monkeypatch.setattr(measure_module.subprocess, "run", smi)
+    assert measure_module.nvidia_driver_version() == "driver 580.159.04"
+
+    def absent(argv, **_):
+        raise FileNotFoundError(argv[0])
+
+    monkeypatch.setattr(measure_module.subprocess, "run", absent)
+    assert measure_module.nvidia_driver_version() == ""

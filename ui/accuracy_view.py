@@ -42,10 +42,11 @@ def opening(measurements: list[Measurement]) -> None:
     baseline_file = BASELINE_PATH.relative_to(DATA_DIR.parent).as_posix()
     engines = ", ".join(sorted({m.engine for m in measurements if m.kind in SPEED_KINDS}))
     st.write(
-        f"Every estimate in this dashboard checked against a published measurement: {len(measurements):,} rows, "
+        f"Every estimate in this dashboard checked against a measurement: {len(measurements):,} rows, "
         "each with its source — GGUF file sizes from llama.cpp; decode, serving-throughput, first-token and "
         f"prompt-processing speeds from {engines} "
-        "benchmarks; peak GPU memory from Hugging Face's optimization guide; and the QLoRA paper's “fits on "
+        "benchmarks; peak GPU memory from Hugging Face's optimization guide and from our own runs of "
+        "`python -m llm_calc measure` on a GPU (data/own_measurements/); and the QLoRA paper's “fits on "
         f"one GPU”. CI compares every row's error with `{baseline_file}` and fails when any row gets worse, "
         "unless that file is rewritten in the same change with a reason."
     )
@@ -157,6 +158,14 @@ def decode_error_by_vendor(comparisons: list[Comparison]) -> None:
     )
 
 
+def source_cells(source: str) -> dict[str, str | None]:
+    """A row's source as two cells: a published page (a link) or the report of our own run, a file
+    of this repository that the page cannot link to."""
+    if source.startswith(("https://", "http://")):
+        return {"source": source, "our run": None}
+    return {"source": None, "our run": source}
+
+
 def not_estimated_table(not_estimated: list[NotEstimated]) -> pd.DataFrame:
     """The rows kept but not estimated yet, each with the reason."""
     return pd.DataFrame(
@@ -168,7 +177,7 @@ def not_estimated_table(not_estimated: list[NotEstimated]) -> pd.DataFrame:
                 "cards": n.measurement.gpu_count,
                 "engine": n.measurement.engine,
                 "reason": n.reason,
-                "source": n.measurement.source,
+                **source_cells(n.measurement.source),
             }
             for n in not_estimated
         ]
@@ -208,7 +217,7 @@ def every_row_table(comparisons: list[Comparison]) -> pd.DataFrame:
                 "role": "fit" if c.measurement.used_for_fit else ("claim" if c.is_bound else "held out"),
                 "engine": c.measurement.engine,
                 "note": c.measurement.note,
-                "source": c.measurement.source,
+                **source_cells(c.measurement.source),
             }
             for c in comparisons
         ]
