@@ -56,6 +56,7 @@ from llm_calc.catalog import (
     _one_of,
     _read_rows,
     _text,
+    find_gpu,
     find_model,
 )
 from llm_calc.engine_fit import default_cross_validated_predictions, predict_row, profile_key
@@ -68,9 +69,11 @@ from llm_calc.measurements import (  # the schema's names, re-exported for the p
 )
 from llm_calc.memory import DEFAULT_PREFILL_CHUNK_TOKENS, InferenceSettings, inference_memory, weights_bytes
 from llm_calc.precision import DEFAULT_KV_FORMAT
-from llm_calc.training import LORA_TARGETS, TrainingSetup, training_memory
+from llm_calc.training import LORA_TARGETS, TrainingSetup, step_seconds, training_memory
 
-ESTIMATED_KINDS = ("weights_file", "decode", "aggregate_decode", "prefill", "ttft", "peak_memory", "training_fits")
+ESTIMATED_KINDS = (
+    "weights_file", "decode", "aggregate_decode", "prefill", "ttft", "peak_memory", "training_fits", "train_step",
+)  # fmt: skip
 """The kinds :func:`predict` estimates today. Rows of the other kinds are listed as not yet
 estimated (:func:`evaluate`), never dropped silently."""
 KIND_LABELS = {
@@ -214,6 +217,10 @@ def predict(row: Measurement, efficiency: float | None = None) -> float:
             optimizer_impl="fused",  # the QLoRA paper's paged AdamW is bitsandbytes' own kernel: no foreach temporaries
         )
         return training_memory(spec, setup).total_bytes / scale
+    if row.kind == "train_step":  # the model FLOPs of one step at the MFU stated in advance
+        if row.training is None or not row.gpu:
+            raise ValueError("a training step time needs its training setup and its card")
+        return step_seconds(spec, row.training, find_gpu(row.gpu).tflops_16bit) / scale
     if row.kind == "peak_memory" and row.training is not None:  # max_memory_allocated: no CUDA context
         memory = training_memory(spec, row.training)
         return (memory.total_bytes - memory.overhead_bytes) / scale

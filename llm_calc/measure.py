@@ -47,7 +47,7 @@ from llm_calc.hardware import Speed, speed
 from llm_calc.measurements import own_measurement_source
 from llm_calc.memory import InferenceSettings, inference_memory
 from llm_calc.precision import DEFAULT_KV_FORMAT
-from llm_calc.training import TrainingSetup, setup_text, training_memory
+from llm_calc.training import TrainingSetup, setup_text, step_seconds, training_memory
 from llm_calc.units import GIB
 
 MEASURED_PRECISIONS = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
@@ -325,6 +325,8 @@ def _inference(torch, transformers, request: MeasureRequest, budget: _Budget) ->
             Part(f"prefill ({mode})", "s", estimated and estimated.prefill_seconds * request.batch, prefill_s),
             Part(f"decode per sequence ({mode})", "tokens/s", estimated and estimated.decode_tokens_per_s,
                  per_sequence),
+            Part(f"decode, all {request.batch} sequences ({mode})", "tokens/s",
+                 estimated and estimated.aggregate_tokens_per_s, per_sequence * request.batch),
         ]  # fmt: skip
         if mode in ROW_MODES:
             rows.append(_row(request, mode, "decode", per_sequence, "tokens/s"))
@@ -449,7 +451,8 @@ def _training(torch, transformers, request: MeasureRequest, budget: _Budget) -> 
              weight_bytes + gradient_bytes + state_bytes),
         Part("peak allocated", "bytes", estimate.total_bytes - estimate.overhead_bytes, peak),
         Part("used on the device (CUDA context included)", "bytes", estimate.total_bytes, used),
-        Part("time per step (second step)", "s", None, step_s[-1]),
+        Part("time per step (second step)", "s",
+             step_seconds(request.spec, setup, request.gpu.tflops_16bit) if request.gpu else None, step_s[-1]),
     ]  # fmt: skip
     rows = [_row(request, "eager", "train_step", step_s[-1], "s")]
     if peak is not None:

@@ -679,6 +679,16 @@ def training_flops(
     return per_token * tokens
 
 
+def step_seconds(spec: ModelSpec, setup: TrainingSetup, peak_tflops: float, mfu: float = DEFAULT_MFU) -> float:
+    """One optimizer step of ``setup`` per GPU: the model FLOPs of ``micro_batch x seq_len`` tokens
+    (:func:`training_flops` with the attention term, as PaLM's MFU counts them) at ``mfu`` of the
+    card's dense 16-bit ``peak_tflops``. Recomputation under checkpointing is not model FLOPs: it
+    shows as a lower MFU, as in the published runs :data:`DEFAULT_MFU` comes from. [s]"""
+    tokens = setup.seq_len * setup.micro_batch
+    flops = training_flops(spec, tokens, setup.method, trainable_params(spec, setup), setup.seq_len, attention=True)
+    return training_run(flops / setup.tensor_parallel, 1, peak_tflops, mfu).seconds
+
+
 def dense_training_flops(params: float, tokens: float) -> float:
     """The 6 · N · D estimate for a dense model of ``params`` parameters on ``tokens`` tokens [5]."""
     if params < 0 or tokens < 0:

@@ -178,16 +178,33 @@ def test_rows_without_an_estimate_are_listed_with_the_reason_never_dropped():
     assert "mlx1029-m3max-l33-70b-4bit-pp260" in estimated
 
 
-def test_a_train_step_row_and_an_unknown_model_load_and_are_listed():
+def test_a_train_step_row_without_its_setup_and_an_unknown_model_are_listed_with_the_reason():
     base = next(r for r in ROWS if r.id == "xd-3090x2-l3-8b-q4km-tg512")
     step = dataclasses.replace(base, id="step", kind="train_step", unit="s", measured=1.5)
     stranger = dataclasses.replace(base, id="stranger", hf_id="someone/not-a-catalog-model")
     evaluation = evaluate([step, stranger])
     assert evaluation.comparisons == []
     assert [(n.measurement.id, n.reason) for n in evaluation.not_estimated] == [
-        ("step", "no estimate of training step time yet"),
+        ("step", "a training step time needs its training setup and its card"),
         ("stranger", MODEL_NOT_IN_CATALOG),
     ]
+
+
+def test_a_train_step_row_is_estimated_from_its_setup():
+    """Llama-3-8B LoRA (r 8 on q_proj and v_proj: 32 layers x 8 x (4,096 + 4,096 + 4,096 + 1,024) =
+    3,407,872 adapters), 1 x 1,024 tokens on one RTX 3090 (71 dense bf16 TFLOPS):
+    (4 x 8,030,261,248 + 6 x 3,407,872) x 1,024 = 32,912,888,037,376 weight FLOPs, plus the
+    attention term 12 x 32 x 4,096 x 1,024 x 1,024 = 1,649,267,441,664; at 40 % of 71 TFLOPS."""
+    base = next(r for r in ROWS if r.id == "xd-3090x2-l3-8b-q4km-tg512")
+    step = dataclasses.replace(
+        base, id="step", kind="train_step", unit="s", measured=1.5, gpu_count=1, interconnect="",
+        parallelism="none", concurrency=1, prompt_tokens=1024, output_tokens=0, context_tokens=0,
+        training_setup="method=lora;optimizer=adamw;optimizer_impl=foreach;weights_precision=mixed;"
+        "checkpointing=false;flash_attention=true;lora_rank=8;lora_alpha=16;lora_targets=q_proj+v_proj",
+    )  # fmt: skip
+    (comparison,) = evaluate([step]).comparisons
+    flops = 32_912_888_037_376 + 1_649_267_441_664
+    assert comparison.predicted == pytest.approx(flops / (find_gpu(base.gpu).tflops_16bit * 1e12 * 0.40))
 
 
 def test_a_decode_given_as_time_per_token_is_estimated_as_time_per_token():

@@ -80,7 +80,9 @@ def test_inference_builds_the_parameters_and_holds_the_cache_we_estimate(file, e
         kv = measured[f"KV cache held ({mode})"]
         assert kv.measured == 2 * 2 * 2 * 48 * 2 * 16 * 2 == 24_576
         assert kv.estimate == kv.measured
-        assert measured[f"decode per sequence ({mode})"].measured > 0
+        per_sequence = measured[f"decode per sequence ({mode})"].measured
+        assert per_sequence > 0
+        assert measured[f"decode, all 2 sequences ({mode})"].measured == pytest.approx(2 * per_sequence)
     assert measured["weights"].measured == 2 * measured["parameters"].measured  # bf16: 2 bytes each
     assert measured["peak allocated"].measured is None  # a CPU has no allocator statistics to read
 

@@ -4,7 +4,7 @@ two cannot differ."""
 
 from __future__ import annotations
 
-from llm_calc.accuracy import GROUPING_LABELS, KIND_LABELS, ErrorSummary, GroupSummary
+from llm_calc.accuracy import BREAKDOWN_KINDS, GROUPING_LABELS, KIND_LABELS, ErrorSummary, GroupSummary
 from llm_calc.engines import EngineProfile
 from llm_calc.units import MICROSECONDS_PER_SECOND
 
@@ -43,7 +43,9 @@ def summary_rows(summaries: list[ErrorSummary]) -> list[dict[str, str | int]]:
             )
         else:
             count, result = s.held_out_rows, percent(s.held_out_median_abs_error)
-            goal = BY_GROUP_GOAL if s.target is None else goal_text(s.target)
+            # decode speeds have their goals by group; a kind with no goal yet (step time) shows none
+            group_goal = BY_GROUP_GOAL if s.kind in BREAKDOWN_KINDS else "—"
+            goal = group_goal if s.target is None else goal_text(s.target)
         rows.append(
             {
                 "quantity": KIND_LABELS[s.kind],
