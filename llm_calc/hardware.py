@@ -60,6 +60,7 @@ from llm_calc.engines import (
 )
 from llm_calc.memory import (
     ACTIVATION_BYTES,
+    MAX_BATCH,
     InferenceSettings,
     MemoryBreakdown,
     inference_memory,
@@ -990,7 +991,7 @@ def serving_curve(
     )
 
 
-MAX_SERVING_CONCURRENCY = 1_000_000
+MAX_SERVING_CONCURRENCY = MAX_BATCH
 """Largest concurrency a curve goes to: the largest batch ``InferenceSettings`` accepts."""
 
 

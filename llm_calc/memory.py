@@ -45,9 +45,16 @@ from llm_calc.architecture import (
     mamba_conv_dim,
     state_bytes,
 )
+from llm_calc.checks import check_whole_number
 from llm_calc.precision import AS_SHIPPED, DEFAULT_KV_FORMAT, kv_format, weight_format
 from llm_calc.quantization import StoragePlan
 from llm_calc.units import GIB
+
+MAX_BATCH = 1_000_000
+"""Largest batch (sequences decoded together) a setting accepts: far above any engine's slots, low
+enough that every product with a context stays exact. [sequences]"""
+MAX_VISION_PARAMS = 10**13
+"""Largest vision tower accepted: thousands of times the largest published (InternViT-6B). [parameters]"""
 
 ACTIVATION_BYTES = 2
 """Activations are 16-bit in every engine, whatever the weight format. [bytes/element]"""
@@ -111,17 +118,11 @@ class InferenceSettings:
         else:
             weight_format(self.weight_format)  # raises ValueError naming the choices
         kv_format(self.kv_format)
-        for name in ("context_tokens", "batch", "prefill_chunk_tokens"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a whole number of at least 1, got {value!r}")
-        vision = self.vision_params
-        if isinstance(vision, bool) or not isinstance(vision, int) or vision < 0:
-            raise ValueError(f"vision_params must be a whole number of at least 0, got {vision!r}")
-        if self.context_tokens > MAX_CONTEXT_TOKENS:
-            raise ValueError(f"context_tokens must be at most {MAX_CONTEXT_TOKENS:,}, got {self.context_tokens:,}")
-        if self.batch > 1_000_000:
-            raise ValueError(f"batch must be at most 1,000,000, got {self.batch:,}")
+        check_whole_number("context_tokens", self.context_tokens, 1, MAX_CONTEXT_TOKENS)
+        check_whole_number("batch", self.batch, 1, MAX_BATCH)
+        # one forward pass holds at most every prompt of the batch (generate does not chunk)
+        check_whole_number("prefill_chunk_tokens", self.prefill_chunk_tokens, 1, MAX_BATCH * MAX_CONTEXT_TOKENS)
+        check_whole_number("vision_params", self.vision_params, 0, MAX_VISION_PARAMS)
         if self.runtime_overhead_bytes < 0:
             raise ValueError("runtime_overhead_bytes must not be negative")
 

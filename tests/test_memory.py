@@ -104,7 +104,10 @@ def test_total_is_the_sum_of_its_parts_plus_one_gib_overhead():
         ({"context_tokens": 0}, "context_tokens"),
         ({"batch": -1}, "batch"),
         ({"batch": 2.5}, "batch"),
-        ({"context_tokens": 10**9}, "context_tokens must be at most"),
+        ({"context_tokens": 10**9}, "context_tokens must be a whole number from 1 to 100,000,000, got 1000000000"),
+        ({"batch": 10**6 + 1}, "batch must be a whole number from 1 to 1,000,000"),
+        ({"vision_params": -1}, "vision_params must be a whole number from 0"),
+        ({"prefill_chunk_tokens": True}, "prefill_chunk_tokens must be a whole number"),
     ],
 )
 def test_invalid_settings_raise_value_error(change, message):
