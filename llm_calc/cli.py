@@ -913,7 +913,7 @@ def _add_measure_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--decode",
         default=None,
-        help="comma-separated: eager,static,compiled (default: eager,compiled on a GPU, eager on the CPU)",
+        help="comma-separated: generate,eager,static,compiled (default: generate,compiled on a GPU, generate on CPU)",
     )
     parser.add_argument("--optimizer", choices=OPTIMIZERS, default="adamw")
     parser.add_argument("--weights-precision", choices=WEIGHTS_PRECISIONS, default=DEFAULT_WEIGHTS_PRECISION)
@@ -936,7 +936,7 @@ def measure_report(args: argparse.Namespace) -> dict:
     config = _measure_config(args)
     training = _training_setup(args, args.method if args.method != "inference" else "full")
     on_gpu = args.device.startswith("cuda")
-    modes = args.decode.split(",") if args.decode else (["eager", "compiled"] if on_gpu else ["eager"])
+    modes = args.decode.split(",") if args.decode else (["generate", "compiled"] if on_gpu else ["generate"])
     request = MeasureRequest(
         spec=spec,
         config=config,

@@ -55,8 +55,10 @@ MEASURED_PRECISIONS = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
 GPTQ, AWQ, GGUF k-quants) is measured in bf16 and labelled so: its kernels need real packed
 weights."""
 
-DECODE_MODES = ("eager", "static", "compiled")
-"""``eager``: ``DynamicCache``; ``static``: a pre-allocated ``StaticCache``; ``compiled``: the
+DECODE_MODES = ("generate", "eager", "static", "compiled")
+"""``generate``: ``model.generate`` itself, greedy, its length forced (what the ``transformers``
+engine of ``data/measurements.csv`` means); ``eager``: our own loop of forward passes over a
+``DynamicCache``; ``static``: that loop over a pre-allocated ``StaticCache``; ``compiled``: the
 static cache with the forward pass under ``torch.compile`` [2]."""
 
 DEFAULT_TIME_BUDGET_S = 300.0
@@ -66,13 +68,27 @@ MAX_MEASURE_TOKENS = 1_000_000
 """Largest context x batch a measurement runs: beyond it a single prefill takes minutes even on
 the fastest card and the time budget is better spent on several smaller runs. [tokens]"""
 
-MODE_ENGINES = {"eager": "transformers", "static": "transformers", "compiled": "transformers-compiled"}
+MODE_ENGINES = {
+    "generate": "transformers",
+    "eager": "transformers",
+    "static": "transformers",
+    "compiled": "transformers-compiled",
+}
 """The engine profile (``llm_calc.engines``) whose estimate a decode mode is compared with: eager
 ``generate`` for both uncompiled modes, the compiled static cache for ``compiled``."""
 
-ROW_MODES = ("eager", "compiled")
+ROW_MODES = ("generate", "eager", "compiled")
 """Decode modes that give rows for ``data/measurements.csv``: the two the engines table names.
 ``static`` (a static cache without compilation) is no engine users run; it is shown, not filed."""
+
+
+MODE_NOTES = {
+    "generate": "decode mode generate (model.generate, DynamicCache)",
+    "eager": "decode mode eager (our loop of forward passes, DynamicCache)",
+    "static": "decode mode static (our loop, StaticCache)",
+    "compiled": "decode mode compiled (StaticCache under torch.compile)",
+}
+"""How a row's note names the decode mode it was measured in."""
 
 
 class MeasureError(ValueError):
@@ -320,9 +336,14 @@ def _inference(torch, transformers, request: MeasureRequest, budget: _Budget) ->
         held, prefill_s, decode_s = _run_decode(torch, transformers, model, hf_config, prompt, request, mode)
         per_sequence = request.new_tokens / decode_s
         estimated = _estimated_speed(request, settings, estimate, MODE_ENGINES[mode])
+        # generate's first run times the prefill and the first pick: a first token, not a bare prefill
+        first_token = mode == "generate"
+        estimated_first = estimated and (
+            estimated.prefill_seconds * request.batch + (1 / estimated.decode_tokens_per_s if first_token else 0)
+        )
         parts += [
             Part(f"KV cache held ({mode})", "bytes", estimated_kv, held),
-            Part(f"prefill ({mode})", "s", estimated and estimated.prefill_seconds * request.batch, prefill_s),
+            Part(f"{'first token' if first_token else 'prefill'} ({mode})", "s", estimated_first, prefill_s),
             Part(f"decode per sequence ({mode})", "tokens/s", estimated and estimated.decode_tokens_per_s,
                  per_sequence),
             Part(f"decode, all {request.batch} sequences ({mode})", "tokens/s",
@@ -330,7 +351,10 @@ def _inference(torch, transformers, request: MeasureRequest, budget: _Budget) ->
         ]  # fmt: skip
         if mode in ROW_MODES:
             rows.append(_row(request, mode, "decode", per_sequence, "tokens/s"))
-            rows.append(_row(request, mode, "prefill", prompt_tokens / prefill_s, "tokens/s"))
+            if not first_token:
+                rows.append(_row(request, mode, "prefill", prompt_tokens / prefill_s, "tokens/s"))
+            elif request.batch == 1:  # the schema's first-token rows are of one request, no queue
+                rows.append(_row(request, mode, "ttft", prefill_s, "s"))
     peak, used = _memory(torch, request.device)
     parts += [
         Part("peak allocated", "bytes", estimate.total_bytes - estimate.overhead_bytes, peak),
@@ -358,6 +382,8 @@ def _run_decode(torch, transformers, model, hf_config, prompt, request: MeasureR
     """Prefill the prompt, then decode ``new_tokens`` greedily; (cache bytes, prefill s, decode s).
 
     A warm-up pass (a prefill and ``WARMUP_STEPS`` decode steps into a cache of its own) runs first."""
+    if mode == "generate":
+        return _run_generate(torch, model, prompt, request)
     forward = model.forward
     if mode == "compiled":
         forward = torch.compile(model.forward, mode="reduce-overhead", fullgraph=False)
@@ -365,6 +391,25 @@ def _run_decode(torch, transformers, model, hf_config, prompt, request: MeasureR
     return _prefill_and_decode(
         torch, transformers, model, forward, hf_config, prompt, request, mode, request.new_tokens
     )
+
+
+def _run_generate(torch, model, prompt, request: MeasureRequest):
+    """``model.generate`` itself, greedy, ``min_new_tokens`` forcing the length (random weights may
+    pick an end-of-sequence token): (cache bytes, first-token s, decode s). The first token takes
+    a run of one new token (the prefill and one pick); the decode is a run of ``new_tokens + 1``
+    less that run, the ``new_tokens`` steps after the first. The cache ends holding the context."""
+
+    def run(tokens: int):
+        return model.generate(
+            prompt, attention_mask=torch.ones_like(prompt), do_sample=False, max_new_tokens=tokens,
+            min_new_tokens=tokens, return_dict_in_generate=True, pad_token_id=0,
+        )  # fmt: skip
+
+    with torch.inference_mode():
+        run(WARMUP_STEPS)
+        _, first_s = _timed(torch, request.device, lambda: run(1))
+        out, whole_s = _timed(torch, request.device, lambda: run(request.new_tokens + 1))
+    return cache_bytes(out.past_key_values), first_s, whole_s - first_s
 
 
 def _prefill_and_decode(torch, transformers, model, forward, hf_config, prompt, request, mode: str, steps: int):
@@ -595,12 +640,10 @@ def _row_note(request: MeasureRequest, mode: str, kind: str) -> str:
     what = {
         "decode": f"{request.new_tokens} greedy decode steps after a {request.prompt_tokens:,}-token prompt",
         "prefill": f"one forward pass over {request.batch} prompt(s) of {request.prompt_tokens:,} tokens",
+        "ttft": f"the first token of a {request.prompt_tokens:,}-token prompt (prefill and one greedy pick)",
         "peak_memory": "torch.cuda.max_memory_allocated after the build (CUDA context not included)",
     }[kind]
-    return (
-        f"python -m llm_calc measure: {what}, batch {request.batch}, decode mode {mode} "
-        f"({'StaticCache under torch.compile' if mode == 'compiled' else 'DynamicCache'}); random weights"
-    )
+    return f"python -m llm_calc measure: {what}, batch {request.batch}, {MODE_NOTES[mode]}; random weights"
 
 
 FORM_FACTOR_WORDS = frozenset({"pcie", "nvl"})

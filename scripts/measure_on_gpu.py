@@ -28,7 +28,7 @@ HF_CONFIGS = ROOT / "data" / "hf_configs"
 # compile come last, so a slow compilation cannot cost the others their time.
 RUNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("llama-1b-inference", "meta-llama/Llama-3.2-1B-Instruct",
-     ("--context", "2048", "--batch", "1", "--new-tokens", "128", "--decode", "eager")),
+     ("--context", "2048", "--batch", "1", "--new-tokens", "128", "--decode", "generate,eager")),
     ("llama-8b-inference-batch8", "meta-llama/Llama-3.1-8B-Instruct",
      ("--context", "4096", "--batch", "8", "--new-tokens", "64", "--decode", "eager")),
     ("qwen3-30b-a3b-inference", "Qwen/Qwen3-30B-A3B",
@@ -44,7 +44,7 @@ RUNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("llama-1b-compiled", "meta-llama/Llama-3.2-1B-Instruct",
      ("--context", "2048", "--batch", "1", "--new-tokens", "128", "--decode", "compiled")),
     ("llama-8b-batch1", "meta-llama/Llama-3.1-8B-Instruct",
-     ("--context", "1024", "--batch", "1", "--new-tokens", "128", "--decode", "eager,compiled")),
+     ("--context", "1024", "--batch", "1", "--new-tokens", "128", "--decode", "generate,eager,compiled")),
     ("llama-8b-compiled-batch8", "meta-llama/Llama-3.1-8B-Instruct",
      ("--context", "2048", "--batch", "8", "--new-tokens", "64", "--decode", "compiled")),
     ("qwen3-30b-a3b-compiled", "Qwen/Qwen3-30B-A3B",

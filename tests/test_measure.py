@@ -199,7 +199,7 @@ def test_cli_prints_estimate_beside_measurement(tmp_path, capsys):
     config.write_text(json.dumps(tiny("meta-llama__Llama-3.2-1B-Instruct.json")))
     assert main(["measure", "--config", str(config), "--device", "cpu", "--context", "24", "--new-tokens", "4"]) == 0
     out = capsys.readouterr().out
-    assert "KV cache held (eager) [GiB]" in out and "+0.0%" in out
+    assert "KV cache held (generate) [GiB]" in out and "+0.0%" in out
 
 
 @pytest.mark.parametrize(
@@ -235,3 +235,19 @@ def test_the_driver_is_read_from_nvidia_smi_and_left_empty_without_it(monkeypatc
 
     monkeypatch.setattr(measure_module.subprocess, "run", absent)
     assert measure_module.nvidia_driver_version() == ""
+
+
+def test_generate_mode_times_model_generate_and_files_a_first_token_row():
+    """``generate`` is the engine the measurements' ``transformers`` rows mean: its cache after
+    8 new tokens of a 40-token prompt holds the 48-token context (K and V x 2 layers x 1 sequence x
+    48 tokens x 2 KV heads x 16 dims x 2 bytes = 12,288 bytes), and at batch 1 it files a decode row
+    and a first-token row (prefill and one pick), never a bare prefill row."""
+    config = tiny("meta-llama__Llama-3.2-1B-Instruct.json")
+    result = measure(request(config, context_tokens=48, batch=1, new_tokens=8, decode_modes=("generate",)))
+    measured = parts(result)
+    assert measured["KV cache held (generate)"].measured == 2 * 2 * 1 * 48 * 2 * 16 * 2 == 12_288
+    assert measured["first token (generate)"].measured > 0
+    assert [(row["kind"], row["engine"], row["unit"]) for row in result.rows] == [
+        ("decode", "transformers", "tokens/s"), ("ttft", "transformers", "s")
+    ]  # fmt: skip
+    assert "model.generate" in result.rows[0]["note"]
