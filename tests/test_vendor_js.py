@@ -165,7 +165,10 @@ def test_counter_data_lists_what_is_counted_live_and_what_waits():
     assert data["later"] == ["Mistral v1 (SentencePiece)"]
     assert data["live"][1]["special_tokens"] == []  # Mistral never parses control tokens from text
     entry = data["live"][0]
-    assert entry["url"].startswith("component/") and entry["url"].endswith("/o200k_base.tiktoken")
+    # named by its content, so the browser may keep it across visits (Streamlit sends no freshness)
+    assert entry["url"].startswith("component/")
+    assert entry["url"].endswith(f"/o200k_base.tiktoken?sha256={entry['sha256']}")
+    assert len(entry["sha256"]) == 64
     # tiktoken_ext/openai_public.py: o200k_base's special tokens
     assert entry["special_tokens"] == ["<|endofprompt|>", "<|endoftext|>"]
     assert data["special"] is True and data["text_key"] == "text"

@@ -18,7 +18,9 @@ function hex(buffer) {
 }
 
 async function fetchEncoder(spec) {
-  const response = await fetch(new URL(spec.url, document.baseURI));
+  // The URL names the file's SHA-256, so a copy in the browser's cache is the right one: reuse it
+  // across visits even though Streamlit sends no freshness for component files.
+  const response = await fetch(new URL(spec.url, document.baseURI), { cache: "force-cache" });
   if (!response.ok) throw new Error(`${spec.file}: HTTP ${response.status}`);
   const buffer = await response.arrayBuffer();
   // The server verified this file (its SHA-256) before offering it; where the browser can hash

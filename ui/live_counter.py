@@ -179,9 +179,16 @@ def served_folder(rank: RankFile) -> Path:
 
 def _url(rank: RankFile) -> str:
     """Have Streamlit serve the rank file's folder as a v1 component's files (``component/<name>/``)
-    and return the file's URL relative to the page. Declaring the same folder again on each run is a
-    no-op for Streamlit's registry; outside a running app nothing is registered."""
-    return f"component/{declare_component(rank.served_as, path=served_folder(rank)).name}/{rank.file}"
+    and return the file's URL relative to the page, named by its content (``?sha256=``). Declaring
+    the same folder again on each run is a no-op for Streamlit's registry; outside a running app
+    nothing is registered.
+
+    Streamlit serves component files with ``Cache-Control: public`` and no freshness or validator,
+    so a browser would download the rank files (Tekken's is 14.8 MB) again on every visit; the
+    browser fetches them with ``cache: "force-cache"``, which the hash in the URL makes safe: a
+    changed file is a new URL (the server ignores the query)."""
+    folder = declare_component(rank.served_as, path=served_folder(rank)).name
+    return f"component/{folder}/{rank.file}?sha256={rank.sha256}"
 
 
 def live_counter_data(chosen: list[str], special: bool, text_key: str) -> dict:
