@@ -21,7 +21,15 @@ from hypothesis import strategies as st
 
 from llm_calc.tokenizers import get_tokenizer, parse_tiktoken_ranks
 from llm_calc.tokens import SAMPLES, sample_text
-from ui.live_counter import BROWSER_PATTERNS, VENDOR_DIR, live_counter_data, module_js, rank_file, served_folder
+from ui.live_counter import (
+    BROWSER_PATTERNS,
+    VENDOR_DIR,
+    live_counter_data,
+    module_js,
+    rank_file,
+    served_folder,
+    worker_js,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 # tiktoken 0.14.0, tiktoken_ext/openai_public.py, ``expected_hash`` of each encoding's file
@@ -64,15 +72,18 @@ def test_script_pins_the_recorded_release():
     assert f'INTEGRITY = "{record["integrity"]}"' in script
 
 
-def test_module_has_no_import_left_to_resolve():
-    """The component's module is loaded from a blob: URL, where a bare import ('base64-js') fails
-    and the live counter would never appear."""
-    js = module_js()
-    assert regex.search(r"^\s*import\s", js, flags=regex.MULTILINE) is None
+def test_module_and_worker_have_no_import_left_to_resolve():
+    """The component's module and its worker are loaded from blob: URLs, where a bare import
+    ('base64-js') fails and the live counter would never appear."""
+    js, worker = module_js(), worker_js()
+    for source in (js, worker):
+        assert regex.search(r"^\s*import\s", source, flags=regex.MULTILINE) is None
     assert js.count("export default function") == 1
-    # ui/live_counter.js counts with these names from the vendored chunk (same module)
+    assert json.dumps(worker) in js  # the page starts the worker from this string
+    # ui/live_counter_worker.js counts with these names from the vendored chunk (same module)
     for name in ("var _Tiktoken = class", "function bytePairEncode(piece, ranks)", "specialTokenRegex", "rankMap"):
-        assert name in js, name
+        assert name in worker, name
+    assert "onmessage" in worker and "document" not in worker.split("export {")[-1]
 
 
 @pytest.mark.parametrize("name", PUBLISHED_SHA256)

@@ -139,13 +139,20 @@ def rank_file(name: str) -> RankFile:
 
 
 @cache
-def module_js() -> str:
-    """The component's JavaScript module: the vendored js-tiktoken chunk, then ui/live_counter.js."""
+def worker_js() -> str:
+    """The counting worker's module: the vendored js-tiktoken chunk, then ui/live_counter_worker.js."""
     vendored = json.loads((VENDOR_DIR / "VENDORED.json").read_text())
     library = (VENDOR_DIR / vendored["entry"]).read_text()
     if library.count(_BASE64_IMPORT) != 1:
         raise RuntimeError(f"{VENDOR_DIR / vendored['entry']} no longer imports base64-js as expected")
-    return library.replace(_BASE64_IMPORT, _BASE64_SHIM) + "\n" + Path(__file__).with_suffix(".js").read_text()
+    worker = Path(__file__).with_name("live_counter_worker.js").read_text()
+    return library.replace(_BASE64_IMPORT, _BASE64_SHIM) + "\n" + worker
+
+
+def module_js() -> str:
+    """The component's JavaScript module: the worker's source as a string (``WORKER_SOURCE``, started
+    from a blob), then ui/live_counter.js."""
+    return f"const WORKER_SOURCE = {json.dumps(worker_js())};\n" + Path(__file__).with_suffix(".js").read_text()
 
 
 _COMPONENT = st.components.v2.component("live_token_counter", html=_HTML, css=_CSS, js=module_js())
