@@ -323,7 +323,9 @@ class StepCost:
     passes: int
     """Stage passes one after another: the pipeline stages a token (or a prompt's chunks) crosses."""
     memory_seconds: float
-    """One pass's bytes per card at the card's full datasheet bandwidth. [s]"""
+    """One pass's bytes per card at the card's full datasheet bandwidth: those it reads and, in a
+    decode step, the recurrent state (Mamba, Gated DeltaNet, short convolution) it writes back,
+    updated, for the next token. [s]"""
     compute_seconds: float
     """One pass's FLOPs per card at the card's full dense TFLOPS. [s]"""
     steps: int
@@ -529,17 +531,20 @@ def decode_cost(work: _Workload, gpu: Gpu, cards: int, parallel: str, batch: int
     micro = math.ceil(batch / min(batch, pipeline))
     share = micro / batch
     memory = work.memory
+    state = math.ceil(memory.state_bytes * share)
     card_read = _card_share(
         work.spec,
         work.weights_at(micro),
         math.ceil(memory.kv_cache_bytes * share),
         cards,
-        math.ceil(memory.state_bytes * share),
+        state,
         parallel,
     )
+    # a recurrent layer writes back the state it read: those bytes cross the bus again
+    card_moved = card_read + math.ceil(state / cards)
     return StepCost(
         passes=pipeline,
-        memory_seconds=card_read / (gpu.bandwidth_gbs * 1e9),
+        memory_seconds=card_moved / (gpu.bandwidth_gbs * 1e9),
         compute_seconds=micro * 2 * work.active_params / (cards * _tflops(work, gpu) * 1e12),
         steps=work.spec.num_layers,  # each layer's kernels, once per step
         communication_seconds=communication_seconds(work.spec, gpu, cards, parallel, micro),

@@ -427,3 +427,24 @@ def test_mamba_fields_are_validated():
         spec.with_changes(mamba_head_dim=63)
     with pytest.raises(ValueError, match="exceed num_layers"):
         spec.with_changes(mamba_layers=41)
+
+
+def test_a_decode_step_writes_the_recurrent_state_back():
+    """Every decode step reads a Mamba layer's state and writes the updated state back, so the state
+    crosses the memory bus twice; the KV cache is only read (the new token's keys are a sliver).
+    granite-4.0-h-tiny, 2 sequences: the step moves 2 x 2 x 36 x 806,400 = 116,121,600 bytes of
+    state, the weights and KV cache once; on one card the step's memory time is those bytes at the
+    card's bandwidth."""
+    from llm_calc.catalog import find_gpu
+    from llm_calc.hardware import _workload, decode_cost, decode_read_bytes
+    from llm_calc.memory import InferenceSettings, inference_memory
+
+    spec = _real("granite-4.0-h-tiny.json")
+    settings = InferenceSettings(context_tokens=4_096, batch=2)
+    memory = inference_memory(spec, settings)
+    h100 = find_gpu("NVIDIA H100 SXM")
+    step = decode_cost(_workload(spec, settings, memory), h100, 1, "tp")
+    read = decode_read_bytes(spec, settings, memory)  # weights, KV cache and state, each read once
+    assert step.card_read_bytes == read
+    moved = read + 2 * 36 * 806_400
+    assert step.memory_seconds == pytest.approx(moved / (h100.bandwidth_gbs * 1e9), rel=1e-12)

@@ -82,8 +82,10 @@ def test_the_grid_scores_each_point_as_the_row_by_row_prediction_does():
     sample = costs[::7]
     constants = (0.73, 0.41, 8e-5, 2e-4)
     per_source = Counter(c.row.source for c in sample)
-    # each row's absolute log error, each source weighing the same in all
-    by_row = sum(abs(math.log(c.predict(*constants) / c.row.measured)) / per_source[c.row.source] for c in sample)
+    # each row's absolute log error, a source of n rows weighing sqrt(n) in all
+    by_row = sum(
+        abs(math.log(c.predict(*constants) / c.row.measured)) / math.sqrt(per_source[c.row.source]) for c in sample
+    )
     assert float(_grid_loss(sample, *constants)) == pytest.approx(by_row, rel=1e-12)
 
 
@@ -123,8 +125,8 @@ def _dense(constants, source, count, slower=1.0):
 
 def test_one_source_with_many_rows_does_not_outvote_two_that_agree():
     # two sources agree on the engine; a third, with three times their rows, ran three times slower
-    # (an early release): each source weighs the same and errors are absolute, so the fit follows
-    # the two that agree instead of settling halfway
+    # (an early release): a source weighs the square root of its rows (2 + 2 against 3.5) and errors
+    # are absolute, so the fit follows the two that agree instead of settling halfway
     truth = (0.7, 0.5, 1e-4, 0.0)
     rows = _dense(truth, "a", 4) + _dense(truth, "b", 4) + _dense(truth, "c", 12, slower=3.0)
     result = fit(usable_costs(rows)[0])
