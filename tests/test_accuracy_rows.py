@@ -148,6 +148,19 @@ def test_a_rows_counts_stay_with_its_source():
         ("NVIDIA RTX 3090,2,unknown", "NVIDIA RTX 3099,2,unknown", r"column gpu: unknown GPU"),
         ("111.67,tokens/s,exact", "111.67,ms,exact", r"column unit: ms measures ttft, train_step, not decode"),
         ('one output token",,,fp8', 'one output token",,,fp4', r"column kv_format: unknown KV-cache precision"),
+        # our own H100 rows: a training row's setup is checked as a TrainingSetup; only training rows have one
+        (
+            "method=lora;optimizer=adamw;",
+            "method=lora;optimizer=adafactor;",
+            r"column training_setup: unknown optimizer",
+        ),
+        ("lora_targets=q_proj+v_proj", "lora_targets=q_proj+wq", r"column training_setup: LoRA targets must be"),
+        ("checkpointing=true;flash", "checkpointing=yes;flash", r"column training_setup: checkpointing must be true"),
+        (
+            "the date is when it was read,,,,",
+            "the date is when it was read,,,,method=full;optimizer=adamw",
+            r"column training_setup: a training step time needs its setup; only training rows have one",
+        ),
     ],
 )
 def test_a_bad_cell_names_file_row_and_column(edited_measurements, old, new, message):
