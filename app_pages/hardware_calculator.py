@@ -4,6 +4,7 @@ import streamlit as st
 
 from llm_calc.architecture import count_parameters, kv_bytes_per_token
 from llm_calc.catalog import CatalogError, default_gpus
+from llm_calc.engines import fused_attention, prefill_chunk_tokens
 from llm_calc.hardware import size_on_gpus
 from llm_calc.precision import kv_format
 from llm_calc.sweep import CONTEXT_STEPS
@@ -77,8 +78,9 @@ try:
         context_tokens=context,
         batch=int(batch),
         kv_format=kv_precision,
-        prefill_chunk_tokens=advanced.chunk_tokens,
-        flash_attention=advanced.flash_attention,
+        # transformers' generate prefills every prompt at once, and runs gpt-oss without fused attention
+        prefill_chunk_tokens=prefill_chunk_tokens(engine or "", int(batch), context, advanced.chunk_tokens),
+        flash_attention=advanced.flash_attention and fused_attention(engine or "", spec.attention_sinks),
     )
     memory, results = size_on_gpus(
         spec,

@@ -35,7 +35,7 @@ from llm_calc.catalog import (
     shipped_checkpoint,
     stored_config_path,
 )
-from llm_calc.engines import ENGINES
+from llm_calc.engines import ENGINES, UNCHUNKED_PREFILL_ENGINES, fused_attention, prefill_chunk_tokens
 from llm_calc.gguf import (
     HEADER_PREFIX_BYTES,
     MAX_HEADER_BYTES,
@@ -167,7 +167,12 @@ def build_parser() -> argparse.ArgumentParser:
     memory.add_argument(
         "--parallel", choices=PARALLEL_MODES, default=None, help="tp, or pp (llama.cpp's layer split, its default)"
     )
-    memory.add_argument("--prefill-chunk", type=int, default=DEFAULT_PREFILL_CHUNK_TOKENS)
+    memory.add_argument(
+        "--prefill-chunk",
+        type=int,
+        default=None,
+        help=f"tokens per prefill pass (default: {DEFAULT_PREFILL_CHUNK_TOKENS:,}; transformers does not chunk)",
+    )
     memory.add_argument("--no-flash-attention", action="store_true")
     memory.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -482,14 +487,18 @@ def memory_report(args: argparse.Namespace) -> dict:
             raise UsageError("--precision does not apply to --gguf: the file's tensors carry their own types")
         spec, origin = gguf_file.spec, gguf_file.origin
         precision, storage = AS_SHIPPED, gguf_storage_plan(gguf_file.header)
+    engine = args.engine or ""
+    if args.prefill_chunk is not None and engine in UNCHUNKED_PREFILL_ENGINES:
+        raise UsageError(f"--prefill-chunk does not apply to {engine}: generate prefills every prompt in one pass")
+    chosen_chunk = DEFAULT_PREFILL_CHUNK_TOKENS if args.prefill_chunk is None else args.prefill_chunk
     settings = InferenceSettings(
         weight_format=precision,
         storage=storage,
         context_tokens=args.context,
         batch=args.batch,
         kv_format=args.kv_precision,
-        prefill_chunk_tokens=args.prefill_chunk,
-        flash_attention=not args.no_flash_attention,
+        prefill_chunk_tokens=prefill_chunk_tokens(engine, args.batch, args.prompt_tokens or args.context, chosen_chunk),
+        flash_attention=not args.no_flash_attention and fused_attention(engine, spec.attention_sinks),
         vision_params=vision_params,
     )
     gpus = default_gpus()

@@ -256,3 +256,26 @@ def test_a_hybrid_models_state_is_reported_and_in_the_total(capsys):
     assert report["total_bytes"] == sum(report[k] for k in parts)
     assert main(["memory", "--config", str(CONFIGS / "Qwen3-Next-80B-A3B-Thinking.json")]) == 0
     assert "layer state" in capsys.readouterr().out
+
+
+def test_transformers_prefills_the_whole_batch_so_its_activations_grow_with_it(capsys):
+    """Llama-3.1-8B, 8 prompts of 4,096 tokens. A layer's largest stage holds, per token, the MLP's
+    input and output (2 x 4,096) and its three inner products (3 x 14,336): 51,200 elements, 2 bytes
+    each. vLLM prefills in chunks of 2,048 tokens: 2,048 x 102,400 = 209,715,200 bytes; transformers'
+    generate runs all 32,768 tokens in one pass: 16 times that, 3,355,443,200. Both add the fp32
+    logits of one position per sequence: 8 x 128,256 x 4 = 4,104,192 (seen on an H100: the estimate
+    with a 2,048-token chunk read 14.8 % low, with the whole batch 2.0 % low)."""
+    base = ["memory", "--model", "meta-llama/Llama-3.1-8B-Instruct", "--batch", "8", "--context", "4096", "--json"]
+    activations = {}
+    for engine in ("vllm", "transformers"):
+        assert main([*base, "--engine", engine, "--gpu-class", "datacenter"]) == 0
+        activations[engine] = json.loads(capsys.readouterr().out)["activations_bytes"]
+    assert activations == {"vllm": 209_715_200 + 4_104_192, "transformers": 3_355_443_200 + 4_104_192}
+
+
+def test_a_prefill_chunk_for_transformers_is_refused_in_one_line(capsys):
+    model = ["--model", "meta-llama/Llama-3.1-8B-Instruct"]
+    assert main(["memory", *model, "--engine", "transformers", "--prefill-chunk", "512"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "error: --prefill-chunk does not apply to transformers: generate prefills every prompt in one pass"
+    )
