@@ -28,7 +28,8 @@ def row_id(run: str, row: dict) -> str:
     return f"own-{date}-{run}-{row['kind'].replace('_', '-')}{engine}"
 
 
-def main(report: Path) -> int:
+def main(report: Path, measurements: Path = MEASUREMENTS_PATH) -> int:
+    """File ``report``'s rows into ``measurements`` (the shipped file unless a test names another)."""
     lines = [json.loads(line) for line in report.read_text().splitlines() if line.strip()]
     rows = []
     for line in lines:
@@ -44,13 +45,13 @@ def main(report: Path) -> int:
     (source,) = sources
     if report.resolve() != (ROOT / source).resolve():
         shutil.copyfile(report, ROOT / source)
-    with MEASUREMENTS_PATH.open(newline="", encoding="utf-8") as handle:
+    with measurements.open(newline="", encoding="utf-8") as handle:
         known = {row["id"] for row in csv.DictReader(handle)}
     new = [row for row in rows if row["id"] not in known]
-    with MEASUREMENTS_PATH.open("a", newline="", encoding="utf-8") as handle:
+    with measurements.open("a", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(COLUMNS), lineterminator="\n")
         writer.writerows(new)
-    filed = load_measurements(MEASUREMENTS_PATH)
+    filed = load_measurements(measurements)
     print(f"{len(new)} rows added ({len(rows) - len(new)} already there); {len(filed)} rows load; evidence: {source}")
     return 0
 
