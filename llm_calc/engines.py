@@ -45,7 +45,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -201,17 +201,17 @@ class EngineProfile:
             self.moe_layer_overhead_seconds,
         )
 
-    @property
+    @cached_property  # read for every card of every estimate
     def engine(self) -> str:
         """The engine name (``llama.cpp`` for every llama.cpp backend)."""
         return self.key.partition("/")[0]
 
-    @property
+    @cached_property  # read for every card of every estimate
     def card_fraction(self) -> float:
         """Share of the card's usable memory the engine takes (1 when it allocates what it is given)."""
         return CARD_FRACTION.get(self.engine, 1.0)
 
-    @property
+    @cached_property  # read for every card of every estimate
     def free_fraction(self) -> float:
         """Share of the memory left after weights and buffers that the KV cache may take."""
         return FREE_FRACTION.get(self.engine, 1.0)
