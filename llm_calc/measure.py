@@ -75,11 +75,12 @@ MODE_ENGINES = {
     "compiled": "transformers-compiled",
 }
 """The engine profile (``llm_calc.engines``) whose estimate a decode mode is compared with: eager
-``generate`` for both uncompiled modes, the compiled static cache for ``compiled``."""
+``generate`` for the three uncompiled modes, the compiled static cache for ``compiled``."""
 
 ROW_MODES = ("generate", "eager", "compiled")
-"""Decode modes that give rows for ``data/measurements.csv``: the two the engines table names.
-``static`` (a static cache without compilation) is no engine users run; it is shown, not filed."""
+"""Decode modes that give rows for ``data/measurements.csv``, each as its engine of
+:data:`MODE_ENGINES`. ``static`` (our loop over a static cache, uncompiled) is no engine users run;
+it is shown, not filed."""
 
 
 MODE_NOTES = {
@@ -338,9 +339,11 @@ def _inference(torch, transformers, request: MeasureRequest, budget: _Budget) ->
         estimated = _estimated_speed(request, settings, estimate, MODE_ENGINES[mode])
         # generate's first run times the prefill and the first pick: a first token, not a bare prefill
         first_token = mode == "generate"
-        estimated_first = estimated and (
-            estimated.prefill_seconds * request.batch + (1 / estimated.decode_tokens_per_s if first_token else 0)
-        )
+        estimated_first = None
+        if estimated is not None:
+            step = 1 / estimated.decode_tokens_per_s
+            prompt_prefill = estimated.ttft_seconds - step  # one prompt's prefill (ttft = prefill + a step)
+            estimated_first = prompt_prefill * request.batch + (step if first_token else 0)
         parts += [
             Part(f"KV cache held ({mode})", "bytes", estimated_kv, held),
             Part(f"{'first token' if first_token else 'prefill'} ({mode})", "s", estimated_first, prefill_s),
@@ -437,8 +440,8 @@ def _prefill_and_decode(torch, transformers, model, forward, hf_config, prompt, 
 
 
 def _estimated_speed(request: MeasureRequest, settings: InferenceSettings, memory, engine: str) -> Speed | None:
-    """The estimate with ``engine``'s profile: decode per sequence, and ``prefill_seconds`` of one
-    prompt of ``prompt_tokens`` (a batch's prompts take ``batch`` times as long: prefill is compute-bound)."""
+    """The estimate with ``engine``'s profile: decode per sequence, and in ``ttft_seconds`` one prompt of
+    ``prompt_tokens`` (a batch's prompts take ``batch`` times as long: prefill is compute-bound)."""
     if request.gpu is None:
         return None
     return speed(request.spec, settings, memory, request.gpu, 1, engine=engine, prompt_tokens=request.prompt_tokens)

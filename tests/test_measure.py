@@ -10,12 +10,13 @@ reported as not measured.
 """
 
 import csv
+import dataclasses
 import json
 from pathlib import Path
 
 import pytest
 
-from llm_calc.catalog import CatalogError, default_gpus, find_gpu
+from llm_calc.catalog import CatalogError, default_gpus, find_gpu, find_model
 from llm_calc.cli import main
 from llm_calc.hf_config import parse_config_text
 from llm_calc.measure import MeasureError, MeasureRequest, catalog_gpu, measure
@@ -251,3 +252,21 @@ def test_generate_mode_times_model_generate_and_files_a_first_token_row():
         ("decode", "transformers", "tokens/s"), ("ttft", "transformers", "s")
     ]  # fmt: skip
     assert "model.generate" in result.rows[0]["note"]
+
+
+def test_the_prefill_estimate_is_the_prompts_whatever_the_tokens_decoded_after_it():
+    """The same 40-token prompt, followed by 8 or by 400 decode steps: the prefill measured is the
+    prompt's, so its estimate must not change with the context the decode steps fill afterwards.
+    The estimate is for Llama-3.2-1B's real shape on an H100 (the tiny model only runs the steps):
+    prefilling 440 tokens is compute-bound there (2 x 1.24e9 x 440 FLOPs, about 1.6 ms at 70 % of
+    989 TFLOPS, above the 0.7 ms the weights take to read), so sizing the whole context, as the
+    estimate once did, gives another figure."""
+    config = tiny("meta-llama__Llama-3.2-1B-Instruct.json")
+    # the real shape, with the tiny model's vocabulary (the prompt's token ids are drawn from it)
+    real = dataclasses.replace(find_model("meta-llama/Llama-3.2-1B-Instruct").spec, vocab_size=512)
+    h100 = find_gpu("NVIDIA H100 SXM")
+    estimates = []
+    for new in (8, 400):
+        run = dataclasses.replace(request(config, context_tokens=40 + new, new_tokens=new, gpu=h100), spec=real)
+        estimates.append(parts(measure(run))["prefill (eager)"].estimate)
+    assert estimates[0] is not None and estimates[0] == pytest.approx(estimates[1], rel=1e-12)
