@@ -37,10 +37,17 @@ import numpy as np
 
 from llm_calc.architecture import ModelSpec
 from llm_calc.catalog import find_gpu, find_model, shipped_checkpoint
-from llm_calc.engines import ENGINES, PROFILE_KEYS, ROCM_PROFILED_ENGINES, EngineProfile, card_vendor
+from llm_calc.engines import (
+    ENGINES,
+    PROFILE_KEYS,
+    ROCM_PROFILED_ENGINES,
+    EngineProfile,
+    card_vendor,
+    prefill_chunk_tokens,
+)
 from llm_calc.hardware import PREFILL_MFU, StepCost, _workload, decode_cost, prefill_cost
 from llm_calc.measurements import MEASUREMENTS_PATH, SPEED_KINDS, Measurement, default_measurements, load_measurements
-from llm_calc.memory import InferenceSettings, inference_memory
+from llm_calc.memory import DEFAULT_PREFILL_CHUNK_TOKENS, InferenceSettings, inference_memory
 from llm_calc.precision import AS_SHIPPED, DEFAULT_KV_FORMAT, WEIGHT_FORMATS
 from llm_calc.quantization import storage_plan
 
@@ -150,9 +157,15 @@ def _weights_settings(row: Measurement, spec: ModelSpec, context_tokens: int) ->
     (``llm_calc.catalog.shipped_checkpoint``) when the model ships in it. Any other precision is
     refused with its name."""
     kv = row.kv_format or DEFAULT_KV_FORMAT
+    # generate prefills a prompt in one pass; the serving engines and llama.cpp in chunks
+    chunk = prefill_chunk_tokens(row.engine, 1, row.prompt_tokens or context_tokens, DEFAULT_PREFILL_CHUNK_TOKENS)
     if row.precision in WEIGHT_FORMATS:
         return InferenceSettings(
-            weight_format=row.precision, context_tokens=context_tokens, batch=row.concurrency, kv_format=kv
+            weight_format=row.precision,
+            context_tokens=context_tokens,
+            batch=row.concurrency,
+            kv_format=kv,
+            prefill_chunk_tokens=chunk,
         )
     checkpoint = shipped_checkpoint(row.hf_id)
     method = checkpoint.quantization.method if checkpoint else None
@@ -165,6 +178,7 @@ def _weights_settings(row: Measurement, spec: ModelSpec, context_tokens: int) ->
         batch=row.concurrency,
         storage=storage_plan(spec, checkpoint),
         kv_format=kv,
+        prefill_chunk_tokens=chunk,
     )
 
 

@@ -132,3 +132,16 @@ def test_one_source_with_many_rows_does_not_outvote_two_that_agree():
     result = fit(usable_costs(rows)[0])
     assert result.bandwidth_efficiency == pytest.approx(0.7, abs=0.01)
     assert result.layer_overhead_seconds == pytest.approx(1e-4, rel=0.1)
+
+
+def test_a_transformers_prompt_is_prefilled_in_one_pass_a_vllm_one_in_chunks():
+    """A 4,032-token prompt: generate runs it in one forward pass; vLLM in ceil(4,032 / 2,048) = 2
+    chunks, each paying every layer's overhead (32 layers: 32 and 64 layer passes)."""
+    steps = {}
+    for engine in ("transformers", "vllm"):
+        row = speed_row(
+            engine, "prefill", "meta-llama/Llama-3.1-8B-Instruct", "bf16", engine, "cuda", "NVIDIA H100 SXM", 1,
+            "none", 1, 4032, 0, 0, 30_000.0, "tokens/s", "s",
+        )  # fmt: skip
+        steps[engine] = (row_cost(row).prefill.passes, row_cost(row).prefill.steps)
+    assert steps == {"transformers": (1, 32), "vllm": (2, 64)}
