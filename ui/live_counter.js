@@ -11,9 +11,12 @@
 // special tokens), later (labels of the chosen encodings only the server counts).
 
 let worker = null; // one per page, started on the first count
+let broken = null; // why the worker could not start or run; every count then says so
 let asked = 0; // id of the last count asked of the worker
-const answers = new Map(); // count id -> resolve(results)
+const answers = new Map(); // count id -> [resolve(results), the encodings asked]
 const listeners = new Set(); // called when a rank file has loaded or failed
+
+const unavailable = (live) => live.map((spec) => ({ url: spec.url, error: broken }));
 
 function counter() {
   if (!worker) {
@@ -24,17 +27,24 @@ function counter() {
         for (const listener of listeners) listener();
         return;
       }
-      answers.get(message.id)?.(message.results);
+      answers.get(message.id)?.[0](message.results);
       answers.delete(message.id);
+    };
+    // a browser without module workers, or a worker that failed: the counts follow on apply
+    worker.onerror = (event) => {
+      broken = `the counting worker failed${event.message ? `: ${event.message}` : ""}`;
+      for (const [resolve, live] of answers.values()) resolve(unavailable(live));
+      answers.clear();
     };
   }
   return worker;
 }
 
 function countInWorker(text, special, live) {
+  if (broken) return Promise.resolve(unavailable(live));
   const id = ++asked;
   return new Promise((resolve) => {
-    answers.set(id, resolve);
+    answers.set(id, [resolve, live]);
     counter().postMessage({ type: "count", id, text, special, live });
   });
 }
