@@ -33,6 +33,8 @@ from llm_calc.units import GB, GIB
 
 MEASUREMENTS_PATH = DATA_DIR / "measurements.csv"
 """The shipped measurements."""
+WEB_SCHEMES = ("https://", "http://")
+"""How a published source's URL starts."""
 OWN_MEASUREMENTS_DIR = DATA_DIR / "own_measurements"
 """Reports of our own runs (``python -m llm_calc measure --json``, one JSON line per run): the
 ``source`` of the rows they gave, as a path from the repository's root."""
@@ -142,6 +144,12 @@ class Measurement:
     ``concurrency``. ``""`` for an inference row."""
 
     @property
+    def is_own_run(self) -> bool:
+        """Whether the row is one of our own ``measure`` runs, its source a report under
+        ``OWN_MEASUREMENTS_DIR`` rather than a page a reader can open."""
+        return not self.source.startswith(WEB_SCHEMES)
+
+    @property
     def training(self) -> TrainingSetup | None:
         """The training setup of a training row, ``None`` for an inference row."""
         if not self.training_setup:
@@ -183,7 +191,7 @@ def _date(value: str) -> str:
 def _source(value: str) -> str:
     """A URL a reader can open, or a report of our own under ``OWN_MEASUREMENTS_DIR`` that exists."""
     value = value.strip()
-    if value.startswith(("https://", "http://")):
+    if value.startswith(WEB_SCHEMES):
         return value
     own = OWN_MEASUREMENTS_DIR.relative_to(DATA_DIR.parent).as_posix() + "/"
     if value.startswith(own) and ".." not in value and (DATA_DIR.parent / value).is_file():

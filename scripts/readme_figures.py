@@ -72,7 +72,7 @@ def accuracy_block() -> str:
     vendors = sorted({find_gpu(r.gpu).vendor for r in rows if r.kind in ("decode", "prefill")})
     speed_engines = sorted({r.engine for r in rows if r.kind in ("decode", "prefill")})
     sources = {r.source for r in rows}
-    own = sorted({find_gpu(r.gpu).name for r in rows if not r.source.startswith("http")})
+    own = sorted({find_gpu(r.gpu).name for r in rows if r.is_own_run})
     breakdowns = []
     for grouping in GROUPINGS:
         breakdowns += ["", *markdown_table(breakdown_rows(breakdown(comparisons, grouping)))]
@@ -137,7 +137,7 @@ def own_measurements_block() -> str:
     with the rest), markers included; a row without an estimate says why."""
     from llm_calc.accuracy import evaluate
 
-    own = [m for m in default_measurements() if not m.source.startswith("http")]
+    own = [m for m in default_measurements() if m.is_own_run]
     evaluation = evaluate(own)
     reasons = {n.measurement.id: n.reason for n in evaluation.not_estimated}
     estimates = {c.measurement.id: c for c in evaluation.comparisons}

@@ -158,12 +158,12 @@ def decode_error_by_vendor(comparisons: list[Comparison]) -> None:
     )
 
 
-def source_cells(source: str) -> dict[str, str | None]:
+def source_cells(row: Measurement) -> dict[str, str | None]:
     """A row's source as two cells: a published page (a link) or the report of our own run, a file
     of this repository that the page cannot link to."""
-    if source.startswith(("https://", "http://")):
-        return {"source": source, "our run": None}
-    return {"source": None, "our run": source}
+    if row.is_own_run:
+        return {"source": None, "our run": row.source}
+    return {"source": row.source, "our run": None}
 
 
 def not_estimated_table(not_estimated: list[NotEstimated]) -> pd.DataFrame:
@@ -177,7 +177,7 @@ def not_estimated_table(not_estimated: list[NotEstimated]) -> pd.DataFrame:
                 "cards": n.measurement.gpu_count,
                 "engine": n.measurement.engine,
                 "reason": n.reason,
-                **source_cells(n.measurement.source),
+                **source_cells(n.measurement),
             }
             for n in not_estimated
         ]
@@ -217,7 +217,7 @@ def every_row_table(comparisons: list[Comparison]) -> pd.DataFrame:
                 "role": "fit" if c.measurement.used_for_fit else ("claim" if c.is_bound else "held out"),
                 "engine": c.measurement.engine,
                 "note": c.measurement.note,
-                **source_cells(c.measurement.source),
+                **source_cells(c.measurement),
             }
             for c in comparisons
         ]
