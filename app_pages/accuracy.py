@@ -32,6 +32,9 @@ view.goals(summaries)
 st.subheader("Decode speed error by engine, cards and model")
 view.breakdowns(comparisons)
 
+st.subheader("Earlier engine releases")
+view.superseded_releases(comparisons)
+
 st.subheader("Engine profiles")
 view.engine_profiles()
 

@@ -59,7 +59,7 @@ from llm_calc.catalog import (
     find_gpu,
     find_model,
 )
-from llm_calc.engine_fit import default_cross_validated_predictions, predict_row, profile_key
+from llm_calc.engine_fit import default_cross_validated_predictions, is_superseded, predict_row, profile_key
 from llm_calc.engines import PROFILE_KEYS, EngineProfile, default_profiles, fused_attention, prefill_chunk_tokens
 from llm_calc.measurements import (  # the schema's names, re-exported for the page and the tests
     SPEED_KINDS,
@@ -125,6 +125,9 @@ OUTLIER_FACTOR = 2.0
 
 BASELINE_PATH = DATA_DIR / "accuracy_baseline.csv"
 """Every row's estimate and error as last accepted: the CI gate."""
+RATE_UNITS = ("tokens/s", "tokens/s/GPU")
+"""Units of a rate, where more is faster; the other speed units are times, where less is."""
+
 BASELINE_TOLERANCE = 1e-6
 """How much a row's miss may grow before it counts as worse: a float tolerance (a ten-thousandth
 of a percentage point), far below any real change and far above rounding in the file."""
@@ -149,6 +152,19 @@ class Comparison:
     @property
     def is_bound(self) -> bool:
         return self.measurement.bound == "at_most"
+
+    @property
+    def superseded(self) -> bool:
+        """A speed row of an engine release older than its profile describes
+        (``llm_calc.engine_fit.is_superseded``): shown with its error, kept out of the held-out
+        figures and the goals, which are about the releases a user would run today."""
+        return self.measurement.kind in SPEED_KINDS and is_superseded(self.measurement)
+
+    @property
+    def speed_ratio(self) -> float:
+        """Measured speed over estimated speed (a time row inverted): below 1, the run was slower
+        than we estimate."""
+        return 1 / self.ratio if self.measurement.unit in RATE_UNITS else self.ratio
 
     @property
     def fits(self) -> bool | None:
@@ -374,7 +390,7 @@ def summarize(comparisons: list[Comparison]) -> list[ErrorSummary]:
     for kind in ESTIMATED_KINDS:
         rows = [c for c in comparisons if c.measurement.kind == kind]
         exact = [c for c in rows if not c.is_bound]
-        held = [c.error for c in exact if not c.measurement.used_for_fit]
+        held = [c.error for c in exact if not c.measurement.used_for_fit and not c.superseded]
         fit = [abs(c.error) for c in exact if c.measurement.used_for_fit]
         bounds = [c for c in rows if c.is_bound]
         summaries.append(
@@ -498,7 +514,7 @@ def breakdown(
     errors: dict[str, list[float]] = {name: [] for name in names}
     for c in comparisons:
         m = c.measurement
-        if m.kind in BREAKDOWN_KINDS and not c.is_bound and not m.used_for_fit:
+        if m.kind in BREAKDOWN_KINDS and not c.is_bound and not m.used_for_fit and not c.superseded:
             errors[group_of(m, grouping)].append(c.error)
     return [
         GroupSummary(
@@ -512,6 +528,41 @@ def breakdown(
             profile=profiles[name] if grouping == "engine" and profiles is not None else None,
         )
         for name in names
+    ]
+
+
+@dataclass(frozen=True)
+class SupersededSummary:
+    """The rows of one engine's superseded releases (:attr:`Comparison.superseded`), estimated
+    with today's profile: how much slower or faster those releases ran."""
+
+    engine: str
+    rows: int
+    dates: tuple[str, str]
+    """First and last month measured."""
+    versions: tuple[str, ...]
+    median_abs_error: float
+    median_speed_ratio: float
+    """Median of measured over estimated speed: 0.5 means those releases ran at half today's estimate."""
+
+
+def superseded_summary(comparisons: Iterable[Comparison]) -> list[SupersededSummary]:
+    """Per engine, the decode, serving and first-token rows of releases its profile no longer
+    describes (``llm_calc.engines.RELEASES_FROM``), estimated without their own source."""
+    by_engine: dict[str, list[Comparison]] = {}
+    for c in comparisons:
+        if c.superseded and not c.is_bound:
+            by_engine.setdefault(c.measurement.engine, []).append(c)
+    return [
+        SupersededSummary(
+            engine=engine,
+            rows=len(rows),
+            dates=(min(c.measurement.date[:7] for c in rows), max(c.measurement.date[:7] for c in rows)),
+            versions=tuple(sorted({c.measurement.engine_version for c in rows})),
+            median_abs_error=statistics.median(abs(c.error) for c in rows),
+            median_speed_ratio=statistics.median(c.speed_ratio for c in rows),
+        )
+        for engine, rows in sorted(by_engine.items())
     ]
 
 

@@ -25,6 +25,7 @@ Rows are ``llm_calc.measurements.Measurement``: the file is read and checked in 
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 from collections import Counter
 from collections.abc import Iterable
@@ -40,10 +41,12 @@ from llm_calc.catalog import find_gpu, find_model, shipped_checkpoint
 from llm_calc.engines import (
     ENGINES,
     PROFILE_KEYS,
+    RELEASES_FROM,
     ROCM_PROFILED_ENGINES,
     EngineProfile,
     card_vendor,
     prefill_chunk_tokens,
+    superseded_release,
 )
 from llm_calc.hardware import PREFILL_MFU, StepCost, _workload, decode_cost, prefill_cost
 from llm_calc.measurements import MEASUREMENTS_PATH, SPEED_KINDS, Measurement, default_measurements, load_measurements
@@ -409,10 +412,30 @@ def held_out_errors(costs: list[RowCost]) -> dict[str, float]:
     return errors
 
 
+def is_superseded(row: Measurement) -> bool:
+    """Whether ``row`` ran an engine release older than its profile describes
+    (``llm_calc.engines.RELEASES_FROM``): kept and estimated, never fitted."""
+    return superseded_release(row.engine, row.date)
+
+
+def _current(costs: list[RowCost]) -> list[RowCost]:
+    return [c for c in costs if not is_superseded(c.row)]
+
+
 def fit_profiles(rows: Iterable[Measurement]) -> tuple[list[dict[str, Any]], list[tuple[Measurement, str]]]:
     """Every profile of ``PROFILE_KEYS`` as a row of ``data/engine_profiles.csv``, and the rows
-    left out with their reasons."""
-    costs, skipped = usable_costs(rows)
+    left out with their reasons (rows of superseded releases among them: :func:`is_superseded`)."""
+    every, skipped = usable_costs(rows)
+    costs = _current(every)
+    skipped += [
+        (
+            c.row,
+            f"measured {c.row.date}, before the {c.row.engine} releases its profile describes "
+            f"({RELEASES_FROM[c.row.engine]} on)",
+        )
+        for c in every
+        if is_superseded(c.row)
+    ]
     pooled = fit(costs)
     table = []
     for key in PROFILE_KEYS:
@@ -424,6 +447,18 @@ def fit_profiles(rows: Iterable[Measurement]) -> tuple[list[dict[str, Any]], lis
                 raise ValueError("no speed rows to fit any engine on")
             table.append(_profile_row(key, pooled, "not fitted", 0, 0, None, 0, "pooled fit of every engine's rows"))
             continue
+        old = sum(1 for c in every if profile_key(c.row) == key and is_superseded(c.row))
+        if old:
+            since = RELEASES_FROM[mine[0].row.engine]
+            result = dataclasses.replace(
+                result,
+                note="; ".join(
+                    filter(
+                        None,
+                        (f"releases from {since} on: {old} rows of earlier releases kept, not fitted", result.note),
+                    )
+                ),
+            )
         errors = held_out_errors(mine) if len(sources) > 1 else {}
         cv = statistics.median(abs(e) for e in errors.values()) if errors else None
         status = "validated" if cv is not None else "fitted, not validated"
@@ -470,14 +505,17 @@ def profile_from_fit(key: str, result: Fit, status: str = "fitted, not validated
 def cross_validated_predictions(rows: Iterable[Measurement]) -> dict[str, float]:
     """Each usable row's estimate from constants fitted without its source: on the other sources'
     rows of its engine, or, where its engine has no other source, on every other source's rows
-    (the pooled fit). What the Accuracy page and the per-row baseline score, so that no row is
+    (the pooled fit). Rows of superseded releases (:func:`is_superseded`) are estimated too, as
+    today's profile would, but never fitted on. What the Accuracy page and the per-row baseline score, so that no row is
     judged by constants fitted on itself."""
-    costs, _ = usable_costs(rows)
+    every, _ = usable_costs(rows)
+    costs = _current(every)
     predictions: dict[str, float] = {}
     for key in PROFILE_KEYS:
-        mine = [c for c in costs if profile_key(c.row) == key]
+        mine = [c for c in every if profile_key(c.row) == key]
+        fitted = _current(mine)
         for source in sorted({c.row.source for c in mine}):
-            result = fit([c for c in mine if c.row.source != source])
+            result = fit([c for c in fitted if c.row.source != source])
             if result is None:
                 result = fit([c for c in costs if c.row.source != source])
             if result is None:

@@ -38,6 +38,10 @@ References
        Metal, CPU) and GGUF quantization types. https://github.com/ggml-org/llama.cpp
 .. [5] MLX: "an array framework for machine learning on Apple silicon".
        https://github.com/ml-explore/mlx
+.. [6] vLLM v0.8.0 release: "We have now enabled V1 engine by default" (vllm-project/vllm PR 13726),
+       https://github.com/vllm-project/vllm/releases/tag/v0.8.0
+.. [7] TensorRT-LLM docs, "PyTorch Backend": "available in version 0.17 and later".
+       https://nvidia.github.io/TensorRT-LLM/torch.html
 """
 
 from __future__ import annotations
@@ -103,6 +107,23 @@ PROFILE_KEYS = (
     "transformers-compiled",
 )
 """One profile per engine, per backend for llama.cpp, and per vendor for vLLM and SGLang."""
+
+RELEASES_FROM: dict[str, str] = {"vllm": "2025-04", "sglang": "2025-04", "tensorrt-llm": "2025-04"}
+"""The first month (YYYY-MM) of the releases each serving engine's profile describes; its rows
+measured before then ran superseded releases and are kept, shown apart, and not fitted. The serving
+engines were rebuilt in early 2025: vLLM's V1 engine became the default in 0.8.0 (2025-03) [6],
+TensorRT-LLM's PyTorch backend arrived in 0.17 (2025-02) and became its default in 1.0 [7]; SGLang
+has no one switch, but in our own rows DeepSeek-R1 on 8 H200 decodes 3.4x faster per step on
+SGLang 0.5.7 (2026-03) than on 0.4.3 (2025-03), at the same concurrency of 8. Fitted together,
+such rows set the constants between two generations of kernels and fit neither. Engines not named
+here (llama.cpp, MLX, transformers) describe every release: their old rows still fit."""
+
+
+def superseded_release(engine: str, measured: str) -> bool:
+    """Whether a row of ``engine`` measured in ``measured`` (YYYY-MM) ran a release from before
+    the ones its profile describes (:data:`RELEASES_FROM`)."""
+    return engine in RELEASES_FROM and measured[:7] < RELEASES_FROM[engine]
+
 
 FORMAT_FAMILIES = ("16-bit", "fp32", "gguf", "fp8", "int8", "int4", "nf4", "mxfp4", "mlx-4bit")
 """What an engine must be able to read: 16-bit floats, fp32, GGUF block quants (q*_0, k-quants),

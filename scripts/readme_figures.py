@@ -27,11 +27,18 @@ from llm_calc.accuracy import (  # noqa: E402
     compare,
     default_measurements,
     summarize,
+    superseded_summary,
 )
 from llm_calc.assumptions import Assumption, inference_assumptions, training_assumptions  # noqa: E402
 from llm_calc.catalog import find_gpu, find_model  # noqa: E402
 from llm_calc.engines import default_profiles  # noqa: E402
-from ui.accuracy_tables import breakdown_rows, markdown_table, profile_rows, summary_rows  # noqa: E402
+from ui.accuracy_tables import (  # noqa: E402
+    breakdown_rows,
+    markdown_table,
+    profile_rows,
+    summary_rows,
+    superseded_rows,
+)
 
 README = ROOT / "README.md"
 
@@ -67,7 +74,8 @@ def accuracy_block() -> str:
     fit = [r for r in rows if r.used_for_fit]
     fit_decode = [r for r in fit if r.kind == "decode"]
     fit_weights = [r for r in fit if r.kind == "weights_file"]
-    held = [r for r in rows if not r.used_for_fit and r.bound == "exact"]
+    held = [c.measurement for c in comparisons if not (c.measurement.used_for_fit or c.is_bound or c.superseded)]
+    superseded = superseded_summary(comparisons)
     bounds = [c for c in comparisons if c.is_bound]
     vendors = sorted({find_gpu(r.gpu).vendor for r in rows if r.kind in ("decode", "prefill")})
     speed_engines = sorted({r.engine for r in rows if r.kind in ("decode", "prefill")})
@@ -99,7 +107,9 @@ def accuracy_block() -> str:
         "layer and step, overhead per MoE layer split over cards, prefill MFU; the last table below), and every "
         "speed row's figure here uses the constants "
         "fitted **without its own source** (leave-one-source-out). "
-        f"**Held out:** the other {len(held):,} measurements; the medians below are over them only. "
+        f"**Held out:** {len(held):,} measurements; the medians below are over them only. "
+        f"**Earlier releases:** {sum(x.rows for x in superseded):,} speed rows of serving-engine releases older "
+        "than their profiles describe are estimated and listed apart (the table after the breakdowns). "
         f"The {len(bounds):,} QLoRA claims are bounds, not measurements: each is scored by a verdict "
         "(does our estimate fit the card's usable memory from `data/gpus.csv`?) and kept out of the medians.",
         "",
@@ -112,6 +122,13 @@ def accuracy_block() -> str:
         "met or not, never a CI gate). An engine fitted on a single source has its rows estimated by the pooled fit "
         "of the other sources.",
         *breakdowns,
+        "",
+        "**Earlier engine releases** (`llm_calc.engines.RELEASES_FROM`): rows measured before the releases each "
+        "serving engine's profile describes, estimated without their own source but neither fitted nor counted "
+        "above. The serving engines were rebuilt in early 2025 (vLLM's V1 engine became its default in 0.8.0, "
+        "TensorRT-LLM gained its PyTorch backend in 0.17); one set of constants for both generations fitted neither.",
+        "",
+        *markdown_table(superseded_rows(superseded)),
         "",
         "**Engine profiles** (`data/engine_profiles.csv`; cross-validated error: leave-one-source-out median "
         "absolute error of the decode-type rows; a profile not fitted takes the pooled fit of every engine's rows):",

@@ -21,6 +21,7 @@ from llm_calc.accuracy import (
     default_measurements,
     group_of,
     summarize,
+    superseded_summary,
 )
 from llm_calc.engines import PROFILE_KEYS, PROFILES_PATH, load_profiles
 from llm_calc.measurements import COLUMNS, load_measurements
@@ -39,7 +40,10 @@ ROWS = [
     ("f", "prefill", "meta-llama/Llama-2-7b-hf", "llama.cpp", "cuda", "NVIDIA RTX 4090", 1, "", "none", 1000, 3000),
     ("g", "decode", "meta-llama/Llama-2-7b-hf", "llama.cpp", "metal", "Apple M2 Ultra (192 GB)", 1, "", "none", 40, 80),
     ("h", "weights_file", "meta-llama/Llama-2-7b-hf", "llama-quantize", "", "", 0, "", "none", 12.55, 20),
+    # and a row of a vLLM release older than its profile describes (measured 2024-10): apart
+    ("i", "decode", "meta-llama/Llama-3.1-8B", "vllm", "cuda", "NVIDIA H100 SXM", 1, "", "none", 20, 40),
 ]  # fmt: skip
+MEASURED_IN = {"i": "2024-10"}  # the others 2026-01, after every profile's first release
 ESTIMATES = {row[0]: row[-1] for row in ROWS}
 
 
@@ -69,7 +73,7 @@ def _write(path: Path) -> Path:
                     "unit": "GiB" if kind == "weights_file" else "tokens/s",
                     "bound": "exact",
                     "used_for_fit": "true" if row_id == "g" else "false",
-                    "date": "2025-01",
+                    "date": MEASURED_IN.get(row_id, "2026-01"),
                     "source": f"https://example.org/{row_id}",
                     "note": "",
                     "driver": "",
@@ -142,9 +146,27 @@ def test_by_engine_every_profile_listed_with_its_status_and_rows(comparisons, tm
 
 
 def test_the_three_groupings_cover_the_same_rows(comparisons):
-    # 5 breakdown rows: a-e (f is a prompt speed, g a fitted row, h a file size)
+    # 5 breakdown rows: a-e (f is a prompt speed, g a fitted row, h a file size, i an earlier release)
     for grouping in GROUPINGS:
         assert sum(g.rows for g in breakdown(comparisons, grouping)) == 5, grouping
+
+
+def test_rows_of_earlier_releases_are_listed_apart_with_how_they_ran(comparisons):
+    # i: vLLM measured 2024-10, before the releases its profile describes (2025-04 on)
+    assert [c.measurement.id for c in comparisons if c.superseded] == ["i"]
+    (vllm,) = superseded_summary(comparisons)
+    # measured 20 tokens/s where we estimate 40: error +100 %, ran at half our estimate
+    assert (vllm.engine, vllm.rows, vllm.dates) == ("vllm", 1, ("2024-10", "2024-10"))
+    assert vllm.median_abs_error == pytest.approx(1.0) and vllm.median_speed_ratio == pytest.approx(0.5)
+    decode = next(s for s in summarize(comparisons) if s.kind == "decode")
+    assert decode.held_out_rows == 4  # a, b, d, e: not g (fitted), not i (earlier release)
+
+
+def test_a_time_row_s_speed_ratio_is_inverted():
+    """20 ms per token measured where we estimate 10 ms: it ran at half our estimated speed."""
+    row = next(m for m in default_measurements() if m.unit == "ms/token")
+    assert Comparison(row, row.measured / 2).speed_ratio == pytest.approx(0.5)
+    assert Comparison(row, row.measured * 2).speed_ratio == pytest.approx(2.0)
 
 
 def test_an_unknown_grouping_is_refused_with_the_choices(comparisons):

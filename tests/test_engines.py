@@ -33,6 +33,7 @@ from llm_calc.engines import (
     pick_engine,
     prefill_chunk_tokens,
     profile_for,
+    superseded_release,
 )
 from llm_calc.hardware import (
     ServingCurve,
@@ -230,6 +231,41 @@ def _synthetic(efficiency: float, overhead: float, source: str, precisions=("fp1
         truth = row_cost(row).predict(efficiency, 0.5, overhead)
         rows.append(dataclasses.replace(row, measured=truth))
     return rows
+
+
+def _vllm(efficiency: float, overhead: float, source: str, date: str, slower: float = 1.0):
+    """vLLM rows of four models on an H100, measured ``slower`` times below what an engine of known
+    constants would reach."""
+    rows = []
+    for model in ("meta-llama/Llama-3.2-1B-Instruct", "meta-llama/Llama-2-7b-hf", "meta-llama/Llama-2-13b-hf"):
+        row = speed_row(
+            f"{source}-{model}", "decode", model, "fp16", "vllm", "cuda",
+            "NVIDIA H100 SXM", 1, "none", 1, 0, 128, 0, 1.0, "tokens/s", source, date=date,
+        )  # fmt: skip
+        rows.append(dataclasses.replace(row, measured=row_cost(row).predict(efficiency, 0.5, overhead) / slower))
+    return rows
+
+
+def test_a_serving_engine_s_profile_describes_its_releases_from_2025_04():
+    assert superseded_release("vllm", "2025-03") and superseded_release("tensorrt-llm", "2023-10-15")
+    assert not superseded_release("vllm", "2025-04") and not superseded_release("sglang", "2026-03")
+    assert not superseded_release("llama.cpp", "2023-08")  # llama.cpp, MLX, transformers: every release
+
+
+def test_rows_of_earlier_releases_are_estimated_but_never_fitted():
+    current = _vllm(0.7, 1e-4, "a", "2026-01") + _vllm(0.7, 1e-4, "b", "2025-10")
+    earlier = _vllm(0.7, 1e-4, "old", "2025-02", slower=3.0)  # the same runs, three times slower
+    table, skipped = fit_profiles(current + earlier)
+    vllm = next(p for p in table if p["profile"] == "vllm")
+    assert float(vllm["bandwidth_efficiency"]) == pytest.approx(0.7, abs=0.005)  # as if "old" were not there
+    assert (vllm["fit_rows"], vllm["sources"]) == (6, 2)
+    assert "releases from 2025-04 on: 3 rows of earlier releases kept, not fitted" in vllm["note"]
+    assert sorted(r.id for r, reason in skipped if "before the vllm releases" in reason) == sorted(
+        r.id for r in earlier
+    )
+    estimates = cross_validated_predictions(current + earlier)
+    for row in earlier:  # estimated as today's profile would: three times what was measured
+        assert estimates[row.id] == pytest.approx(3 * row.measured, rel=0.01)
 
 
 def test_the_fit_recovers_known_constants():

@@ -4,8 +4,15 @@ two cannot differ."""
 
 from __future__ import annotations
 
-from llm_calc.accuracy import BREAKDOWN_KINDS, GROUPING_LABELS, KIND_LABELS, ErrorSummary, GroupSummary
-from llm_calc.engines import EngineProfile
+from llm_calc.accuracy import (
+    BREAKDOWN_KINDS,
+    GROUPING_LABELS,
+    KIND_LABELS,
+    ErrorSummary,
+    GroupSummary,
+    SupersededSummary,
+)
+from llm_calc.engines import RELEASES_FROM, EngineProfile
 from llm_calc.units import MICROSECONDS_PER_SECOND
 
 MET_TEXT = {True: "yes", False: "no", None: "—"}
@@ -76,6 +83,23 @@ def breakdown_rows(groups: list[GroupSummary]) -> list[dict[str, str | int]]:
         }
         rows.append(row)
     return rows
+
+
+def superseded_rows(summaries: list[SupersededSummary]) -> list[dict[str, str | int]]:
+    """One row per engine: its rows of releases its profile no longer describes, when they were
+    measured, with which releases, and how they ran beside today's estimate."""
+    return [
+        {  # the long list of releases last, so that a phone shows the figures first
+            "engine": s.engine,
+            "rows": s.rows,
+            "speed, measured ÷ estimated (median)": f"{s.median_speed_ratio:.2f}×",
+            "median absolute error": percent(s.median_abs_error),
+            "measured": s.dates[0] if s.dates[0] == s.dates[1] else f"{s.dates[0]} to {s.dates[1]}",
+            "profile describes": f"releases from {RELEASES_FROM[s.engine]}",
+            "releases": ", ".join(s.versions),
+        }
+        for s in summaries
+    ]
 
 
 def profile_rows(profiles: list[EngineProfile]) -> list[dict[str, str | int]]:

@@ -22,23 +22,25 @@ from llm_calc.accuracy import (
     NotEstimated,
     breakdown,
     evaluate,
+    superseded_summary,
 )
 from llm_calc.catalog import DATA_DIR, find_gpu, find_model
 from llm_calc.engine_fit import SPEED_KINDS
 from llm_calc.engines import PROFILES_PATH, default_profiles
 from llm_calc.hardware import DECODE_BANDWIDTH_EFFICIENCY
 from llm_calc.measurements import Measurement
-from ui.accuracy_tables import breakdown_rows, profile_rows, summary_rows
+from ui.accuracy_tables import breakdown_rows, profile_rows, summary_rows, superseded_rows
 from ui.charts import error_by_group_figure, predicted_vs_measured_figure
 
 
 def opening(measurements: list[Measurement]) -> None:
     """What the page compares, from which sources, how CI guards it, and the rows by role (counted
     from the data: fitted, held out, claims)."""
-    estimated = [c.measurement for c in evaluate(measurements).comparisons]  # the rows the figures cover
-    fit_rows = [r for r in estimated if r.used_for_fit]
-    bound_rows = [r for r in estimated if r.bound == "at_most"]
-    held_rows = [r for r in estimated if not r.used_for_fit and r.bound == "exact"]
+    comparisons = evaluate(measurements).comparisons  # the rows the figures cover
+    fit_rows = [c for c in comparisons if c.measurement.used_for_fit]
+    bound_rows = [c for c in comparisons if c.is_bound]
+    superseded = [c for c in comparisons if c.superseded]
+    held_rows = [c for c in comparisons if not (c.measurement.used_for_fit or c.is_bound or c.superseded)]
     baseline_file = BASELINE_PATH.relative_to(DATA_DIR.parent).as_posix()
     engines = ", ".join(sorted({m.engine for m in measurements if m.kind in SPEED_KINDS}))
     st.write(
@@ -56,6 +58,8 @@ def opening(measurements: list[Measurement]) -> None:
         "own source (leave-one-source-out, data/engine_profiles.csv).\n"
         f"- **Held out:** {len(held_rows):,} measurements no constant was fitted on. The figures below are their "
         "median absolute errors.\n"
+        f"- **Earlier releases:** {len(superseded):,} speed rows ran serving-engine releases older than the "
+        "profiles describe. They are estimated and listed apart, not counted in the figures.\n"
         f"- **Claims:** {len(bound_rows):,} rows say a run *fits* on a card. They are bounds, not measurements: "
         "each gets a verdict (does our estimate fit the card's usable memory?) and stays out of the medians."
     )
@@ -118,6 +122,23 @@ def breakdowns(comparisons: list[Comparison]) -> None:
         st.markdown(f"**By {GROUPING_LABELS[grouping]}**")
         table = pd.DataFrame(breakdown_rows(breakdown(comparisons, grouping)))
         st.dataframe(table, hide_index=True, width="stretch", height="content")  # every engine, no inner scroll
+
+
+def superseded_releases(comparisons: list[Comparison]) -> None:
+    """The rows of engine releases the profiles no longer describe, beside today's estimate."""
+    summaries = superseded_summary(comparisons)
+    if not summaries:
+        st.caption("No rows of engine releases older than their profiles describe.")
+        return
+    st.caption(
+        "Rows measured before the releases each serving engine's profile describes. They are kept and estimated "
+        "here without their own source, but neither fitted nor counted above: the serving engines were rebuilt "
+        "in early 2025 (vLLM's V1 engine became its default in 0.8.0, TensorRT-LLM gained its PyTorch backend in "
+        "0.17; DeepSeek-R1 on 8 H200 decodes 3.4× faster per step on SGLang 0.5.7 than on 0.4.3), and one set of "
+        "constants for both generations would fit neither. A ratio below 1× means those releases ran slower than "
+        "today's profile estimates."
+    )
+    st.dataframe(pd.DataFrame(superseded_rows(summaries)), hide_index=True, width="stretch")
 
 
 def engine_profiles() -> None:
