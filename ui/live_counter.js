@@ -19,33 +19,39 @@ const listeners = new Set(); // called when a rank file has loaded or failed
 const unavailable = (live) => live.map((spec) => ({ url: spec.url, error: broken }));
 
 function counter() {
-  if (!worker) {
+  if (worker || broken) return worker;
+  try {
     const url = URL.createObjectURL(new Blob([WORKER_SOURCE], { type: "text/javascript" }));
     worker = new Worker(url, { type: "module" });
-    worker.onmessage = ({ data: message }) => {
-      if (message.type === "settled") {
-        for (const listener of listeners) listener();
-        return;
-      }
-      answers.get(message.id)?.[0](message.results);
-      answers.delete(message.id);
-    };
-    // a browser without module workers, or a worker that failed: the counts follow on apply
-    worker.onerror = (event) => {
-      broken = `the counting worker failed${event.message ? `: ${event.message}` : ""}`;
-      for (const [resolve, live] of answers.values()) resolve(unavailable(live));
-      answers.clear();
-    };
+  } catch (error) {
+    // no Worker at all, or a policy that forbids blob: workers (CSP worker-src): counts follow on apply
+    broken = `the counting worker could not start: ${error.message || error}`;
+    return null;
   }
+  worker.onmessage = ({ data: message }) => {
+    if (message.type === "settled") {
+      for (const listener of listeners) listener();
+      return;
+    }
+    answers.get(message.id)?.[0](message.results);
+    answers.delete(message.id);
+  };
+  // a browser without module workers, or a worker that failed: the counts follow on apply
+  worker.onerror = (event) => {
+    broken = `the counting worker failed${event.message ? `: ${event.message}` : ""}`;
+    for (const [resolve, live] of answers.values()) resolve(unavailable(live));
+    answers.clear();
+  };
   return worker;
 }
 
 function countInWorker(text, special, live) {
-  if (broken) return Promise.resolve(unavailable(live));
+  const started = counter();
+  if (broken || !started) return Promise.resolve(unavailable(live));
   const id = ++asked;
   return new Promise((resolve) => {
     answers.set(id, [resolve, live]);
-    counter().postMessage({ type: "count", id, text, special, live });
+    started.postMessage({ type: "count", id, text, special, live });
   });
 }
 
@@ -65,7 +71,7 @@ export default function ({ data, parentElement }) {
   let generation = 0;
   // the worker fetches by absolute URL (a worker's own base is its blob URL)
   const live = data.live.map((spec) => ({ ...spec, url: new URL(spec.url, document.baseURI).href }));
-  if (live.length) counter().postMessage({ type: "retry" }); // a file that failed to load is tried again
+  if (live.length) counter()?.postMessage({ type: "retry" }); // a file that failed to load is tried again
 
   const show = (status, chars, entries, message) => {
     root.dataset.status = status;

@@ -138,3 +138,44 @@ def test_a_text_over_the_live_limit_is_counted_on_apply(page, app_url):
     with rerun(page):
         area.press("Control+Enter")
     expect(metric(page, "Characters")).to_have_text(f"{len(text):,}")
+
+
+NO_WORKERS = "window.Worker = class { constructor() { throw new Error('workers are forbidden here'); } };"
+"""A browser where starting a worker throws (a page policy forbidding blob: workers does this)."""
+FAILING_WORKER = """{
+  const Real = window.Worker;
+  window.Worker = class extends Real {
+    constructor(url, options) {
+      super(URL.createObjectURL(new Blob(["throw new Error('the worker broke')"], { type: "text/javascript" })), options);
+    }
+  };
+}"""
+"""A worker that starts and then fails as its script runs."""
+
+
+@pytest.mark.parametrize(
+    ("script", "reason"),
+    [
+        (NO_WORKERS, "the counting worker could not start: workers are forbidden here"),
+        (FAILING_WORKER, "the counting worker failed"),
+    ],
+    ids=["cannot-start", "fails"],
+)
+def test_without_a_working_worker_the_line_says_why_and_apply_still_counts(page, app_url, script, reason):
+    """The live line answers with the reason instead of waiting for ever, the page keeps working,
+    and the server's count follows on apply."""
+    page.add_init_script(script)
+    open_page(page, f"{app_url}/token_estimator?{urlencode({'tokenizers': 'o200k_base'})}")
+    root = live_root(page)
+    expect(root).to_have_attribute("data-status", "error")
+    expect(root).to_contain_text(f"OpenAI o200k_base cannot count here ({reason}")
+    expect(root).to_contain_text("its count follows when you apply")
+    text = "Counted on the server instead."
+    area = page.get_by_label("Text", exact=True)
+    area.fill(text)
+    expect(root).to_have_attribute("data-chars", str(len(text)))
+    expect(root).to_have_attribute("data-status", "error")
+    with rerun(page):
+        area.press("Control+Enter")
+    expect(metric(page, "Characters")).to_have_text(f"{len(text):,}")
+    expect(metric(page, "Tokens (OpenAI o200k_base)")).to_have_text("7")  # Count|ed| on| the| server| instead|.
