@@ -28,7 +28,7 @@ from __future__ import annotations
 import dataclasses
 import statistics
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -333,7 +333,9 @@ def _splits_moe(cost: RowCost) -> bool:
     return step is not None and step.moe_steps > 0
 
 
-def _fit_decode(costs: list[RowCost], mfu: float) -> tuple[float, float, float, str]:
+def _fit_decode(
+    costs: list[RowCost], mfu: float, fallback: Callable[[], float] | None = None
+) -> tuple[float, float, float, str]:
     notes = []
     split_moe = [c for c in costs if _splits_moe(c)]
     others = [c for c in costs if not _splits_moe(c)]
@@ -349,7 +351,8 @@ def _fit_decode(costs: list[RowCost], mfu: float) -> tuple[float, float, float, 
     identifiable = len(costs) >= MIN_ROWS_FOR_OVERHEAD and max(memory_times) >= MIN_SPREAD_FOR_OVERHEAD * min(
         memory_times
     )
-    overheads = OVERHEAD_GRID if identifiable else (0.0,)
+    held = fallback() if fallback is not None and not identifiable else 0.0
+    overheads = OVERHEAD_GRID if identifiable else (held,)
     moe_overheads = MOE_OVERHEAD_GRID if identifiable and moe_identifiable else (0.0,)
     _, start = _best(costs, EFFICIENCY_GRID, mfu, overheads, moe_overheads)
     eff, overhead, moe = _refine(costs, mfu, start, identifiable, identifiable and moe_identifiable)
@@ -359,7 +362,10 @@ def _fit_decode(costs: list[RowCost], mfu: float) -> tuple[float, float, float, 
             "so they cannot tell the efficiency (a large model's speed is then an upper bound)"
         )
     if not identifiable:
-        notes.append("overhead not identifiable from these rows: held at 0")
+        notes.append(
+            "overhead not identifiable from these rows: held at "
+            + (f"the pooled fit's {held * 1e6:.1f} µs per layer" if held else "0")
+        )
     elif moe_identifiable:
         dates = sorted(c.row.date for c in split_moe)
         notes.append(
@@ -376,7 +382,7 @@ def _fit_mfu(costs: list[RowCost], efficiency: float, overhead: float, moe_overh
     return float(fine[int(np.argmin(_grid_loss(costs, efficiency, fine, overhead, moe_overhead)))])
 
 
-def fit(costs: list[RowCost]) -> Fit | None:
+def fit(costs: list[RowCost], fallback: Callable[[], float] | None = None) -> Fit | None:
     """Fit efficiency and overheads on the decode-type rows and MFU on the prefill rows of
     ``costs``; ``None`` without decode-type rows."""
     decode = [c for c in costs if c.row.kind != "prefill"]
@@ -384,10 +390,10 @@ def fit(costs: list[RowCost]) -> Fit | None:
     if not decode:
         return None
     mfu = PREFILL_MFU
-    eff, overhead, moe, note = _fit_decode(decode, mfu)
+    eff, overhead, moe, note = _fit_decode(decode, mfu, fallback)
     if prefill:  # MFU matters to decode only at large batches: one more round settles it
         mfu = _fit_mfu(prefill, eff, overhead, moe)
-        eff, overhead, moe, note = _fit_decode(decode, mfu)
+        eff, overhead, moe, note = _fit_decode(decode, mfu, fallback)
     else:
         note = "; ".join(filter(None, (note, f"no prefill rows: MFU {PREFILL_MFU} (llm_calc.hardware.PREFILL_MFU)")))
     return Fit(eff, overhead, mfu, len(decode), len(prefill), note, moe)
@@ -397,13 +403,37 @@ def _relative_error(cost: RowCost, result: Fit) -> float:
     return cost.predict(*result.constants) / cost.row.measured - 1
 
 
-def held_out_errors(costs: list[RowCost]) -> dict[str, float]:
+def pooled_overhead(costs: list[RowCost]) -> Callable[[str | None], Callable[[], float]]:
+    """``without(source)``: a function giving the layer overhead of the pooled fit of ``costs``
+    (every engine's rows) without ``source``'s rows (``None``: with every row). An engine whose
+    own rows cannot tell its overhead from its efficiency (:func:`_fit_decode`) is held at it:
+    every engine launches kernels per layer, so 0 would be the one figure known to be wrong, and a
+    held-out source must not set the figure its own estimate uses. Each pooled fit is made once,
+    and only when a fit asks for it."""
+    memo: dict[str | None, float] = {}
+
+    def without(source: str | None) -> Callable[[], float]:
+        def overhead() -> float:
+            if source not in memo:
+                pooled = fit([c for c in costs if c.row.source != source])
+                memo[source] = 0.0 if pooled is None else pooled.layer_overhead_seconds
+            return memo[source]
+
+        return overhead
+
+    return without
+
+
+def held_out_errors(
+    costs: list[RowCost], prior: Callable[[str | None], Callable[[], float]] | None = None
+) -> dict[str, float]:
     """Leave-one-source-out: each row's signed error from a fit on the other sources' rows of the
-    same profile (decode-type rows only; empty with a single source)."""
+    same profile (decode-type rows only; empty with a single source); ``prior`` (:func:`pooled_overhead`)
+    gives the overhead a fold that cannot identify its own is held at."""
     errors: dict[str, float] = {}
     for source in {c.row.source for c in costs}:
         training = [c for c in costs if c.row.source != source]
-        result = fit(training)
+        result = fit(training, prior(source) if prior else None)
         if result is None:
             continue
         for cost in costs:
@@ -437,10 +467,11 @@ def fit_profiles(rows: Iterable[Measurement]) -> tuple[list[dict[str, Any]], lis
         if is_superseded(c.row)
     ]
     pooled = fit(costs)
+    prior = pooled_overhead(costs)
     table = []
     for key in PROFILE_KEYS:
         mine = [c for c in costs if profile_key(c.row) == key]
-        result = fit(mine)
+        result = fit(mine, prior(None))
         sources = sorted({c.row.source for c in mine})
         if result is None:
             if pooled is None:
@@ -459,7 +490,7 @@ def fit_profiles(rows: Iterable[Measurement]) -> tuple[list[dict[str, Any]], lis
                     )
                 ),
             )
-        errors = held_out_errors(mine) if len(sources) > 1 else {}
+        errors = held_out_errors(mine, prior) if len(sources) > 1 else {}
         cv = statistics.median(abs(e) for e in errors.values()) if errors else None
         status = "validated" if cv is not None else "fitted, not validated"
         table.append(_profile_row(key, result, status, len(mine), len(sources), cv, len(errors), " ".join(sources)))
@@ -510,12 +541,13 @@ def cross_validated_predictions(rows: Iterable[Measurement]) -> dict[str, float]
     judged by constants fitted on itself."""
     every, _ = usable_costs(rows)
     costs = _current(every)
+    prior = pooled_overhead(costs)
     predictions: dict[str, float] = {}
     for key in PROFILE_KEYS:
         mine = [c for c in every if profile_key(c.row) == key]
         fitted = _current(mine)
         for source in sorted({c.row.source for c in mine}):
-            result = fit([c for c in fitted if c.row.source != source])
+            result = fit([c for c in fitted if c.row.source != source], prior(source))
             if result is None:
                 result = fit([c for c in costs if c.row.source != source])
             if result is None:

@@ -233,11 +233,14 @@ def _synthetic(efficiency: float, overhead: float, source: str, precisions=("fp1
     return rows
 
 
-def _vllm(efficiency: float, overhead: float, source: str, date: str, slower: float = 1.0):
-    """vLLM rows of four models on an H100, measured ``slower`` times below what an engine of known
+THREE_SIZES = ("meta-llama/Llama-3.2-1B-Instruct", "meta-llama/Llama-2-7b-hf", "meta-llama/Llama-2-13b-hf")
+
+
+def _vllm(efficiency: float, overhead: float, source: str, date: str, slower: float = 1.0, models=THREE_SIZES):
+    """vLLM rows of ``models`` on an H100, measured ``slower`` times below what an engine of known
     constants would reach."""
     rows = []
-    for model in ("meta-llama/Llama-3.2-1B-Instruct", "meta-llama/Llama-2-7b-hf", "meta-llama/Llama-2-13b-hf"):
+    for model in models:
         row = speed_row(
             f"{source}-{model}", "decode", model, "fp16", "vllm", "cuda",
             "NVIDIA H100 SXM", 1, "none", 1, 0, 128, 0, 1.0, "tokens/s", source, date=date,
@@ -250,6 +253,25 @@ def test_a_serving_engine_s_profile_describes_its_releases_from_2025_04():
     assert superseded_release("vllm", "2025-03") and superseded_release("tensorrt-llm", "2023-10-15")
     assert not superseded_release("vllm", "2025-04") and not superseded_release("sglang", "2026-03")
     assert not superseded_release("llama.cpp", "2023-08")  # llama.cpp, MLX, transformers: every release
+
+
+def test_an_engine_whose_rows_cannot_tell_its_overhead_takes_the_pooled_one():
+    """vLLM measured on one model only: its rows cannot tell a per-layer overhead from a lower
+    efficiency. Held at 0, the efficiency would absorb the overhead; held at the overhead every
+    engine's rows give together (here 100 µs, as both engines were built with), it comes out right."""
+    llama_cpp = _synthetic(0.7, 1e-4, "a") + _synthetic(0.7, 1e-4, "b")
+    one_model = ("meta-llama/Llama-2-7b-hf",)
+    vllm_rows = _vllm(0.7, 1e-4, "v1", "2026-01", models=one_model) + _vllm(
+        0.7, 1e-4, "v2", "2026-02", models=one_model
+    )
+    table, _ = fit_profiles(llama_cpp + vllm_rows)
+    vllm = next(p for p in table if p["profile"] == "vllm")
+    assert float(vllm["layer_overhead_seconds"]) == pytest.approx(1e-4, rel=0.1)
+    assert float(vllm["bandwidth_efficiency"]) == pytest.approx(0.7, abs=0.02)
+    assert "held at the pooled fit's" in vllm["note"]
+    assert float(vllm["cv_median_abs_error"]) < 0.02  # each fold, held at the others' pooled overhead
+    alone, _ = fit_profiles(vllm_rows)  # no other engine to pool with: the overhead cannot be known
+    assert float(next(p for p in alone if p["profile"] == "vllm")["bandwidth_efficiency"]) < 0.6
 
 
 def test_rows_of_earlier_releases_are_estimated_but_never_fitted():

@@ -146,7 +146,8 @@ FAILING_WORKER = """{
   const Real = window.Worker;
   window.Worker = class extends Real {
     constructor(url, options) {
-      super(URL.createObjectURL(new Blob(["throw new Error('the worker broke')"], { type: "text/javascript" })), options);
+      const broken = new Blob(["throw new Error('the worker broke')"], { type: "text/javascript" });
+      super(URL.createObjectURL(broken), options);
     }
   };
 }"""
