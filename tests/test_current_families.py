@@ -62,6 +62,11 @@ Each row states its error."""
         # parameters and 1 trillion total parameters". Ours: 1,026,408,209,408 total (1.0T to 0.1T);
         # active 31.69B without the 163,840 x 7,168 input embedding (-1.0 %)
         ("moonshotai__Kimi-K2-Instruct.json", 1.0e12, 1e11, 32e9),
+        # https://huggingface.co/moonshotai/Kimi-K2.5 (model card, "2. Model Summary"): "Total Parameters
+        # 1T", "Activated Parameters 32B" (its language model; "Parameters of Vision Encoder 400M" apart).
+        # Ours: 1,026,408,209,408 (transformers' meta build of its text_config as deepseek_v3: the same);
+        # active 31.69B without the input embedding (-1.0 %)
+        ("moonshotai__Kimi-K2.5.json", 1.0e12, 1e11, 32e9),
         # https://github.com/zai-org/GLM-5 (README): "GLM-5 scales from 355B parameters (32B active)
         # to 744B parameters (40B active)". Ours: 743,911,199,232; active 40.83B (+2.1 %)
         ("zai-org__GLM-5.json", 744e9, 1e9, 40e9),
@@ -266,6 +271,7 @@ def test_options_we_do_not_model_are_refused_by_name(filename, changes, message)
     ("filename", "precision"),
     [
         ("moonshotai__Kimi-K2-Instruct.json", "auto"),
+        ("moonshotai__Kimi-K2.5.json", "auto"),
         ("deepseek-ai__DeepSeek-V3.2.json", "auto"),
         ("zai-org__GLM-5.json", "bf16"),
         ("MiniMaxAI__MiniMax-M2.5.json", "auto"),
@@ -321,3 +327,22 @@ def test_exaone45_vision_tower_by_hand():
 
     text = (HF_CONFIGS / "LGAI-EXAONE__EXAONE-4.5-33B.json").read_bytes()
     assert parse_vision_parameters_text(text) == 1_286_482_944
+
+
+def test_kimi_k25_ships_its_routed_experts_alone_in_int4():
+    """Kimi K2.5's text_config.quantization_config: compressed-tensors pack-quantized int4, group 32,
+    symmetric (one 16-bit scale per 32 weights, no zero point: 4 + 16 / 32 = 4.5 bits), ignoring
+    lm_head, self_attn, shared_experts and ``mlp.(gate|up|gate_up|down)_proj`` (the dense first layer).
+    By hand: routed experts 60 MoE layers x 384 x 3 x 7,168 x 2,048 = 1,014,686,023,680 parameters
+    (transformers' meta build: the same); the rest of the 1,026,408,209,408 (meta count) is
+    11,722,185,728 at 16 bits. Weights: 1,014,686,023,680 x 4.5 / 8 + 11,722,185,728 x 2 =
+    570,760,888,320 + 23,444,371,456 = 594,205,259,776 bytes, and the int4 engine tables serve it."""
+    from llm_calc.engines import format_family
+    from llm_calc.hf_config import parse_checkpoint_text
+    from llm_calc.quantization import storage_plan
+
+    text = (HF_CONFIGS / "moonshotai__Kimi-K2.5.json").read_bytes()
+    plan = storage_plan(parse_config_text(text), parse_checkpoint_text(text))
+    assert plan.weights_bytes == 594_205_259_776
+    assert plan.mtp_params == 0
+    assert format_family("auto", plan) == "int4"
