@@ -278,6 +278,7 @@ def test_options_we_do_not_model_are_refused_by_name(filename, changes, message)
         ("Qwen__Qwen3.5-35B-A3B.json", "bf16"),
         ("LGAI-EXAONE__EXAONE-4.5-33B.json", "bf16"),
         ("google__gemma-4-26B-A4B.json", "bf16"),
+        ("google__gemma-4-31B-it.json", "auto"),
     ],
 )
 def test_cli_sizes_each_real_config(filename, precision):
@@ -346,3 +347,20 @@ def test_kimi_k25_ships_its_routed_experts_alone_in_int4():
     assert plan.weights_bytes == 594_205_259_776
     assert plan.mtp_params == 0
     assert format_family("auto", plan) == "int4"
+
+
+def test_gemma4_31b_dense_counts_by_hand_and_the_model_card():
+    """google/gemma-4-31B-it (dense: enable_moe_block false), by hand from its config (hidden 5,376,
+    32 query heads, 60 layers of which every sixth is global):
+    a sliding layer: q 5,376 x 32 x 256 + k and v 5,376 x 16 x 256 each + o 8,192 x 5,376 = 132,120,576;
+    a global layer (global_head_dim 512, 4 KV heads, attention_k_eq_v: no v_proj):
+    q 5,376 x 16,384 + k 5,376 x 2,048 + o 16,384 x 5,376 = 187,170,816;
+    50 sliding + 10 global = 6,606,028,800 + 1,871,708,160 = 8,477,736,960.
+    MLP 3 x 5,376 x 21,504 x 60 = 20,808,990,720; tied embedding 262,144 x 5,376 = 1,409,286,144;
+    norms 60 x 4 x 5,376 + 5,376 (final) + q/k norms 50 x 2 x 256 + 10 x 2 x 512 = 1,331,456.
+    Total 30,697,345,280 (transformers' meta build: the same), the card's "Total Parameters 30.7B"
+    (https://ai.google.dev/gemma/docs/core/model_card_4, 31B Dense; its ~550M vision encoder apart)."""
+    counts = count_parameters(_spec("google__gemma-4-31B-it.json"))
+    assert counts.attention == 8_477_736_960
+    assert counts.total == 30_697_345_280
+    assert round(counts.total / 1e8) == 307
