@@ -279,6 +279,7 @@ def test_options_we_do_not_model_are_refused_by_name(filename, changes, message)
         ("LGAI-EXAONE__EXAONE-4.5-33B.json", "bf16"),
         ("google__gemma-4-26B-A4B.json", "bf16"),
         ("google__gemma-4-31B-it.json", "auto"),
+        ("Qwen__Qwen3.6-27B.json", "auto"),
     ],
 )
 def test_cli_sizes_each_real_config(filename, precision):
@@ -364,3 +365,13 @@ def test_gemma4_31b_dense_counts_by_hand_and_the_model_card():
     assert counts.attention == 8_477_736_960
     assert counts.total == 30_697_345_280
     assert round(counts.total / 1e8) == 307
+
+
+def test_qwen36_27b_counts_are_transformers_and_the_model_card():
+    """Qwen/Qwen3.6-27B keeps Qwen3.5-27B's shapes (hidden 5,120, 64 layers, 3 Gated DeltaNet : 1 gated
+    attention, MLP 17,408, vocabulary 248,320 untied). transformers' meta build of its text_config:
+    26,895,998,464 (data/hf_configs/manifest.csv); the card's "Language Model — Number of Parameters:
+    27B" (https://huggingface.co/Qwen/Qwen3.6-27B) is that figure rounded to 1B, the vision encoder apart."""
+    counts = count_parameters(_spec("Qwen__Qwen3.6-27B.json"))
+    assert counts.total == 26_895_998_464
+    assert round(counts.total / 1e9) == 27
