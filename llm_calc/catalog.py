@@ -36,6 +36,9 @@ CHECKPOINT_FORMATS: dict[str, str] = {
     "fp8 per-tensor": "linear layers in fp8 with one scale per tensor (quant_method fp8, weight_block_size null)",
     "MXFP4 experts": "routed experts in MXFP4 (4-bit values, one e8m0 scale per 32); attention, router, "
     "embeddings and head bf16 (quant_method mxfp4; gpt-oss)",
+    "int4 experts": "routed experts in 4-bit integers with one 16-bit scale per 32 (compressed-tensors "
+    "pack-quantized, group 32, symmetric); attention, shared experts, dense MLP, router, embeddings and head "
+    "bf16 (Kimi K2.5)",
     "not released": "no public weights; the architecture comes from the paper",
     "not checked": "the stored dtype was not read from a copy of this model's config",
 }
@@ -46,7 +49,7 @@ add a note in parentheses after the format, e.g. ``bf16 (torch_dtype of the 8B c
 CHECKPOINT_WEIGHT_FORMATS = {"fp8 block-wise": "fp8", "fp8 per-tensor": "fp8"}
 """The weight format (``llm_calc.precision.WEIGHT_FORMATS``) that sizes a quantized checkpoint format
 when the model's config.json is not stored to size it as shipped: its scales aside, the same bytes.
-MXFP4 experts have no such stand-in (the rest of gpt-oss is bf16)."""
+MXFP4 and int4 experts have no such stand-in (the rest of gpt-oss and Kimi K2.5 is bf16)."""
 
 PARAMS_PRECISIONS: dict[str, int] = {
     "exact": 0,

@@ -335,7 +335,15 @@ def format_family(weight_format_name: str, storage: StoragePlan | None = None) -
         return "gguf"
     if storage.fp8_compute:
         return "fp8"
-    for marker, family in (("mxfp4", "mxfp4"), ("awq", "int4"), ("gptq", "int4"), ("int8", "int8"), ("nf4", "nf4")):
+    # compressed-tensors labels name their integer width ("compressed-tensors int4 g32": Kimi K2.5's experts)
+    for marker, family in (
+        ("mxfp4", "mxfp4"),
+        ("awq", "int4"),
+        ("gptq", "int4"),
+        ("int4", "int4"),
+        ("int8", "int8"),
+        ("nf4", "nf4"),
+    ):
         if marker in label:
             return family
     if "no quantization_config" in label:

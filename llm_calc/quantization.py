@@ -33,6 +33,10 @@ References
 .. [6] Qwen/Qwen3-30B-A3B-FP8 and Qwen/Qwen3-235B-A22B-FP8 ``config.json``: fp8 e4m3 with 128x128 blocks,
        ``modules_to_not_convert`` = ``lm_head`` and every layer's ``input_layernorm``, ``mlp.gate`` and
        ``post_attention_layernorm`` (copies in data/hf_configs/, sources in its manifest.csv).
+.. [7] moonshotai/Kimi-K2.5 ``config.json`` (``text_config.quantization_config``): compressed-tensors
+       ``pack-quantized`` int4, group 32, symmetric; ``ignore`` = ``lm_head``, ``re:.*self_attn.*``,
+       ``re:.*shared_experts.*``, ``re:.*mlp\\.(gate|up|gate_up|down)_proj.*`` (the first layer's dense
+       MLP): only the routed experts are int4 (copy in data/hf_configs/, source in its manifest.csv).
 """
 
 from __future__ import annotations
@@ -390,6 +394,10 @@ def _compressed_tensors(block: dict, name: str) -> Quantization:
     )
 
 
+_MLP_PROJ = r"(gate|up|gate_up|down)"
+"""The names of a gated MLP's projections (``gate_proj``, ``up_proj``, fused ``gate_up_proj``, ``down_proj``)
+less ``_proj``, as a regex group: a part of ``_MODULE_GROUPS``' dense-MLP pattern."""
+
 _MODULE_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     # the vision tower of a multimodal wrapper, whole or module by module: no group of the language model
     (VISION_MODULES, ()),
@@ -402,6 +410,10 @@ _MODULE_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (NORM_MODULES, ()),  # norms are not Linear layers: never converted
     (r"(^|\.)shared_experts?$", ("shared_experts_linear",)),
     (r"(^|\.)experts$", ("routed_experts_linear",)),
+    # a dense layer's MLP projections, by name or as one regex alternation (Kimi K2.5 [7]_:
+    # ``mlp.(gate|up|gate_up|down)_proj``); routed and shared experts sit one level deeper
+    # (``mlp.experts.0.gate_proj``, ``mlp.shared_experts.gate_proj``), so they do not match
+    (rf"(^|\.)mlp\.({_MLP_PROJ}|\({_MLP_PROJ}(\|{_MLP_PROJ})*\))_proj$", ("dense_mlp_linear",)),
 )
 """Module names in ``modules_to_not_convert`` / ``ignore`` and the parameter groups they keep at
 16 bits, first match wins (a trailing ``.``, ``model.layers.*.`` prefixes and ``re:`` patterns for
@@ -419,8 +431,9 @@ def _names_vision(modules: Any) -> bool:
 
 
 def _cleaned(module: str) -> str:
-    """A module name without ``re:``, ``.*`` and ``$``, or a trailing ``.``."""
-    return module.removeprefix("re:").replace(".*", "").replace("$", "").rstrip(".")
+    """A module name without ``re:``, ``.*`` and ``$``, or a trailing ``.``; a ``re:`` pattern's
+    escaped dot (``\\.``) read as the dot it matches."""
+    return module.removeprefix("re:").replace(".*", "").replace("$", "").replace("\\.", ".").rstrip(".")
 
 
 def _without(groups: tuple[str, ...], modules: Any, name: str) -> tuple[str, ...]:

@@ -66,6 +66,9 @@ def checkpoint_format(config: dict, name: str) -> str:
         return DTYPE_FORMATS[dtype]
     if quantization.method == "mxfp4":
         return "MXFP4 experts"
+    experts_alone = quantization.groups == ("routed_experts_linear",)
+    if experts_alone and quantization.label.startswith("compressed-tensors int4 g32"):  # Kimi K2.5
+        return "int4 experts"
     if quantization.method == "fp8":
         block = config.get("quantization_config", text.get("quantization_config"))
         return "fp8 block-wise" if block.get("weight_block_size") else "fp8 per-tensor"

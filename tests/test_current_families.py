@@ -62,6 +62,11 @@ Each row states its error."""
         # parameters and 1 trillion total parameters". Ours: 1,026,408,209,408 total (1.0T to 0.1T);
         # active 31.69B without the 163,840 x 7,168 input embedding (-1.0 %)
         ("moonshotai__Kimi-K2-Instruct.json", 1.0e12, 1e11, 32e9),
+        # https://huggingface.co/moonshotai/Kimi-K2.5 (model card, "2. Model Summary"): "Total Parameters
+        # 1T", "Activated Parameters 32B" (its language model; "Parameters of Vision Encoder 400M" apart).
+        # Ours: 1,026,408,209,408 (transformers' meta build of its text_config as deepseek_v3: the same);
+        # active 31.69B without the input embedding (-1.0 %)
+        ("moonshotai__Kimi-K2.5.json", 1.0e12, 1e11, 32e9),
         # https://github.com/zai-org/GLM-5 (README): "GLM-5 scales from 355B parameters (32B active)
         # to 744B parameters (40B active)". Ours: 743,911,199,232; active 40.83B (+2.1 %)
         ("zai-org__GLM-5.json", 744e9, 1e9, 40e9),
@@ -266,12 +271,15 @@ def test_options_we_do_not_model_are_refused_by_name(filename, changes, message)
     ("filename", "precision"),
     [
         ("moonshotai__Kimi-K2-Instruct.json", "auto"),
+        ("moonshotai__Kimi-K2.5.json", "auto"),
         ("deepseek-ai__DeepSeek-V3.2.json", "auto"),
         ("zai-org__GLM-5.json", "bf16"),
         ("MiniMaxAI__MiniMax-M2.5.json", "auto"),
         ("Qwen__Qwen3.5-35B-A3B.json", "bf16"),
         ("LGAI-EXAONE__EXAONE-4.5-33B.json", "bf16"),
         ("google__gemma-4-26B-A4B.json", "bf16"),
+        ("google__gemma-4-31B-it.json", "auto"),
+        ("Qwen__Qwen3.6-27B.json", "auto"),
     ],
 )
 def test_cli_sizes_each_real_config(filename, precision):
@@ -321,3 +329,49 @@ def test_exaone45_vision_tower_by_hand():
 
     text = (HF_CONFIGS / "LGAI-EXAONE__EXAONE-4.5-33B.json").read_bytes()
     assert parse_vision_parameters_text(text) == 1_286_482_944
+
+
+def test_kimi_k25_ships_its_routed_experts_alone_in_int4():
+    """Kimi K2.5's text_config.quantization_config: compressed-tensors pack-quantized int4, group 32,
+    symmetric (one 16-bit scale per 32 weights, no zero point: 4 + 16 / 32 = 4.5 bits), ignoring
+    lm_head, self_attn, shared_experts and ``mlp.(gate|up|gate_up|down)_proj`` (the dense first layer).
+    By hand: routed experts 60 MoE layers x 384 x 3 x 7,168 x 2,048 = 1,014,686,023,680 parameters
+    (transformers' meta build: the same); the rest of the 1,026,408,209,408 (meta count) is
+    11,722,185,728 at 16 bits. Weights: 1,014,686,023,680 x 4.5 / 8 + 11,722,185,728 x 2 =
+    570,760,888,320 + 23,444,371,456 = 594,205,259,776 bytes, and the int4 engine tables serve it."""
+    from llm_calc.engines import format_family
+    from llm_calc.hf_config import parse_checkpoint_text
+    from llm_calc.quantization import storage_plan
+
+    text = (HF_CONFIGS / "moonshotai__Kimi-K2.5.json").read_bytes()
+    plan = storage_plan(parse_config_text(text), parse_checkpoint_text(text))
+    assert plan.weights_bytes == 594_205_259_776
+    assert plan.mtp_params == 0
+    assert format_family("auto", plan) == "int4"
+
+
+def test_gemma4_31b_dense_counts_by_hand_and_the_model_card():
+    """google/gemma-4-31B-it (dense: enable_moe_block false), by hand from its config (hidden 5,376,
+    32 query heads, 60 layers of which every sixth is global):
+    a sliding layer: q 5,376 x 32 x 256 + k and v 5,376 x 16 x 256 each + o 8,192 x 5,376 = 132,120,576;
+    a global layer (global_head_dim 512, 4 KV heads, attention_k_eq_v: no v_proj):
+    q 5,376 x 16,384 + k 5,376 x 2,048 + o 16,384 x 5,376 = 187,170,816;
+    50 sliding + 10 global = 6,606,028,800 + 1,871,708,160 = 8,477,736,960.
+    MLP 3 x 5,376 x 21,504 x 60 = 20,808,990,720; tied embedding 262,144 x 5,376 = 1,409,286,144;
+    norms 60 x 4 x 5,376 + 5,376 (final) + q/k norms 50 x 2 x 256 + 10 x 2 x 512 = 1,331,456.
+    Total 30,697,345,280 (transformers' meta build: the same), the card's "Total Parameters 30.7B"
+    (https://ai.google.dev/gemma/docs/core/model_card_4, 31B Dense; its ~550M vision encoder apart)."""
+    counts = count_parameters(_spec("google__gemma-4-31B-it.json"))
+    assert counts.attention == 8_477_736_960
+    assert counts.total == 30_697_345_280
+    assert round(counts.total / 1e8) == 307
+
+
+def test_qwen36_27b_counts_are_transformers_and_the_model_card():
+    """Qwen/Qwen3.6-27B keeps Qwen3.5-27B's shapes (hidden 5,120, 64 layers, 3 Gated DeltaNet : 1 gated
+    attention, MLP 17,408, vocabulary 248,320 untied). transformers' meta build of its text_config:
+    26,895,998,464 (data/hf_configs/manifest.csv); the card's "Language Model — Number of Parameters:
+    27B" (https://huggingface.co/Qwen/Qwen3.6-27B) is that figure rounded to 1B, the vision encoder apart."""
+    counts = count_parameters(_spec("Qwen__Qwen3.6-27B.json"))
+    assert counts.total == 26_895_998_464
+    assert round(counts.total / 1e9) == 27

@@ -233,6 +233,42 @@ def test_compressed_tensors_nvfp4_and_a_vision_tower_ignored_module_by_module():
     assert quant.groups == ("attention_linear", "dense_mlp_linear", "routed_experts_linear", "shared_experts_linear")
 
 
+def test_compressed_tensors_int4_of_the_routed_experts_alone():
+    """Kimi K2.5's text_config.quantization_config as shipped (moonshotai/Kimi-K2.5 config.json, copy in
+    data/hf_configs/): its ``re:`` patterns keep attention, the shared experts and the dense layer's MLP
+    (``mlp\\.(gate|up|gate_up|down)_proj``) at 16 bits, so only the routed experts are int4; 4 bits + one
+    16-bit scale per group of 32, symmetric (no zero point): 4.5 bits."""
+    block = {
+        "config_groups": {
+            "group_0": {
+                "input_activations": None,
+                "output_activations": None,
+                "targets": ["Linear"],
+                "weights": {
+                    "actorder": None,
+                    "block_structure": None,
+                    "dynamic": False,
+                    "group_size": 32,
+                    "num_bits": 4,
+                    "observer": "minmax",
+                    "observer_kwargs": {},
+                    "strategy": "group",
+                    "symmetric": True,
+                    "type": "int",
+                },
+            }
+        },
+        "format": "pack-quantized",
+        "ignore": ["lm_head", "re:.*self_attn.*", "re:.*shared_experts.*", "re:.*mlp\\.(gate|up|gate_up|down)_proj.*"],
+        "kv_cache_scheme": None,
+        "quant_method": "compressed-tensors",
+        "quantization_status": "compressed",
+    }
+    quant = parse_quantization(block)
+    assert quant.groups == ("routed_experts_linear",)
+    assert quant.bits == 4.5
+
+
 # --- refusals -------------------------------------------------------------------------------
 
 
@@ -250,6 +286,7 @@ def test_unknown_quant_methods_are_refused_naming_the_supported_ones(method):
         {"quant_method": "awq", "modules_to_not_convert": ["model.layers.0.", "mlp.gate."]},  # per layer
         {"quant_method": "awq", "modules_to_not_convert": ["indexer"]},  # a module we cannot place
         {"quant_method": "awq", "modules_to_not_convert": ["model.layers.3.self_attn"]},  # one layer's attention
+        {"quant_method": "awq", "modules_to_not_convert": ["model.layers.0.mlp.down_proj"]},  # one layer's MLP
         {"quant_method": "fp8", "weight_block_size": [128]},
         {"quant_method": "gptq", "bits": "4"},
         {"quant_method": "compressed-tensors", "format": "marlin-24", "config_groups": {}},
