@@ -8,13 +8,16 @@ overhead ``q`` and prefill MFU ``m`` then give ``passes x max(memory / e, comput
 
 * ``e``, ``o`` and ``q`` are fitted together on the decode, aggregate-decode and
   time-to-first-token rows of the engine, ``m`` on its prefill rows: a grid search, then a
-  pattern search around the best point, minimising the absolute log errors with every source
-  weighted alike (``_grid_loss``). Where the rows cannot tell a fixed overhead from a lower
-  efficiency (fewer than ``MIN_ROWS_FOR_OVERHEAD`` rows, or their memory times span less than
-  ``MIN_SPREAD_FOR_OVERHEAD``), ``o`` is held at 0 and the note says so; ``q`` is fitted only beside
+  pattern search around the best point, minimising the absolute log errors, a source of ``n``
+  rows weighing ``sqrt(n)`` (``_grid_loss``; a source is a document, :func:`source_of`). Where the
+  rows cannot tell a fixed overhead from a lower efficiency (fewer than ``MIN_ROWS_FOR_OVERHEAD``
+  rows, or their memory times span less than ``MIN_SPREAD_FOR_OVERHEAD``), ``o`` is held at the
+  pooled fit's (:func:`pooled_overhead`) and the note says so; ``q`` is fitted only beside
   ``MIN_ROWS_FOR_OVERHEAD`` rows of MoE split over cards and as many others, and such rows are
   otherwise left out of the fit (said in the note). An engine without prefill rows keeps
   ``llm_calc.hardware.PREFILL_MFU``.
+* A serving engine's rows measured before the releases its profile describes
+  (``llm_calc.engines.RELEASES_FROM``, :func:`is_superseded`) are estimated, never fitted.
 * Leave-one-source-out cross-validation: each source's rows are predicted by a fit on the other
   sources' rows of the same engine; the median absolute error of those predictions is the
   engine's published error. An engine whose rows all come from one source is "fitted, not
@@ -251,13 +254,13 @@ def _grid_loss(costs: list[RowCost], efficiency: Any, mfu: Any, overhead: Any, m
     (:data:`SOURCE_WEIGHT_POWER`). Absolute, not squared: one source whose runs disagree with the
     others by several times (an early engine release) pulls the constants no further than one that
     agrees; the fit is a weighted median across sources, not a mean."""
-    sources = Counter(cost.row.source for cost in costs)
+    sources = Counter(source_of(cost.row) for cost in costs)
     total: Any = 0.0
     for cost in costs:
         step = _grid_seconds(cost.decode, efficiency, mfu, overhead, moe_overhead)
         prefill = _grid_seconds(cost.prefill, efficiency, mfu, overhead, moe_overhead)
         miss = np.abs(np.log(_figure(cost.row, step, prefill) / cost.row.measured))
-        total = total + miss / sources[cost.row.source] ** (1 - SOURCE_WEIGHT_POWER)
+        total = total + miss / sources[source_of(cost.row)] ** (1 - SOURCE_WEIGHT_POWER)
     return total
 
 
@@ -370,7 +373,7 @@ def _fit_decode(
         dates = sorted(c.row.date for c in split_moe)
         notes.append(
             f"MoE-layer overhead from {len(split_moe)} rows of MoE on several cards, "
-            f"{len({c.row.source for c in split_moe})} sources, {dates[0]} to {dates[-1]}"
+            f"{len({source_of(c.row) for c in split_moe})} sources, {dates[0]} to {dates[-1]}"
         )
     return eff, overhead, moe, "; ".join(notes)
 
@@ -415,7 +418,7 @@ def pooled_overhead(costs: list[RowCost]) -> Callable[[str | None], Callable[[],
     def without(source: str | None) -> Callable[[], float]:
         def overhead() -> float:
             if source not in memo:
-                pooled = fit([c for c in costs if c.row.source != source])
+                pooled = fit([c for c in costs if source_of(c.row) != source])
                 memo[source] = 0.0 if pooled is None else pooled.layer_overhead_seconds
             return memo[source]
 
@@ -431,13 +434,13 @@ def held_out_errors(
     same profile (decode-type rows only; empty with a single source); ``prior`` (:func:`pooled_overhead`)
     gives the overhead a fold that cannot identify its own is held at."""
     errors: dict[str, float] = {}
-    for source in {c.row.source for c in costs}:
-        training = [c for c in costs if c.row.source != source]
+    for source in {source_of(c.row) for c in costs}:
+        training = [c for c in costs if source_of(c.row) != source]
         result = fit(training, prior(source) if prior else None)
         if result is None:
             continue
         for cost in costs:
-            if cost.row.source == source and cost.row.kind != "prefill":
+            if source_of(cost.row) == source and cost.row.kind != "prefill":
                 errors[cost.row.id] = _relative_error(cost, result)
     return errors
 
@@ -446,6 +449,14 @@ def is_superseded(row: Measurement) -> bool:
     """Whether ``row`` ran an engine release older than its profile describes
     (``llm_calc.engines.RELEASES_FROM``): kept and estimated, never fitted."""
     return superseded_release(row.engine, row.date)
+
+
+def source_of(row: Measurement) -> str:
+    """The document a row comes from: its source without a ``#`` fragment. Rows of one page (a
+    cookbook's benchmark blocks, anchored line by line) share a harness, a host and a day, so the
+    fit weighs them as one source and cross-validation holds them out together: a block of the
+    same page in the fit would make a held-out estimate look better than it is."""
+    return row.source.split("#", 1)[0]
 
 
 def _current(costs: list[RowCost]) -> list[RowCost]:
@@ -472,7 +483,7 @@ def fit_profiles(rows: Iterable[Measurement]) -> tuple[list[dict[str, Any]], lis
     for key in PROFILE_KEYS:
         mine = [c for c in costs if profile_key(c.row) == key]
         result = fit(mine, prior(None))
-        sources = sorted({c.row.source for c in mine})
+        sources = sorted({source_of(c.row) for c in mine})
         if result is None:
             if pooled is None:
                 raise ValueError("no speed rows to fit any engine on")
@@ -546,14 +557,14 @@ def cross_validated_predictions(rows: Iterable[Measurement]) -> dict[str, float]
     for key in PROFILE_KEYS:
         mine = [c for c in every if profile_key(c.row) == key]
         fitted = _current(mine)
-        for source in sorted({c.row.source for c in mine}):
-            result = fit([c for c in fitted if c.row.source != source], prior(source))
+        for source in sorted({source_of(c.row) for c in mine}):
+            result = fit([c for c in fitted if source_of(c.row) != source], prior(source))
             if result is None:
-                result = fit([c for c in costs if c.row.source != source])
+                result = fit([c for c in costs if source_of(c.row) != source])
             if result is None:
                 continue
             for cost in mine:
-                if cost.row.source == source:
+                if source_of(cost.row) == source:
                     predictions[cost.row.id] = cost.predict(*result.constants)
     return predictions
 

@@ -372,7 +372,7 @@ def _compressed_tensors(block: dict, name: str) -> Quantization:
         raise ValueError(f"{name}: compressed-tensors with other than one config group is not modelled")
     (group_cfg,) = config_groups.values()
     weights = group_cfg.get("weights") if isinstance(group_cfg, dict) else None
-    if group_cfg.get("targets") != ["Linear"] or not isinstance(weights, dict):
+    if not isinstance(weights, dict) or group_cfg.get("targets") != ["Linear"]:
         raise ValueError(f"{name}: compressed-tensors config group must target ['Linear'] with weights")
     bits = _number(weights, "num_bits", name)
     strategy = weights.get("strategy")

@@ -274,6 +274,24 @@ def test_an_engine_whose_rows_cannot_tell_its_overhead_takes_the_pooled_one():
     assert float(next(p for p in alone if p["profile"] == "vllm")["bandwidth_efficiency"]) < 0.6
 
 
+def test_blocks_of_one_page_are_one_source_held_out_together():
+    """A cookbook's benchmark blocks (one page, anchored by line) share a harness and a day: a
+    block's held-out estimate must not see the page's other blocks."""
+    page = "https://example.org/cookbook.md"
+    rows = (
+        _vllm(0.7, 1e-4, f"{page}#L10", "2026-01")
+        + _vllm(0.7, 1e-4, f"{page}#L90", "2026-01")
+        + _vllm(0.6, 1e-4, "https://example.org/other.md", "2026-02")
+        + _vllm(0.5, 1e-4, "https://example.org/third.md", "2026-03")
+    )
+    target = rows[0]
+    before = cross_validated_predictions(rows)[target.id]
+    moved = [dataclasses.replace(r, measured=r.measured * 10) if r.source == f"{page}#L90" else r for r in rows]
+    assert cross_validated_predictions(moved)[target.id] == pytest.approx(before)
+    table, _ = fit_profiles(rows)
+    assert next(p for p in table if p["profile"] == "vllm")["sources"] == 3
+
+
 def test_rows_of_earlier_releases_are_estimated_but_never_fitted():
     current = _vllm(0.7, 1e-4, "a", "2026-01") + _vllm(0.7, 1e-4, "b", "2025-10")
     earlier = _vllm(0.7, 1e-4, "old", "2025-02", slower=3.0)  # the same runs, three times slower
