@@ -155,3 +155,13 @@ def test_moe_split_over_cards_says_what_its_overhead_rests_on():
     dense = open_app_link(SERVING, {"model": "Llama 3.1 70B", "card": "NVIDIA H200 SXM", "gpus": "8"})
     assert not dense.exception and not dense.error
     assert "MoE layer" not in " ".join(c.value for c in dense.caption)
+
+
+def test_a_serving_engine_s_profile_says_which_releases_it_describes():
+    """vLLM's profile is fitted on its rows measured from 2025-04 on (llm_calc.engines.RELEASES_FROM);
+    llama.cpp's describes every release, and its note says nothing of releases."""
+    vllm = open_app_link(SERVING, {"model": "Llama 3.1 8B", "card": "NVIDIA H100 SXM", "engine": "vllm"})
+    assert "Engine profile **vllm** of its releases from 2025-04 on" in " ".join(c.value for c in vllm.caption)
+    gguf = open_app_link(SERVING, {"model": "Llama 3.1 8B", "card": "NVIDIA RTX 4090", "engine": "llama.cpp"})
+    assert not gguf.exception and not gguf.error
+    assert "releases from" not in " ".join(c.value for c in gguf.caption)
