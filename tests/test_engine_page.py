@@ -28,3 +28,13 @@ def test_llama_cpp_on_several_cards_splits_layers():
     at = open_app_link(CALCULATOR, {"engine": "llama.cpp", "precision": "q4_k_m", "gpus": "2", "vendor": "NVIDIA"})
     assert at.selectbox(key="parallel").value == "auto"
     assert {m.label: m.value for m in at.metric}["Engine"] == "llama.cpp"
+
+
+def test_a_serving_engine_s_constants_say_which_releases_they_describe():
+    """vLLM's constants are fitted on its releases from 2025-04 on; MLX's on every release."""
+    vllm = open_app_link(CALCULATOR, {"engine": "vllm", "vendor": "NVIDIA"})
+    (engine,) = [m for m in vllm.metric if m.label == "Engine"]
+    assert engine.value == "vllm" and "on its releases from 2025-04 on:" in engine.help
+    mlx = open_app_link(CALCULATOR, {"vendor": "Apple", "gpu_class": "apple"})
+    (engine,) = [m for m in mlx.metric if m.label == "Engine"]
+    assert engine.value == "mlx" and "releases" not in engine.help

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from llm_calc.engines import ENGINES, default_profiles
+from llm_calc.engines import ENGINES, RELEASES_FROM, default_profiles
 from llm_calc.hardware import GpuResult
 from llm_calc.precision import KV_FORMATS
 
@@ -78,7 +78,9 @@ def engine_metrics(result: GpuResult) -> None:
     engine.metric(
         "Engine",
         speed.engine,
-        help=f"constants {speed.profile_status}: bandwidth efficiency {speed.efficiency:.0%}, "
+        help=f"constants {speed.profile_status}"
+        + (f" on its releases from {RELEASES_FROM[speed.engine]} on" if speed.engine in RELEASES_FROM else "")
+        + f": bandwidth efficiency {speed.efficiency:.0%}, "
         f"prefill MFU {speed.mfu:.0%} (data/engine_profiles.csv, {profile.source[:200]})",
     )
     ttft.metric(
