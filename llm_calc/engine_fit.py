@@ -371,9 +371,11 @@ def _fit_decode(
         )
     elif moe_identifiable:
         dates = sorted(c.row.date for c in split_moe)
+        documents = len({source_of(c.row) for c in split_moe})
+        span = dates[0] if dates[0] == dates[-1] else f"{dates[0]} to {dates[-1]}"
         notes.append(
             f"MoE-layer overhead from {len(split_moe)} rows of MoE on several cards, "
-            f"{len({source_of(c.row) for c in split_moe})} sources, {dates[0]} to {dates[-1]}"
+            f"{documents} source{'' if documents == 1 else 's'}, {span}"
         )
     return eff, overhead, moe, "; ".join(notes)
 
