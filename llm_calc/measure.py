@@ -36,7 +36,7 @@ import math
 import platform
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -334,7 +334,7 @@ def _inference(torch, transformers, request: MeasureRequest, budget: _Budget) ->
     prompt_tokens = request.batch * request.prompt_tokens
     for mode in request.decode_modes:
         budget.check(f"the {mode} decode")
-        held, prefill_s, decode_s = _run_decode(torch, transformers, model, hf_config, prompt, request, mode)
+        held, prefill_s, decode_s, busy = _run_decode(torch, transformers, model, hf_config, prompt, request, mode)
         per_sequence = request.new_tokens / decode_s
         estimated = _estimated_speed(request, settings, estimate, MODE_ENGINES[mode])
         # generate's first run times the prefill and the first pick: a first token, not a bare prefill
@@ -352,6 +352,14 @@ def _inference(torch, transformers, request: MeasureRequest, budget: _Budget) ->
             Part(f"decode, all {request.batch} sequences ({mode})", "tokens/s",
                  estimated and estimated.aggregate_tokens_per_s, per_sequence * request.batch),
         ]  # fmt: skip
+        if busy is not None:  # the device's share of a step, beside our roofline of it (the step less overhead)
+            roofline = estimated and 1 / estimated.decode_tokens_per_s - estimated.step_overhead_seconds
+            parts.append(Part(f"device busy per decode step ({mode})", "s", roofline, busy))
+            step_s = decode_s / request.new_tokens
+            labels.append(
+                f"{mode} decode: the device ran kernels {busy / step_s:.0%} of each {step_s * 1e3:,.1f} ms step "
+                f"(profiler, {PROFILED_STEPS} steps); the rest is host time (Python, launches, synchronisation)."
+            )
         if mode in ROW_MODES:
             rows.append(_row(request, mode, "decode", per_sequence, "tokens/s"))
             if not first_token:
@@ -381,19 +389,68 @@ WARMUP_STEPS = 3
 allocator growth and, in ``compiled`` mode, compilation and CUDA-graph capture."""
 
 
+PROFILED_STEPS = 8
+"""Decode steps run once more, on a CUDA device, under the PyTorch profiler: the time its kernels
+kept the device busy, beside the step time measured without the profiler, says whether a step is
+spent on the device or on the host (Python, kernel launches, synchronisation)."""
+
+
+def busy_seconds(intervals: Iterable[tuple[float, float]]) -> float:
+    """Seconds covered by the union of ``(start, end)`` intervals given in microseconds (kernels
+    that overlap count once). [s]"""
+    total, reach = 0.0, float("-inf")
+    for start, end in sorted(intervals):
+        if end > reach:
+            total += end - max(start, reach)
+            reach = end
+    return total / 1e6
+
+
 def _run_decode(torch, transformers, model, hf_config, prompt, request: MeasureRequest, mode: str):
-    """Prefill the prompt, then decode ``new_tokens`` greedily; (cache bytes, prefill s, decode s).
+    """Prefill the prompt, then decode ``new_tokens`` greedily; (cache bytes, prefill s, decode s,
+    device busy s per decode step or ``None``: ``PROFILED_STEPS`` more steps under the profiler,
+    on a CUDA device, for our own loops; ``generate`` runs none).
 
     A warm-up pass (a prefill and ``WARMUP_STEPS`` decode steps into a cache of its own) runs first."""
     if mode == "generate":
-        return _run_generate(torch, model, prompt, request)
+        return (*_run_generate(torch, model, prompt, request), None)
     forward = model.forward
     if mode == "compiled":
         forward = torch.compile(model.forward, mode="reduce-overhead", fullgraph=False)
     _prefill_and_decode(torch, transformers, model, forward, hf_config, prompt, request, mode, WARMUP_STEPS)
-    return _prefill_and_decode(
+    timed = _prefill_and_decode(
         torch, transformers, model, forward, hf_config, prompt, request, mode, request.new_tokens
     )
+    return (*timed, _device_busy_per_step(torch, transformers, model, forward, hf_config, prompt, request, mode))
+
+
+def _device_busy_per_step(torch, transformers, model, forward, hf_config, prompt, request, mode: str) -> float | None:
+    """Seconds per decode step the device spent running kernels, over ``PROFILED_STEPS`` steps under
+    the PyTorch profiler; ``None`` off CUDA, or where the profiler fails or records no kernel (a
+    diagnostic: it must not cost the run its measurements)."""
+    if not request.device.startswith("cuda"):
+        return None
+    from torch.autograd import DeviceType
+    from torch.profiler import ProfilerActivity, profile
+
+    kernels: list[tuple[float, float]] = []
+
+    def profiled(work: Callable[[], Any]) -> tuple[Any, float]:
+        with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+            result = work()
+            _sync(torch, request.device)
+        kernels.extend(
+            (e.time_range.start, e.time_range.end) for e in prof.events() if e.device_type == DeviceType.CUDA
+        )
+        return result, 0.0
+
+    try:
+        _prefill_and_decode(
+            torch, transformers, model, forward, hf_config, prompt, request, mode, PROFILED_STEPS, profiled
+        )
+    except (RuntimeError, AssertionError):  # the profiler asserts when it has no activity (no CUPTI)
+        return None
+    return busy_seconds(kernels) / PROFILED_STEPS if kernels else None
 
 
 def _run_generate(torch, model, prompt, request: MeasureRequest):
@@ -415,7 +472,11 @@ def _run_generate(torch, model, prompt, request: MeasureRequest):
     return cache_bytes(out.past_key_values), first_s, whole_s - first_s
 
 
-def _prefill_and_decode(torch, transformers, model, forward, hf_config, prompt, request, mode: str, steps: int):
+def _prefill_and_decode(
+    torch, transformers, model, forward, hf_config, prompt, request, mode: str, steps: int, timer=None
+):
+    """Prefill into a fresh cache, then ``steps`` greedy decode steps timed by ``timer`` (``_timed``
+    by default): (cache bytes, prefill s, decode s)."""
     if mode == "eager":
         cache = transformers.DynamicCache(config=hf_config)
     else:
@@ -435,7 +496,7 @@ def _prefill_and_decode(torch, transformers, model, forward, hf_config, prompt, 
                 logits = forward(token, past_key_values=cache, use_cache=True, cache_position=where).logits
                 token = logits[:, -1:].argmax(-1)
 
-        _, decode_s = _timed(torch, request.device, decode)
+        _, decode_s = timer(decode) if timer else _timed(torch, request.device, decode)
     return cache_bytes(cache), prefill_s, decode_s
 
 

@@ -19,7 +19,7 @@ import pytest
 from llm_calc.catalog import CatalogError, default_gpus, find_gpu, find_model
 from llm_calc.cli import main
 from llm_calc.hf_config import parse_config_text
-from llm_calc.measure import MeasureError, MeasureRequest, catalog_gpu, measure
+from llm_calc.measure import MeasureError, MeasureRequest, busy_seconds, catalog_gpu, measure
 from llm_calc.measurements import load_measurements
 from llm_calc.training import TrainingSetup
 
@@ -86,6 +86,14 @@ def test_inference_builds_the_parameters_and_holds_the_cache_we_estimate(file, e
         assert measured[f"decode, all 2 sequences ({mode})"].measured == pytest.approx(2 * per_sequence)
     assert measured["weights"].measured == 2 * measured["parameters"].measured  # bf16: 2 bytes each
     assert measured["peak allocated"].measured is None  # a CPU has no allocator statistics to read
+    assert not [name for name in measured if name.startswith("device busy")]  # profiled on CUDA only
+
+
+def test_device_busy_time_counts_overlapping_kernels_once():
+    """Kernels (µs): 0-10 and 5-20 overlap (20 µs busy), 30-40 stands apart (10), 32-35 lies
+    inside it: 30 µs in all, in any order."""
+    assert busy_seconds([(30, 40), (0, 10), (32, 35), (5, 20)]) == pytest.approx(30e-6)
+    assert busy_seconds([]) == 0
 
 
 def test_every_row_has_the_measurements_schema_and_names_the_run():
