@@ -96,6 +96,15 @@ def inference_assumptions() -> list[Assumption]:
             for p in engines.default_profiles().values()
         ],
         Assumption(
+            "Serving-engine releases described",
+            ", ".join(f"{engine} from {since}" for engine, since in engines.RELEASES_FROM.items()),
+            "Each serving engine's profile is fitted on its rows measured from that month on; earlier rows "
+            "ran releases rebuilt since (vLLM's V1 engine, TensorRT-LLM's PyTorch backend) and are estimated "
+            "and shown apart on the Accuracy page, never fitted.",
+            "vLLM v0.8.0 release notes (V1 engine on by default); TensorRT-LLM docs, PyTorch Backend "
+            "(from 0.17); our own rows: DeepSeek-R1 on 8 H200, SGLang 0.5.7 3.4× faster per step than 0.4.3.",
+        ),
+        Assumption(
             "All-reduce latency",
             f"{hardware.ALLREDUCE_LATENCY_SECONDS * MICROSECONDS_PER_SECOND:g} µs",
             "Tensor parallelism adds two all-reduces per layer per step: this latency plus the activations "
