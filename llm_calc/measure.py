@@ -33,11 +33,13 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import math
+import os
 import platform
 import subprocess
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from llm_calc.architecture import ModelSpec, count_parameters, kv_cache_bytes
@@ -635,7 +637,23 @@ def environment(torch, transformers, device: str) -> dict[str, str]:
         "device": name,
         "driver": driver,
         "library_versions": ";".join(f"{k}={v}" for k, v in versions.items()),
+        "host": host_description(torch.get_num_threads()),
     }
+
+
+def host_description(torch_threads: int, cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
+    """The host CPU, its logical CPUs and PyTorch's thread count: eager decode is bound by the host
+    (Python and kernel launches), so a report of it names the host ("AMD EPYC 9654 96-Core
+    Processor; 16 logical CPUs; torch threads 16")."""
+    model = platform.processor() or platform.machine()
+    try:
+        for line in cpuinfo.read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.startswith("model name") and ":" in line:
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{model}; {os.cpu_count() or 0} logical CPUs; torch threads {torch_threads}"
 
 
 def environment_device(device: str) -> str:

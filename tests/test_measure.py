@@ -19,7 +19,7 @@ import pytest
 from llm_calc.catalog import CatalogError, default_gpus, find_gpu, find_model
 from llm_calc.cli import main
 from llm_calc.hf_config import parse_config_text
-from llm_calc.measure import MeasureError, MeasureRequest, busy_seconds, catalog_gpu, measure
+from llm_calc.measure import MeasureError, MeasureRequest, busy_seconds, catalog_gpu, host_description, measure
 from llm_calc.measurements import load_measurements
 from llm_calc.training import TrainingSetup
 
@@ -278,3 +278,14 @@ def test_the_prefill_estimate_is_the_prompts_whatever_the_tokens_decoded_after_i
         run = dataclasses.replace(request(config, context_tokens=40 + new, new_tokens=new, gpu=h100), spec=real)
         estimates.append(parts(measure(run))["prefill (eager)"].estimate)
     assert estimates[0] is not None and estimates[0] == pytest.approx(estimates[1], rel=1e-12)
+
+
+def test_the_report_names_the_host_cpu_and_torch_threads(tmp_path):
+    """Eager decode is bound by the host, so a report must say which host ran it."""
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 9654 96-Core Processor\n")
+    described = host_description(16, cpuinfo)
+    assert described.startswith("AMD EPYC 9654 96-Core Processor; ") and described.endswith("; torch threads 16")
+    assert "logical CPUs" in host_description(1, tmp_path / "missing")  # no cpuinfo: the platform's name
+    result = measure(request(tiny("meta-llama__Llama-3.2-1B-Instruct.json"), context_tokens=32, new_tokens=2))
+    assert "torch threads" in result.environment["host"]
