@@ -27,6 +27,11 @@ HF_CONFIGS = ROOT / "data" / "hf_configs"
 # (name, catalog id, flags). Dense and MoE, inference and LoRA / full fine-tuning; the runs that
 # compile come last, so a slow compilation cannot cost the others their time.
 RUNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    # the published eager-generate baseline of Qwen3-0.6B (a 1-token prompt, 100 tokens: 8.11 ms a
+    # step on an RTX 5090, 136 tokens/s on an RTX 3090; rows s6t-alpin-*, s6t-megaqwen-*): a healthy
+    # host should match or beat them on an H100
+    ("qwen3-0.6b-generate", "Qwen/Qwen3-0.6B",
+     ("--context", "101", "--batch", "1", "--new-tokens", "100", "--decode", "generate,eager")),
     ("llama-1b-inference", "meta-llama/Llama-3.2-1B-Instruct",
      ("--context", "2048", "--batch", "1", "--new-tokens", "128", "--decode", "generate,eager")),
     ("llama-8b-inference-batch8", "meta-llama/Llama-3.1-8B-Instruct",
