@@ -936,6 +936,9 @@ def _add_measure_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cuda", help="cuda, cuda:N, or cpu for a small model")
     parser.add_argument("--gpu", default=None, help="the card's name in data/gpus.csv (default: matched by name)")
     parser.add_argument("--time-budget", type=float, default=DEFAULT_TIME_BUDGET_S, help="seconds")
+    parser.add_argument(
+        "--torch-threads", type=int, default=None, help="PyTorch's CPU threads (default: PyTorch's own choice)"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")  # fmt: skip
 
 
@@ -958,6 +961,7 @@ def measure_report(args: argparse.Namespace) -> dict:
         training=training,
         device=args.device,
         time_budget_s=args.time_budget,
+        torch_threads=args.torch_threads,
         gpu=find_gpu(args.gpu) if args.gpu else device_gpu(args.device),
         hf_id=args.model or "",
     )

@@ -98,6 +98,10 @@ class MeasureError(ValueError):
     """A measurement that cannot run: no device, missing package, does not fit, over budget."""
 
 
+MAX_TORCH_THREADS = 1024
+"""The most PyTorch CPU threads a run may ask for: beyond any host's cores."""
+
+
 @dataclass(frozen=True)
 class MeasureRequest:
     """What to run. Sizes in tokens; ``method`` is ``inference`` or a training method."""
@@ -114,6 +118,9 @@ class MeasureRequest:
     training: TrainingSetup = field(default_factory=TrainingSetup)
     device: str = "cuda"
     time_budget_s: float = DEFAULT_TIME_BUDGET_S
+    torch_threads: int | None = None
+    """PyTorch's CPU threads for the run (``None``: PyTorch's default, one per core): eager decode is
+    bound by the host, where busy-waiting threads of tiny CPU-side ops can cost more than they save."""
     gpu: Gpu | None = None
     """The catalog card the device is, for the speed estimate (``None``: no speed estimate)."""
     hf_id: str = ""
@@ -135,6 +142,8 @@ class MeasureRequest:
                 raise MeasureError(f"context x batch must be at most {MAX_MEASURE_TOKENS:,} tokens to measure")
         if not self.time_budget_s > 0:
             raise MeasureError("the time budget must be positive")
+        if self.torch_threads is not None and not 1 <= self.torch_threads <= MAX_TORCH_THREADS:
+            raise MeasureError(f"torch threads must be from 1 to {MAX_TORCH_THREADS:,}, got {self.torch_threads:,}")
 
     @property
     def built_precision(self) -> str:
@@ -202,6 +211,8 @@ def measure(request: MeasureRequest) -> MeasureResult:
     """
     torch, transformers = _torch()
     _check_device(torch, request)
+    if request.torch_threads is not None:
+        torch.set_num_threads(request.torch_threads)
     budget = _Budget(request.time_budget_s)
     run = _inference if request.method == "inference" else _training
     try:

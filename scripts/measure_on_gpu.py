@@ -34,6 +34,10 @@ RUNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
      ("--context", "101", "--batch", "1", "--new-tokens", "100", "--decode", "generate,eager")),
     ("llama-1b-inference", "meta-llama/Llama-3.2-1B-Instruct",
      ("--context", "2048", "--batch", "1", "--new-tokens", "128", "--decode", "generate,eager")),
+    # the same with one PyTorch thread: on a shared host, threads busy-waiting on tiny CPU-side ops
+    # made a tiny model's eager step 18x slower (0.26 -> 4.8 ms a layer on this project's 2-core machine)
+    ("llama-1b-eager-1-thread", "meta-llama/Llama-3.2-1B-Instruct",
+     ("--context", "2048", "--batch", "1", "--new-tokens", "128", "--decode", "eager", "--torch-threads", "1")),
     ("llama-8b-inference-batch8", "meta-llama/Llama-3.1-8B-Instruct",
      ("--context", "4096", "--batch", "8", "--new-tokens", "64", "--decode", "eager")),
     ("qwen3-30b-a3b-inference", "Qwen/Qwen3-30B-A3B",

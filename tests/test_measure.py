@@ -180,6 +180,8 @@ def test_refusals_are_one_sentence():
         request(config, context_tokens=16, new_tokens=16)
     with pytest.raises(MeasureError, match="unknown decode mode"):
         request(config, decode_modes=("turbo",))
+    with pytest.raises(MeasureError, match="torch threads must be from 1 to 1,024, got 0"):
+        request(config, torch_threads=0)
     if not torch.cuda.is_available():
         with pytest.raises(MeasureError, match="no CUDA GPU"):
             measure(MeasureRequest(spec=parse_config_text(json.dumps(config)), config=config, device="cuda"))
@@ -192,6 +194,7 @@ def test_refusals_are_one_sentence():
         (["--model", "huggyllama/llama-7b"], "no config.json of huggyllama/llama-7b is stored"),
         (["--config", "CONFIG", "--method", "qlora"], "bitsandbytes"),
         (["--config", "CONFIG", "--context", "8", "--new-tokens", "8"], "below the context"),
+        (["--config", "CONFIG", "--torch-threads", "-2"], "torch threads must be from 1"),
     ],
 )
 def test_cli_refuses_in_one_line(tmp_path, capsys, argv, message):
@@ -287,5 +290,9 @@ def test_the_report_names_the_host_cpu_and_torch_threads(tmp_path):
     described = host_description(16, cpuinfo)
     assert described.startswith("AMD EPYC 9654 96-Core Processor; ") and described.endswith("; torch threads 16")
     assert "logical CPUs" in host_description(1, tmp_path / "missing")  # no cpuinfo: the platform's name
-    result = measure(request(tiny("meta-llama__Llama-3.2-1B-Instruct.json"), context_tokens=32, new_tokens=2))
-    assert "torch threads" in result.environment["host"]
+    threads = torch.get_num_threads()
+    try:  # the run sets the process's thread count, and its report says so
+        one = request(tiny("meta-llama__Llama-3.2-1B-Instruct.json"), context_tokens=32, new_tokens=2, torch_threads=1)
+        assert measure(one).environment["host"].endswith("; torch threads 1")
+    finally:
+        torch.set_num_threads(threads)
