@@ -547,8 +547,9 @@ class SupersededSummary:
 
 
 def superseded_summary(comparisons: Iterable[Comparison]) -> list[SupersededSummary]:
-    """Per engine, the decode, serving and first-token rows of releases its profile no longer
-    describes (``llm_calc.engines.RELEASES_FROM``), estimated without their own source."""
+    """Per engine, the speed rows (of any unit: :attr:`Comparison.speed_ratio` makes them one) of
+    releases its profile no longer describes (``llm_calc.engines.RELEASES_FROM``), estimated
+    without their own source."""
     by_engine: dict[str, list[Comparison]] = {}
     for c in comparisons:
         if c.superseded and not c.is_bound:
