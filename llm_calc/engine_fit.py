@@ -12,7 +12,7 @@ overhead ``q`` and prefill MFU ``m`` then give ``passes x max(memory / e, comput
   rows weighing ``sqrt(n)`` (``_grid_loss``; a source is a document, :func:`source_of`). Where the
   rows cannot tell a fixed overhead from a lower efficiency (fewer than ``MIN_ROWS_FOR_OVERHEAD``
   rows, or their memory times span less than ``MIN_SPREAD_FOR_OVERHEAD``), ``o`` is held at the
-  pooled fit's (:func:`pooled_overhead`) and the note says so; ``q`` is fitted only beside
+  pooled fit's (:class:`PooledFits`) and the note says so; ``q`` is fitted only beside
   ``MIN_ROWS_FOR_OVERHEAD`` rows of MoE split over cards and as many others, and such rows are
   otherwise left out of the fit (said in the note). An engine without prefill rows keeps
   ``llm_calc.hardware.PREFILL_MFU``.
@@ -408,37 +408,40 @@ def _relative_error(cost: RowCost, result: Fit) -> float:
     return cost.predict(*result.constants) / cost.row.measured - 1
 
 
-def pooled_overhead(costs: list[RowCost]) -> Callable[[str | None], Callable[[], float]]:
-    """``without(source)``: a function giving the layer overhead of the pooled fit of ``costs``
-    (every engine's rows) without ``source``'s rows (``None``: with every row). An engine whose
-    own rows cannot tell its overhead from its efficiency (:func:`_fit_decode`) is held at it:
-    every engine launches kernels per layer, so 0 would be the one figure known to be wrong, and a
-    held-out source must not set the figure its own estimate uses. Each pooled fit is made once,
-    and only when a fit asks for it."""
-    memo: dict[str | None, float] = {}
+class PooledFits:
+    """The pooled fit of every engine's rows, each without one source (``None``: with every row),
+    made once and only when asked: the fit a profile without rows of its own takes, and the
+    overhead an engine whose own rows cannot tell it from its efficiency (:func:`_fit_decode`) is
+    held at. Every engine launches kernels per layer, so 0 would be the one overhead known to be
+    wrong; and a held-out source must not set the figure its own estimate uses."""
 
-    def without(source: str | None) -> Callable[[], float]:
-        def overhead() -> float:
-            if source not in memo:
-                pooled = fit([c for c in costs if source_of(c.row) != source])
-                memo[source] = 0.0 if pooled is None else pooled.layer_overhead_seconds
-            return memo[source]
+    def __init__(self, costs: list[RowCost]) -> None:
+        self._costs = costs
+        self._fits: dict[str | None, Fit | None] = {}
 
-        return overhead
+    def without(self, source: str | None) -> Fit | None:
+        if source not in self._fits:
+            self._fits[source] = fit([c for c in self._costs if source_of(c.row) != source])
+        return self._fits[source]
 
-    return without
+    def overhead(self, source: str | None) -> Callable[[], float]:
+        """The layer overhead of :meth:`without`, fitted only if a fit calls for it. [s]"""
+
+        def held() -> float:
+            pooled = self.without(source)
+            return 0.0 if pooled is None else pooled.layer_overhead_seconds
+
+        return held
 
 
-def held_out_errors(
-    costs: list[RowCost], prior: Callable[[str | None], Callable[[], float]] | None = None
-) -> dict[str, float]:
+def held_out_errors(costs: list[RowCost], pooled: PooledFits | None = None) -> dict[str, float]:
     """Leave-one-source-out: each row's signed error from a fit on the other sources' rows of the
-    same profile (decode-type rows only; empty with a single source); ``prior`` (:func:`pooled_overhead`)
-    gives the overhead a fold that cannot identify its own is held at."""
+    same profile (decode-type rows only; empty with a single source); ``pooled`` gives the overhead
+    a fold that cannot identify its own is held at."""
     errors: dict[str, float] = {}
     for source in {source_of(c.row) for c in costs}:
         training = [c for c in costs if source_of(c.row) != source]
-        result = fit(training, prior(source) if prior else None)
+        result = fit(training, pooled.overhead(source) if pooled else None)
         if result is None:
             continue
         for cost in costs:
@@ -479,17 +482,17 @@ def fit_profiles(rows: Iterable[Measurement]) -> tuple[list[dict[str, Any]], lis
         for c in every
         if is_superseded(c.row)
     ]
-    pooled = fit(costs)
-    prior = pooled_overhead(costs)
+    pooled = PooledFits(costs)
     table = []
     for key in PROFILE_KEYS:
         mine = [c for c in costs if profile_key(c.row) == key]
-        result = fit(mine, prior(None))
+        result = fit(mine, pooled.overhead(None))
         sources = sorted({source_of(c.row) for c in mine})
         if result is None:
-            if pooled is None:
+            whole = pooled.without(None)
+            if whole is None:
                 raise ValueError("no speed rows to fit any engine on")
-            table.append(_profile_row(key, pooled, "not fitted", 0, 0, None, 0, "pooled fit of every engine's rows"))
+            table.append(_profile_row(key, whole, "not fitted", 0, 0, None, 0, "pooled fit of every engine's rows"))
             continue
         old = sum(1 for c in every if profile_key(c.row) == key and is_superseded(c.row))
         if old:
@@ -503,7 +506,7 @@ def fit_profiles(rows: Iterable[Measurement]) -> tuple[list[dict[str, Any]], lis
                     )
                 ),
             )
-        errors = held_out_errors(mine, prior) if len(sources) > 1 else {}
+        errors = held_out_errors(mine, pooled) if len(sources) > 1 else {}
         cv = statistics.median(abs(e) for e in errors.values()) if errors else None
         status = "validated" if cv is not None else "fitted, not validated"
         table.append(_profile_row(key, result, status, len(mine), len(sources), cv, len(errors), " ".join(sources)))
@@ -550,19 +553,19 @@ def cross_validated_predictions(rows: Iterable[Measurement]) -> dict[str, float]
     """Each usable row's estimate from constants fitted without its source: on the other sources'
     rows of its engine, or, where its engine has no other source, on every other source's rows
     (the pooled fit). Rows of superseded releases (:func:`is_superseded`) are estimated too, as
-    today's profile would, but never fitted on. What the Accuracy page and the per-row baseline score, so that no row is
-    judged by constants fitted on itself."""
+    today's profile would, but never fitted on. What the Accuracy page and the per-row baseline
+    score, so that no row is judged by constants fitted on itself."""
     every, _ = usable_costs(rows)
     costs = _current(every)
-    prior = pooled_overhead(costs)
+    pooled = PooledFits(costs)
     predictions: dict[str, float] = {}
     for key in PROFILE_KEYS:
         mine = [c for c in every if profile_key(c.row) == key]
         fitted = _current(mine)
         for source in sorted({source_of(c.row) for c in mine}):
-            result = fit([c for c in fitted if source_of(c.row) != source], prior(source))
+            result = fit([c for c in fitted if source_of(c.row) != source], pooled.overhead(source))
             if result is None:
-                result = fit([c for c in costs if source_of(c.row) != source])
+                result = pooled.without(source)
             if result is None:
                 continue
             for cost in mine:
