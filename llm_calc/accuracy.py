@@ -62,6 +62,7 @@ from llm_calc.catalog import (
 from llm_calc.engine_fit import default_cross_validated_predictions, is_superseded, predict_row, profile_key
 from llm_calc.engines import PROFILE_KEYS, EngineProfile, default_profiles, fused_attention, prefill_chunk_tokens
 from llm_calc.measurements import (  # the schema's names, re-exported for the page and the tests
+    RATE_UNITS,
     SPEED_KINDS,
     UNITS,
     Measurement,
@@ -125,9 +126,6 @@ OUTLIER_FACTOR = 2.0
 
 BASELINE_PATH = DATA_DIR / "accuracy_baseline.csv"
 """Every row's estimate and error as last accepted: the CI gate."""
-RATE_UNITS = ("tokens/s", "tokens/s/GPU")
-"""Units of a rate, where more is faster; the other speed units are times, where less is."""
-
 BASELINE_TOLERANCE = 1e-6
 """How much a row's miss may grow before it counts as worse: a float tolerance (a ten-thousandth
 of a percentage point), far below any real change and far above rounding in the file."""

@@ -44,11 +44,11 @@ from llm_calc.catalog import find_gpu, find_model, shipped_checkpoint
 from llm_calc.engines import (
     ENGINES,
     PROFILE_KEYS,
-    RELEASES_FROM,
     ROCM_PROFILED_ENGINES,
     EngineProfile,
     card_vendor,
     prefill_chunk_tokens,
+    releases_described,
     superseded_release,
 )
 from llm_calc.hardware import PREFILL_MFU, StepCost, _workload, decode_cost, prefill_cost
@@ -476,8 +476,7 @@ def fit_profiles(rows: Iterable[Measurement]) -> tuple[list[dict[str, Any]], lis
     skipped += [
         (
             c.row,
-            f"measured {c.row.date}, before the {c.row.engine} releases its profile describes "
-            f"({RELEASES_FROM[c.row.engine]} on)",
+            f"measured {c.row.date}: its profile describes {c.row.engine} {releases_described(c.row.engine)}",
         )
         for c in every
         if is_superseded(c.row)
@@ -496,16 +495,8 @@ def fit_profiles(rows: Iterable[Measurement]) -> tuple[list[dict[str, Any]], lis
             continue
         old = sum(1 for c in every if profile_key(c.row) == key and is_superseded(c.row))
         if old:
-            since = RELEASES_FROM[mine[0].row.engine]
-            result = dataclasses.replace(
-                result,
-                note="; ".join(
-                    filter(
-                        None,
-                        (f"releases from {since} on: {old} rows of earlier releases kept, not fitted", result.note),
-                    )
-                ),
-            )
+            kept = f"{releases_described(mine[0].row.engine)}: {old} rows of earlier releases kept, not fitted"
+            result = dataclasses.replace(result, note="; ".join(filter(None, (kept, result.note))))
         errors = held_out_errors(mine, pooled) if len(sources) > 1 else {}
         cv = statistics.median(abs(e) for e in errors.values()) if errors else None
         status = "validated" if cv is not None else "fitted, not validated"

@@ -116,7 +116,15 @@ TensorRT-LLM's PyTorch backend arrived in 0.17 (2025-02) and became its default 
 has no one switch, but in our own rows DeepSeek-R1 on 8 H200 decodes 3.4x faster per step on
 SGLang 0.5.7 (2026-03) than on 0.4.3 (2025-03), at the same concurrency of 8. Fitted together,
 such rows set the constants between two generations of kernels and fit neither. Engines not named
-here (llama.cpp, MLX, transformers) describe every release: their old rows still fit."""
+here (llama.cpp, MLX, transformers) describe every release: their old rows still fit. The month
+is the row's measurement date, the one date every row has: a row measured later may still have run
+an older release (SGLang 0.4.6 measured in 2026-05), and counts as current."""
+
+
+def releases_described(engine: str) -> str:
+    """How the pages and profile notes name the releases ``engine``'s profile describes ("releases
+    from 2025-04 on"); "" for an engine whose profile describes every release."""
+    return f"releases from {RELEASES_FROM[engine]} on" if engine in RELEASES_FROM else ""
 
 
 def superseded_release(engine: str, measured: str) -> bool:

@@ -58,6 +58,8 @@ UNITS = {"GiB": GIB, "GB": GB, "tokens/s": 1, "tokens/s/GPU": 1, "ms/token": 1, 
 its size column GiB; serving benchmarks print milliseconds, time per output token and, for several
 cards, output tokens/s *per GPU*); we show every memory figure in GiB and every time in seconds
 (:attr:`Comparison.shown_unit`). The value is each unit's size in the shown unit's terms."""
+RATE_UNITS = ("tokens/s", "tokens/s/GPU")
+"""Speed units of a rate, where more is faster; the other speed units are times, where less is."""
 UNIT_KINDS = {
     "GiB": ("weights_file", "peak_memory", "training_fits"),
     "GB": ("weights_file", "peak_memory", "training_fits"),

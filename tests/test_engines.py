@@ -300,9 +300,9 @@ def test_rows_of_earlier_releases_are_estimated_but_never_fitted():
     assert float(vllm["bandwidth_efficiency"]) == pytest.approx(0.7, abs=0.005)  # as if "old" were not there
     assert (vllm["fit_rows"], vllm["sources"]) == (6, 2)
     assert "releases from 2025-04 on: 3 rows of earlier releases kept, not fitted" in vllm["note"]
-    assert sorted(r.id for r, reason in skipped if "before the vllm releases" in reason) == sorted(
-        r.id for r in earlier
-    )
+    assert sorted(
+        r.id for r, reason in skipped if "its profile describes vllm releases from 2025-04 on" in reason
+    ) == sorted(r.id for r in earlier)
     estimates = cross_validated_predictions(current + earlier)
     for row in earlier:  # estimated as today's profile would: three times what was measured
         assert estimates[row.id] == pytest.approx(3 * row.measured, rel=0.01)

@@ -12,7 +12,7 @@ from llm_calc.accuracy import (
     GroupSummary,
     SupersededSummary,
 )
-from llm_calc.engines import RELEASES_FROM, EngineProfile
+from llm_calc.engines import EngineProfile, releases_described
 from llm_calc.units import MICROSECONDS_PER_SECOND
 
 MET_TEXT = {True: "yes", False: "no", None: "—"}
@@ -95,7 +95,7 @@ def superseded_rows(summaries: list[SupersededSummary]) -> list[dict[str, str | 
             "speed, measured ÷ estimated (median)": f"{s.median_speed_ratio:.2f}×",
             "median absolute error": percent(s.median_abs_error),
             "measured": s.dates[0] if s.dates[0] == s.dates[1] else f"{s.dates[0]} to {s.dates[1]}",
-            "profile describes": f"releases from {RELEASES_FROM[s.engine]}",
+            "profile describes": releases_described(s.engine),
             "releases": ", ".join(s.versions),
         }
         for s in summaries

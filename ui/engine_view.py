@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from llm_calc.engines import ENGINES, RELEASES_FROM, default_profiles
+from llm_calc.engines import ENGINES, default_profiles, releases_described
 from llm_calc.hardware import GpuResult
 from llm_calc.precision import KV_FORMATS
 
@@ -79,7 +79,7 @@ def engine_metrics(result: GpuResult) -> None:
         "Engine",
         speed.engine,
         help=f"constants {speed.profile_status}"
-        + (f" on its releases from {RELEASES_FROM[speed.engine]} on" if speed.engine in RELEASES_FROM else "")
+        + (f" on its {releases_described(speed.engine)}" if releases_described(speed.engine) else "")
         + f": bandwidth efficiency {speed.efficiency:.0%}, "
         f"prefill MFU {speed.mfu:.0%} (data/engine_profiles.csv, {profile.source[:200]})",
     )

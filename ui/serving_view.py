@@ -10,7 +10,7 @@ import streamlit as st
 
 from llm_calc.architecture import ModelSpec
 from llm_calc.catalog import Gpu
-from llm_calc.engines import RELEASES_FROM, profile_for
+from llm_calc.engines import profile_for, releases_described
 from llm_calc.hardware import ServingCurve, ServingPoint
 from llm_calc.units import MICROSECONDS_PER_SECOND
 from ui.engine_view import pick_card_count, pick_engine, pick_kv_precision, pick_split
@@ -83,10 +83,9 @@ def engine_note(curve: ServingCurve, spec: ModelSpec) -> None:
     moe = profile.moe_layer_overhead_seconds * MICROSECONDS_PER_SECOND
     # the note's part on the MoE-layer overhead (its other parts are for the profiles table)
     provenance = next((part for part in profile.note.split("; ") if part.startswith("MoE-layer overhead")), None)
-    since = RELEASES_FROM.get(curve.engine)
-    releases = f" of its releases from {since} on" if since else ""
+    releases = releases_described(curve.engine)
     st.caption(
-        f"Engine profile **{profile.key}**{releases} ({how})"
+        f"Engine profile **{profile.key}**{f' of its {releases}' if releases else ''} ({how})"
         + (f"; split across the cards as {split}" if split else "")
         + (f". Each MoE layer split over the cards adds {moe:,.0f} µs per step" if splits_experts else "")
         + (f" ({provenance})" if splits_experts and provenance else "")
