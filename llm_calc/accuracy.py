@@ -59,7 +59,13 @@ from llm_calc.catalog import (
     find_gpu,
     find_model,
 )
-from llm_calc.engine_fit import default_cross_validated_predictions, is_superseded, predict_row, profile_key
+from llm_calc.engine_fit import (
+    default_cross_validated_predictions,
+    is_superseded,
+    predict_row,
+    profile_key,
+    source_of,
+)
 from llm_calc.engines import PROFILE_KEYS, EngineProfile, default_profiles, fused_attention, prefill_chunk_tokens
 from llm_calc.measurements import (  # the schema's names, re-exported for the page and the tests
     RATE_UNITS,
@@ -563,6 +569,86 @@ def superseded_summary(comparisons: Iterable[Comparison]) -> list[SupersededSumm
         )
         for engine, rows in sorted(by_engine.items())
     ]
+
+
+TRACK_RECORDS_PATH = DATA_DIR / "track_records.csv"
+"""Per engine profile and card, how the held-out estimates fared (:func:`track_records`); written
+by ``scripts/update_accuracy_baseline.py`` beside the baseline, read by the pages."""
+TRACK_RECORD_COLUMNS = (
+    "profile", "gpu", "rows", "several_card_rows", "sources", "median_speed_ratio", "median_abs_error",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class TrackRecord:
+    """How the estimates of one engine profile fared on one card: the decode-speed rows
+    (:data:`BREAKDOWN_KINDS`) of current releases measured on it, each estimated without its own
+    source — the rows the Accuracy page scores, grouped as a user meets them."""
+
+    profile: str
+    """A name of ``llm_calc.engines.PROFILE_KEYS``."""
+    gpu: str
+    """A card of ``data/gpus.csv``."""
+    rows: int
+    several_card_rows: int
+    """Of ``rows``, those measured on two or more of the card."""
+    sources: int
+    median_speed_ratio: float
+    """Median of measured over estimated speed: 0.8 means runs went at 80 % of our estimate."""
+    median_abs_error: float
+
+
+def track_records(comparisons: Iterable[Comparison]) -> list[TrackRecord]:
+    """Every (profile, card) pair with held-out decode-speed rows of current releases, sorted."""
+    groups: dict[tuple[str, str], list[Comparison]] = {}
+    for c in comparisons:
+        m = c.measurement
+        key = profile_key(m) if m.kind in BREAKDOWN_KINDS else None
+        if key is not None and not (c.is_bound or m.used_for_fit or c.superseded):
+            groups.setdefault((key, m.gpu), []).append(c)
+    return [
+        TrackRecord(
+            profile=key,
+            gpu=gpu,
+            rows=len(rows),
+            several_card_rows=sum(1 for c in rows if c.measurement.gpu_count > 1),
+            sources=len({source_of(c.measurement) for c in rows}),
+            median_speed_ratio=statistics.median(c.speed_ratio for c in rows),
+            median_abs_error=statistics.median(abs(c.error) for c in rows),
+        )
+        for (key, gpu), rows in sorted(groups.items())
+    ]
+
+
+def write_track_records(records: Iterable[TrackRecord], path: Path | str = TRACK_RECORDS_PATH) -> None:
+    """Write the track records, ratios and errors to four significant digits."""
+    with Path(path).open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(TRACK_RECORD_COLUMNS)
+        for r in records:
+            ratio, error = f"{r.median_speed_ratio:.4g}", f"{r.median_abs_error:.4g}"
+            writer.writerow([r.profile, r.gpu, r.rows, r.several_card_rows, r.sources, ratio, error])
+
+
+def load_track_records(path: Path | str = TRACK_RECORDS_PATH) -> dict[tuple[str, str], TrackRecord]:
+    """Read the track records, keyed by (profile, card). Raises :class:`~llm_calc.catalog.CatalogError`."""
+    path = Path(path)
+    parsers: dict[str, Callable[[str], Any]] = {
+        "profile": _one_of(PROFILE_KEYS),
+        "gpu": _text,
+        "rows": int,
+        "several_card_rows": int,
+        "sources": int,
+        "median_speed_ratio": float,
+        "median_abs_error": float,
+    }
+    return {(row["profile"], row["gpu"]): TrackRecord(**row) for _, row in _read_rows(path, parsers)}
+
+
+@cache
+def default_track_records() -> dict[tuple[str, str], TrackRecord]:
+    """The shipped track records, read once per process."""
+    return load_track_records()
 
 
 @cache

@@ -23,6 +23,7 @@ from pathlib import Path, PurePosixPath
 from typing import NoReturn
 
 from llm_calc import hf_config
+from llm_calc.accuracy import default_track_records
 from llm_calc.architecture import ModelSpec, count_parameters, kv_bytes_per_token, scale_architecture
 from llm_calc.catalog import (
     GPU_CLASSES,
@@ -35,7 +36,7 @@ from llm_calc.catalog import (
     shipped_checkpoint,
     stored_config_path,
 )
-from llm_calc.engines import ENGINES, UNCHUNKED_PREFILL_ENGINES, fused_attention, prefill_chunk_tokens
+from llm_calc.engines import ENGINES, UNCHUNKED_PREFILL_ENGINES, fused_attention, prefill_chunk_tokens, profile_for
 from llm_calc.gguf import (
     HEADER_PREFIX_BYTES,
     MAX_HEADER_BYTES,
@@ -1043,6 +1044,8 @@ def serve_report(args: argparse.Namespace) -> dict:
         parallel=args.parallel,
         min_per_user_tokens_per_s=target,
     )
+    profile = profile_for(curve.engine, curve.gpu).key
+    record = default_track_records().get((profile, curve.gpu.name))
     return {
         "model": spec.name,
         "origin": origin,
@@ -1051,6 +1054,17 @@ def serve_report(args: argparse.Namespace) -> dict:
         "gpu_count": curve.cards,
         "engine": curve.engine,
         "engine_profile": curve.profile_status,
+        # how the profile's held-out estimates fared on this card (data/track_records.csv); null: no runs
+        "track_record": None
+        if record is None
+        else {
+            "profile": profile,
+            "rows": record.rows,
+            "several_card_rows": record.several_card_rows,
+            "sources": record.sources,
+            "median_speed_ratio": record.median_speed_ratio,
+            "median_abs_error": record.median_abs_error,
+        },
         "parallel": curve.parallel,
         "prompt_tokens": curve.prompt_tokens,
         "output_tokens": curve.output_tokens,
@@ -1079,6 +1093,15 @@ def print_serve_text(report: dict) -> None:
         f"{report['prompt_tokens']:,} prompt + {report['output_tokens']:,} output tokens per request"
     )
     print(f"  KV memory holds at most {report['max_concurrency']:,} concurrent sequences")
+    record = report["track_record"]
+    if record is None:
+        print(f"  no measured runs of {report['engine']} on this card: the estimate rests on other cards' runs")
+    else:
+        print(
+            f"  measured runs of {record['profile']} on this card ({record['rows']:,} rows from {record['sources']:,} "
+            f"source(s), any model and load) ran at a median {record['median_speed_ratio']:.2f}x our estimated speed "
+            f"(median error {record['median_abs_error']:.0%})"
+        )
     print(f"  {'users':>8s} {'tok/s each':>11s} {'tok/s total':>12s} {'TTFT (s)':>9s}")
     for p in report["points"]:
         print(

@@ -1,5 +1,5 @@
-"""Rewrite data/accuracy_baseline.csv (the per-row CI gate) from the current estimates, then the
-README's accuracy figures.
+"""Rewrite data/accuracy_baseline.csv (the per-row CI gate) and data/track_records.csv (per engine
+and card, how the estimates fared) from the current estimates, then the README's accuracy figures.
 
     python scripts/update_accuracy_baseline.py --reason "decode reads quantized bytes (issue 10)"
 
@@ -22,13 +22,16 @@ import readme_figures  # noqa: E402
 
 from llm_calc.accuracy import (  # noqa: E402
     BASELINE_PATH,
+    TRACK_RECORDS_PATH,
     compare,
     default_measurements,
     improvements,
     load_baseline,
     new_baseline,
     regressions,
+    track_records,
     write_baseline,
+    write_track_records,
 )
 from llm_calc.catalog import CatalogError  # noqa: E402
 
@@ -53,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     write_baseline(rows, BASELINE_PATH)
     print(f"{BASELINE_PATH.relative_to(ROOT)}: {len(rows):,} rows")
+    records = track_records(comparisons)
+    write_track_records(records, TRACK_RECORDS_PATH)
+    print(f"{TRACK_RECORDS_PATH.relative_to(ROOT)}: {len(records):,} engine and card pairs")
     return readme_figures.main([])
 
 

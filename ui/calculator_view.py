@@ -28,7 +28,7 @@ from llm_calc.rules import INFERENCE_GB_PER_BILLION_16BIT, INFERENCE_GB_PER_BILL
 from llm_calc.sweep import memory_by_context
 from llm_calc.units import GIB, format_count, format_gib
 from ui.charts import decode_speed_figure, gpu_fit_figure, memory_by_context_figure
-from ui.engine_view import engine_metrics, refusals
+from ui.engine_view import engine_metrics, refusals, track_record_note
 from ui.model_picker import ModelChoice
 from ui.tables import gguf_type_table, gpu_table, gpu_table_columns, number_columns, storage_table
 from ui.text import escape_markdown
@@ -304,6 +304,7 @@ def decode_speed(results: list[GpuResult], memory: MemoryBreakdown, settings: In
             key="explain",
         )
         engine_metrics(explained)
+        track_record_note(explained.speed.engine, explained.gpu)
         st.markdown(speed_explanation(explained, memory, settings))
     st.caption(
         "Pipeline stages beyond one 8-card node run one after another for each token, so extra "

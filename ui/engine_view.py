@@ -1,13 +1,16 @@
 """The engine behind a speed, shared by the hardware calculator and the serving page: the
 deployment's widgets (cards per deployment, engine, split, KV-cache precision), drawn alike and
 bound to the same URL keys on both pages, and how the calculator shows an engine: which one, how its
-constants were obtained, time to first token and how many users the KV memory holds."""
+constants were obtained, time to first token and how many users the KV memory holds, and how its
+estimates fared on the card (``data/track_records.csv``)."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from llm_calc.engines import ENGINES, default_profiles, releases_described
+from llm_calc.accuracy import default_track_records
+from llm_calc.catalog import CatalogError, Gpu
+from llm_calc.engines import ENGINES, profile_for, releases_described
 from llm_calc.hardware import GpuResult
 from llm_calc.precision import KV_FORMATS
 
@@ -73,7 +76,7 @@ def engine_metrics(result: GpuResult) -> None:
         if result.speed_note:
             st.warning(f"No speed on {result.gpu.name}: {result.speed_note}")
         return
-    profile = next(p for p in default_profiles().values() if p.engine == speed.engine)
+    profile = profile_for(speed.engine, result.gpu)
     engine, ttft, users, overhead = st.columns(4)
     engine.metric(
         "Engine",
@@ -111,3 +114,28 @@ def refusals(results: list[GpuResult]) -> None:
     if notes:
         shown = "; ".join(notes[:3]) + (f"; and {len(notes) - 3} more" if len(notes) > 3 else "")
         st.info(f"Some cards have no speed: {shown}.")
+
+
+def track_record_note(engine: str, gpu: Gpu) -> None:
+    """How the estimates of ``engine`` fared on ``gpu``: its measured decode-speed rows of current
+    releases on that card, each estimated without its own source (``data/track_records.csv``), or
+    that there are none, so the estimate rests on the profile's other cards."""
+    profile = profile_for(engine, gpu)
+    try:
+        record = default_track_records().get((profile.key, gpu.name))
+    except CatalogError as error:
+        st.caption(f"How the estimates fared on measured runs is not available: {error}")
+        return
+    if record is None:
+        st.caption(
+            f"No measured runs of {profile.key} on the {gpu.name}: this estimate rests on the profile's "
+            "runs on other cards (the Accuracy page lists them)."
+        )
+        return
+    several = f", {record.several_card_rows:,} of them on several cards" if record.several_card_rows else ""
+    st.caption(
+        f"Measured runs of {profile.key} on the {gpu.name} ({record.rows:,} decode-speed rows from "
+        f"{record.sources:,} source{'' if record.sources == 1 else 's'}{several}; any model and load), each "
+        f"estimated without its own source, ran at a median **{record.median_speed_ratio:.2f}×** our estimated "
+        f"speed (median error {record.median_abs_error:.0%}). The Accuracy page lists every row."
+    )

@@ -13,7 +13,7 @@ from llm_calc.catalog import Gpu
 from llm_calc.engines import profile_for, releases_described
 from llm_calc.hardware import ServingCurve, ServingPoint
 from llm_calc.units import MICROSECONDS_PER_SECOND
-from ui.engine_view import pick_card_count, pick_engine, pick_kv_precision, pick_split
+from ui.engine_view import pick_card_count, pick_engine, pick_kv_precision, pick_split, track_record_note
 from ui.tables import number_columns
 
 DEFAULT_CARD = "NVIDIA H100 SXM"
@@ -91,6 +91,7 @@ def engine_note(curve: ServingCurve, spec: ModelSpec) -> None:
         + (f" ({provenance})" if splits_experts and provenance else "")
         + ". Constants in data/engine_profiles.csv, from data/measurements.csv."
     )
+    track_record_note(curve.engine, curve.gpu)
 
 
 def serving_metrics(curve: ServingCurve, point: ServingPoint | None, min_per_user_tokens_per_s: float) -> None:
