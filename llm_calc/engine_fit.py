@@ -6,8 +6,9 @@ peak, interconnect time); an engine's bandwidth efficiency ``e``, layer overhead
 overhead ``q`` and prefill MFU ``m`` then give ``passes x max(memory / e, compute / m) + steps x o
 + split MoE layers x q + communication``.
 
-* ``e``, ``o`` and ``q`` are fitted together on the decode, aggregate-decode and
-  time-to-first-token rows of the engine, ``m`` on its prefill rows: a grid search, then a
+* ``e``, ``o`` and ``q`` are fitted together on the decode and aggregate-decode rows of the
+  engine, and its time-to-first-token rows where it runs without a server; ``m`` on its prefill
+  rows: a grid search, then a
   pattern search around the best point, minimising the absolute log errors, a source of ``n``
   rows weighing ``sqrt(n)`` (``_grid_loss``; a source is a document, :func:`source_of`). Where the
   rows cannot tell a fixed overhead from a lower efficiency (fewer than ``MIN_ROWS_FOR_OVERHEAD``
@@ -16,6 +17,16 @@ overhead ``q`` and prefill MFU ``m`` then give ``passes x max(memory / e, comput
   ``MIN_ROWS_FOR_OVERHEAD`` rows of MoE split over cards and as many others, and such rows are
   otherwise left out of the fit (said in the note). An engine without prefill rows keeps
   ``llm_calc.hardware.PREFILL_MFU``.
+* The request overhead ``r`` of engines behind an API server (``llm_calc.engines.SERVER_ENGINES``)
+  is fitted afterwards, once for all of them, on their time-to-first-token rows, each predicted with
+  its engine's constants (:class:`ProfileFits`): the fixed time such a request waits beside its
+  prefill and first step. Those rows stay out of the step fit: fitted there without ``r``, their
+  fixed time raised SGLang's per-layer overhead in every fold, which made the rows of one H20
+  source look better and the others worse (its L4 rows: 18 % held-out error without those rows in
+  the fit, 46 % with them). Pooled because no one engine has enough of those rows: on 2026-11-27,
+  27 SGLang rows from 13 sources, 6 TensorRT-LLM rows from one, no current vLLM row. Held out by
+  source, the pooled ``r`` took the time-to-first-token error from 57.4 % to 27.0 % (35 rows of
+  current releases); an ``r`` per engine, tried alike, only to 38 %.
 * A serving engine's rows measured before the releases its profile describes
   (``llm_calc.engines.RELEASES_FROM``, :func:`is_superseded`) are estimated, never fitted.
 * Leave-one-source-out cross-validation: each source's rows are predicted by a fit on the other
@@ -45,6 +56,7 @@ from llm_calc.engines import (
     ENGINES,
     PROFILE_KEYS,
     ROCM_PROFILED_ENGINES,
+    SERVER_ENGINES,
     EngineProfile,
     card_vendor,
     prefill_chunk_tokens,
@@ -79,6 +91,8 @@ MIN_EFFICIENCY = 0.01
 """Lowest efficiency or MFU the search tries. [1]"""
 MOE_OVERHEAD_GRID = (0.0, *(1e-6 * (1e4 ** (i / 20)) for i in range(21)))
 """MoE-layer overheads tried: 0 and 1 us to 10 ms on a log scale. [s]"""
+REQUEST_OVERHEAD_GRID = (0.0, *(1e-4 * 1.05**i for i in range(237)))
+"""Request overheads tried: 0 and 0.1 ms to 10 s in steps of 5 %. [s]"""
 
 
 def profile_key(row: Measurement) -> str | None:
@@ -128,12 +142,20 @@ class RowCost:
     prefill: StepCost | None
 
     def predict(
-        self, efficiency: float, mfu: float, overhead_seconds: float, moe_overhead_seconds: float = 0.0
+        self,
+        efficiency: float,
+        mfu: float,
+        overhead_seconds: float,
+        moe_overhead_seconds: float = 0.0,
+        request_overhead_seconds: float = 0.0,
     ) -> float:
-        """The row's figure, in its unit, for an engine with these constants."""
+        """The row's figure, in its unit, for an engine with these constants (the request
+        overhead counts in a time to first token only)."""
         constants = (efficiency, mfu, overhead_seconds, moe_overhead_seconds)
         step = self.decode.seconds(*constants) if self.decode else 0.0
         prefill = self.prefill.seconds(*constants) if self.prefill else 0.0
+        if self.row.kind == "ttft":
+            prefill += request_overhead_seconds
         return _figure(self.row, step, prefill)
 
 
@@ -318,6 +340,8 @@ class Fit:
     prefill_rows: int
     note: str
     moe_layer_overhead_seconds: float = 0.0
+    request_overhead_seconds: float = 0.0
+    """Set on a profile's fit after the fit (:class:`ProfileFits`), pooled over the server engines."""
 
     @property
     def constants(self) -> tuple[float, float, float, float]:
@@ -387,10 +411,17 @@ def _fit_mfu(costs: list[RowCost], efficiency: float, overhead: float, moe_overh
     return float(fine[int(np.argmin(_grid_loss(costs, efficiency, fine, overhead, moe_overhead)))])
 
 
+def waits_on_a_server(cost: RowCost) -> bool:
+    """A time to first token of an engine behind an API server: it holds the request overhead,
+    which the step constants do not model, so only the overhead is fitted on it."""
+    return cost.row.kind == "ttft" and cost.row.engine in SERVER_ENGINES
+
+
 def fit(costs: list[RowCost], fallback: Callable[[], float] | None = None) -> Fit | None:
     """Fit efficiency and overheads on the decode-type rows and MFU on the prefill rows of
-    ``costs``; ``None`` without decode-type rows."""
-    decode = [c for c in costs if c.row.kind != "prefill"]
+    ``costs``; ``None`` without decode-type rows. A server engine's time-to-first-token rows are
+    left to :func:`fit_request_overhead`."""
+    decode = [c for c in costs if c.row.kind != "prefill" and not waits_on_a_server(c)]
     prefill = [c for c in costs if c.row.kind == "prefill"]
     if not decode:
         return None
@@ -402,10 +433,6 @@ def fit(costs: list[RowCost], fallback: Callable[[], float] | None = None) -> Fi
     else:
         note = "; ".join(filter(None, (note, f"no prefill rows: MFU {PREFILL_MFU} (llm_calc.hardware.PREFILL_MFU)")))
     return Fit(eff, overhead, mfu, len(decode), len(prefill), note, moe)
-
-
-def _relative_error(cost: RowCost, result: Fit) -> float:
-    return cost.predict(*result.constants) / cost.row.measured - 1
 
 
 class PooledFits:
@@ -434,20 +461,100 @@ class PooledFits:
         return held
 
 
-def held_out_errors(costs: list[RowCost], pooled: PooledFits | None = None) -> dict[str, float]:
-    """Leave-one-source-out: each row's signed error from a fit on the other sources' rows of the
-    same profile (decode-type rows only; empty with a single source); ``pooled`` gives the overhead
-    a fold that cannot identify its own is held at."""
-    errors: dict[str, float] = {}
-    for source in {source_of(c.row) for c in costs}:
-        training = [c for c in costs if source_of(c.row) != source]
-        result = fit(training, pooled.overhead(source) if pooled else None)
+def fit_request_overhead(pairs: list[tuple[RowCost, tuple[float, float, float, float]]]) -> float:
+    """The request overhead of engines behind an API server: on their time-to-first-token rows,
+    each with its engine's constants, the grid value of least absolute log error, a source of ``n``
+    rows weighing ``sqrt(n)`` as in the engine fit; 0 without rows. [s]"""
+    if not pairs:
+        return 0.0
+    sources = Counter(source_of(cost.row) for cost, _ in pairs)
+    scale = np.array([UNIT_SCALES[cost.row.unit] for cost, _ in pairs])
+    base = np.array([cost.predict(*constants) for cost, constants in pairs]) * scale
+    measured = np.array([cost.row.measured for cost, _ in pairs]) * scale
+    weight = np.array([sources[source_of(cost.row)] ** (SOURCE_WEIGHT_POWER - 1) for cost, _ in pairs])
+    grid = np.asarray(REQUEST_OVERHEAD_GRID)[:, None]
+    loss = (np.abs(np.log((base + grid) / measured)) * weight).sum(axis=1)
+    return float(REQUEST_OVERHEAD_GRID[int(np.argmin(loss))])
+
+
+class ProfileFits:
+    """Every profile's fit on its current rows, whole or without one source, and the request
+    overhead of the server engines, whole or without one source: each made once, and shared by
+    the profiles table, its cross-validation and the per-row held-out estimates. A fold without a
+    source its profile has no rows of is the whole fit, unless the whole fit held its overhead at
+    the pooled fit's, which that source's rows of other engines helped set."""
+
+    def __init__(self, costs: list[RowCost]) -> None:
+        self.pooled = PooledFits(costs)
+        self._rows = {key: [c for c in costs if profile_key(c.row) == key] for key in PROFILE_KEYS}
+        self._sources = {key: {source_of(c.row) for c in rows} for key, rows in self._rows.items()}
+        self._first_tokens = [c for c in costs if waits_on_a_server(c)]
+        self._fits: dict[tuple[str, str | None], Fit | None] = {}
+        self._held: set[tuple[str, str | None]] = set()  # folds whose overhead is the pooled fit's
+        self._requests: dict[str | None, float] = {}
+
+    def sources(self, key: str) -> set[str]:
+        return self._sources[key]
+
+    def fit(self, key: str, without: str | None = None) -> Fit | None:
+        """Profile ``key`` fitted on its current rows except ``without``'s; ``None`` without rows."""
+        if without is not None and without not in self._sources[key]:
+            whole = self.fit(key)
+            if (key, None) not in self._held:
+                return whole
+        if (key, without) not in self._fits:
+            training = [c for c in self._rows[key] if source_of(c.row) != without]
+            pooled = self.pooled.overhead(without)
+
+            def held() -> float:
+                self._held.add((key, without))
+                return pooled()
+
+            self._fits[key, without] = fit(training, held)
+        return self._fits[key, without]
+
+    def request_overhead(self, without: str | None = None) -> float:
+        """The server engines' request overhead fitted without ``without``'s rows, each row
+        predicted by its profile fitted without them too (by its whole fit where the source has no
+        rows of that profile: a profile whose overhead is held at the pooled fit's would otherwise
+        need a pooled fit without every source). [s]"""
+        if without not in self._requests:
+            pairs = []
+            for cost in self._first_tokens:
+                key = str(profile_key(cost.row))
+                result = self.fit(key, without if without in self._sources[key] else None)
+                if source_of(cost.row) != without and result is not None:
+                    pairs.append((cost, result.constants))
+            self._requests[without] = fit_request_overhead(pairs)
+        return self._requests[without]
+
+    def request_overhead_of(self, key: str, without: str | None = None) -> float:
+        """``request_overhead`` for a profile of a server engine, 0 for the others. [s]"""
+        return self.request_overhead(without) if key.partition("/")[0] in SERVER_ENGINES else 0.0
+
+    def predict(self, cost: RowCost, without: str) -> float | None:
+        """``cost``'s figure from its profile fitted without ``without`` (or, for a profile with no
+        other rows, the pooled fit of every engine without it); ``None`` if neither exists."""
+        key = str(profile_key(cost.row))
+        result = self.fit(key, without) or self.pooled.without(without)
         if result is None:
-            continue
-        for cost in costs:
-            if source_of(cost.row) == source and cost.row.kind != "prefill":
-                errors[cost.row.id] = _relative_error(cost, result)
-    return errors
+            return None
+        return cost.predict(*result.constants, request_overhead_seconds=self.request_overhead_of(key, without))
+
+    def held_out_errors(self, key: str) -> dict[str, float]:
+        """Leave-one-source-out: each current decode-type row of profile ``key``, its signed error
+        from a fit on the other sources' rows of the profile (empty with a single source)."""
+        if len(self._sources[key]) < 2:
+            return {}
+        errors: dict[str, float] = {}
+        for cost in self._rows[key]:
+            result = self.fit(key, source_of(cost.row))
+            if cost.row.kind != "prefill" and result is not None:
+                request = self.request_overhead_of(key, source_of(cost.row))
+                errors[cost.row.id] = (
+                    cost.predict(*result.constants, request_overhead_seconds=request) / cost.row.measured - 1
+                )
+        return errors
 
 
 def is_superseded(row: Measurement) -> bool:
@@ -481,27 +588,42 @@ def fit_profiles(rows: Iterable[Measurement]) -> tuple[list[dict[str, Any]], lis
         for c in every
         if is_superseded(c.row)
     ]
-    pooled = PooledFits(costs)
+    fits = ProfileFits(costs)
     table = []
     for key in PROFILE_KEYS:
         mine = [c for c in costs if profile_key(c.row) == key]
-        result = fit(mine, pooled.overhead(None))
-        sources = sorted({source_of(c.row) for c in mine})
+        result = fits.fit(key)
+        sources = sorted(fits.sources(key))
+        request = fits.request_overhead_of(key)
         if result is None:
-            whole = pooled.without(None)
+            whole = fits.pooled.without(None)
             if whole is None:
                 raise ValueError("no speed rows to fit any engine on")
+            whole = dataclasses.replace(whole, request_overhead_seconds=request)
             table.append(_profile_row(key, whole, "not fitted", 0, 0, None, 0, "pooled fit of every engine's rows"))
             continue
         old = sum(1 for c in every if profile_key(c.row) == key and is_superseded(c.row))
+        notes = [result.note]
         if old:
             kept = f"{releases_described(mine[0].row.engine)}: {old} rows of earlier releases kept, not fitted"
-            result = dataclasses.replace(result, note="; ".join(filter(None, (kept, result.note))))
-        errors = held_out_errors(mine, pooled) if len(sources) > 1 else {}
+            notes.insert(0, kept)
+        if request:
+            notes.append(_request_note(costs))
+        result = dataclasses.replace(result, note="; ".join(filter(None, notes)), request_overhead_seconds=request)
+        errors = fits.held_out_errors(key)
         cv = statistics.median(abs(e) for e in errors.values()) if errors else None
         status = "validated" if cv is not None else "fitted, not validated"
         table.append(_profile_row(key, result, status, len(mine), len(sources), cv, len(errors), " ".join(sources)))
     return table, skipped
+
+
+def _request_note(costs: list[RowCost]) -> str:
+    """What the request overhead rests on: the server engines' time-to-first-token rows."""
+    rows = [c for c in costs if waits_on_a_server(c)]
+    by_engine = Counter(c.row.engine for c in rows)
+    engines = ", ".join(f"{count} {engine}" for engine, count in sorted(by_engine.items()))
+    documents = len({source_of(c.row) for c in rows})
+    return f"request overhead pooled over the server engines' time-to-first-token rows ({engines}; {documents} sources)"
 
 
 def _profile_row(
@@ -514,6 +636,7 @@ def _profile_row(
         "layer_overhead_seconds": f"{result.layer_overhead_seconds:.7f}",
         "moe_layer_overhead_seconds": f"{result.moe_layer_overhead_seconds:.7f}",
         "prefill_mfu": f"{result.prefill_mfu:.3f}",
+        "request_overhead_seconds": f"{result.request_overhead_seconds:.4f}",
         "status": status,
         "fit_rows": rows,
         "sources": sources,
@@ -537,6 +660,7 @@ def profile_from_fit(key: str, result: Fit, status: str = "fitted, not validated
         sources=0,
         cv_median_abs_error=None,
         source="fit",
+        request_overhead_seconds=result.request_overhead_seconds,
     )
 
 
@@ -547,21 +671,12 @@ def cross_validated_predictions(rows: Iterable[Measurement]) -> dict[str, float]
     today's profile would, but never fitted on. What the Accuracy page and the per-row baseline
     score, so that no row is judged by constants fitted on itself."""
     every, _ = usable_costs(rows)
-    costs = _current(every)
-    pooled = PooledFits(costs)
+    fits = ProfileFits(_current(every))
     predictions: dict[str, float] = {}
-    for key in PROFILE_KEYS:
-        mine = [c for c in every if profile_key(c.row) == key]
-        fitted = _current(mine)
-        for source in sorted({source_of(c.row) for c in mine}):
-            result = fit([c for c in fitted if source_of(c.row) != source], pooled.overhead(source))
-            if result is None:
-                result = pooled.without(source)
-            if result is None:
-                continue
-            for cost in mine:
-                if source_of(cost.row) == source:
-                    predictions[cost.row.id] = cost.predict(*result.constants)
+    for cost in every:
+        figure = fits.predict(cost, source_of(cost.row))
+        if figure is not None:
+            predictions[cost.row.id] = figure
     return predictions
 
 
@@ -573,4 +688,4 @@ def default_cross_validated_predictions() -> dict[str, float]:
 
 def predict_row(row: Measurement, profile: EngineProfile) -> float:
     """Our estimate of a speed row, in its unit, with an engine profile."""
-    return row_cost(row).predict(*profile.constants)
+    return row_cost(row).predict(*profile.constants, request_overhead_seconds=profile.request_overhead_seconds)

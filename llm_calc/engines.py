@@ -9,13 +9,16 @@ An engine profile holds what the step-time model of ``llm_calc.hardware`` needs 
   launches scale with the layers: on the llama.cpp rows (32- and 80-layer models) the
   leave-one-source-out error fell from 7.7 % to 5.1 % (CUDA) and from 12.3 % to 11.1 % (Metal). [s]
 * **prefill MFU** — the fraction of dense tensor TFLOPS its prompt processing reaches;
+* **request overhead** — for an engine behind an HTTP API server (``SERVER_ENGINES``), the fixed
+  time a request waits before its first token beyond prefill and one decode step: receiving and
+  tokenizing it, scheduling it, streaming the token back;
 * **memory behaviour** — how much of the card it takes: vLLM reserves
   ``gpu_memory_utilization`` of the card and fills what the weights leave with KV blocks, SGLang
   does the same with ``mem_fraction_static``, TensorRT-LLM gives the KV cache
   ``free_gpu_memory_fraction`` of the memory left after the weights; llama.cpp, MLX and
   transformers allocate the context they are given.
 
-The three speed figures are fitted on ``data/measurements.csv`` by ``llm_calc.engine_fit``
+The speed figures are fitted on ``data/measurements.csv`` by ``llm_calc.engine_fit``
 (``scripts/fit_engines.py`` writes ``data/engine_profiles.csv``, each with its row count, its
 sources and its leave-one-source-out error). This module reads that file; it never holds a
 speed constant itself.
@@ -107,6 +110,12 @@ PROFILE_KEYS = (
     "transformers-compiled",
 )
 """One profile per engine, per backend for llama.cpp, and per vendor for vLLM and SGLang."""
+
+SERVER_ENGINES = ("vllm", "sglang", "tensorrt-llm")
+"""Engines run behind an HTTP API server (``vllm serve``, ``sglang.launch_server``,
+``trtllm-serve``): their time-to-first-token rows are timed by a benchmark client, and a request pays
+the server's fixed time (``EngineProfile.request_overhead_seconds``) beside its prefill. llama.cpp's
+rows come from ``llama-bench``, MLX's and transformers' from in-process runs: no server in the time."""
 
 RELEASES_FROM: dict[str, str] = {"vllm": "2025-04", "sglang": "2025-04", "tensorrt-llm": "2025-04"}
 """The first month (YYYY-MM) of the releases each serving engine's profile describes; its rows
@@ -218,6 +227,11 @@ class EngineProfile:
     """Where the figures come from: the rows' sources, or the pooled fit that stands in."""
     note: str = ""
     """What the fit could not tell from its rows, and what the MoE-layer overhead rests on."""
+    request_overhead_seconds: float = 0.0
+    """Fixed time a request waits before its first token beyond its prefill and one decode step:
+    for ``SERVER_ENGINES`` the API server's share (fitted, pooled over their time-to-first-token
+    rows: see ``llm_calc.engine_fit``), 0 for the others. Added to the time to first token only:
+    under load it overlaps other requests' decode steps. [s]"""
 
     @property
     def constants(self) -> tuple[float, float, float, float]:
@@ -277,6 +291,7 @@ PROFILE_COLUMNS: dict[str, Callable[[str], Any]] = {
     "layer_overhead_seconds": _seconds,
     "moe_layer_overhead_seconds": _seconds,
     "prefill_mfu": _fraction,
+    "request_overhead_seconds": _seconds,
     "status": _text,
     "fit_rows": _count,
     "sources": _count,

@@ -401,7 +401,8 @@ class Speed:
     prompt_tokens: int = 0
     """The prompt ``ttft_seconds`` refers to. [tokens]"""
     ttft_seconds: float = 0.0
-    """Time to first token: prefill of the prompt plus the first decode step, no queueing. [s]"""
+    """Time to first token: prefill of the prompt plus the first decode step, plus the engine's
+    request overhead (``EngineProfile.request_overhead_seconds``: its API server), no queueing. [s]"""
     max_concurrency: int | None = None
     """Most sequences of this context the engine's KV memory holds on these cards (``None`` where
     the model keeps no per-sequence cache)."""
@@ -648,7 +649,7 @@ def _speed(
         step_seconds=step,
         parallel=parallel,
         prompt_tokens=prompt_tokens,
-        ttft_seconds=prompt_seconds + step,
+        ttft_seconds=prompt_seconds + step + profile.request_overhead_seconds,
         max_concurrency=_max_concurrency(work, gpu, cards, profile, parallel),
     )
 
@@ -885,7 +886,8 @@ class ServingPoint:
     aggregate_tokens_per_s: float
     """All users together. [tokens/s]"""
     ttft_seconds: float
-    """Prefill of one prompt plus the first decode step at this concurrency, no queueing. [s]"""
+    """Prefill of one prompt plus the first decode step at this concurrency, plus the engine's
+    request overhead (``EngineProfile.request_overhead_seconds``), no queueing. [s]"""
 
 
 @dataclass(frozen=True)
@@ -970,7 +972,8 @@ def serving_curve(
             constants = profile.constants
             step = decode_cost(work, gpu, cards, mode).seconds(*constants)
             prefill = prefill_cost(work, gpu, cards, mode, prompt_tokens).seconds(*constants)
-            computed[users] = ServingPoint(users, 1 / step, users / step, prefill + step)
+            first_token = prefill + step + profile.request_overhead_seconds
+            computed[users] = ServingPoint(users, 1 / step, users / step, first_token)
         return computed[users]
 
     shown = set(levels)

@@ -113,6 +113,7 @@ def profile_rows(profiles: list[EngineProfile]) -> list[dict[str, str | int]]:
                 f"{p.moe_layer_overhead_seconds * MICROSECONDS_PER_SECOND:,.1f}"
             ),
             "prefill MFU": percent(p.prefill_mfu),
+            "request overhead (ms)": f"{p.request_overhead_seconds * 1000:,.1f}",
             "status": p.status,
             "rows": p.fit_rows,
             "sources": p.sources,

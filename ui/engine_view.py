@@ -10,7 +10,7 @@ import streamlit as st
 
 from llm_calc.accuracy import default_track_records
 from llm_calc.catalog import CatalogError, Gpu
-from llm_calc.engines import ENGINES, profile_for, releases_described
+from llm_calc.engines import ENGINES, EngineProfile, profile_for, releases_described
 from llm_calc.hardware import GpuResult
 from llm_calc.precision import KV_FORMATS
 
@@ -89,7 +89,8 @@ def engine_metrics(result: GpuResult) -> None:
     ttft.metric(
         "Time to first token",
         f"{speed.ttft_seconds:,.2f} s",
-        help=f"prefill of a {speed.prompt_tokens:,}-token prompt plus the first decode step, no queueing",
+        help=f"prefill of a {speed.prompt_tokens:,}-token prompt plus the first decode step, no queueing"
+        + request_overhead_text(profile),
     )
     users.metric(
         "Most concurrent sequences",
@@ -114,6 +115,16 @@ def refusals(results: list[GpuResult]) -> None:
     if notes:
         shown = "; ".join(notes[:3]) + (f"; and {len(notes) - 3} more" if len(notes) > 3 else "")
         st.info(f"Some cards have no speed: {shown}.")
+
+
+def request_overhead_text(profile: EngineProfile) -> str:
+    """The part of a time-to-first-token help that names the engine's request overhead ("" if none)."""
+    if not profile.request_overhead_seconds:
+        return ""
+    return (
+        f", plus {profile.request_overhead_seconds * 1000:,.0f} ms that {profile.engine}'s API server adds to a "
+        "request (fitted on the server engines' measured times to first token)"
+    )
 
 
 def track_record_note(engine: str, gpu: Gpu) -> None:

@@ -13,7 +13,14 @@ from llm_calc.catalog import Gpu
 from llm_calc.engines import profile_for, releases_described
 from llm_calc.hardware import ServingCurve, ServingPoint
 from llm_calc.units import MICROSECONDS_PER_SECOND
-from ui.engine_view import pick_card_count, pick_engine, pick_kv_precision, pick_split, track_record_note
+from ui.engine_view import (
+    pick_card_count,
+    pick_engine,
+    pick_kv_precision,
+    pick_split,
+    request_overhead_text,
+    track_record_note,
+)
 from ui.tables import number_columns
 
 DEFAULT_CARD = "NVIDIA H100 SXM"
@@ -101,7 +108,8 @@ def serving_metrics(curve: ServingCurve, point: ServingPoint | None, min_per_use
     ttft.metric(
         "Time to first token",
         f"{first.ttft_seconds:,.2f} s",
-        help=f"prefill of a {curve.prompt_tokens:,}-token prompt plus one decode step, one user, no queueing",
+        help=f"prefill of a {curve.prompt_tokens:,}-token prompt plus one decode step, one user, no queueing"
+        + request_overhead_text(profile_for(curve.engine, curve.gpu)),
     )
     users.metric(
         "Most users at once",
