@@ -160,3 +160,11 @@ def test_serve_reports_the_track_record_in_json_and_text(capsys):
     assert "no measured runs of vllm on this card" in capsys.readouterr().out
     assert main([*args, "--output-tokens", "500", "--gpu", "NVIDIA L40S", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["track_record"] is None
+
+
+def test_the_accuracy_page_lists_every_engine_and_card_pair():
+    at = open_app_link("app_pages/accuracy.py", {})
+    table = next(frame.value for frame in at.dataframe if {"engine", "card"} <= set(frame.value.columns))
+    shipped = load_track_records()
+    assert list(zip(table["engine"], table["card"], strict=True)) == list(shipped)
+    assert list(table["rows"]) == [record.rows for record in shipped.values()]

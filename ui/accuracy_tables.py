@@ -11,13 +11,13 @@ from llm_calc.accuracy import (
     ErrorSummary,
     GroupSummary,
     SupersededSummary,
+    TrackRecord,
 )
 from llm_calc.engines import EngineProfile, releases_described
 from llm_calc.units import MICROSECONDS_PER_SECOND
 
 MET_TEXT = {True: "yes", False: "no", None: "—"}
 """How a goal's verdict reads: met, not met, or no goal or no rows."""
-"""Per-layer overheads are stored in seconds and shown in microseconds."""
 BY_GROUP_GOAL = "by cards and MoE (breakdown)"
 """The goal cell of a kind whose goals issue 12 sets by group (decode speeds), not per kind."""
 
@@ -83,6 +83,23 @@ def breakdown_rows(groups: list[GroupSummary]) -> list[dict[str, str | int]]:
         }
         rows.append(row)
     return rows
+
+
+def track_record_rows(records: list[TrackRecord]) -> list[dict[str, str | int]]:
+    """Per engine profile and card, how the held-out estimates fared there (what Serving and the
+    calculator show beside a deployment)."""
+    return [
+        {
+            "engine": r.profile,
+            "card": r.gpu,
+            "rows": r.rows,
+            "of them on several cards": r.several_card_rows,
+            "sources": r.sources,
+            "speed, measured ÷ estimated (median)": f"{r.median_speed_ratio:.2f}×",
+            "median absolute error": percent(r.median_abs_error),
+        }
+        for r in records
+    ]
 
 
 def superseded_rows(summaries: list[SupersededSummary]) -> list[dict[str, str | int]]:
