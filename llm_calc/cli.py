@@ -28,6 +28,7 @@ from llm_calc.architecture import ModelSpec, count_parameters, kv_bytes_per_toke
 from llm_calc.catalog import (
     GPU_CLASSES,
     CatalogError,
+    Gpu,
     default_gpus,
     default_models,
     find_gpu,
@@ -566,6 +567,7 @@ def memory_report(args: argparse.Namespace) -> dict:
                 "ttft_seconds": _rounded(r.speed.ttft_seconds if r.speed else None),
                 "max_concurrency": r.speed.max_concurrency if r.speed else None,
                 "step_overhead_seconds": r.speed.step_overhead_seconds if r.speed else None,
+                "track_record": _track_record(r.speed.engine, r.gpu) if r.speed else None,
                 "speed_note": r.speed_note or None,
                 "price_per_hour_usd": _rounded(r.price_per_hour_usd),
                 "cost_per_million_tokens_usd": _rounded(r.cost_per_million_tokens_usd),
@@ -574,6 +576,23 @@ def memory_report(args: argparse.Namespace) -> dict:
         ],
     }
     return report if gguf_file is None else {**report, **gguf_file.report_fields()}
+
+
+def _track_record(engine: str, gpu: Gpu) -> dict | None:
+    """How the engine's held-out estimates fared on the card (``data/track_records.csv``), JSON-ready;
+    ``None`` where none of its runs was measured there."""
+    profile = profile_for(engine, gpu).key
+    record = default_track_records().get((profile, gpu.name))
+    if record is None:
+        return None
+    return {
+        "profile": profile,
+        "rows": record.rows,
+        "several_card_rows": record.several_card_rows,
+        "sources": record.sources,
+        "median_speed_ratio": record.median_speed_ratio,
+        "median_abs_error": record.median_abs_error,
+    }
 
 
 def _weights_storage(args: argparse.Namespace, spec: ModelSpec) -> tuple[str, StoragePlan | None]:
@@ -1044,8 +1063,7 @@ def serve_report(args: argparse.Namespace) -> dict:
         parallel=args.parallel,
         min_per_user_tokens_per_s=target,
     )
-    profile = profile_for(curve.engine, curve.gpu).key
-    record = default_track_records().get((profile, curve.gpu.name))
+    record = _track_record(curve.engine, curve.gpu)
     return {
         "model": spec.name,
         "origin": origin,
@@ -1054,17 +1072,7 @@ def serve_report(args: argparse.Namespace) -> dict:
         "gpu_count": curve.cards,
         "engine": curve.engine,
         "engine_profile": curve.profile_status,
-        # how the profile's held-out estimates fared on this card (data/track_records.csv); null: no runs
-        "track_record": None
-        if record is None
-        else {
-            "profile": profile,
-            "rows": record.rows,
-            "several_card_rows": record.several_card_rows,
-            "sources": record.sources,
-            "median_speed_ratio": record.median_speed_ratio,
-            "median_abs_error": record.median_abs_error,
-        },
+        "track_record": record,
         "parallel": curve.parallel,
         "prompt_tokens": curve.prompt_tokens,
         "output_tokens": curve.output_tokens,

@@ -168,3 +168,12 @@ def test_the_accuracy_page_lists_every_engine_and_card_pair():
     shipped = load_track_records()
     assert list(zip(table["engine"], table["card"], strict=True)) == list(shipped)
     assert list(table["rows"]) == [record.rows for record in shipped.values()]
+
+
+def test_memory_json_gives_each_card_s_track_record(capsys):
+    shipped = load_track_records()
+    assert main(["memory", "--model", "meta-llama/Llama-3.1-8B", "--engine", "vllm", "--json"]) == 0
+    cards = {card["name"]: card for card in json.loads(capsys.readouterr().out)["gpus"]}
+    h100 = cards[H100]["track_record"]
+    assert (h100["profile"], h100["rows"]) == ("vllm", shipped["vllm", H100].rows)
+    assert cards["NVIDIA L40S"]["track_record"] is None  # no vLLM row measured on it
