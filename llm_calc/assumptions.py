@@ -84,12 +84,13 @@ def inference_assumptions() -> list[Assumption]:
                 f"Engine: {p.key}",
                 f"{p.bandwidth_efficiency:.0%} of bandwidth, "
                 f"{p.layer_overhead_seconds * MICROSECONDS_PER_SECOND:.0f} µs per layer and step, "
-                f"{p.moe_layer_overhead_seconds * MICROSECONDS_PER_SECOND:.0f} µs more per MoE layer split over cards, "
+                f"{p.moe_layer_overhead_seconds * MICROSECONDS_PER_SECOND:.0f} µs more per MoE layer, "
                 f"prefill MFU {p.prefill_mfu:.0%}"
                 + (f", {p.request_overhead_seconds * 1000:,.0f} ms per request" if p.request_overhead_seconds else ""),
                 "A step takes max(bytes per card / (bandwidth × efficiency), FLOPs / (peak × MFU)) plus the "
-                "fixed overhead of every layer, and of every MoE layer whose experts are split over several "
-                "cards; each card reads its share of the touched weights and the KV cache it holds. Behind an "
+                "fixed overhead of every layer, and more of every MoE layer (routing tokens to their experts, "
+                "and across cards to the ranks that hold them); each card reads its share of the touched "
+                "weights and the KV cache it holds. Behind an "
                 "API server (vLLM, SGLang, TensorRT-LLM) a request's first token also waits the request "
                 "overhead: one figure for all three, fitted on their measured times to first token.",
                 f"{p.status}: {p.fit_rows:,} rows from {p.sources:,} sources"

@@ -14,8 +14,12 @@ overhead ``q`` and prefill MFU ``m`` then give ``passes x max(memory / e, comput
   rows cannot tell a fixed overhead from a lower efficiency (fewer than ``MIN_ROWS_FOR_OVERHEAD``
   rows, or their memory times span less than ``MIN_SPREAD_FOR_OVERHEAD``), ``o`` is held at the
   pooled fit's (:class:`PooledFits`) and the note says so; ``q`` is fitted only beside
-  ``MIN_ROWS_FOR_OVERHEAD`` rows of MoE split over cards and as many others, and such rows are
-  otherwise left out of the fit (said in the note). An engine without prefill rows keeps
+  ``MIN_ROWS_FOR_OVERHEAD`` rows of MoE models and as many others, and such rows are otherwise
+  left out of the fit (said in the note). Every MoE layer pays ``q``, on one card or split over
+  several: an MoE layer routes its tokens whatever the cards, and paid on split layers only
+  (until 2026-11-27) it left one-card MoE rows at a held-out error of 44.8 % (60 rows), 24.0 %
+  once paid on all (one card 30.0 % -> 25.4 %, MoE 22.2 % -> 19.2 %, several cards 14.3 % ->
+  15.3 %). An engine without prefill rows keeps
   ``llm_calc.hardware.PREFILL_MFU``.
 * The request overhead ``r`` of engines behind an API server (``llm_calc.engines.SERVER_ENGINES``)
   is fitted afterwards, once for all of them, on their time-to-first-token rows, each predicted with
@@ -354,8 +358,8 @@ class Fit:
         )
 
 
-def _splits_moe(cost: RowCost) -> bool:
-    """Whether the row runs MoE layers split over several cards (``StepCost.moe_steps``)."""
+def _runs_moe(cost: RowCost) -> bool:
+    """Whether the row runs MoE layers (``StepCost.moe_steps``)."""
     step = cost.decode or cost.prefill
     return step is not None and step.moe_steps > 0
 
@@ -364,14 +368,14 @@ def _fit_decode(
     costs: list[RowCost], mfu: float, fallback: Callable[[], float] | None = None
 ) -> tuple[float, float, float, str]:
     notes = []
-    split_moe = [c for c in costs if _splits_moe(c)]
-    others = [c for c in costs if not _splits_moe(c)]
-    moe_identifiable = min(len(split_moe), len(others)) >= MIN_ROWS_FOR_OVERHEAD
-    if split_moe and others and not moe_identifiable:
+    moe_rows = [c for c in costs if _runs_moe(c)]
+    others = [c for c in costs if not _runs_moe(c)]
+    moe_identifiable = min(len(moe_rows), len(others)) >= MIN_ROWS_FOR_OVERHEAD
+    if moe_rows and others and not moe_identifiable:
         # their extra time cannot be told apart here: kept, it would inflate the overhead every other row pays
         costs = others
         notes.append(
-            f"{len(split_moe)} rows of MoE on several cards left out: their MoE-layer overhead needs "
+            f"{len(moe_rows)} rows of MoE models left out: their MoE-layer overhead needs "
             f"{MIN_ROWS_FOR_OVERHEAD} of them and {MIN_ROWS_FOR_OVERHEAD} others"
         )
     memory_times = [c.decode.memory_seconds for c in costs if c.decode]
@@ -394,11 +398,11 @@ def _fit_decode(
             + (f"the pooled fit's {held * 1e6:.1f} µs per layer" if held else "0")
         )
     elif moe_identifiable:
-        dates = sorted(c.row.date for c in split_moe)
-        documents = len({source_of(c.row) for c in split_moe})
+        dates = sorted(c.row.date for c in moe_rows)
+        documents = len({source_of(c.row) for c in moe_rows})
         span = dates[0] if dates[0] == dates[-1] else f"{dates[0]} to {dates[-1]}"
         notes.append(
-            f"MoE-layer overhead from {len(split_moe)} rows of MoE on several cards, "
+            f"MoE-layer overhead from {len(moe_rows)} rows of MoE models, "
             f"{documents} source{'' if documents == 1 else 's'}, {span}"
         )
     return eff, overhead, moe, "; ".join(notes)

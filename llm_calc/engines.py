@@ -208,9 +208,10 @@ class EngineProfile:
     layer_overhead_seconds: float
     """Fixed time added to every layer of every forward step. [s]"""
     moe_layer_overhead_seconds: float
-    """Fixed time added on top to every MoE layer of every forward step when the layer's experts
-    are split over several tensor ranks: dispatch to the ranks' expert shards, combine, waiting
-    for the slowest rank. 0 where the engine's rows cannot tell it apart
+    """Fixed time added on top to every MoE layer of every forward step: routing the tokens to
+    their experts and gathering them back (top-k, sorting tokens by expert, the expert kernels'
+    launches), and, with the experts split over tensor ranks, dispatch to the ranks' shards and
+    waiting for the slowest. 0 where the engine's rows cannot tell it apart
     (see ``llm_calc.engine_fit``). [s]"""
     prefill_mfu: float
     """Fraction of dense tensor TFLOPS prompt processing reaches. [1]"""

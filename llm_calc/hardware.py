@@ -9,7 +9,8 @@ replicated; MLA's single latent is replicated on every TP rank). PP divides laye
 runtime overhead is paid on every card.
 
 A forward step takes ``max(bytes read / (bandwidth x efficiency), FLOPs / (peak x MFU))`` plus the
-engine's fixed per-step overhead (``llm_calc.engines``), plus, with TP, two all-reduces per layer
+engine's fixed overhead per layer and, on top, per MoE layer (``llm_calc.engines``), plus, with TP,
+two all-reduces per layer
 (link latency plus the activations over the card's interconnect, ``data/gpus.csv``). Decode
 steps read the weights a token touches — for MoE only the experts some sequence of the batch
 routes to — plus the whole KV cache; batching moves a step from memory-bound to compute-bound.
@@ -335,9 +336,9 @@ class StepCost:
     card_read_bytes: int
     """Bytes each card reads in one pass. [bytes]"""
     moe_steps: int = 0
-    """MoE layer passes whose experts are split over several tensor ranks (a subset of
-    ``steps``), each paying the engine's MoE-layer overhead on top: dispatching tokens to the
-    ranks' expert shards, combining them, and waiting for the slowest rank. 0 on one card."""
+    """MoE layer passes (a subset of ``steps``), each paying the engine's MoE-layer overhead on top:
+    routing the tokens to their experts and gathering them back, and, with the experts split over
+    tensor ranks, dispatching to the ranks' shards and waiting for the slowest."""
 
     def seconds(
         self, efficiency: float, mfu: float, overhead_seconds: float, moe_overhead_seconds: float = 0.0
@@ -392,7 +393,7 @@ class Speed:
     """Model-FLOPs utilisation used. [1]"""
     step_overhead_seconds: float = 0.0
     """The engine's fixed time per decode step: its per-layer overhead times the layers, plus its
-    MoE-layer overhead times the MoE layers split over several cards. [s]"""
+    MoE-layer overhead times the MoE layers. [s]"""
     communication_seconds: float = 0.0
     """Interconnect time of one decode step (all-reduces, stage hand-offs). [s]"""
     step_seconds: float = 0.0
@@ -513,13 +514,6 @@ def communication_seconds(spec: ModelSpec, gpu: Gpu, cards: int, parallel: str, 
     return 2 * spec.num_layers * all_reduce + (pipeline - 1) * hand_off
 
 
-def _split_moe_layers(spec: ModelSpec, cards: int, parallel: str) -> int:
-    """MoE layers whose experts are shared out over tensor ranks (none on one card, none when
-    pipeline stages keep each layer whole on one card)."""
-    tensor, _ = split(cards, parallel)
-    return spec.moe_layers if tensor > 1 else 0
-
-
 def decode_cost(work: _Workload, gpu: Gpu, cards: int, parallel: str, batch: int | None = None) -> StepCost:
     """One decode step of ``batch`` sequences (default: the settings' batch) on ``cards`` cards.
 
@@ -550,7 +544,7 @@ def decode_cost(work: _Workload, gpu: Gpu, cards: int, parallel: str, batch: int
         steps=work.spec.num_layers,  # each layer's kernels, once per step
         communication_seconds=communication_seconds(work.spec, gpu, cards, parallel, micro),
         card_read_bytes=card_read,
-        moe_steps=_split_moe_layers(work.spec, cards, parallel),
+        moe_steps=work.spec.moe_layers,
     )
 
 
@@ -569,7 +563,7 @@ def prefill_cost(work: _Workload, gpu: Gpu, cards: int, parallel: str, prompt_to
         steps=chunks * work.spec.num_layers,
         communication_seconds=chunks * communication_seconds(work.spec, gpu, cards, parallel, chunk_tokens),
         card_read_bytes=card_read,
-        moe_steps=chunks * _split_moe_layers(work.spec, cards, parallel),
+        moe_steps=chunks * work.spec.moe_layers,
     )
 
 

@@ -1,5 +1,5 @@
-"""Speed model terms added for serving rows: the MoE-layer overhead of experts split over several
-cards, and a measurement's own KV-cache format. Expected values are derived by hand from the
+"""Speed model terms added for serving rows: the overhead of every MoE layer, on one card or split
+over several, and a measurement's own KV-cache format. Expected values are derived by hand from the
 models' configs (comments), not read from the code."""
 
 import dataclasses
@@ -23,16 +23,17 @@ def _decode(spec, cards, parallel):
     return decode_cost(_workload(spec, settings, inference_memory(spec, settings)), H200, cards, parallel)
 
 
-def test_only_moe_layers_split_over_tensor_ranks_pay_the_moe_overhead():
-    # DeepSeek-V3's config: num_hidden_layers 61, first_k_dense_replace 3 -> 58 MoE layers
+def test_every_moe_layer_pays_the_moe_overhead_on_one_card_or_several():
+    # DeepSeek-V3's config: num_hidden_layers 61, first_k_dense_replace 3 -> 58 MoE layers, each of
+    # which routes its tokens to their experts however the layers are laid out over the cards
     assert _decode(DEEPSEEK_V3, 8, "tp").moe_steps == 58
-    assert _decode(DEEPSEEK_V3, 1, "tp").moe_steps == 0  # one card: the dense overhead only
-    assert _decode(DEEPSEEK_V3, 8, "pp").moe_steps == 0  # stages keep each layer whole on one card
+    assert _decode(DEEPSEEK_V3, 1, "tp").moe_steps == 58
+    assert _decode(DEEPSEEK_V3, 8, "pp").moe_steps == 58  # each stage's layers, one stage after another
     llama = find_model("meta-llama/Llama-3.1-70B").spec
-    assert _decode(llama, 8, "tp").moe_steps == 0
+    assert _decode(llama, 8, "tp").moe_steps == 0  # a dense model has none
 
 
-def test_the_moe_overhead_is_added_per_split_moe_layer():
+def test_the_moe_overhead_is_added_per_moe_layer():
     step = StepCost(1, 0.010, 0.0, 61, 0.0, 0, moe_steps=58)
     # 10 ms of reads + 61 x 100 us + 58 x 500 us = 10 + 6.1 + 29 = 45.1 ms
     assert step.seconds(1.0, 1.0, 1e-4, 5e-4) == pytest.approx(0.0451)
@@ -41,7 +42,7 @@ def test_the_moe_overhead_is_added_per_split_moe_layer():
 
 def _rows(constants, source):
     """vLLM rows whose 'measured' figure is what an engine of known constants would reach: a dense
-    model on cards of different bandwidth, and an MoE model split over 2, 4 and 8 cards."""
+    model on cards of different bandwidth, and an MoE model on 2, 4 and 8 cards."""
     dense = [
         ("meta-llama/Llama-2-7b-hf", gpu, 1, "none") for gpu in ("NVIDIA L4", "NVIDIA A100 80GB SXM", "NVIDIA H100 SXM")
     ]
@@ -66,7 +67,7 @@ def test_the_fit_recovers_a_known_moe_layer_overhead():
     assert result.moe_layer_overhead_seconds == pytest.approx(moe_overhead, rel=0.1)
 
 
-def test_too_few_split_moe_rows_are_left_out_rather_than_inflate_the_shared_overhead():
+def test_too_few_moe_rows_are_left_out_rather_than_inflate_the_shared_overhead():
     rows = _rows((0.8, 0.5, 5e-5, 3e-3), "a")
     dense, moe = rows[:3], rows[3:]
     result = fit(usable_costs(dense + moe[:2])[0])
@@ -74,7 +75,7 @@ def test_too_few_split_moe_rows_are_left_out_rather_than_inflate_the_shared_over
     assert result.moe_layer_overhead_seconds == 0.0
     assert result.layer_overhead_seconds == alone.layer_overhead_seconds
     assert result.bandwidth_efficiency == alone.bandwidth_efficiency
-    assert "2 rows of MoE on several cards left out" in result.note
+    assert "2 rows of MoE models left out" in result.note
 
 
 def test_the_grid_scores_each_point_as_the_row_by_row_prediction_does():

@@ -140,18 +140,18 @@ def test_a_link_opens_the_same_model_and_engine_widgets_as_on_the_calculator():
     assert not serving.warning and not calculator.warning
 
 
-def test_moe_split_over_cards_says_what_its_overhead_rests_on():
-    """DeepSeek-V3 on 8 H200 with SGLang: each of its 58 MoE layers split over the cards pays the
-    profile's MoE-layer overhead, and the page names the rows that overhead was fitted on; on one
-    card (or a dense model) there is no such overhead and no such note."""
+def test_an_moe_model_says_what_its_moe_overhead_rests_on():
+    """DeepSeek-V3 on 8 H200 with SGLang: each of its 58 MoE layers pays the profile's MoE-layer
+    overhead, and the page names the rows that overhead was fitted on; a dense model has no such
+    overhead and no such note."""
     profile = load_profiles()["sglang"]
     split = {"model": "DeepSeek-V3", "card": "NVIDIA H200 SXM", "gpus": "8", "engine": "sglang"}
     at = open_app_link(SERVING, split)
     assert not at.exception and not at.error
     text = " ".join(c.value for c in at.caption)
     micro = profile.moe_layer_overhead_seconds * 1_000_000
-    assert f"Each MoE layer split over the cards adds {micro:,.0f} µs per step" in text
-    assert "rows of MoE on several cards" in text
+    assert f"Each MoE layer adds {micro:,.0f} µs per step" in text
+    assert "rows of MoE models" in text
     dense = open_app_link(SERVING, {"model": "Llama 3.1 70B", "card": "NVIDIA H200 SXM", "gpus": "8"})
     assert not dense.exception and not dense.error
     assert "MoE layer" not in " ".join(c.value for c in dense.caption)

@@ -126,9 +126,7 @@ def profile_rows(profiles: list[EngineProfile]) -> list[dict[str, str | int]]:
             "profile": p.key,
             "bandwidth efficiency": percent(p.bandwidth_efficiency),
             "overhead per layer (µs)": f"{p.layer_overhead_seconds * MICROSECONDS_PER_SECOND:,.1f}",
-            "more per MoE layer split over cards (µs)": (
-                f"{p.moe_layer_overhead_seconds * MICROSECONDS_PER_SECOND:,.1f}"
-            ),
+            "more per MoE layer (µs)": (f"{p.moe_layer_overhead_seconds * MICROSECONDS_PER_SECOND:,.1f}"),
             "prefill MFU": percent(p.prefill_mfu),
             "request overhead (ms)": f"{p.request_overhead_seconds * 1000:,.1f}",
             "status": p.status,

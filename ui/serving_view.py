@@ -73,7 +73,7 @@ def pick_deployment(gpus: tuple[Gpu, ...]) -> Deployment:
 
 def engine_note(curve: ServingCurve, spec: ModelSpec) -> None:
     """Which engine profile the figures use and how far it is validated (data/engine_profiles.csv);
-    for MoE layers split over the cards, the overhead they add and the rows it rests on."""
+    for an MoE model, the overhead its MoE layers add and the rows it rests on."""
     profile = profile_for(curve.engine, curve.gpu)
     how = {
         "validated": f"validated: fitted on {profile.fit_rows:,} measurements from {profile.sources} sources"
@@ -86,7 +86,6 @@ def engine_note(curve: ServingCurve, spec: ModelSpec) -> None:
         "not fitted": "not fitted: no measurements of its own, so the pooled fit of every engine stands in",
     }[profile.status]
     split = {"tp": "tensor parallel", "pp": "pipeline stages"}[curve.parallel] if curve.cards > 1 else ""
-    splits_experts = spec.is_moe and curve.parallel == "tp" and curve.cards > 1
     moe = profile.moe_layer_overhead_seconds * MICROSECONDS_PER_SECOND
     # the note's part on the MoE-layer overhead (its other parts are for the profiles table)
     provenance = next((part for part in profile.note.split("; ") if part.startswith("MoE-layer overhead")), None)
@@ -94,8 +93,8 @@ def engine_note(curve: ServingCurve, spec: ModelSpec) -> None:
     st.caption(
         f"Engine profile **{profile.key}**{f' of its {releases}' if releases else ''} ({how})"
         + (f"; split across the cards as {split}" if split else "")
-        + (f". Each MoE layer split over the cards adds {moe:,.0f} µs per step" if splits_experts else "")
-        + (f" ({provenance})" if splits_experts and provenance else "")
+        + (f". Each MoE layer adds {moe:,.0f} µs per step" if spec.is_moe else "")
+        + (f" ({provenance})" if spec.is_moe and provenance else "")
         + ". Constants in data/engine_profiles.csv, from data/measurements.csv."
     )
     track_record_note(curve.engine, curve.gpu)
