@@ -4,7 +4,8 @@ For every row the engine-independent parts of its step time come from ``llm_calc
 (``decode_cost`` / ``prefill_cost``: bytes per card at full bandwidth, FLOPs per card at full
 peak, interconnect time); an engine's bandwidth efficiency ``e``, layer overhead ``o``, MoE-layer
 overhead ``q`` and prefill MFU ``m`` then give ``passes x max(memory / e, compute / m) + steps x o
-+ split MoE layers x q + communication``.
++ MoE layers x q + communication``, and a server engine's first token waits its request overhead
+``r`` besides.
 
 * ``e``, ``o`` and ``q`` are fitted together on the decode and aggregate-decode rows of the
   engine, and its time-to-first-token rows where it runs without a server; ``m`` on its prefill
@@ -16,10 +17,10 @@ overhead ``q`` and prefill MFU ``m`` then give ``passes x max(memory / e, comput
   pooled fit's (:class:`PooledFits`) and the note says so; ``q`` is fitted only beside
   ``MIN_ROWS_FOR_OVERHEAD`` rows of MoE models and as many others, and such rows are otherwise
   left out of the fit (said in the note). Every MoE layer pays ``q``, on one card or split over
-  several: an MoE layer routes its tokens whatever the cards, and paid on split layers only
-  (until 2026-11-27) it left one-card MoE rows at a held-out error of 44.8 % (60 rows), 24.0 %
-  once paid on all (one card 30.0 % -> 25.4 %, MoE 22.2 % -> 19.2 %, several cards 14.3 % ->
-  15.3 %). An engine without prefill rows keeps
+  several: an MoE layer routes its tokens whatever the cards. Paid on layers split over cards
+  only, as first modelled, it left one-card MoE rows at a held-out error of 44.8 % (60 rows), and
+  24.0 % once paid on all (measured 2026-11-27: one card 30.0 % -> 25.4 %, MoE 22.2 % -> 19.2 %,
+  several cards 14.3 % -> 15.3 %). An engine without prefill rows keeps
   ``llm_calc.hardware.PREFILL_MFU``.
 * The request overhead ``r`` of engines behind an API server (``llm_calc.engines.SERVER_ENGINES``)
   is fitted afterwards, once for all of them, on their time-to-first-token rows, each predicted with
