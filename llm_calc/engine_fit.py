@@ -449,9 +449,12 @@ class PooledFits:
 
     def __init__(self, costs: list[RowCost]) -> None:
         self._costs = costs
+        self._sources = {source_of(c.row) for c in costs}
         self._fits: dict[str | None, Fit | None] = {}
 
     def without(self, source: str | None) -> Fit | None:
+        if source not in self._sources:  # a source of earlier releases only: nothing to leave out
+            source = None
         if source not in self._fits:
             self._fits[source] = fit([c for c in self._costs if source_of(c.row) != source])
         return self._fits[source]
