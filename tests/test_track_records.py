@@ -22,6 +22,7 @@ from llm_calc.accuracy import (
 from llm_calc.catalog import CatalogError
 from llm_calc.cli import main
 from llm_calc.measurements import COLUMNS, load_measurements
+from ui import engine_view
 
 H100 = "NVIDIA H100 SXM"
 # id, kind, engine, backend, card, cards, measured, unit, our estimate, date, source
@@ -177,3 +178,13 @@ def test_memory_json_gives_each_card_s_track_record(capsys):
     h100 = cards[H100]["track_record"]
     assert (h100["profile"], h100["rows"]) == ("vllm", shipped["vllm", H100].rows)
     assert cards["NVIDIA L40S"]["track_record"] is None  # no vLLM row measured on it
+
+
+def test_an_unreadable_track_record_file_is_said_and_the_page_still_draws(monkeypatch):
+    def unreadable():
+        raise CatalogError("track_records.csv: cannot open (No such file or directory)")
+
+    monkeypatch.setattr(engine_view, "default_track_records", unreadable)
+    at = open_app_link("app_pages/serving.py", {"card": H100, "engine": "vllm"})
+    assert "How the estimates fared on measured runs is not available" in _captions(at)
+    assert not at.error and any(m.label == "Time to first token" for m in at.metric)

@@ -13,6 +13,7 @@ from llm_calc.catalog import CatalogError, Gpu
 from llm_calc.engines import ENGINES, EngineProfile, profile_for, releases_described
 from llm_calc.hardware import GpuResult
 from llm_calc.precision import KV_FORMATS
+from ui.text import escape_markdown
 
 ENGINE_OPTIONS = ("auto", *ENGINES)
 """The engine selectbox's plain values: ``auto`` picks, per card, the engine most users run."""
@@ -135,7 +136,7 @@ def track_record_note(engine: str, gpu: Gpu) -> None:
     try:
         record = default_track_records().get((profile.key, gpu.name))
     except CatalogError as error:
-        st.caption(f"How the estimates fared on measured runs is not available: {error}")
+        st.caption(f"How the estimates fared on measured runs is not available: {escape_markdown(str(error))}")
         return
     if record is None:
         st.caption(
