@@ -4,11 +4,12 @@ note the Serving page and the calculator show beside a deployment's speed.
 The hand-built rows below carry estimates the test sets, so every median is worked out by hand in
 the comments; the shipped file must match a fresh computation from data/measurements.csv."""
 
-import csv
+import dataclasses
 import json
 
 import pytest
 from apptest_pages import open_app_link
+from speed_rows import speed_row
 
 from llm_calc.accuracy import (
     Comparison,
@@ -21,7 +22,6 @@ from llm_calc.accuracy import (
 )
 from llm_calc.catalog import CatalogError
 from llm_calc.cli import main
-from llm_calc.measurements import COLUMNS, load_measurements
 from ui import engine_view
 
 H100 = "NVIDIA H100 SXM"
@@ -37,43 +37,19 @@ ROWS = [
     ("v5", "prefill", "vllm", "cuda", H100, 1, 5000, "tokens/s", 9000, "2026-01", "https://example.org/a"),
     ("v6", "decode", "vllm", "cuda", H100, 1, 10, "tokens/s", 90, "2026-01", "https://example.org/f"),
 ]  # fmt: skip
-ESTIMATES = {row[0]: row[8] for row in ROWS}
 
 
 @pytest.fixture
-def comparisons(tmp_path):
-    """The hand-built rows, read back through the file loader, each beside the estimate we set."""
-    path = tmp_path / "measurements.csv"
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(COLUMNS), lineterminator="\n")
-        writer.writeheader()
-        for row_id, kind, engine, backend, gpu, cards, measured, unit, _, date, source in ROWS:
-            writer.writerow(
-                {
-                    **dict.fromkeys(COLUMNS, ""),
-                    "id": row_id,
-                    "kind": kind,
-                    "hf_id": "meta-llama/Llama-3.1-8B",
-                    "precision": "bf16",
-                    "engine": engine,
-                    "backend": backend,
-                    "gpu": gpu,
-                    "gpu_count": cards,
-                    "interconnect": "nvlink" if cards > 1 else "",
-                    "parallelism": "tp" if cards > 1 else "none",
-                    "concurrency": 1,
-                    "prompt_tokens": 512 if kind == "prefill" else 0,
-                    "output_tokens": 0 if kind == "prefill" else 128,
-                    "context_tokens": 0,
-                    "measured": measured,
-                    "unit": unit,
-                    "bound": "exact",
-                    "used_for_fit": "true" if row_id == "v6" else "false",
-                    "date": date,
-                    "source": source,
-                }
-            )
-    return [Comparison(m, ESTIMATES[m.id]) for m in load_measurements(path)]
+def comparisons():
+    """The hand-built rows (``tests/speed_rows.py``), each beside the estimate we set."""
+    built = []
+    for row_id, kind, engine, backend, gpu, cards, measured, unit, estimate, date, source in ROWS:
+        row = speed_row(
+            row_id, kind, "meta-llama/Llama-3.1-8B", "bf16", engine, backend, gpu, cards, "tp" if cards > 1 else "none",
+            1, 512 if kind == "prefill" else 0, 0 if kind == "prefill" else 128, 0, measured, unit, source, date=date,
+        )  # fmt: skip
+        built.append(Comparison(dataclasses.replace(row, used_for_fit=row_id == "v6"), estimate))
+    return built
 
 
 def test_each_engine_and_card_pair_worked_by_hand(comparisons):
