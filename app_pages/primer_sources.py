@@ -72,12 +72,16 @@ st.dataframe(
                 "specifications from": g.source,
                 "price ($/h)": g.price_per_hour_usd,
                 "price from": g.price_source,
+                "link from": g.interconnect_source,
+                "weight streaming (GB/s)": g.weight_stream_gbs,
+                "weight streaming from": g.weight_stream_source,
             }
             for g in default_gpus()
         ]
     ),
     hide_index=True,
     width="stretch",
+    column_config={"weight streaming (GB/s)": st.column_config.NumberColumn(format="localized")},
 )
 
 st.header("Context windows and prices (data/api_models.csv)")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from llm_calc import engines, hardware, memory, precision
+from llm_calc import catalog, engines, hardware, memory, precision
 from llm_calc.units import GIB, MICROSECONDS_PER_SECOND
 
 
@@ -107,6 +107,17 @@ def inference_assumptions() -> list[Assumption]:
             "and shown apart on the Accuracy page, never fitted.",
             "vLLM v0.8.0 release notes (V1 engine on by default); TensorRT-LLM docs, PyTorch Backend "
             "(from 0.17); our own rows: DeepSeek-R1 on 8 H200, SGLang 0.5.7 3.4× faster per step than 0.4.3.",
+        ),
+        Assumption(
+            "Weight-streaming ceiling",
+            ", ".join(
+                f"{g.name} {g.weight_stream_gbs:,.0f} GB/s" for g in catalog.default_gpus() if g.weight_stream_gbs
+            ),
+            "A decode step reads a card's weights no faster than its matrix kernels were measured to stream them "
+            "at small batches, where that is below the engine's efficiency times the datasheet: a tensor-core "
+            "GEMM computes a 64-row tile whatever the batch, which a card with little tensor throughput for its "
+            "bandwidth cannot do at memory speed. The KV cache still reads at the efficiency times the datasheet.",
+            "data/gpus.csv, column weight_stream_source (a published kernel benchmark on the card).",
         ),
         Assumption(
             "All-reduce latency",

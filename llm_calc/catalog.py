@@ -99,6 +99,13 @@ class Gpu:
     interconnect_gbs: float | None = None
     """Bandwidth of that link per direction, per card. [GB/s]"""
     interconnect_source: str = ""
+    weight_stream_gbs: float | None = None
+    """The most bytes per second the card's matrix kernels stream from the weights at decode's
+    batch sizes, where a published kernel benchmark on the card measures less than its datasheet
+    bandwidth times an engine's efficiency; ``None`` elsewhere. A small-batch GEMM on tensor cores
+    computes a whole tile of rows (64 on Hopper) whatever the batch, so a card with little
+    tensor throughput for its bandwidth (the H20: 148 TFLOPS, 4.0 TB/s) is compute-bound there. [GB/s]"""
+    weight_stream_source: str = ""
 
     @property
     def is_apple(self) -> bool:
@@ -311,6 +318,8 @@ GPU_COLUMNS: dict[str, Callable[[str], Any]] = {
     "interconnect": lambda value: _one_of(("", *INTERCONNECTS))(value.strip()),
     "interconnect_gbs": _optional_positive,
     "interconnect_source": str.strip,
+    "weight_stream_gbs": _optional_positive,
+    "weight_stream_source": str.strip,
 }
 
 
@@ -328,6 +337,16 @@ def load_gpus(path: Path | str = DATA_DIR / "gpus.csv") -> tuple[Gpu, ...]:
                 f"{path.name} row {row_number}, column interconnect: a link needs its bandwidth and a source, "
                 "and a bandwidth needs its link"
             )
+        if (row["weight_stream_gbs"] is not None) != bool(row["weight_stream_source"]):
+            raise CatalogError(
+                f"{path.name} row {row_number}, column weight_stream_gbs: a weight-streaming figure needs its "
+                "source, and a source its figure"
+            )
+        if row["weight_stream_gbs"] is not None and row["weight_stream_gbs"] > row["bandwidth_gbs"]:
+            raise CatalogError(
+                f"{path.name} row {row_number}, column weight_stream_gbs: {row['weight_stream_gbs']:,.0f} GB/s is "
+                f"above the card's datasheet bandwidth of {row['bandwidth_gbs']:,.0f} GB/s"
+            )
         gpus.append(
             Gpu(
                 name=row["name"],
@@ -344,6 +363,8 @@ def load_gpus(path: Path | str = DATA_DIR / "gpus.csv") -> tuple[Gpu, ...]:
                 interconnect=row["interconnect"],
                 interconnect_gbs=row["interconnect_gbs"],
                 interconnect_source=row["interconnect_source"],
+                weight_stream_gbs=row["weight_stream_gbs"],
+                weight_stream_source=row["weight_stream_source"],
             )
         )
     _check_unique(path, [g.name for g in gpus], "name")

@@ -271,7 +271,10 @@ def _grid_seconds(step: StepCost | None, efficiency: Any, mfu: Any, overhead: An
     """``StepCost.seconds`` over numpy grids of constants (broadcast against each other). [s]"""
     if step is None:
         return 0.0
-    roof = np.maximum(step.memory_seconds / efficiency, step.compute_seconds / mfu)
+    memory = step.memory_seconds / efficiency + np.maximum(
+        0.0, step.weight_ceiling_seconds - step.weight_seconds / efficiency
+    )
+    roof = np.maximum(memory, step.compute_seconds / mfu)
     return step.passes * roof + step.steps * overhead + step.moe_steps * moe_overhead + step.communication_seconds
 
 

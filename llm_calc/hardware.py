@@ -317,7 +317,7 @@ class StepCost:
     """The parts of a forward step's time that do not depend on the engine, so that an engine's
     efficiency, MFU and overhead can be applied (and fitted) afterwards.
 
-    ``seconds(eff, mfu, overhead, moe_overhead) = passes x max(memory / eff, compute / mfu)
+    ``seconds(eff, mfu, overhead, moe_overhead) = passes x max(memory_time(eff), compute / mfu)
     + steps x overhead + moe_steps x moe_overhead + communication``.
     """
 
@@ -339,13 +339,25 @@ class StepCost:
     """MoE layer passes (a subset of ``steps``), each paying the engine's MoE-layer overhead on top:
     routing the tokens to their experts and gathering them back, and, with the experts split over
     tensor ranks, dispatching to the ranks' shards and waiting for the slowest."""
+    weight_seconds: float = 0.0
+    """The weight bytes of ``memory_seconds`` at the card's datasheet bandwidth. [s]"""
+    weight_ceiling_seconds: float = 0.0
+    """The same weight bytes at the card's measured weight-streaming ceiling
+    (``llm_calc.catalog.Gpu.weight_stream_gbs``); 0 for a card without one. [s]"""
+
+    def memory_time(self, efficiency: float) -> float:
+        """One pass's reads at ``efficiency`` of the datasheet bandwidth, the weights no faster than
+        the card's weight-streaming ceiling. [s]"""
+        return self.memory_seconds / efficiency + max(
+            0.0, self.weight_ceiling_seconds - self.weight_seconds / efficiency
+        )
 
     def seconds(
         self, efficiency: float, mfu: float, overhead_seconds: float, moe_overhead_seconds: float = 0.0
     ) -> float:
         """Wall time of the step for an engine with these constants (``overhead_seconds`` per
         layer pass, ``moe_overhead_seconds`` more per MoE layer pass). [s]"""
-        roof = max(self.memory_seconds / efficiency, self.compute_seconds / mfu)
+        roof = max(self.memory_time(efficiency), self.compute_seconds / mfu)
         return (
             self.passes * roof
             + self.steps * overhead_seconds
@@ -354,7 +366,12 @@ class StepCost:
         )
 
     def memory_bound(self, efficiency: float, mfu: float) -> bool:
-        return self.memory_seconds / efficiency >= self.compute_seconds / mfu
+        return self.memory_time(efficiency) >= self.compute_seconds / mfu
+
+    def at_weight_ceiling(self, efficiency: float) -> bool:
+        """Whether the weights stream at the card's measured ceiling, below ``efficiency`` of its
+        datasheet bandwidth."""
+        return self.weight_ceiling_seconds > self.weight_seconds / efficiency
 
 
 @dataclass(frozen=True, slots=True)
@@ -383,6 +400,9 @@ class Speed:
     cache (``llm_calc.hardware.card_read_bytes``), for one micro-batch. [bytes]"""
     card_bandwidth_gbs: float
     """One card's datasheet bandwidth times the efficiency. [GB/s]"""
+    weight_stream_gbs: float | None = None
+    """The card's measured weight-streaming ceiling (``llm_calc.catalog.Gpu.weight_stream_gbs``)
+    where it is below ``card_bandwidth_gbs`` and so sets the weights' read time; ``None`` otherwise. [GB/s]"""
     engine: str = ""
     """The engine whose profile set the efficiency, MFU and overhead."""
     profile_status: str = ""
@@ -514,6 +534,16 @@ def communication_seconds(spec: ModelSpec, gpu: Gpu, cards: int, parallel: str, 
     return 2 * spec.num_layers * all_reduce + (pipeline - 1) * hand_off
 
 
+def _weight_times(gpu: Gpu, card_weight_bytes: float) -> dict[str, float]:
+    """A card's weight reads at its datasheet bandwidth and at its weight-streaming ceiling (0
+    without one): the ``weight_seconds`` and ``weight_ceiling_seconds`` of a :class:`StepCost`."""
+    ceiling = gpu.weight_stream_gbs
+    return {
+        "weight_seconds": card_weight_bytes / (gpu.bandwidth_gbs * 1e9),
+        "weight_ceiling_seconds": card_weight_bytes / (ceiling * 1e9) if ceiling else 0.0,
+    }
+
+
 def decode_cost(work: _Workload, gpu: Gpu, cards: int, parallel: str, batch: int | None = None) -> StepCost:
     """One decode step of ``batch`` sequences (default: the settings' batch) on ``cards`` cards.
 
@@ -527,9 +557,10 @@ def decode_cost(work: _Workload, gpu: Gpu, cards: int, parallel: str, batch: int
     share = micro / batch
     memory = work.memory
     state = math.ceil(memory.state_bytes * share)
+    weights = work.weights_at(micro)
     card_read = _card_share(
         work.spec,
-        work.weights_at(micro),
+        weights,
         math.ceil(memory.kv_cache_bytes * share),
         cards,
         state,
@@ -545,6 +576,7 @@ def decode_cost(work: _Workload, gpu: Gpu, cards: int, parallel: str, batch: int
         communication_seconds=communication_seconds(work.spec, gpu, cards, parallel, micro),
         card_read_bytes=card_read,
         moe_steps=work.spec.moe_layers,
+        **_weight_times(gpu, math.ceil(weights / cards)),
     )
 
 
@@ -555,7 +587,8 @@ def prefill_cost(work: _Workload, gpu: Gpu, cards: int, parallel: str, prompt_to
     _, pipeline = split(cards, parallel)
     chunks = math.ceil(prompt_tokens / work.settings.prefill_chunk_tokens)
     chunk_tokens = math.ceil(prompt_tokens / chunks)
-    card_read = _card_share(work.spec, work.weights_at(chunk_tokens), 0, cards, 0, parallel)
+    weights = work.weights_at(chunk_tokens)
+    card_read = _card_share(work.spec, weights, 0, cards, 0, parallel)
     return StepCost(
         passes=chunks + pipeline - 1,
         memory_seconds=card_read / (gpu.bandwidth_gbs * 1e9),
@@ -564,6 +597,7 @@ def prefill_cost(work: _Workload, gpu: Gpu, cards: int, parallel: str, prompt_to
         communication_seconds=chunks * communication_seconds(work.spec, gpu, cards, parallel, chunk_tokens),
         card_read_bytes=card_read,
         moe_steps=chunks * work.spec.moe_layers,
+        **_weight_times(gpu, math.ceil(weights / cards)),
     )
 
 
@@ -630,10 +664,11 @@ def _speed(
         prefill_seconds=prefill_seconds,
         read_bytes=work.read_bytes,
         effective_bandwidth_gbs=tensor * gpu.bandwidth_gbs * efficiency,
-        memory_seconds=pipeline * decode.memory_seconds / efficiency,
+        memory_seconds=pipeline * decode.memory_time(efficiency),
         compute_seconds=pipeline * decode.compute_seconds / mfu,
         card_read_bytes=decode.card_read_bytes,
         card_bandwidth_gbs=gpu.bandwidth_gbs * efficiency,
+        weight_stream_gbs=gpu.weight_stream_gbs if decode.at_weight_ceiling(efficiency) else None,
         engine=profile.engine,
         profile_status=profile.status,
         efficiency=efficiency,

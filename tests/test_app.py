@@ -215,3 +215,17 @@ def test_big_numbers_in_the_calculator_tables_have_separators():
     assert not at.exception
     assert at.dataframe[0].value["cost per day ($)"].max() >= 1000  # the case is really exercised
     assert unseparated_numbers(at) == {}
+
+
+def test_the_speed_on_an_h20_says_its_weights_stream_at_the_measured_ceiling():
+    at = open_calculator()
+    explain = at.selectbox(key="explain")
+    h20 = next(i for i, label in enumerate(explain.options) if label.startswith("NVIDIA H20 96GB"))
+    explain.select_index(h20).run()
+    assert not at.exception
+    why = next(m.value for m in at.markdown if "Each decode step reads" in m.value)
+    assert "no faster than the 1,884 GB/s this card's matrix kernels stream" in why
+    h100 = next(i for i, label in enumerate(explain.options) if label.startswith("NVIDIA H100 SXM"))
+    at.selectbox(key="explain").select_index(h100).run()
+    why = next(m.value for m in at.markdown if "Each decode step reads" in m.value)
+    assert "no faster than" not in why

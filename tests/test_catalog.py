@@ -135,6 +135,21 @@ def test_an_interconnect_needs_its_bandwidth_and_source(tmp_path):
         load_gpus(_first_gpu_row_with(tmp_path, interconnect="pcie9"))
 
 
+def test_a_weight_streaming_ceiling_needs_its_source_and_stays_under_the_datasheet(tmp_path):
+    with pytest.raises(
+        CatalogError, match=r"row 2, column weight_stream_gbs: a weight-streaming figure needs its source"
+    ):
+        load_gpus(_first_gpu_row_with(tmp_path, weight_stream_gbs="100"))
+    with pytest.raises(
+        CatalogError, match=r"row 2, column weight_stream_gbs: a weight-streaming figure needs its source"
+    ):
+        load_gpus(_first_gpu_row_with(tmp_path, weight_stream_source="a benchmark"))
+    with pytest.raises(
+        CatalogError, match=r"row 2, column weight_stream_gbs: 999,999 GB/s is above the card's datasheet"
+    ):
+        load_gpus(_first_gpu_row_with(tmp_path, weight_stream_gbs="999999", weight_stream_source="a benchmark"))
+
+
 def test_every_card_but_apple_has_its_link():
     # one Mac per deployment: Apple rows have no link; every other card says how it joins others
     for gpu in load_gpus():

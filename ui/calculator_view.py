@@ -323,13 +323,25 @@ def speed_explanation(explained: GpuResult, memory: MemoryBreakdown, settings: I
         f"On {explained.cards_used:,} card(s) each card reads **{why.card_read_bytes / GIB:,.2f} GiB** — its "
         f"share of the weights and the KV cache it holds (a full copy where the cache is replicated) — "
         f"at {why.efficiency:.0%} of its datasheet bandwidth (≈ {why.card_bandwidth_gbs:,.0f} GB/s, decimal as "
-        f"datasheets quote it): **{why.memory_seconds * 1000:,.1f} ms** per step (pipeline stages one "
+        f"datasheets quote it){weight_ceiling_text(why.weight_stream_gbs)}: "
+        f"**{why.memory_seconds * 1000:,.1f} ms** per step (pipeline stages one "
         f"after another); the step's FLOPs take {why.compute_seconds * 1000:,.2f} ms, plus "
         f"{why.step_overhead_seconds * 1000:,.2f} ms of {why.engine} overhead and "
         f"{why.communication_seconds * 1000:,.2f} ms over the interconnect, so decode is "
         f"**{'memory-bandwidth' if why.bandwidth_bound else 'compute'}-bound**: "
         f"{why.decode_tokens_per_s:,.1f} tokens/s per sequence, {why.aggregate_tokens_per_s:,.0f} for "
         f"the batch. A prompt filling the context takes about {why.prefill_seconds:,.1f} s to prefill."
+    )
+
+
+def weight_ceiling_text(weight_stream_gbs: float | None) -> str:
+    """The clause that says a card's weights stream at its measured ceiling, or nothing."""
+    if weight_stream_gbs is None:
+        return ""
+    return (
+        f", its weights no faster than the {weight_stream_gbs:,.0f} GB/s this card's matrix kernels stream at "
+        "small batches (measured: with little tensor throughput for its bandwidth, a small-batch GEMM is "
+        "compute-bound here)"
     )
 
 
