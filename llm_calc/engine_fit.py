@@ -4,8 +4,9 @@ For every row the engine-independent parts of its step time come from ``llm_calc
 (``decode_cost`` / ``prefill_cost``: bytes per card at full bandwidth, FLOPs per card at full
 peak, interconnect time); an engine's bandwidth efficiency ``e``, layer overhead ``o``, MoE-layer
 overhead ``q`` and prefill MFU ``m`` then give ``passes x max(memory / e, compute / m) + steps x o
-+ MoE layers x q + communication``, and a server engine's first token waits its request overhead
-``r`` besides.
++ MoE layers x q + communication`` (a card with a measured weight-streaming ceiling reads its
+weights no faster than it: ``StepCost.memory_time``), and a server engine's first token waits its
+request overhead ``r`` besides.
 
 * ``e``, ``o`` and ``q`` are fitted together on the decode and aggregate-decode rows of the
   engine, and its time-to-first-token rows where it runs without a server; ``m`` on its prefill

@@ -6,6 +6,7 @@ import dataclasses
 import math
 from collections import Counter
 
+import numpy as np
 import pytest
 from speed_rows import speed_row
 
@@ -79,16 +80,25 @@ def test_too_few_moe_rows_are_left_out_rather_than_inflate_the_shared_overhead()
 
 
 def test_the_grid_scores_each_point_as_the_row_by_row_prediction_does():
-    costs, _ = usable_costs(load_speed_rows())
-    sample = costs[::7]
-    constants = (0.73, 0.41, 8e-5, 2e-4)
+    # every shipped row, so every kind and unit of figure; the grid is scored all rows at once
+    sample, _ = usable_costs(load_speed_rows())
     page = {c.row.id: c.row.source.partition("#")[0] for c in sample}  # a source is a page, anchors aside
     per_source = Counter(page.values())
-    # each row's absolute log error, a source of n rows weighing sqrt(n) in all
-    by_row = sum(
-        abs(math.log(c.predict(*constants) / c.row.measured)) / math.sqrt(per_source[page[c.row.id]]) for c in sample
+
+    def by_row(constants):  # each row's absolute log error, a source of n rows weighing sqrt(n) in all
+        return sum(
+            abs(math.log(c.predict(*constants) / c.row.measured)) / math.sqrt(per_source[page[c.row.id]])
+            for c in sample
+        )
+
+    assert float(_grid_loss(sample, 0.73, 0.41, 8e-5, 2e-4)) == pytest.approx(
+        by_row((0.73, 0.41, 8e-5, 2e-4)), rel=1e-12
     )
-    assert float(_grid_loss(sample, *constants)) == pytest.approx(by_row, rel=1e-12)
+    grid = _grid_loss(sample, np.array([[0.5], [0.9]]), 0.6, np.array([[0.0, 1e-4]]), 3e-5)
+    assert grid.shape == (2, 2)
+    for i, efficiency in enumerate((0.5, 0.9)):
+        for j, overhead in enumerate((0.0, 1e-4)):
+            assert grid[i, j] == pytest.approx(by_row((efficiency, 0.6, overhead, 3e-5)), rel=1e-12)
 
 
 def test_a_row_s_fp8_kv_cache_halves_the_cache_it_reads():
