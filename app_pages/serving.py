@@ -3,7 +3,6 @@
 import streamlit as st
 
 from llm_calc.catalog import CatalogError, default_gpus
-from llm_calc.engines import profile_for
 from llm_calc.hardware import serving_curve
 from ui.charts import serving_figure
 from ui.engine_view import request_overhead_text
@@ -78,7 +77,7 @@ with st.expander("Assumptions"):
         "- Users are added by doubling up to the most the engine's KV memory holds (vLLM and SGLang "
         "reserve a share of each card, TensorRT-LLM a share of what the weights leave).\n"
         "- Time to first token is prefill plus one decode step with nobody queued ahead"
-        + request_overhead_text(profile_for(curve.engine, curve.gpu))
+        + request_overhead_text(curve.profile)
         + "; prompts arriving while others decode slow both down, which this view does not model.\n"
         "- Cost is the catalog's hourly rental price of all the cards over the output tokens of all users."
     )

@@ -925,8 +925,8 @@ class ServingCurve:
 
     gpu: Gpu
     cards: int
-    engine: str
-    profile_status: str
+    profile: EngineProfile
+    """The engine profile whose constants made the points (``llm_calc.engines.profile_for``)."""
     parallel: str
     prompt_tokens: int
     output_tokens: int
@@ -935,6 +935,14 @@ class ServingCurve:
     points: tuple[ServingPoint, ...]
     price_per_hour_usd: float | None
     """All ``cards`` cards at the catalog price. [USD/h]"""
+
+    @property
+    def engine(self) -> str:
+        return self.profile.engine
+
+    @property
+    def profile_status(self) -> str:
+        return self.profile.status
 
     def busiest_point(self, min_per_user_tokens_per_s: float) -> ServingPoint | None:
         """The point of most total throughput that still gives every user ``min_per_user_tokens_per_s``
@@ -1017,8 +1025,7 @@ def serving_curve(
     return ServingCurve(
         gpu=gpu,
         cards=cards,
-        engine=name,
-        profile_status=profile.status,
+        profile=profile,
         parallel=mode,
         prompt_tokens=prompt_tokens,
         output_tokens=output_tokens,

@@ -27,6 +27,7 @@ from llm_calc.engine_fit import (
 from llm_calc.engines import (
     EngineProfile,
     check_engine,
+    default_profiles,
     format_family,
     fused_attention,
     load_profiles,
@@ -428,7 +429,7 @@ def test_cost_per_million_tokens_takes_the_busiest_concurrency_that_keeps_the_us
         ServingPoint(8, 50.0, 400.0, 0.1),
         ServingPoint(64, 15.6, 1000.0, 0.2),
     )
-    curve = ServingCurve(H100, 1, "vllm", "test", "tp", 1, 1, 64, points, 3.6)
+    curve = ServingCurve(H100, 1, default_profiles()["vllm"], "tp", 1, 1, 64, points, 3.6)
     assert curve.cost_per_million_output_tokens_usd(10) == pytest.approx(1.0)
     assert curve.cost_per_million_output_tokens_usd(20) == pytest.approx(2.5)
     assert curve.cost_per_million_output_tokens_usd(200) is None

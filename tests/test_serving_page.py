@@ -3,7 +3,7 @@ where it cannot run. Expected figures are derived by hand in the comments, not f
 
 from apptest_pages import open_app_link, open_app_page
 
-from llm_calc.engines import load_profiles
+from llm_calc.engines import default_profiles, load_profiles
 
 SERVING = "app_pages/serving.py"
 
@@ -95,7 +95,7 @@ def test_the_chart_marks_the_memory_limit_and_the_chosen_concurrency():
     from ui.charts import serving_figure
 
     points = (ServingPoint(1, 100.0, 100.0, 0.1), ServingPoint(8, 50.0, 400.0, 0.1), ServingPoint(12, 30.0, 360.0, 0.2))
-    curve = ServingCurve(find_gpu("NVIDIA H100 SXM"), 1, "vllm", "test", "tp", 1, 1, 12, points, 3.6)
+    curve = ServingCurve(find_gpu("NVIDIA H100 SXM"), 1, default_profiles()["vllm"], "tp", 1, 1, 12, points, 3.6)
     figure = serving_figure(curve, points[1], 40)
     line, limit, chosen = figure.data
     assert list(line.x) == [100.0, 400.0, 360.0] and list(line.y) == [100.0, 50.0, 30.0]

@@ -10,7 +10,7 @@ import streamlit as st
 
 from llm_calc.architecture import ModelSpec
 from llm_calc.catalog import Gpu
-from llm_calc.engines import profile_for, releases_described
+from llm_calc.engines import releases_described
 from llm_calc.hardware import ServingCurve, ServingPoint
 from llm_calc.units import MICROSECONDS_PER_SECOND
 from ui.engine_view import (
@@ -74,7 +74,7 @@ def pick_deployment(gpus: tuple[Gpu, ...]) -> Deployment:
 def engine_note(curve: ServingCurve, spec: ModelSpec) -> None:
     """Which engine profile the figures use and how far it is validated (data/engine_profiles.csv);
     for an MoE model, the overhead its MoE layers add and the rows it rests on."""
-    profile = profile_for(curve.engine, curve.gpu)
+    profile = curve.profile
     how = {
         "validated": f"validated: fitted on {profile.fit_rows:,} measurements from {profile.sources} sources"
         + (
@@ -108,7 +108,7 @@ def serving_metrics(curve: ServingCurve, point: ServingPoint | None, min_per_use
         "Time to first token",
         f"{first.ttft_seconds:,.2f} s",
         help=f"prefill of a {curve.prompt_tokens:,}-token prompt plus one decode step, one user, no queueing"
-        + request_overhead_text(profile_for(curve.engine, curve.gpu)),
+        + request_overhead_text(curve.profile),
     )
     users.metric(
         "Most users at once",
