@@ -35,6 +35,7 @@ from llm_calc.engines import default_profiles  # noqa: E402
 from ui.accuracy_tables import (  # noqa: E402
     breakdown_rows,
     markdown_table,
+    missed_goal_notes,
     profile_rows,
     summary_rows,
     superseded_rows,
@@ -84,6 +85,9 @@ def accuracy_block() -> str:
     breakdowns = []
     for grouping in GROUPINGS:
         breakdowns += ["", *markdown_table(breakdown_rows(breakdown(comparisons, grouping)))]
+    misses = missed_goal_notes(comparisons)
+    if misses:
+        breakdowns += ["", " ".join(misses)]
     lines = [
         BEGIN,
         f"The *Accuracy* page puts every estimate beside a measurement (`data/measurements.csv`, "

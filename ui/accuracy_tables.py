@@ -8,10 +8,12 @@ from llm_calc.accuracy import (
     BREAKDOWN_KINDS,
     GROUPING_LABELS,
     KIND_LABELS,
+    Comparison,
     ErrorSummary,
     GroupSummary,
     SupersededSummary,
     TrackRecord,
+    breakdown,
 )
 from llm_calc.engines import EngineProfile, releases_described
 from llm_calc.units import MICROSECONDS_PER_SECOND
@@ -83,6 +85,29 @@ def breakdown_rows(groups: list[GroupSummary]) -> list[dict[str, str | int]]:
         }
         rows.append(row)
     return rows
+
+
+HOST_BOUND_ENGINE = "transformers"
+"""Eager ``generate``: it launches every kernel from Python, so its step time is mostly the host's
+(its CPU, its PyTorch and transformers releases), which published runs rarely state."""
+
+
+def missed_goal_notes(comparisons: list[Comparison]) -> list[str]:
+    """For each group of one card or several, dense or MoE, that misses its goal: its error with and
+    without the rows of eager ``transformers`` (:data:`HOST_BOUND_ENGINE`), so a reader can see
+    what the miss is made of."""
+    notes = []
+    rest = [c for c in comparisons if c.measurement.engine != HOST_BOUND_ENGINE]
+    for grouping in ("cards", "experts"):
+        for every, others in zip(breakdown(comparisons, grouping), breakdown(rest, grouping), strict=True):
+            if every.target_met is False and every.target is not None:
+                notes.append(
+                    f"{every.group[0].upper()}{every.group[1:]} misses its goal ({goal_text(every.target)}): "
+                    f"{percent(every.median_abs_error)} over {every.rows:,} rows, "
+                    f"{percent(others.median_abs_error)} over the {others.rows:,} without eager `transformers`, "
+                    "whose step time is mostly its host's (CPU and library releases, rarely stated)."
+                )
+    return notes
 
 
 def track_record_rows(records: list[TrackRecord]) -> list[dict[str, str | int]]:

@@ -30,7 +30,14 @@ from llm_calc.engine_fit import SPEED_KINDS
 from llm_calc.engines import PROFILES_PATH, default_profiles
 from llm_calc.hardware import DECODE_BANDWIDTH_EFFICIENCY
 from llm_calc.measurements import Measurement
-from ui.accuracy_tables import breakdown_rows, profile_rows, summary_rows, superseded_rows, track_record_rows
+from ui.accuracy_tables import (
+    breakdown_rows,
+    missed_goal_notes,
+    profile_rows,
+    summary_rows,
+    superseded_rows,
+    track_record_rows,
+)
 from ui.charts import error_by_group_figure, predicted_vs_measured_figure
 
 
@@ -123,6 +130,8 @@ def breakdowns(comparisons: list[Comparison]) -> None:
         st.markdown(f"**By {GROUPING_LABELS[grouping]}**")
         table = pd.DataFrame(breakdown_rows(breakdown(comparisons, grouping)))
         st.dataframe(table, hide_index=True, width="stretch", height="content")  # every engine, no inner scroll
+    for note in missed_goal_notes(comparisons):
+        st.caption(note)
     st.markdown("**By engine and card**")
     st.caption(
         "The same rows by engine profile and card: what Serving and the calculator show beside a deployment of "
