@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from llm_calc.accuracy import default_measurements, evaluate, summarize
+from llm_calc.accuracy import default_measurements, default_stored_held_out_estimates, evaluate, summarize
 from llm_calc.catalog import CatalogError
 from ui import accuracy_view as view
 from ui.text import escape_markdown
@@ -14,13 +14,14 @@ except (CatalogError, ValueError) as error:
     st.error(f"data/measurements.csv does not load: {escape_markdown(str(error))}")
     st.stop()
 
+held_out = default_stored_held_out_estimates()  # the held-out fits as the baseline stores them: no refit
 st.title("How accurate is this?")
-view.opening(measurements)
+view.opening(measurements, held_out)
 
 link = read_link()
 efficiency = view.efficiency_override()
 report_ignored(link)
-evaluation = evaluate(measurements, efficiency)
+evaluation = evaluate(measurements, efficiency, held_out)
 comparisons = evaluation.comparisons
 summaries = summarize(comparisons)
 

@@ -44,7 +44,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import statistics
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -65,6 +65,7 @@ from llm_calc.engine_fit import (
     predict_row,
     profile_key,
     source_of,
+    usable_costs,
 )
 from llm_calc.engines import PROFILE_KEYS, EngineProfile, default_profiles, fused_attention, prefill_chunk_tokens
 from llm_calc.measurements import (  # the schema's names, re-exported for the page and the tests
@@ -197,13 +198,14 @@ class Comparison:
         return value * UNITS[self.measurement.unit] / UNITS[self.shown_unit]
 
 
-def predict(row: Measurement, efficiency: float | None = None) -> float:
+def predict(row: Measurement, efficiency: float | None = None, held_out: Mapping[str, float] | None = None) -> float:
     """Our estimate of ``row`` in its unit, as the calculator makes it. A speed row is estimated
     with its engine's constants fitted without the row's source
-    (``llm_calc.engine_fit.cross_validated_predictions``); with ``efficiency``, with the shipped
-    profile and that bandwidth efficiency instead (a what-if). Raises ``ValueError`` for a row it
-    cannot estimate: a kind outside :data:`ESTIMATED_KINDS`, a model outside the catalog, a format
-    or a setting it does not model."""
+    (``llm_calc.engine_fit.cross_validated_predictions``, or ``held_out``: those estimates as
+    stored, :func:`stored_held_out_estimates`); with ``efficiency``, with the shipped profile and
+    that bandwidth efficiency instead (a what-if). Raises ``ValueError`` for a row it cannot
+    estimate: a kind outside :data:`ESTIMATED_KINDS`, a model outside the catalog, a format or a
+    setting it does not model."""
     if row.kind not in ESTIMATED_KINDS:
         raise ValueError(f"no estimate of {KIND_LABELS[row.kind].lower()} yet")
     try:
@@ -211,10 +213,10 @@ def predict(row: Measurement, efficiency: float | None = None) -> float:
     except ValueError:
         raise ValueError(MODEL_NOT_IN_CATALOG) from None
     if row.kind in SPEED_KINDS:
-        held_out = default_cross_validated_predictions().get(row.id)
+        estimate = (default_cross_validated_predictions() if held_out is None else held_out).get(row.id)
         # the cross-validated figure is for the file's row of that id, not for a row edited after loading
-        if held_out is not None and efficiency is None and _file_rows().get(row.id) == row:
-            return held_out
+        if estimate is not None and efficiency is None and _file_rows().get(row.id) == row:
+            return estimate
         key = profile_key(row)
         if key is None:  # e.g. llama.cpp on Vulkan: no profile, never another's
             raise ValueError(f"no engine profile for {row.engine} with backend {row.backend or 'none'}")
@@ -277,12 +279,15 @@ class Evaluation:
     not_estimated: list[NotEstimated]
 
 
-def evaluate(rows: Iterable[Measurement], efficiency: float | None = None) -> Evaluation:
-    """Estimate every row that :func:`predict` can; list the others with its reason."""
+def evaluate(
+    rows: Iterable[Measurement], efficiency: float | None = None, held_out: Mapping[str, float] | None = None
+) -> Evaluation:
+    """Estimate every row that :func:`predict` can (with ``efficiency`` and ``held_out`` as it
+    takes them); list the others with its reason."""
     comparisons, skipped = [], []
     for row in rows:
         try:
-            comparisons.append(Comparison(row, predict(row, efficiency)))
+            comparisons.append(Comparison(row, predict(row, efficiency, held_out)))
         except ValueError as error:
             skipped.append(NotEstimated(row, str(error)))
     return Evaluation(comparisons, skipped)
@@ -649,6 +654,31 @@ def load_track_records(path: Path | str = TRACK_RECORDS_PATH) -> dict[tuple[str,
 def default_track_records() -> dict[tuple[str, str], TrackRecord]:
     """The shipped track records, read once per process."""
     return load_track_records()
+
+
+def stored_held_out_estimates(path: Path | str = BASELINE_PATH) -> dict[str, float] | None:
+    """The speed rows' held-out estimates as the baseline stores them, or ``None`` where it cannot
+    be read or lacks a row the fit estimates (then they are computed).
+
+    ``scripts/update_accuracy_baseline.py`` writes them from
+    ``llm_calc.engine_fit.cross_validated_predictions`` and a test holds the two equal, so reading
+    them gives the same figures as refitting every engine once per source, which takes the Accuracy
+    page about 12 s on a 2-core machine (``benchmarks/bench_accuracy.py``). The per-row gate and
+    the script itself always refit."""
+    try:
+        baseline = load_baseline(path)
+    except CatalogError:
+        return None
+    costs, _ = usable_costs([row for row in default_measurements() if row.kind in SPEED_KINDS])
+    if any(cost.row.id not in baseline for cost in costs):
+        return None
+    return {cost.row.id: baseline[cost.row.id].predicted for cost in costs}
+
+
+@cache
+def default_stored_held_out_estimates() -> dict[str, float] | None:
+    """:func:`stored_held_out_estimates` of the shipped baseline, read once per process."""
+    return stored_held_out_estimates()
 
 
 @cache

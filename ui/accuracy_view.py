@@ -6,6 +6,7 @@ from ``ui.accuracy_tables`` (shared with the README)."""
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import pandas as pd
 import streamlit as st
@@ -41,10 +42,10 @@ from ui.accuracy_tables import (
 from ui.charts import error_by_group_figure, predicted_vs_measured_figure
 
 
-def opening(measurements: list[Measurement]) -> None:
+def opening(measurements: list[Measurement], held_out: Mapping[str, float] | None = None) -> None:
     """What the page compares, from which sources, how CI guards it, and the rows by role (counted
-    from the data: fitted, held out, claims)."""
-    comparisons = evaluate(measurements).comparisons  # the rows the figures cover
+    from the data: fitted, held out, claims); ``held_out`` as ``llm_calc.accuracy.predict`` takes it."""
+    comparisons = evaluate(measurements, held_out=held_out).comparisons  # the rows the figures cover
     fit_rows = [c for c in comparisons if c.measurement.used_for_fit]
     bound_rows = [c for c in comparisons if c.is_bound]
     superseded = [c for c in comparisons if c.superseded]
