@@ -92,7 +92,13 @@ export default function ({ data, parentElement }) {
 
   const count = () => {
     const textarea = document.querySelector(`${field} textarea`);
-    if (!textarea) return;
+    if (!textarea) {
+      // the component can be drawn before the text area it counts: look again shortly, or its
+      // line would stay empty until a keystroke (nothing else asks for a count)
+      clearTimeout(timer);
+      timer = setTimeout(count, 100);
+      return;
+    }
     const text = textarea.value;
     const mine = ++generation;
     const chars = codePoints(text);
