@@ -288,6 +288,11 @@ class ModelSpec:
         return self.kv_lora_rank > 0
 
     @property
+    def query_groups(self) -> int:
+        """Query heads per KV head: 1 for multi-head attention, more for grouped-query attention."""
+        return self.num_attention_heads // self.num_kv_heads
+
+    @property
     def hybrid_fields_set(self) -> tuple[str, ...]:
         """The ``HYBRID_SPEC_FIELDS`` set away from their defaults: the layers a pre-2025 transformer
         does not have."""

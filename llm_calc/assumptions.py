@@ -120,6 +120,20 @@ def inference_assumptions() -> list[Assumption]:
             "data/gpus.csv, column weight_stream_source (a published kernel benchmark on the card).",
         ),
         Assumption(
+            "KV-cache copies of eager transformers",
+            f"{engines.kv_cache_passes('transformers', 4)} passes over the KV cache per decode step, at "
+            f"{engines.default_profiles()['transformers'].kv_copy_efficiency:.0%} of the datasheet bandwidth "
+            "beyond the first",
+            "transformers' generate appends each token to its dynamic cache with torch.cat, reading the whole "
+            "cache and writing a new copy every layer, every step; its attention then reads it once. Releases "
+            "before 4.54 also copied grouped KV heads up to the query heads for SDPA (3 + 2 × query heads per KV "
+            "head passes), and 4.46's FlashAttention 2 path gathered the cache with an int64 index (15 passes): "
+            "the measured rows of those releases are estimated so. Other engines keep the cache in place: one pass. "
+            "The copies' efficiency is fitted on the transformers rows.",
+            "transformers cache_utils.py DynamicLayer.update (torch.cat); transformers PR 39412 (enable_gqa, "
+            "4.54); data/engine_profiles.csv, column kv_copy_efficiency.",
+        ),
+        Assumption(
             "All-reduce latency",
             f"{hardware.ALLREDUCE_LATENCY_SECONDS * MICROSECONDS_PER_SECOND:g} µs",
             "Tensor parallelism adds two all-reduces per layer per step: this latency plus the activations "

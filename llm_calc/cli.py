@@ -568,6 +568,7 @@ def memory_report(args: argparse.Namespace) -> dict:
                 "max_concurrency": r.speed.max_concurrency if r.speed else None,
                 "step_overhead_seconds": r.speed.step_overhead_seconds if r.speed else None,
                 "weight_stream_gbs": r.speed.weight_stream_gbs if r.speed else None,
+                "kv_cache_passes": r.speed.kv_cache_passes if r.speed else None,
                 "track_record": _track_record(r.speed.engine, r.gpu) if r.speed else None,
                 "speed_note": r.speed_note or None,
                 "price_per_hour_usd": _rounded(r.price_per_hour_usd),

@@ -65,6 +65,7 @@ from llm_calc.engines import (
     SERVER_ENGINES,
     EngineProfile,
     card_vendor,
+    kv_cache_passes,
     prefill_chunk_tokens,
     releases_described,
     superseded_release,
@@ -83,6 +84,10 @@ is not modelled, so such rows are left out of the fit (and say so)."""
 
 MIN_ROWS_FOR_OVERHEAD = 3
 """Fewest rows from which an overhead is fitted beside the efficiency."""
+COARSEST_COPY_STEP = 0.1
+"""First step of the KV-copy efficiency's search: factors of 10 ** 0.1 (26 %)."""
+FINEST_COPY_STEP = 0.005
+"""Where that search stops: factors of 10 ** 0.005 (1.2 %)."""
 MIN_SPREAD_FOR_OVERHEAD = 1.5
 """Ratio of the slowest to the fastest row's memory time below which an overhead cannot be told
 from a lower efficiency."""
@@ -153,11 +158,12 @@ class RowCost:
         mfu: float,
         overhead_seconds: float,
         moe_overhead_seconds: float = 0.0,
+        copy_efficiency: float = 1.0,
         request_overhead_seconds: float = 0.0,
     ) -> float:
         """The row's figure, in its unit, for an engine with these constants (the request
         overhead counts in a time to first token only)."""
-        constants = (efficiency, mfu, overhead_seconds, moe_overhead_seconds)
+        constants = (efficiency, mfu, overhead_seconds, moe_overhead_seconds, copy_efficiency)
         step = self.decode.seconds(*constants) if self.decode else 0.0
         prefill = self.prefill.seconds(*constants) if self.prefill else 0.0
         if self.row.kind == "ttft":
@@ -235,7 +241,8 @@ def row_cost(row: Measurement) -> RowCost:
     depth = kv_depth_tokens(row) if decoding else row.context_tokens + row.prompt_tokens
     settings = _weights_settings(row, spec, max(1, depth))
     work = _workload(spec, settings, inference_memory(spec, settings))
-    decode = decode_cost(work, gpu, row.gpu_count, parallel) if row.kind != "prefill" else None
+    passes = kv_cache_passes(row.engine, spec.query_groups, row.engine_version, row.attention)
+    decode = decode_cost(work, gpu, row.gpu_count, parallel, kv_passes=passes) if row.kind != "prefill" else None
     prefill = None
     if row.prompt_tokens and (row.kind != "decode" or row.output_tokens):
         prefill = prefill_cost(work, gpu, row.gpu_count, parallel, row.prompt_tokens)
@@ -268,18 +275,24 @@ of all speed rows (30.8 %, 28.8 %, 31.5 %; one card 21.2 %, 18.4 %, 18.5 %; seve
 40.9 %, 50.0 %), measured on 2026-11-27 with data/measurements.csv of that day."""
 
 
-def _grid_seconds(step: StepCost | None, efficiency: Any, mfu: Any, overhead: Any, moe_overhead: Any) -> Any:
+def _grid_seconds(
+    step: StepCost | None, efficiency: Any, mfu: Any, overhead: Any, moe_overhead: Any, copy: Any = 1.0
+) -> Any:
     """``StepCost.seconds`` over numpy grids of constants (broadcast against each other). [s]"""
     if step is None:
         return 0.0
-    memory = step.memory_seconds / efficiency + np.maximum(
-        0.0, step.weight_ceiling_seconds - step.weight_seconds / efficiency
+    memory = (
+        step.memory_seconds / efficiency
+        + np.maximum(0.0, step.weight_ceiling_seconds - step.weight_seconds / efficiency)
+        + step.kv_copy_seconds / copy
     )
     roof = np.maximum(memory, step.compute_seconds / mfu)
     return step.passes * roof + step.steps * overhead + step.moe_steps * moe_overhead + step.communication_seconds
 
 
-def _grid_loss(costs: list[RowCost], efficiency: Any, mfu: Any, overhead: Any, moe_overhead: Any) -> Any:
+def _grid_loss(
+    costs: list[RowCost], efficiency: Any, mfu: Any, overhead: Any, moe_overhead: Any, copy: Any = 1.0
+) -> Any:
     """The fit's loss at every point of a grid of constants: each row's absolute log error (a row
     20 % fast weighs as much as one 20 % slow), a source of ``n`` rows weighing ``sqrt(n)`` in all
     (:data:`SOURCE_WEIGHT_POWER`). Absolute, not squared: one source whose runs disagree with the
@@ -288,41 +301,46 @@ def _grid_loss(costs: list[RowCost], efficiency: Any, mfu: Any, overhead: Any, m
     sources = Counter(source_of(cost.row) for cost in costs)
     total: Any = 0.0
     for cost in costs:
-        step = _grid_seconds(cost.decode, efficiency, mfu, overhead, moe_overhead)
-        prefill = _grid_seconds(cost.prefill, efficiency, mfu, overhead, moe_overhead)
+        step = _grid_seconds(cost.decode, efficiency, mfu, overhead, moe_overhead, copy)
+        prefill = _grid_seconds(cost.prefill, efficiency, mfu, overhead, moe_overhead, copy)
         miss = np.abs(np.log(_figure(cost.row, step, prefill) / cost.row.measured))
         total = total + miss / sources[source_of(cost.row)] ** (1 - SOURCE_WEIGHT_POWER)
     return total
 
 
 def _best(
-    costs: list[RowCost], efficiencies: Any, mfu: float, overheads: Any, moe_overheads: Any
+    costs: list[RowCost], efficiencies: Any, mfu: float, overheads: Any, moe_overheads: Any, copy: float = 1.0
 ) -> tuple[float, tuple[float, float, float]]:
     """The least loss on a grid, and its point ``(efficiency, overhead, MoE overhead)``."""
     e = np.asarray(efficiencies, dtype=float)[:, None, None]
     o = np.asarray(overheads, dtype=float)[None, :, None]
     q = np.asarray(moe_overheads, dtype=float)[None, None, :]
-    loss = np.broadcast_to(_grid_loss(costs, e, mfu, o, q), (e.size, o.size, q.size))
+    loss = np.broadcast_to(_grid_loss(costs, e, mfu, o, q, copy), (e.size, o.size, q.size))
     i, j, k = np.unravel_index(int(np.argmin(loss)), loss.shape)
     return float(loss[i, j, k]), (float(e[i, 0, 0]), float(o[0, j, 0]), float(q[0, 0, k]))
 
 
 def _refine(
-    costs: list[RowCost], mfu: float, start: tuple[float, float, float], free_overhead: bool, free_moe: bool
+    costs: list[RowCost],
+    mfu: float,
+    start: tuple[float, float, float],
+    free_overhead: bool,
+    free_moe: bool,
+    copy: float = 1.0,
 ) -> tuple[float, float, float]:
     """A pattern search from a coarse grid point: eleven values of each free constant around the
     best so far (efficiency in steps, overheads in factors, 0 always among them). It moves only to
     a point of strictly lower loss (the loss has flat stretches: a tie would let it wander) and
     halves the steps otherwise, until the efficiency step is below ``FINEST_EFFICIENCY_STEP``."""
     point = start
-    current = float(_grid_loss(costs, point[0], mfu, point[1], point[2]))
+    current = float(_grid_loss(costs, point[0], mfu, point[1], point[2], copy))
     eff_step, factor_log10 = 0.01, 0.1
     while eff_step >= FINEST_EFFICIENCY_STEP:
         eff, overhead, moe = point
         effs = [e for e in (eff + eff_step * k for k in range(-5, 6)) if MIN_EFFICIENCY <= e <= 1]
         overheads = _scaled(overhead, factor_log10) if free_overhead else [overhead]
         moes = _scaled(moe, factor_log10) if free_moe else [moe]
-        loss, best = _best(costs, effs, mfu, overheads, moes)
+        loss, best = _best(costs, effs, mfu, overheads, moes, copy)
         if loss < current:
             current, point = loss, best
         else:
@@ -351,15 +369,17 @@ class Fit:
     moe_layer_overhead_seconds: float = 0.0
     request_overhead_seconds: float = 0.0
     """Set on a profile's fit after the fit (:class:`ProfileFits`), pooled over the server engines."""
+    kv_copy_efficiency: float = 1.0
 
     @property
-    def constants(self) -> tuple[float, float, float, float]:
+    def constants(self) -> tuple[float, float, float, float, float]:
         """The arguments of ``RowCost.predict`` and ``StepCost.seconds``."""
         return (
             self.bandwidth_efficiency,
             self.prefill_mfu,
             self.layer_overhead_seconds,
             self.moe_layer_overhead_seconds,
+            self.kv_copy_efficiency,
         )
 
 
@@ -370,7 +390,7 @@ def _runs_moe(cost: RowCost) -> bool:
 
 
 def _fit_decode(
-    costs: list[RowCost], mfu: float, fallback: Callable[[], float] | None = None
+    costs: list[RowCost], mfu: float, fallback: Callable[[], float] | None = None, copy: float = 1.0
 ) -> tuple[float, float, float, str]:
     notes = []
     moe_rows = [c for c in costs if _runs_moe(c)]
@@ -390,8 +410,8 @@ def _fit_decode(
     held = fallback() if fallback is not None and not identifiable else 0.0
     overheads = OVERHEAD_GRID if identifiable else (held,)
     moe_overheads = MOE_OVERHEAD_GRID if identifiable and moe_identifiable else (0.0,)
-    _, start = _best(costs, EFFICIENCY_GRID, mfu, overheads, moe_overheads)
-    eff, overhead, moe = _refine(costs, mfu, start, identifiable, identifiable and moe_identifiable)
+    _, start = _best(costs, EFFICIENCY_GRID, mfu, overheads, moe_overheads, copy)
+    eff, overhead, moe = _refine(costs, mfu, start, identifiable, identifiable and moe_identifiable, copy)
     if eff >= EFFICIENCY_GRID[-1] - 10 * FINEST_EFFICIENCY_STEP:  # within a few refinement steps of 1
         notes.append(
             "bandwidth efficiency at its bound of 1: the per-layer overhead dominates these rows' steps, "
@@ -413,17 +433,56 @@ def _fit_decode(
     return eff, overhead, moe, "; ".join(notes)
 
 
-def _fit_mfu(costs: list[RowCost], efficiency: float, overhead: float, moe_overhead: float) -> float:
+def _fit_mfu(costs: list[RowCost], efficiency: float, overhead: float, moe_overhead: float, copy: float) -> float:
     grid = np.asarray(EFFICIENCY_GRID)
-    mfu = float(grid[int(np.argmin(_grid_loss(costs, efficiency, grid, overhead, moe_overhead)))])
+    mfu = float(grid[int(np.argmin(_grid_loss(costs, efficiency, grid, overhead, moe_overhead, copy)))])
     fine = np.asarray([round(mfu + 0.001 * k, 3) for k in range(-10, 11) if 0.01 <= mfu + 0.001 * k <= 1])
-    return float(fine[int(np.argmin(_grid_loss(costs, efficiency, fine, overhead, moe_overhead)))])
+    return float(fine[int(np.argmin(_grid_loss(costs, efficiency, fine, overhead, moe_overhead, copy)))])
+
+
+def _copy_identifiable(costs: list[RowCost]) -> bool:
+    """Whether the rows can tell the KV-copy efficiency: at least ``MIN_ROWS_FOR_OVERHEAD`` of them
+    move as many bytes in KV-cache copies as in everything else a step reads."""
+    heavy = [c for c in costs if c.decode and c.decode.kv_copy_seconds >= c.decode.memory_seconds]
+    return len(heavy) >= MIN_ROWS_FOR_OVERHEAD
+
+
+def _fit_copy(costs: list[RowCost], efficiency: float, mfu: float, overhead: float, moe_overhead: float) -> float:
+    """The KV-copy efficiency of least loss with the other constants held, to 0.001."""
+    grid = np.asarray(EFFICIENCY_GRID)
+    copy = float(grid[int(np.argmin(_grid_loss(costs, efficiency, mfu, overhead, moe_overhead, grid)))])
+    fine = np.asarray([round(copy + 0.001 * k, 3) for k in range(-10, 11) if 0.01 <= copy + 0.001 * k <= 1])
+    return float(fine[int(np.argmin(_grid_loss(costs, efficiency, mfu, overhead, moe_overhead, fine)))])
 
 
 def waits_on_a_server(cost: RowCost) -> bool:
     """A time to first token of an engine behind an API server: it holds the request overhead,
     which the step constants do not model, so only the overhead is fitted on it."""
     return cost.row.kind == "ttft" and cost.row.engine in SERVER_ENGINES
+
+
+def _search_copy(
+    costs: list[RowCost], mfu: float, fallback: Callable[[], float] | None, start: float
+) -> tuple[float, tuple[float, float, float, str]]:
+    """The KV-copy efficiency of least loss, each tried with the other decode constants fitted
+    anew: a pattern search from ``start`` in factors of ``10 ** step``, the step halved when
+    neither neighbour is better, down to ``FINEST_COPY_STEP``. Fitting the copies with the others
+    held and then the others with the copies held, in turns, stopped short of a planted value
+    (0.342 for 0.3): the loss has kinks where a turn moves neither."""
+
+    def scored(copy: float) -> tuple[float, tuple[float, float, float, str]]:
+        eff, overhead, moe, note = _fit_decode(costs, mfu, fallback, copy)
+        return float(_grid_loss(costs, eff, mfu, overhead, moe, copy)), (eff, overhead, moe, note)
+
+    copy, (loss, constants), step = start, scored(start), COARSEST_COPY_STEP
+    while step >= FINEST_COPY_STEP:
+        tried = [(c, scored(c)) for c in (copy * 10**-step, copy * 10**step) if MIN_EFFICIENCY <= c <= 1]
+        better = [(c, result) for c, result in tried if result[0] < loss]
+        if better:
+            copy, (loss, constants) = min(better, key=lambda item: item[1][0])
+        else:
+            step /= 2
+    return round(copy, 3), constants
 
 
 def fit(costs: list[RowCost], fallback: Callable[[], float] | None = None) -> Fit | None:
@@ -434,14 +493,20 @@ def fit(costs: list[RowCost], fallback: Callable[[], float] | None = None) -> Fi
     prefill = [c for c in costs if c.row.kind == "prefill"]
     if not decode:
         return None
-    mfu = PREFILL_MFU
+    mfu, copy = PREFILL_MFU, 1.0
     eff, overhead, moe, note = _fit_decode(decode, mfu, fallback)
+    copies = _copy_identifiable(decode)
+    if copies:
+        copy = _fit_copy(decode, eff, mfu, overhead, moe)
+        copy, (eff, overhead, moe, note) = _search_copy(decode, mfu, fallback, copy)
     if prefill:  # MFU matters to decode only at large batches: one more round settles it
-        mfu = _fit_mfu(prefill, eff, overhead, moe)
-        eff, overhead, moe, note = _fit_decode(decode, mfu, fallback)
+        mfu = _fit_mfu(prefill, eff, overhead, moe, copy)
+        eff, overhead, moe, note = _fit_decode(decode, mfu, fallback, copy)
     else:
         note = "; ".join(filter(None, (note, f"no prefill rows: MFU {PREFILL_MFU} (llm_calc.hardware.PREFILL_MFU)")))
-    return Fit(eff, overhead, mfu, len(decode), len(prefill), note, moe)
+    if any(c.decode and c.decode.kv_copy_seconds for c in decode) and not copies:
+        note = "; ".join(filter(None, (note, "KV-copy efficiency not identifiable from these rows: held at 1")))
+    return Fit(eff, overhead, mfu, len(decode), len(prefill), note, moe, kv_copy_efficiency=copy)
 
 
 class PooledFits:
@@ -611,7 +676,10 @@ def fit_profiles(rows: Iterable[Measurement]) -> tuple[list[dict[str, Any]], lis
             whole = fits.pooled.without(None)
             if whole is None:
                 raise ValueError("no speed rows to fit any engine on")
-            whole = dataclasses.replace(whole, request_overhead_seconds=request)
+            copies = kv_cache_passes(key.partition("/")[0], 2) > 1  # the pooled copy efficiency is transformers'
+            whole = dataclasses.replace(
+                whole, request_overhead_seconds=request, kv_copy_efficiency=whole.kv_copy_efficiency if copies else 1.0
+            )
             table.append(_profile_row(key, whole, "not fitted", 0, 0, None, 0, "pooled fit of every engine's rows"))
             continue
         old = sum(1 for c in every if profile_key(c.row) == key and is_superseded(c.row))
@@ -649,6 +717,7 @@ def _profile_row(
         "moe_layer_overhead_seconds": f"{result.moe_layer_overhead_seconds:.7f}",
         "prefill_mfu": f"{result.prefill_mfu:.3f}",
         "request_overhead_seconds": f"{result.request_overhead_seconds:.4f}",
+        "kv_copy_efficiency": f"{result.kv_copy_efficiency:.3f}",
         "status": status,
         "fit_rows": rows,
         "sources": sources,
@@ -673,6 +742,7 @@ def profile_from_fit(key: str, result: Fit, status: str = "fitted, not validated
         cv_median_abs_error=None,
         source="fit",
         request_overhead_seconds=result.request_overhead_seconds,
+        kv_copy_efficiency=result.kv_copy_efficiency,
     )
 
 

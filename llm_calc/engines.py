@@ -9,6 +9,9 @@ An engine profile holds what the step-time model of ``llm_calc.hardware`` needs 
   launches scale with the layers: on the llama.cpp rows (32- and 80-layer models) the
   leave-one-source-out error fell from 7.7 % to 5.1 % (CUDA) and from 12.3 % to 11.1 % (Metal). [s]
 * **prefill MFU** — the fraction of dense tensor TFLOPS its prompt processing reaches;
+* **KV-copy efficiency** — for eager transformers, which rebuilds its KV cache every step
+  (``kv_cache_passes``, counted from its code), the fraction of datasheet bandwidth those copies
+  reach: on its long-prompt rows the cache's cost grows several times faster than one read;
 * **request overhead** — for an engine behind an HTTP API server (``SERVER_ENGINES``), the fixed
   time a request waits before its first token beyond prefill and one decode step: receiving and
   tokenizing it, scheduling it, streaming the token back;
@@ -45,11 +48,23 @@ References
        https://github.com/vllm-project/vllm/releases/tag/v0.8.0
 .. [7] TensorRT-LLM docs, "PyTorch Backend": "available in version 0.17 and later".
        https://nvidia.github.io/TensorRT-LLM/torch.html
+.. [8] transformers ``cache_utils.py``, ``DynamicLayer.update``: ``self.keys = torch.cat([self.keys,
+       key_states], dim=-2)`` (the same ``torch.cat`` in every release since the tuple caches of 2023).
+       https://github.com/huggingface/transformers/blob/main/src/transformers/cache_utils.py
+.. [9] transformers PR 39412 (merged 2025-07-16, first in 4.54): ``sdpa_attention_forward`` passes
+       ``enable_gqa`` to SDPA instead of ``repeat_kv``-ing the KV heads up to the query heads.
+       https://github.com/huggingface/transformers/pull/39412
+.. [10] transformers 4.46 ``modeling_flash_attention_utils._upad_input``: with an attention mask
+       (``generate`` passes one) the cache is reshaped from its transposed layout and gathered by
+       flash-attn's ``index_first_axis``, which expands its int64 index to every element
+       (``repeat(indices, "z -> z d")``).
+       https://github.com/huggingface/transformers/blob/v4.46.0/src/transformers/modeling_flash_attention_utils.py
 """
 
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache, cached_property
@@ -77,6 +92,64 @@ def prefill_chunk_tokens(engine: str, batch: int, prompt_tokens: int, chunked: i
     if engine in UNCHUNKED_PREFILL_ENGINES:
         return max(1, batch * prompt_tokens)
     return chunked
+
+
+ATTENTION_IMPLEMENTATIONS = ("eager", "sdpa", "flash_attention_2")
+"""transformers' ``attn_implementation`` values a measurement may name (``""``: the release's
+default, SDPA since 4.36)."""
+
+SDPA_DEFAULT_FROM = (4, 36)
+"""The transformers release that made SDPA the default attention (eager matmuls before it)."""
+
+SDPA_NATIVE_GQA_FROM = (4, 54)
+"""The first transformers release whose SDPA path reads grouped KV heads as they are [9]."""
+
+
+def transformers_release(version: str) -> tuple[int, int] | None:
+    """``(major, minor)`` of a transformers version string ("4.46.0", "4.32"), ``None`` for text
+    without one ("main (May 2023)") or ``""`` (the current release)."""
+    match = re.match(r"\s*(\d+)\.(\d+)", version)
+    return (int(match[1]), int(match[2])) if match else None
+
+
+def kv_cache_passes(engine: str, query_groups: int, version: str = "", attention: str = "") -> int:
+    """Times one decode step moves each layer's KV cache through memory, in units of the cache's
+    bytes (reads and writes), for an engine that keeps ``query_groups`` query heads per KV head. [1]
+
+    * every engine but eager transformers keeps the cache in place (paged blocks, llama.cpp's and
+      MLX's buffers, the static cache of ``transformers-compiled``) and writes the new token into
+      it: its attention reads the cache once, **1**;
+    * eager transformers ``generate`` appends the token with ``torch.cat`` [8], reading the
+      whole cache and writing a new copy, every layer, every step (2), and then its attention:
+
+      - eager matmuls, or SDPA taking the KV heads as they are (one query head per KV head, or
+        from 4.54 on [9]): one read, **3** in all;
+      - SDPA before 4.54 with grouped KV heads: ``repeat_kv`` reads the cache and writes
+        ``query_groups`` copies, which SDPA reads: **3 + 2 x query_groups**;
+      - FlashAttention 2 as in 4.46 [10]: the transposed cache copied by ``reshape`` (2), an int64
+        index of 4 bytes per 16-bit byte written and read (8), the gather's read and write (2), the
+        kernel's read (1): **15**.
+
+    ``version`` ``""`` (or text without a release number) is the current release, ``attention``
+    ``""`` the release's default. Counted from the code, not fitted; how fast the passes beyond the
+    first run is fitted (``EngineProfile.kv_copy_efficiency``). Raises ``ValueError`` for an
+    attention implementation this does not model.
+    """
+    if engine != "transformers":
+        return 1
+    if attention not in ("", *ATTENTION_IMPLEMENTATIONS):
+        raise ValueError(f"attention {attention!r} is not one of {', '.join(ATTENTION_IMPLEMENTATIONS)}")
+    release = transformers_release(version)
+    if attention == "flash_attention_2":
+        if release is None or not SDPA_DEFAULT_FROM <= release <= (4, 46):
+            raise ValueError(
+                "the KV-cache traffic of transformers' FlashAttention 2 path is modelled for releases "
+                f"4.36 to 4.46 only, not {version or 'the current release'}"
+            )
+        return 15
+    sdpa = attention == "sdpa" or (not attention and (release is None or release >= SDPA_DEFAULT_FROM))
+    repeats = sdpa and query_groups > 1 and release is not None and release < SDPA_NATIVE_GQA_FROM
+    return 3 + 2 * query_groups if repeats else 3
 
 
 def fused_attention(engine: str, attention_sinks: bool) -> bool:
@@ -233,16 +306,21 @@ class EngineProfile:
     for ``SERVER_ENGINES`` the API server's share (fitted, pooled over their time-to-first-token
     rows: see ``llm_calc.engine_fit``), 0 for the others. Added to the time to first token only:
     under load it overlaps other requests' decode steps. [s]"""
+    kv_copy_efficiency: float = 1.0
+    """Fraction of datasheet bandwidth at which the KV-cache passes beyond the attention's one read
+    run (the copies of :func:`kv_cache_passes`): fitted for eager transformers, whose concatenation,
+    ``repeat_kv`` and gathers are plain copy kernels; 1 for the engines that make no such pass. [1]"""
 
     @property
-    def constants(self) -> tuple[float, float, float, float]:
-        """``(efficiency, mfu, layer overhead, MoE-layer overhead)``, the arguments of
-        ``llm_calc.hardware.StepCost.seconds``."""
+    def constants(self) -> tuple[float, float, float, float, float]:
+        """``(efficiency, mfu, layer overhead, MoE-layer overhead, KV-copy efficiency)``, the
+        arguments of ``llm_calc.hardware.StepCost.seconds``."""
         return (
             self.bandwidth_efficiency,
             self.prefill_mfu,
             self.layer_overhead_seconds,
             self.moe_layer_overhead_seconds,
+            self.kv_copy_efficiency,
         )
 
     @cached_property  # read for every card of every estimate
@@ -293,6 +371,7 @@ PROFILE_COLUMNS: dict[str, Callable[[str], Any]] = {
     "moe_layer_overhead_seconds": _seconds,
     "prefill_mfu": _fraction,
     "request_overhead_seconds": _seconds,
+    "kv_copy_efficiency": _fraction,
     "status": _text,
     "fit_rows": _count,
     "sources": _count,

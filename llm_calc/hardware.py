@@ -56,6 +56,7 @@ from llm_calc.engines import (
     check_engine,
     check_engine_name,
     format_family,
+    kv_cache_passes,
     pick_engine,
     profile_for,
 )
@@ -317,8 +318,8 @@ class StepCost:
     """The parts of a forward step's time that do not depend on the engine, so that an engine's
     efficiency, MFU and overhead can be applied (and fitted) afterwards.
 
-    ``seconds(eff, mfu, overhead, moe_overhead) = passes x max(memory_time(eff), compute / mfu)
-    + steps x overhead + moe_steps x moe_overhead + communication``.
+    ``seconds(eff, mfu, overhead, moe_overhead, copy) = passes x max(memory_time(eff, copy),
+    compute / mfu) + steps x overhead + moe_steps x moe_overhead + communication``.
     """
 
     passes: int
@@ -344,20 +345,32 @@ class StepCost:
     weight_ceiling_seconds: float = 0.0
     """The same weight bytes at the card's measured weight-streaming ceiling
     (``llm_calc.catalog.Gpu.weight_stream_gbs``); 0 for a card without one. [s]"""
+    kv_copy_seconds: float = 0.0
+    """The KV-cache bytes an engine that rebuilds its cache moves beyond the attention's one read
+    (``llm_calc.engines.kv_cache_passes`` - 1 times the card's cache), at the card's datasheet
+    bandwidth; 0 for an engine that keeps its cache in place. [s]"""
 
-    def memory_time(self, efficiency: float) -> float:
+    def memory_time(self, efficiency: float, copy_efficiency: float = 1.0) -> float:
         """One pass's reads at ``efficiency`` of the datasheet bandwidth, the weights no faster than
-        the card's weight-streaming ceiling. [s]"""
-        return self.memory_seconds / efficiency + max(
-            0.0, self.weight_ceiling_seconds - self.weight_seconds / efficiency
+        the card's weight-streaming ceiling, and the KV-cache copies at ``copy_efficiency``. [s]"""
+        return (
+            self.memory_seconds / efficiency
+            + max(0.0, self.weight_ceiling_seconds - self.weight_seconds / efficiency)
+            + self.kv_copy_seconds / copy_efficiency
         )
 
     def seconds(
-        self, efficiency: float, mfu: float, overhead_seconds: float, moe_overhead_seconds: float = 0.0
+        self,
+        efficiency: float,
+        mfu: float,
+        overhead_seconds: float,
+        moe_overhead_seconds: float = 0.0,
+        copy_efficiency: float = 1.0,
     ) -> float:
         """Wall time of the step for an engine with these constants (``overhead_seconds`` per
-        layer pass, ``moe_overhead_seconds`` more per MoE layer pass). [s]"""
-        roof = max(self.memory_time(efficiency), self.compute_seconds / mfu)
+        layer pass, ``moe_overhead_seconds`` more per MoE layer pass, KV-cache copies at
+        ``copy_efficiency`` of the datasheet bandwidth). [s]"""
+        roof = max(self.memory_time(efficiency, copy_efficiency), self.compute_seconds / mfu)
         return (
             self.passes * roof
             + self.steps * overhead_seconds
@@ -365,8 +378,8 @@ class StepCost:
             + self.communication_seconds
         )
 
-    def memory_bound(self, efficiency: float, mfu: float) -> bool:
-        return self.memory_time(efficiency) >= self.compute_seconds / mfu
+    def memory_bound(self, efficiency: float, mfu: float, copy_efficiency: float = 1.0) -> bool:
+        return self.memory_time(efficiency, copy_efficiency) >= self.compute_seconds / mfu
 
     def at_weight_ceiling(self, efficiency: float) -> bool:
         """Whether the weights stream at the card's measured ceiling, below ``efficiency`` of its
@@ -427,6 +440,12 @@ class Speed:
     max_concurrency: int | None = None
     """Most sequences of this context the engine's KV memory holds on these cards (``None`` where
     the model keeps no per-sequence cache)."""
+    kv_cache_passes: int = 1
+    """Times a decode step moves the KV cache (``llm_calc.engines.kv_cache_passes``): 1 for an
+    engine that keeps it in place, 3 for eager transformers, which rebuilds it every step. [1]"""
+    kv_copy_seconds: float = 0.0
+    """The part of ``memory_seconds`` the passes beyond the attention's one read take, at the
+    engine's KV-copy efficiency. [s]"""
 
 
 @dataclass(frozen=True)
@@ -544,8 +563,11 @@ def _weight_times(gpu: Gpu, card_weight_bytes: float) -> dict[str, float]:
     }
 
 
-def decode_cost(work: _Workload, gpu: Gpu, cards: int, parallel: str, batch: int | None = None) -> StepCost:
-    """One decode step of ``batch`` sequences (default: the settings' batch) on ``cards`` cards.
+def decode_cost(
+    work: _Workload, gpu: Gpu, cards: int, parallel: str, batch: int | None = None, kv_passes: int = 1
+) -> StepCost:
+    """One decode step of ``batch`` sequences (default: the settings' batch) on ``cards`` cards, by
+    an engine that moves the KV cache ``kv_passes`` times a step (``llm_calc.engines.kv_cache_passes``).
 
     The batch is split into ``min(batch, stages)`` micro-batches so that the stages work on
     different ones at once; a token still crosses every stage, one after another. With one
@@ -558,16 +580,11 @@ def decode_cost(work: _Workload, gpu: Gpu, cards: int, parallel: str, batch: int
     memory = work.memory
     state = math.ceil(memory.state_bytes * share)
     weights = work.weights_at(micro)
-    card_read = _card_share(
-        work.spec,
-        weights,
-        math.ceil(memory.kv_cache_bytes * share),
-        cards,
-        state,
-        parallel,
-    )
+    kv = math.ceil(memory.kv_cache_bytes * share)
+    card_read = _card_share(work.spec, weights, kv, cards, state, parallel)
     # a recurrent layer writes back the state it read: those bytes cross the bus again
     card_moved = card_read + math.ceil(state / cards)
+    card_kv = kv_bytes_per_card(work.spec, kv, cards, parallel) if kv else 0
     return StepCost(
         passes=pipeline,
         memory_seconds=card_moved / (gpu.bandwidth_gbs * 1e9),
@@ -576,6 +593,7 @@ def decode_cost(work: _Workload, gpu: Gpu, cards: int, parallel: str, batch: int
         communication_seconds=communication_seconds(work.spec, gpu, cards, parallel, micro),
         card_read_bytes=card_read,
         moe_steps=work.spec.moe_layers,
+        kv_copy_seconds=(kv_passes - 1) * card_kv / (gpu.bandwidth_gbs * 1e9),
         **_weight_times(gpu, math.ceil(weights / cards)),
     )
 
@@ -648,10 +666,12 @@ def _speed(
     batch = work.settings.batch
     tensor, pipeline = split(cards, parallel)
     overhead, moe_overhead = profile.layer_overhead_seconds, profile.moe_layer_overhead_seconds
-    decode = decode_cost(work, gpu, cards, parallel)
-    step = decode.seconds(efficiency, mfu, overhead, moe_overhead)
+    copy_efficiency = profile.kv_copy_efficiency
+    kv_passes = kv_cache_passes(profile.engine, work.spec.query_groups)
+    decode = decode_cost(work, gpu, cards, parallel, kv_passes=kv_passes)
+    constants = (efficiency, mfu, overhead, moe_overhead, copy_efficiency)
+    step = decode.seconds(*constants)
     prefill_context = prefill_cost(work, gpu, cards, parallel, work.settings.context_tokens)
-    constants = (efficiency, mfu, overhead, moe_overhead)
     prefill_seconds = prefill_context.seconds(*constants)
     if prompt_tokens != work.settings.context_tokens:
         prompt_seconds = prefill_cost(work, gpu, cards, parallel, prompt_tokens).seconds(*constants)
@@ -660,11 +680,11 @@ def _speed(
     return Speed(
         decode_tokens_per_s=1 / step,
         aggregate_tokens_per_s=batch / step,
-        bandwidth_bound=decode.memory_bound(efficiency, mfu),
+        bandwidth_bound=decode.memory_bound(efficiency, mfu, copy_efficiency),
         prefill_seconds=prefill_seconds,
         read_bytes=work.read_bytes,
         effective_bandwidth_gbs=tensor * gpu.bandwidth_gbs * efficiency,
-        memory_seconds=pipeline * decode.memory_time(efficiency),
+        memory_seconds=pipeline * decode.memory_time(efficiency, copy_efficiency),
         compute_seconds=pipeline * decode.compute_seconds / mfu,
         card_read_bytes=decode.card_read_bytes,
         card_bandwidth_gbs=gpu.bandwidth_gbs * efficiency,
@@ -680,6 +700,8 @@ def _speed(
         prompt_tokens=prompt_tokens,
         ttft_seconds=prompt_seconds + step + profile.request_overhead_seconds,
         max_concurrency=_max_concurrency(work, gpu, cards, profile, parallel),
+        kv_cache_passes=kv_passes,
+        kv_copy_seconds=pipeline * decode.kv_copy_seconds / copy_efficiency,
     )
 
 
@@ -1007,7 +1029,8 @@ def serving_curve(
             average = replace(full, context_tokens=prompt_tokens + output_tokens // 2, batch=users)
             work = _workload(spec, average, inference_memory(spec, average))
             constants = profile.constants
-            step = decode_cost(work, gpu, cards, mode).seconds(*constants)
+            kv_passes = kv_cache_passes(profile.engine, spec.query_groups)
+            step = decode_cost(work, gpu, cards, mode, kv_passes=kv_passes).seconds(*constants)
             prefill = prefill_cost(work, gpu, cards, mode, prompt_tokens).seconds(*constants)
             first_token = prefill + step + profile.request_overhead_seconds
             computed[users] = ServingPoint(users, 1 / step, users / step, first_token)

@@ -724,6 +724,7 @@ def _row(request: MeasureRequest, mode: str, kind: str, value: float, unit: str)
         "library_versions": "",
         "kv_format": "",  # the model's 16-bit dtype, the default
         "training_setup": setup_text(request.training) if training else "",
+        "attention": "",  # the release's default (SDPA)
     }
 
 

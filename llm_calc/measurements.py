@@ -26,6 +26,7 @@ from llm_calc.catalog import (
     _whole,
     find_gpu,
 )
+from llm_calc.engines import ATTENTION_IMPLEMENTATIONS, kv_cache_passes
 from llm_calc.hardware import usable_memory_bytes
 from llm_calc.precision import kv_format
 from llm_calc.training import TrainingSetup, parse_setup_text
@@ -144,6 +145,10 @@ class Measurement:
     """A training row's setup as ``llm_calc.training.setup_text`` writes it (method, optimizer,
     precision, checkpointing, LoRA); its sequence length is ``prompt_tokens``, its micro-batch
     ``concurrency``. ``""`` for an inference row."""
+    attention: str = ""
+    """transformers' ``attn_implementation`` where the run set one away from its release's default
+    (``llm_calc.engines.ATTENTION_IMPLEMENTATIONS``): it decides how often a decode step copies the
+    KV cache (``llm_calc.engines.kv_cache_passes``). ``""`` for the default and other engines."""
 
     @property
     def is_own_run(self) -> bool:
@@ -216,6 +221,12 @@ def _optional_training_setup(value: str) -> str:
     return value.strip()
 
 
+def _optional_attention(value: str) -> str:
+    if value.strip() and value.strip() not in ATTENTION_IMPLEMENTATIONS:
+        raise ValueError(f"expected one of {', '.join(ATTENTION_IMPLEMENTATIONS)} or nothing, got {value.strip()!r}")
+    return value.strip()
+
+
 def _optional_kv_format(value: str) -> str:
     if value.strip():
         kv_format(value.strip())  # raises ValueError naming the formats
@@ -249,6 +260,7 @@ COLUMNS: dict[str, Callable[[str], Any]] = {
     "library_versions": str.strip,
     "kv_format": _optional_kv_format,
     "training_setup": _optional_training_setup,
+    "attention": _optional_attention,
 }
 """Every column of ``data/measurements.csv`` in its order, with the parser that checks it."""
 
@@ -274,6 +286,14 @@ def _row_problem(row: dict[str, Any]) -> tuple[str, str] | None:
         return "prompt_tokens", "a prompt speed or first-token time needs the prompt length"
     if bool(row["training_setup"]) != (kind == "train_step") and kind != "peak_memory":
         return "training_setup", "a training step time needs its setup; only training rows have one"
+    attention = row.get("attention", "")  # optional: files from before the column load as the default
+    if attention and not row["engine"].startswith("transformers"):
+        return "attention", "only transformers rows name an attention implementation"
+    if attention:
+        try:
+            kv_cache_passes(row["engine"], 1, row["engine_version"], attention)
+        except ValueError as error:
+            return "attention", str(error)
     if kind not in UNIT_KINDS[row["unit"]]:
         return "unit", f"{row['unit']} measures {', '.join(UNIT_KINDS[row['unit']])}, not {kind}"
     return None
@@ -287,7 +307,7 @@ def load_measurements(path: Path | str = MEASUREMENTS_PATH) -> tuple[Measurement
     path = Path(path)
     rows = []
     seen: set[str] = set()
-    for number, row in _read_rows(path, COLUMNS):
+    for number, row in _read_rows(path, COLUMNS, optional=frozenset({"attention"})):
         where = f"{path.name} row {number}"
         if row["id"] in seen:
             raise CatalogError(f"{where}, column id: {row['id']!r} appears twice")

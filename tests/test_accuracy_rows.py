@@ -26,6 +26,7 @@ def test_the_columns_are_issue_12_s_in_its_order():
         "measured", "unit", "bound", "used_for_fit", "date", "source", "note", "driver", "library_versions",
         "kv_format",  # ours: TensorRT-LLM's published H100 and L40S tables ran with an FP8 KV cache
         "training_setup",  # ours: a training row's method, optimizer, precision, checkpointing, LoRA
+        "attention",  # ours: transformers' attn_implementation, which sets its KV-cache copies
     ]  # fmt: skip
 
 

@@ -30,7 +30,7 @@ HF_CONFIGS = Path(__file__).resolve().parents[1] / "data" / "hf_configs"
 MEASUREMENTS_COLUMNS = (
     "id,kind,hf_id,precision,engine,engine_version,backend,gpu,gpu_count,interconnect,parallelism,concurrency,"
     "prompt_tokens,output_tokens,context_tokens,measured,unit,bound,used_for_fit,date,source,note,driver,"
-    "library_versions,kv_format,training_setup"
+    "library_versions,kv_format,training_setup,attention"
 ).split(",")
 
 # Sizes shared by every tiny config: 2 layers, 4 query heads and 2 KV heads of 16 dims.

@@ -20,6 +20,7 @@ from llm_calc.hardware import (
     DECODE_BANDWIDTH_EFFICIENCY,
     PREFILL_MFU,
     GpuResult,
+    Speed,
 )
 from llm_calc.memory import DEFAULT_PREFILL_CHUNK_TOKENS, InferenceSettings, MemoryBreakdown, vision_bits
 from llm_calc.precision import WEIGHT_FORMATS, weight_format
@@ -323,7 +324,7 @@ def speed_explanation(explained: GpuResult, memory: MemoryBreakdown, settings: I
         f"On {explained.cards_used:,} card(s) each card reads **{why.card_read_bytes / GIB:,.2f} GiB** — its "
         f"share of the weights and the KV cache it holds (a full copy where the cache is replicated) — "
         f"at {why.efficiency:.0%} of its datasheet bandwidth (≈ {why.card_bandwidth_gbs:,.0f} GB/s, decimal as "
-        f"datasheets quote it){weight_ceiling_text(why.weight_stream_gbs)}: "
+        f"datasheets quote it){weight_ceiling_text(why.weight_stream_gbs)}{kv_copy_text(why)}: "
         f"**{why.memory_seconds * 1000:,.1f} ms** per step (pipeline stages one "
         f"after another); the step's FLOPs take {why.compute_seconds * 1000:,.2f} ms, plus "
         f"{why.step_overhead_seconds * 1000:,.2f} ms of {why.engine} overhead and "
@@ -331,6 +332,16 @@ def speed_explanation(explained: GpuResult, memory: MemoryBreakdown, settings: I
         f"**{'memory-bandwidth' if why.bandwidth_bound else 'compute'}-bound**: "
         f"{why.decode_tokens_per_s:,.1f} tokens/s per sequence, {why.aggregate_tokens_per_s:,.0f} for "
         f"the batch. A prompt filling the context takes about {why.prefill_seconds:,.1f} s to prefill."
+    )
+
+
+def kv_copy_text(why: Speed) -> str:
+    """The clause that says the engine copies its KV cache every step, and what that costs, or nothing."""
+    if why.kv_cache_passes <= 1:
+        return ""
+    return (
+        f"; {why.engine} also rebuilds the KV cache every step, moving it {why.kv_cache_passes:,} times in all "
+        f"(appending the new token copies the whole cache): {why.kv_copy_seconds * 1000:,.2f} ms of copies"
     )
 
 
