@@ -129,7 +129,9 @@ def test_by_engine_every_profile_listed_with_its_status_and_rows(comparisons, tm
     text = PROFILES_PATH.read_text(encoding="utf-8").splitlines()
     header, rows = text[0], {line.split(",")[0]: line for line in text[1:]}
     # vllm: fitted on 7 rows of one source (a profile written here, not the shipped one)
-    rows["vllm"] = 'vllm,0.400,0.0001000,0.0000000,0.500,0.0700,1.000,"fitted, not validated",7,1,,https://example.org/v,0,'
+    rows["vllm"] = (
+        'vllm,0.400,0.0001000,0.0000000,0.500,0.0700,1.000,"fitted, not validated",7,1,,https://example.org/v,0,'
+    )
     path.write_text("\n".join([header, *rows.values()]) + "\n", encoding="utf-8")
     engines = _by_group(comparisons, "engine", load_profiles(path))
     assert list(engines) == list(PROFILE_KEYS)

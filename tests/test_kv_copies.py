@@ -5,6 +5,7 @@ import dataclasses
 import json
 
 import pytest
+from speed_rows import speed_row
 
 from llm_calc.catalog import CatalogError, find_gpu, find_model
 from llm_calc.cli import main
@@ -13,7 +14,6 @@ from llm_calc.engines import kv_cache_passes
 from llm_calc.hardware import _workload, decode_cost, speed
 from llm_calc.measurements import COLUMNS, load_measurements
 from llm_calc.memory import InferenceSettings, inference_memory
-from speed_rows import speed_row
 
 H100 = find_gpu("NVIDIA H100 SXM")  # 3,350 GB/s on its datasheet
 LLAMA2_7B = find_model("meta-llama/Llama-2-7b-hf").spec  # 32 layers, 32 KV heads of 128: 1 query head each
@@ -50,7 +50,8 @@ def test_unmodelled_attention_is_refused_by_name():
 
 def _llama2_step(passes: int):
     settings = InferenceSettings(context_tokens=4096, batch=1, weight_format="fp16")
-    return decode_cost(_workload(LLAMA2_7B, settings, inference_memory(LLAMA2_7B, settings)), H100, 1, "tp", kv_passes=passes)
+    work = _workload(LLAMA2_7B, settings, inference_memory(LLAMA2_7B, settings))
+    return decode_cost(work, H100, 1, "tp", kv_passes=passes)
 
 
 def test_the_copies_are_the_cache_bytes_beyond_one_read():
