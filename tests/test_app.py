@@ -229,3 +229,19 @@ def test_the_speed_on_an_h20_says_its_weights_stream_at_the_measured_ceiling():
     at.selectbox(key="explain").select_index(h100).run()
     why = next(m.value for m in at.markdown if "Each decode step reads" in m.value)
     assert "no faster than" not in why
+
+
+def test_the_speed_with_eager_transformers_names_its_kv_cache_copies():
+    at = open_calculator()
+    at.selectbox(key="model").set_value("Llama 3.1 8B")
+    at.selectbox(key="engine").set_value("transformers")
+    at.run()
+    assert not at.exception
+    explain = at.selectbox(key="explain")
+    h100 = next(i for i, label in enumerate(explain.options) if label.startswith("NVIDIA H100 SXM"))
+    explain.select_index(h100).run()
+    why = next(m.value for m in at.markdown if "Each decode step reads" in m.value)
+    assert "transformers rebuilds the KV cache every step" in why and "3 passes over it in all" in why
+    at.selectbox(key="engine").set_value("vllm").run()
+    why = next(m.value for m in at.markdown if "Each decode step reads" in m.value)
+    assert "rebuilds the KV cache" not in why

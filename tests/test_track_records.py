@@ -122,9 +122,10 @@ def test_an_amd_card_is_judged_by_the_engine_s_rocm_profile():
 
 def test_the_calculator_says_it_for_the_deployment_it_explains():
     at = open_app_link("app_pages/hardware_calculator.py", {"model": "Llama 3.1 8B"})
-    explained = at.selectbox(key="explain").value
-    assert f"runs of {explained.speed.engine}" in _captions(at)
-    assert f"on the {explained.gpu.name}" in _captions(at)
+    explained = at.selectbox(key="explain").value  # "NVIDIA A10 × 1": the card and its count
+    engine = next(m.value for m in at.metric if m.label == "Engine")
+    assert f"runs of {engine}" in _captions(at)
+    assert f"on the {explained.rpartition(' × ')[0]}" in _captions(at)
 
 
 def test_serve_reports_the_track_record_in_json_and_text(capsys):

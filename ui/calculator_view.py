@@ -297,13 +297,13 @@ def decode_speed(results: list[GpuResult], memory: MemoryBreakdown, settings: In
     refusals(results)
     if deployments:
         default = min(deployments, key=lambda r: (not r.fits, r.cards_used, r.usable_memory_bytes))
-        explained = st.selectbox(
-            "Explain the speed on",
-            deployments,
-            index=deployments.index(default),
-            format_func=lambda r: f"{r.gpu.name} × {r.cards_used}",
-            key="explain",
+        # plain labels, not the results: a result kept in the widget's state from the run before
+        # would explain the old engine or settings after the user changed them
+        labels = [deployment_label(r) for r in deployments]
+        chosen = st.selectbox(
+            "Explain the speed on", labels, index=labels.index(deployment_label(default)), key="explain"
         )
+        explained = deployments[labels.index(chosen)]
         engine_metrics(explained)
         track_record_note(explained.speed.engine, explained.gpu)
         st.markdown(speed_explanation(explained, memory, settings))
@@ -311,6 +311,11 @@ def decode_speed(results: list[GpuResult], memory: MemoryBreakdown, settings: In
         "Pipeline stages beyond one 8-card node run one after another for each token, so extra "
         "nodes add memory, not decode speed. Adjust the efficiency and MFU under *Advanced*."
     )
+
+
+def deployment_label(result: GpuResult) -> str:
+    """How the speed explanation names a deployment: its card and how many of them."""
+    return f"{result.gpu.name} × {result.cards_used}"
 
 
 def speed_explanation(explained: GpuResult, memory: MemoryBreakdown, settings: InferenceSettings) -> str:
@@ -340,8 +345,8 @@ def kv_copy_text(why: Speed) -> str:
     if why.kv_cache_passes <= 1:
         return ""
     return (
-        f"; {why.engine} also rebuilds the KV cache every step, moving it {why.kv_cache_passes:,} times in all "
-        f"(appending the new token copies the whole cache): {why.kv_copy_seconds * 1000:,.2f} ms of copies"
+        f", and {why.engine} rebuilds the KV cache every step (appending the new token copies the whole "
+        f"cache: {why.kv_cache_passes:,} passes over it in all, {why.kv_copy_seconds * 1000:,.2f} ms of copies)"
     )
 
 
