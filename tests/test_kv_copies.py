@@ -1,6 +1,7 @@
 """Eager transformers rebuilds its KV cache every decode step: the passes counted from its code,
 their bytes, what they cost, and the fit of their efficiency."""
 
+import csv
 import dataclasses
 import json
 
@@ -10,10 +11,11 @@ from speed_rows import speed_row
 from llm_calc.catalog import CatalogError, find_gpu, find_model
 from llm_calc.cli import main
 from llm_calc.engine_fit import fit, row_cost, usable_costs
-from llm_calc.engines import kv_cache_passes
+from llm_calc.engines import PROFILES_PATH, kv_cache_passes, load_profiles
 from llm_calc.hardware import _workload, decode_cost, speed
 from llm_calc.measurements import COLUMNS, load_measurements
 from llm_calc.memory import InferenceSettings, inference_memory
+from ui.accuracy_tables import profile_rows
 
 H100 = find_gpu("NVIDIA H100 SXM")  # 3,350 GB/s on its datasheet
 LLAMA2_7B = find_model("meta-llama/Llama-2-7b-hf").spec  # 32 layers, 32 KV heads of 128: 1 query head each
@@ -151,3 +153,19 @@ def test_a_row_names_its_attention_and_a_wrong_one_is_refused(tmp_path):
         load_measurements(_measurements_file(tmp_path, engine_version="4.57.0", attention="flash_attention_2"))
     with pytest.raises(CatalogError, match="column attention: expected one of eager, sdpa, flash_attention_2"):
         load_measurements(_measurements_file(tmp_path, attention="paged"))
+
+
+def test_the_profiles_table_shows_the_copy_efficiency_only_where_the_engine_copies(tmp_path):
+    text = PROFILES_PATH.read_text(encoding="utf-8").splitlines()
+    header = text[0].split(",")
+    column = header.index("kv_copy_efficiency")
+    lines = [text[0]]
+    for line in text[1:]:
+        cells = next(csv.reader([line]))
+        cells[column] = "0.250" if cells[0] in ("transformers", "vllm") else cells[column]
+        lines.append(",".join(f'"{c}"' if "," in c else c for c in cells))
+    path = tmp_path / "engine_profiles.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    rows = {r["profile"]: r for r in profile_rows(list(load_profiles(path).values()))}
+    assert rows["transformers"]["KV-copy efficiency"] == "25.0%"
+    assert rows["vllm"]["KV-copy efficiency"] == "—"  # vLLM's paged cache is read in place: no copies to time
