@@ -370,6 +370,7 @@ class Fit:
     request_overhead_seconds: float = 0.0
     """Set on a profile's fit after the fit (:class:`ProfileFits`), pooled over the server engines."""
     kv_copy_efficiency: float = 1.0
+    """1 unless the rows copy their KV cache (eager transformers) and can tell how fast (:func:`_search_copy`)."""
 
     @property
     def constants(self) -> tuple[float, float, float, float, float]:
