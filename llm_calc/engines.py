@@ -104,6 +104,10 @@ SDPA_DEFAULT_FROM = (4, 36)
 SDPA_NATIVE_GQA_FROM = (4, 54)
 """The first transformers release whose SDPA path reads grouped KV heads as they are [9]."""
 
+FLASH_ATTENTION_2_RELEASES = ((4, 36), (4, 46))
+"""The transformers releases (first, last) whose FlashAttention 2 path ``kv_cache_passes`` counts:
+the unpadding gather read in 4.46 [10]; the releases after it are not read here, so not counted."""
+
 
 def transformers_release(version: str) -> tuple[int, int] | None:
     """``(major, minor)`` of a transformers version string ("4.46.0", "4.32"), ``None`` for text
@@ -141,10 +145,11 @@ def kv_cache_passes(engine: str, query_groups: int, version: str = "", attention
         raise ValueError(f"attention {attention!r} is not one of {', '.join(ATTENTION_IMPLEMENTATIONS)}")
     release = transformers_release(version)
     if attention == "flash_attention_2":
-        if release is None or not SDPA_DEFAULT_FROM <= release <= (4, 46):
+        first, last = FLASH_ATTENTION_2_RELEASES
+        if release is None or not first <= release <= last:
             raise ValueError(
                 "the KV-cache traffic of transformers' FlashAttention 2 path is modelled for releases "
-                f"4.36 to 4.46 only, not {version or 'the current release'}"
+                f"{first[0]}.{first[1]} to {last[0]}.{last[1]} only, not {version or 'the current release'}"
             )
         return 15
     sdpa = attention == "sdpa" or (not attention and (release is None or release >= SDPA_DEFAULT_FROM))
