@@ -78,6 +78,12 @@ class CatalogError(ValueError):
     """A data file that does not load: says which file, row and column."""
 
 
+SMALL_BATCH_TILE_ROWS = 64
+"""Rows a tensor-core GEMM computes whatever the batch: Hopper's ``wgmma`` instructions take M = 64
+(NVIDIA PTX ISA, "Asynchronous Warpgroup Level Matrix Multiply-Accumulate": shape m64nNk16), so a
+decode step of fewer sequences still pays for 64. [rows]"""
+
+
 @dataclass(frozen=True)
 class Gpu:
     """One accelerator card (or, for Apple, one chip with its largest memory option)."""
@@ -110,6 +116,22 @@ class Gpu:
     @property
     def is_apple(self) -> bool:
         return self.gpu_class == "apple"
+
+    @property
+    def tile_weight_stream_gbs(self) -> float:
+        """The most 16-bit weight bytes per second its tensor cores can stream at decode's small
+        batches: a GEMM computes ``SMALL_BATCH_TILE_ROWS`` rows whatever the batch, 2 FLOPs per row
+        per weight, so 64 FLOPs per weight byte at its dense 16-bit peak. [GB/s]"""
+        flops_per_weight_byte = 2 * SMALL_BATCH_TILE_ROWS / 2  # 2 FLOPs a row, 2 bytes a 16-bit weight
+        return self.tflops_16bit * 1e3 / flops_per_weight_byte
+
+    @property
+    def unmeasured_tile_limit(self) -> bool:
+        """Whether its tensor tiles cannot stream the weights as fast as its memory delivers them
+        (``tile_weight_stream_gbs`` below the datasheet bandwidth) and no measured ceiling says how
+        fast they do (``weight_stream_gbs``): its decode is then likely slower than estimated. Not
+        for Apple's GPUs, which the 64-row tile does not describe."""
+        return not self.is_apple and self.weight_stream_gbs is None and self.tile_weight_stream_gbs < self.bandwidth_gbs
 
     @classmethod
     def custom(

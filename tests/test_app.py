@@ -96,6 +96,20 @@ def test_custom_card_name_is_sanitised_and_listed():
     assert not any(set(card) & set("<>[]$:=") for card in cards)
 
 
+def test_a_custom_card_whose_tensor_cores_cannot_keep_up_with_its_memory_is_flagged():
+    # H20-like: 148 TFLOPS stream at most 148e3 / 64 = 2,312 GB/s of 16-bit weights, below 4,000
+    at = open_calculator()
+    at.toggle(key="custom_card").set_value(True)
+    at.number_input(key="card_bw").set_value(4000.0)
+    at.number_input(key="card_tflops").set_value(148.0)
+    at.run()
+    assert not at.exception
+    flagged = [w.value for w in at.warning if "tensor cores can stream at most" in w.value]
+    assert len(flagged) == 1 and "2,312 GB/s" in flagged[0] and "4,000 GB/s" in flagged[0]
+    at.number_input(key="card_tflops").set_value(989.0).run()  # H100-like: 15,453 GB/s, ahead of its memory
+    assert not [w for w in at.warning if "tensor cores can stream at most" in w.value]
+
+
 def test_filters_that_exclude_every_card_warn():
     at = open_calculator()
     at.multiselect(key="vendor").set_value([]).run()

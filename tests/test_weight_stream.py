@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from llm_calc.catalog import find_gpu, find_model, load_gpus
+from llm_calc.catalog import Gpu, find_gpu, find_model, load_gpus
 from llm_calc.cli import main
 from llm_calc.engines import EngineProfile
 from llm_calc.hardware import StepCost, speed
@@ -95,3 +95,14 @@ def test_memory_json_names_the_ceiling_where_it_sets_the_pace(capsys):
     cards = {card["name"]: card for card in json.loads(capsys.readouterr().out)["gpus"]}
     assert cards["NVIDIA H20 96GB"]["weight_stream_gbs"] == 1884
     assert cards["NVIDIA H100 SXM"]["weight_stream_gbs"] is None
+
+
+def test_only_a_card_without_a_measured_ceiling_is_flagged_for_its_tiles():
+    h20 = find_gpu("NVIDIA H20 96GB")
+    assert h20.tile_weight_stream_gbs == pytest.approx(148e3 / 64)  # 2,312.5 GB/s
+    assert not h20.unmeasured_tile_limit  # its measured 1,884 GB/s is applied instead
+    assert [g.name for g in load_gpus() if g.unmeasured_tile_limit] == []
+    like_h20 = Gpu.custom("mine", 96, 4000, 148)
+    assert like_h20.unmeasured_tile_limit
+    assert not Gpu.custom("mine", 96, 4000, 148, gpu_class="apple").unmeasured_tile_limit
+    assert not Gpu.custom("mine", 80, 3350, 989).unmeasured_tile_limit

@@ -12,7 +12,7 @@ import streamlit as st
 
 from llm_calc.architecture import ModelSpec, ParameterCount, state_bytes_per_sequence
 from llm_calc.assumptions import inference_assumptions
-from llm_calc.catalog import CatalogModel, Gpu
+from llm_calc.catalog import SMALL_BATCH_TILE_ROWS, CatalogModel, Gpu
 from llm_calc.gguf import GgufHeader
 from llm_calc.hardware import (
     APPLE_GPU_SHARE_LARGE,
@@ -135,9 +135,20 @@ def cards_to_compare(
     if custom.wanted:
         try:
             price = custom.price_per_hour_usd or None
-            gpus += (Gpu.custom(custom.name, custom.memory_gib, custom.bandwidth_gbs, custom.tflops_16bit, price),)
+            card = Gpu.custom(custom.name, custom.memory_gib, custom.bandwidth_gbs, custom.tflops_16bit, price)
         except ValueError as error:
             st.warning(f"Your card was left out: {escape_markdown(str(error))}")
+        else:
+            gpus += (card,)
+            if card.unmeasured_tile_limit:
+                st.warning(
+                    f"{escape_markdown(card.name)}'s tensor cores can stream at most "
+                    f"{card.tile_weight_stream_gbs:,.0f} GB/s of 16-bit weights at small batches (a matrix "
+                    f"multiply computes {SMALL_BATCH_TILE_ROWS} rows whatever the batch, at its "
+                    f"{card.tflops_16bit:,.0f} TFLOPS), less than its {card.bandwidth_gbs:,.0f} GB/s of memory: "
+                    "its decode is likely slower than estimated here, by an amount only a measurement on the "
+                    "card can tell (as for the NVIDIA H20, whose measured ceiling the catalog carries)."
+                )
     return gpus
 
 
