@@ -4,8 +4,9 @@ import pandas as pd
 import streamlit as st
 
 from llm_calc.catalog import default_gpus, find_gpu, find_model
-from llm_calc.hardware import daily_cost_usd, size_on_gpus
-from llm_calc.memory import InferenceSettings
+from llm_calc.engines import profile_for
+from llm_calc.hardware import daily_cost_usd, size_on_gpus, speed
+from llm_calc.memory import InferenceSettings, inference_memory
 from llm_calc.rules import (
     FINE_TUNING_GB_PER_BILLION,
     INFERENCE_GB_PER_BILLION_16BIT,
@@ -217,6 +218,40 @@ st.page_link(
     icon=":material/memory:",
     query_params={"model": "Llama 3.1 70B", "precision": "q4_k_m"},
 )
+
+st.subheader("Same model, same card: the engine sets the speed")
+st.write(
+    "A decode step reads the same weights and KV cache whichever engine runs it. Engines differ in how much "
+    "of the card's bandwidth they reach and in the fixed time they add to every layer. Hugging Face "
+    "`generate` in eager mode adds the most (it launches every kernel from Python) and copies its whole KV "
+    "cache at every step, so it falls furthest behind as the context grows; a static cache compiled with "
+    "`torch.compile` stays in place."
+)
+ENGINE_CARD = find_gpu("NVIDIA H100 SXM")
+ENGINE_MODEL = find_model("meta-llama/Llama-3.1-8B")
+engine_rows = []
+for engine in ("vllm", "sglang", "tensorrt-llm", "llama.cpp", "transformers-compiled", "transformers"):
+    row: dict[str, str | float] = {"engine": engine}
+    for context in (1024, 32_768):
+        settings = InferenceSettings(weight_format="bf16", context_tokens=context)
+        memory = inference_memory(ENGINE_MODEL.spec, settings)
+        estimate = speed(ENGINE_MODEL.spec, settings, memory, ENGINE_CARD, 1, engine=engine)
+        row[f"tokens/s per user at {context:,} tokens"] = estimate.decode_tokens_per_s
+    profile = profile_for(engine, ENGINE_CARD)
+    row["how right (held out)"] = (
+        f"median error {profile.cv_median_abs_error:.0%}" if profile.cv_median_abs_error else profile.status
+    )
+    engine_rows.append(row)
+st.caption(f"{ENGINE_MODEL.name} in bf16 on one {ENGINE_CARD.name}, one user, from each engine's fitted profile.")
+st.dataframe(
+    pd.DataFrame(engine_rows),
+    hide_index=True,
+    width="stretch",
+    column_config={
+        column: st.column_config.NumberColumn(format="%.0f") for column in engine_rows[0] if column.startswith("tokens")
+    },
+)
+st.page_link("app_pages/accuracy.py", label="How right each engine's estimate is →", icon=":material/verified:")
 
 # --- rules of thumb ---------------------------------------------------------------------------
 st.header("Memory rules of thumb")

@@ -100,6 +100,22 @@ def test_hardware_page_predicts_the_llama_example():
     assert "per GPU-hour**" not in text  # no price solved backwards from the $3.8M
 
 
+def test_hardware_page_compares_engines_on_one_card():
+    at = open_page("app_pages/primer_hardware.py")
+    assert not at.exception
+    table = next(d.value for d in at.dataframe if "engine" in d.value.columns)
+    speeds = table.set_index("engine")
+    short, long = "tokens/s per user at 1,024 tokens", "tokens/s per user at 32,768 tokens"
+    # Llama 3.1 8B in bf16: 8,030,261,248 parameters less the 128,256 x 4,096 input embedding (a lookup)
+    # = 7,504,924,672, 2 bytes each, read every step; no engine beats one H100's 3,350 GB/s on them
+    roofline = 3350e9 / (7_504_924_672 * 2)  # 223.2 tokens/s
+    assert (speeds[short] < roofline).all() and (speeds[long] < roofline).all()
+    # every engine slows down with a longer cache; eager generate, which also copies it, loses the most
+    slowdown = speeds[long] / speeds[short]
+    assert (slowdown < 1).all() and slowdown.idxmin() == "transformers"
+    assert speeds[short].idxmin() == "transformers"
+
+
 def test_sources_tables_show_big_numbers_with_separators():
     """On main the sources page listed 175000000000 parameters and 128000-token windows."""
     at = open_page("app_pages/primer_sources.py")
