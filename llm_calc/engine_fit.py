@@ -281,12 +281,7 @@ def _grid_seconds(
     """``StepCost.seconds`` over numpy grids of constants (broadcast against each other). [s]"""
     if step is None:
         return 0.0
-    memory = (
-        step.memory_seconds / efficiency
-        + np.maximum(0.0, step.weight_ceiling_seconds - step.weight_seconds / efficiency)
-        + step.kv_copy_seconds / copy
-    )
-    roof = np.maximum(memory, step.compute_seconds / mfu)
+    roof = np.maximum(step.memory_time(efficiency, copy), step.compute_seconds / mfu)
     return step.passes * roof + step.steps * overhead + step.moe_steps * moe_overhead + step.communication_seconds
 
 

@@ -45,6 +45,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
+from typing import Any
+
+import numpy as np
 
 from llm_calc.architecture import ModelSpec, count_parameters, expert_params, kv_cache_bytes, state_bytes
 from llm_calc.catalog import Gpu
@@ -350,12 +353,13 @@ class StepCost:
     (``llm_calc.engines.kv_cache_passes`` - 1 times the card's cache), at the card's datasheet
     bandwidth; 0 for an engine that keeps its cache in place. [s]"""
 
-    def memory_time(self, efficiency: float, copy_efficiency: float = 1.0) -> float:
+    def memory_time(self, efficiency: Any, copy_efficiency: Any = 1.0) -> Any:
         """One pass's reads at ``efficiency`` of the datasheet bandwidth, the weights no faster than
-        the card's weight-streaming ceiling, and the KV-cache copies at ``copy_efficiency``. [s]"""
+        the card's weight-streaming ceiling, and the KV-cache copies at ``copy_efficiency``; for
+        numbers, or numpy grids of them (the fit scores a grid of constants at once). [s]"""
         return (
             self.memory_seconds / efficiency
-            + max(0.0, self.weight_ceiling_seconds - self.weight_seconds / efficiency)
+            + np.maximum(0.0, self.weight_ceiling_seconds - self.weight_seconds / efficiency)
             + self.kv_copy_seconds / copy_efficiency
         )
 

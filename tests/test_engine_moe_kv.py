@@ -94,6 +94,11 @@ def test_the_grid_scores_each_point_as_the_row_by_row_prediction_does():
     assert float(_grid_loss(sample, 0.73, 0.41, 8e-5, 2e-4)) == pytest.approx(
         by_row((0.73, 0.41, 8e-5, 2e-4)), rel=1e-12
     )
+    # eager transformers' rows copy their KV cache: their copies at a third of the sheet, both ways
+    assert any(c.decode and c.decode.kv_copy_seconds for c in sample)
+    assert float(_grid_loss(sample, 0.73, 0.41, 8e-5, 2e-4, 0.3)) == pytest.approx(
+        by_row((0.73, 0.41, 8e-5, 2e-4, 0.3)), rel=1e-12
+    )
     grid = _grid_loss(sample, np.array([[0.5], [0.9]]), 0.6, np.array([[0.0, 1e-4]]), 3e-5)
     assert grid.shape == (2, 2)
     for i, efficiency in enumerate((0.5, 0.9)):
