@@ -65,6 +65,7 @@ from llm_calc.engines import (
     SERVER_ENGINES,
     EngineProfile,
     card_vendor,
+    copies_kv_cache,
     kv_cache_passes,
     prefill_chunk_tokens,
     releases_described,
@@ -278,11 +279,8 @@ of all speed rows (30.8 %, 28.8 %, 31.5 %; one card 21.2 %, 18.4 %, 18.5 %; seve
 def _grid_seconds(
     step: StepCost | None, efficiency: Any, mfu: Any, overhead: Any, moe_overhead: Any, copy: Any = 1.0
 ) -> Any:
-    """``StepCost.seconds`` over numpy grids of constants (broadcast against each other). [s]"""
-    if step is None:
-        return 0.0
-    roof = np.maximum(step.memory_time(efficiency, copy), step.compute_seconds / mfu)
-    return step.passes * roof + step.steps * overhead + step.moe_steps * moe_overhead + step.communication_seconds
+    """``StepCost.seconds`` over numpy grids of constants, 0 for a step the row does not take. [s]"""
+    return 0.0 if step is None else step.seconds(efficiency, mfu, overhead, moe_overhead, copy)
 
 
 def _grid_loss(
@@ -672,7 +670,7 @@ def fit_profiles(rows: Iterable[Measurement]) -> tuple[list[dict[str, Any]], lis
             whole = fits.pooled.without(None)
             if whole is None:
                 raise ValueError("no speed rows to fit any engine on")
-            copies = kv_cache_passes(key.partition("/")[0], 2) > 1  # the pooled copy efficiency is transformers'
+            copies = copies_kv_cache(key.partition("/")[0])  # the pooled copy efficiency is transformers'
             whole = dataclasses.replace(
                 whole, request_overhead_seconds=request, kv_copy_efficiency=whole.kv_copy_efficiency if copies else 1.0
             )

@@ -157,6 +157,13 @@ def kv_cache_passes(engine: str, query_groups: int, version: str = "", attention
     return 3 + 2 * query_groups if repeats else 3
 
 
+def copies_kv_cache(engine: str) -> bool:
+    """Whether ``engine`` moves its KV cache more than once a decode step (:func:`kv_cache_passes`
+    above 1 in its current release, whatever the model): only eager transformers, whose profile
+    alone has a KV-copy efficiency to fit and show."""
+    return kv_cache_passes(engine, 1) > 1
+
+
 def fused_attention(engine: str, attention_sinks: bool) -> bool:
     """Whether ``engine`` runs the model's attention without materialising the score matrix:
     transformers runs attention-sink models (gpt-oss) with its eager attention, since that model

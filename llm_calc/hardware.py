@@ -365,16 +365,17 @@ class StepCost:
 
     def seconds(
         self,
-        efficiency: float,
-        mfu: float,
-        overhead_seconds: float,
-        moe_overhead_seconds: float = 0.0,
-        copy_efficiency: float = 1.0,
-    ) -> float:
+        efficiency: Any,
+        mfu: Any,
+        overhead_seconds: Any,
+        moe_overhead_seconds: Any = 0.0,
+        copy_efficiency: Any = 1.0,
+    ) -> Any:
         """Wall time of the step for an engine with these constants (``overhead_seconds`` per
         layer pass, ``moe_overhead_seconds`` more per MoE layer pass, KV-cache copies at
-        ``copy_efficiency`` of the datasheet bandwidth). [s]"""
-        roof = max(self.memory_time(efficiency, copy_efficiency), self.compute_seconds / mfu)
+        ``copy_efficiency`` of the datasheet bandwidth); for numbers, or numpy grids of them
+        broadcast against each other (the fit scores a grid at once). [s]"""
+        roof = np.maximum(self.memory_time(efficiency, copy_efficiency), self.compute_seconds / mfu)
         return (
             self.passes * roof
             + self.steps * overhead_seconds

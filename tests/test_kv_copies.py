@@ -11,7 +11,7 @@ from speed_rows import speed_row
 from llm_calc.catalog import CatalogError, find_gpu, find_model
 from llm_calc.cli import main
 from llm_calc.engine_fit import fit, row_cost, usable_costs
-from llm_calc.engines import PROFILES_PATH, kv_cache_passes, load_profiles
+from llm_calc.engines import ENGINES, PROFILES_PATH, copies_kv_cache, kv_cache_passes, load_profiles, profile_for
 from llm_calc.hardware import _workload, decode_cost, speed
 from llm_calc.measurements import COLUMNS, load_measurements
 from llm_calc.memory import InferenceSettings, inference_memory
@@ -41,6 +41,10 @@ LLAMA2_7B = find_model("meta-llama/Llama-2-7b-hf").spec  # 32 layers, 32 KV head
 )
 def test_passes_per_engine_release_and_attention(engine, groups, version, attention, passes):
     assert kv_cache_passes(engine, groups, version, attention) == passes
+
+
+def test_only_eager_transformers_copies_its_cache():
+    assert [e for e in ENGINES if copies_kv_cache(e)] == ["transformers"]
 
 
 def test_unmodelled_attention_is_refused_by_name():
@@ -75,9 +79,11 @@ def test_speed_names_the_passes_and_transformers_pays_for_them():
     served = speed(LLAMA2_7B, settings, memory, H100, 1, engine="vllm")
     assert (eager.kv_cache_passes, served.kv_cache_passes) == (3, 1)
     assert served.kv_copy_seconds == 0.0
-    # 16 GiB of cache at 32,768 tokens: the two copies move 32 GiB, at least 10 ms at the datasheet
-    assert eager.kv_copy_seconds >= 2 * 16 * 2**30 / 3.35e12
-    assert eager.kv_copy_seconds <= eager.memory_seconds
+    # 2 x 32 layers x 4,096 x 32,768 x 2 bytes = 16 GiB of cache: two copies of it at the shipped
+    # profile's copy efficiency of the 3,350 GB/s sheet
+    copy = profile_for("transformers", H100).kv_copy_efficiency
+    assert eager.kv_copy_seconds == pytest.approx(2 * 16 * 2**30 / (3.35e12 * copy))
+    assert eager.kv_copy_seconds < eager.memory_seconds  # the weights and the attention's read come on top
 
 
 def test_memory_json_gives_the_passes(capsys):

@@ -15,7 +15,7 @@ from llm_calc.accuracy import (
     TrackRecord,
     breakdown,
 )
-from llm_calc.engines import EngineProfile, kv_cache_passes, releases_described
+from llm_calc.engines import EngineProfile, copies_kv_cache, releases_described
 from llm_calc.units import MICROSECONDS_PER_SECOND
 
 MET_TEXT = {True: "yes", False: "no", None: "—"}
@@ -154,8 +154,7 @@ def profile_rows(profiles: list[EngineProfile]) -> list[dict[str, str | int]]:
             "more per MoE layer (µs)": (f"{p.moe_layer_overhead_seconds * MICROSECONDS_PER_SECOND:,.1f}"),
             "prefill MFU": percent(p.prefill_mfu),
             "request overhead (ms)": f"{p.request_overhead_seconds * 1000:,.1f}",
-            # only eager transformers copies its cache (llm_calc.engines.kv_cache_passes)
-            "KV-copy efficiency": percent(p.kv_copy_efficiency) if kv_cache_passes(p.engine, 2) > 1 else "—",
+            "KV-copy efficiency": percent(p.kv_copy_efficiency) if copies_kv_cache(p.engine) else "—",
             "status": p.status,
             "rows": p.fit_rows,
             "sources": p.sources,
