@@ -3,7 +3,7 @@
 import streamlit as st
 
 from llm_calc.architecture import count_parameters, kv_bytes_per_token
-from llm_calc.catalog import CatalogError, default_gpus
+from llm_calc.catalog import GPU_CLASSES, CatalogError, default_gpus
 from llm_calc.engines import fused_attention, prefill_chunk_tokens
 from llm_calc.hardware import size_on_gpus
 from llm_calc.precision import kv_format
@@ -15,8 +15,6 @@ from ui.engine_view import pick_card_count, pick_engine, pick_kv_precision, pick
 from ui.model_picker import pick_served_model, training_context, warn_beyond_training_context
 from ui.text import escape_markdown
 from ui.url_params import read_link, report_ignored
-
-GPU_CLASSES = ["datacenter", "workstation", "consumer", "apple"]
 
 try:
     GPUS = default_gpus()
@@ -59,6 +57,8 @@ with st.sidebar:
     chosen_classes = st.multiselect("Class", GPU_CLASSES, default=GPU_CLASSES, key="gpu_class", bind="query-params")
     if "apple" in chosen_classes:
         view.apple_memory_note()
+    if "cpu" in chosen_classes:
+        view.cpu_note()
     gpu_count = pick_card_count()
     parallel = pick_split()
     custom_card = view.custom_card_inputs()

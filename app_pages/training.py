@@ -4,7 +4,7 @@ import streamlit as st
 
 from llm_calc.architecture import count_parameters
 from llm_calc.catalog import CatalogError, default_gpus
-from llm_calc.training import trainable_params, training_fit, training_flops, training_memory, training_run
+from llm_calc.training import trainable_params, training_fit, training_flops, training_memory, training_run, trains_on
 from ui import training_view as view
 from ui.model_picker import pick_model
 from ui.text import escape_markdown
@@ -13,7 +13,7 @@ from ui.training_view import METHOD_LABELS
 from ui.url_params import read_link, report_ignored
 
 try:
-    GPUS = default_gpus()
+    GPUS = tuple(gpu for gpu in default_gpus() if trains_on(gpu))
 except CatalogError as error:
     st.error(f"The data files do not load: {escape_markdown(str(error))}")
     st.stop()

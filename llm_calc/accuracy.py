@@ -34,7 +34,7 @@ with a reason, by ``scripts/update_accuracy_baseline.py``. The error targets bel
 reported as met or not met on the Accuracy page; they do not gate CI.
 
 Decode speeds are also broken down as issue 12 asks (:func:`breakdown`): by engine profile, with
-its status from ``data/engine_profiles.csv``; by one card or several; by dense or MoE model — each
+its status from ``data/engine_profiles.csv``; by one card, several, or one CPU; by dense or MoE model — each
 group with its held-out row count, median absolute error, signed range and, where the issue sets
 one, its goal (:data:`GROUP_TARGETS`).
 """
@@ -427,12 +427,14 @@ speeds issue 12's targets name. Prompt processing and time to first token keep t
 kind (:data:`PREFILL_ERROR_TARGET`)."""
 GROUPINGS = ("engine", "cards", "experts")
 """How :func:`breakdown` groups rows: by engine profile (``llm_calc.engines.PROFILE_KEYS``), by
-one card or several, by dense or mixture-of-experts model."""
-GROUPING_LABELS = {"engine": "engine profile", "cards": "cards", "experts": "dense or MoE"}
+device (one card, several, one CPU), by dense or mixture-of-experts model."""
+GROUPING_LABELS = {"engine": "engine profile", "cards": "device", "experts": "dense or MoE"}
 """How the page and the README name each grouping (the first column of its table)."""
-ONE_CARD, SEVERAL_CARDS = "one card", "several cards"
+ONE_CARD, SEVERAL_CARDS, ONE_CPU = "one card", "several cards", "one CPU"
+"""The device groups: a CPU socket (llama.cpp's CPU backend) is no card, and issue 12's goals name
+cards, so its rows are a group of their own, shown beside them without a goal."""
 DENSE, MOE = "dense", "MoE"
-GROUPS = {"cards": (ONE_CARD, SEVERAL_CARDS), "experts": (DENSE, MOE)}
+GROUPS = {"cards": (ONE_CARD, SEVERAL_CARDS, ONE_CPU), "experts": (DENSE, MOE)}
 """The groups of each grouping, in the order shown (engines: ``PROFILE_KEYS``)."""
 GROUP_TARGETS = {
     ("cards", ONE_CARD): SINGLE_CARD_DECODE_ERROR_TARGET,
@@ -491,6 +493,8 @@ def group_of(row: Measurement, grouping: str) -> str:
             raise ValueError(f"no engine profile for {row.engine} with backend {row.backend or 'none'}")
         return key
     if grouping == "cards":
+        if row.backend == "cpu":
+            return ONE_CPU
         return ONE_CARD if row.gpu_count == 1 else SEVERAL_CARDS
     if grouping == "experts":
         try:

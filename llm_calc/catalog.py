@@ -21,7 +21,9 @@ from llm_calc.hf_config import parse_checkpoint_text
 from llm_calc.quantization import Checkpoint
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
-GPU_CLASSES = ("datacenter", "workstation", "consumer", "apple")
+GPU_CLASSES = ("datacenter", "workstation", "consumer", "apple", "cpu")
+"""Kinds of device in ``gpus.csv``: discrete cards by market, Apple silicon (one chip with its
+unified memory), and CPUs (one socket with its system memory, run by llama.cpp's CPU backend)."""
 INTERCONNECTS = ("nvlink", "infinity-fabric", "pcie3", "pcie4", "pcie5")
 """Links between the cards of one server, as ``gpus.csv`` names them: NVIDIA NVLink, AMD Infinity
 Fabric, or PCIe by generation for cards without a fabric (consumer and PCIe cards)."""
@@ -86,7 +88,8 @@ decode step of fewer sequences still pays for 64. [rows]"""
 
 @dataclass(frozen=True)
 class Gpu:
-    """One accelerator card (or, for Apple, one chip with its largest memory option)."""
+    """One accelerator card (or, for Apple, one chip with its largest memory option; for a CPU, one
+    socket with the memory configuration its name states, ``tflops_16bit`` its vector FP32 peak)."""
 
     name: str
     vendor: str
@@ -118,6 +121,16 @@ class Gpu:
         return self.gpu_class == "apple"
 
     @property
+    def is_cpu(self) -> bool:
+        return self.gpu_class == "cpu"
+
+    @property
+    def stands_alone(self) -> bool:
+        """Whether a deployment takes one of it, never several: neither Macs' unified memory nor
+        CPU sockets' system memory is pooled into one model by the engines modelled here."""
+        return self.is_apple or self.is_cpu
+
+    @property
     def tile_weight_stream_gbs(self) -> float:
         """The most 16-bit weight bytes per second its tensor cores can stream at decode's small
         batches: a GEMM computes ``SMALL_BATCH_TILE_ROWS`` rows whatever the batch, 2 FLOPs per row
@@ -130,8 +143,9 @@ class Gpu:
         """Whether its tensor tiles cannot stream the weights as fast as its memory delivers them
         (``tile_weight_stream_gbs`` below the datasheet bandwidth) and no measured ceiling says how
         fast they do (``weight_stream_gbs``): its decode is then likely slower than estimated. Not
-        for Apple's GPUs, which the 64-row tile does not describe."""
-        return not self.is_apple and self.weight_stream_gbs is None and self.tile_weight_stream_gbs < self.bandwidth_gbs
+        for Apple's GPUs or CPUs, which the 64-row tile does not describe."""
+        unmeasured = self.weight_stream_gbs is None
+        return not self.stands_alone and unmeasured and self.tile_weight_stream_gbs < self.bandwidth_gbs
 
     @classmethod
     def custom(

@@ -757,6 +757,19 @@ def print_gguf_text(report: dict) -> None:
 DEFAULT_TRAINING_GPU = "NVIDIA A100 80GB SXM"
 
 
+def _measured_card(args: argparse.Namespace) -> Gpu | None:
+    """The catalog card whose estimate ``measure`` compares with: ``--gpu``, else the CUDA device's."""
+    if not args.gpu:
+        return device_gpu(args.device)
+    gpu = find_gpu(args.gpu)
+    if gpu.is_cpu:
+        raise UsageError(
+            f"{gpu.name} is a CPU: measure times PyTorch and transformers, which are not modelled on CPUs "
+            "(only llama.cpp is); leave out --gpu"
+        )
+    return gpu
+
+
 def _training_setup(args: argparse.Namespace, method: str, **parallel) -> TrainingSetup:
     """The ``TrainingSetup`` of the flags ``train`` and ``measure`` share (same names in both), plus
     what only ``train`` takes (``parallel``: GPUs, ZeRO, tensor parallelism, FlashAttention)."""
@@ -984,7 +997,7 @@ def measure_report(args: argparse.Namespace) -> dict:
         device=args.device,
         time_budget_s=args.time_budget,
         torch_threads=args.torch_threads,
-        gpu=find_gpu(args.gpu) if args.gpu else device_gpu(args.device),
+        gpu=_measured_card(args),
         hf_id=args.model or "",
     )
     result = measure(request)

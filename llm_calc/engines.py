@@ -247,7 +247,7 @@ TensorRT-LLM load fp8, GPTQ/AWQ int4 and MXFP4 checkpoints; bitsandbytes int8/NF
 transformers (and vLLM); a static-cache compiled decode is modelled for plain 16-bit weights only."""
 
 ENGINE_VENDORS: dict[str, tuple[str, ...]] = {
-    "llama.cpp": ("NVIDIA", "AMD", "Apple"),
+    "llama.cpp": ("NVIDIA", "AMD", "Apple", "CPU"),
     "mlx": ("Apple",),
     "vllm": ("NVIDIA", "AMD"),
     "sglang": ("NVIDIA", "AMD"),
@@ -257,7 +257,9 @@ ENGINE_VENDORS: dict[str, tuple[str, ...]] = {
 }
 """Card vendors each engine runs on: MLX only on Apple silicon, TensorRT-LLM only on NVIDIA,
 vLLM and SGLang on CUDA and ROCm (not on Apple GPUs), transformers on CUDA, ROCm and Apple's MPS.
-A user's own card (vendor ``Custom``) is taken as a CUDA or ROCm card unless its class is Apple."""
+On CPUs (vendor ``CPU`` whoever made the chip) only llama.cpp's CPU backend is modelled: vLLM and
+transformers have CPU paths too, but no profile of ours describes them, so they are refused. A
+user's own card (vendor ``Custom``) is taken as a CUDA or ROCm card unless its class is Apple or CPU."""
 
 VLLM_GPU_MEMORY_UTILIZATION = 0.9
 """Share of the card vLLM takes for weights, activations and KV blocks (its default) [1]."""
@@ -469,9 +471,12 @@ def format_family(weight_format_name: str, storage: StoragePlan | None = None) -
 
 
 def card_vendor(gpu: Gpu) -> str:
-    """The vendor an engine sees: a user's own card is CUDA/ROCm-like unless its class is Apple."""
+    """The vendor an engine sees: ``CPU`` for any CPU (AMD's EPYC runs llama.cpp's CPU backend, not
+    ROCm); a user's own card is CUDA/ROCm-like unless its class is Apple or CPU."""
     if gpu.is_apple:
         return "Apple"
+    if gpu.is_cpu:
+        return "CPU"
     return gpu.vendor if gpu.vendor in ("NVIDIA", "AMD") else "NVIDIA"
 
 
@@ -494,8 +499,13 @@ def check_engine(engine: str, family: str, gpu: Gpu) -> None:
     vendor = card_vendor(gpu)
     if vendor not in ENGINE_VENDORS[engine]:
         others = [e for e in ENGINES if vendor in ENGINE_VENDORS[e] and family in ENGINE_FORMATS[e]]
+        refusal = (
+            f"{engine} on a CPU is not modelled: only llama.cpp's CPU backend has a profile ({gpu.name}); "
+            if vendor == "CPU"
+            else f"{engine} does not run on {vendor} cards ({gpu.name}); "
+        )
         raise ValueError(
-            f"{engine} does not run on {vendor} cards ({gpu.name}); "
+            refusal
             + (f"for {family} weights there use {', '.join(others)}" if others else f"nothing runs {family} there")
         )
     if family not in ENGINE_FORMATS[engine]:
@@ -539,17 +549,20 @@ def pick_engine(family: str, gpu: Gpu) -> str:
     for engine in ENGINES:
         if vendor in ENGINE_VENDORS[engine] and family in ENGINE_FORMATS[engine]:
             return engine
-    raise ValueError(f"no engine runs {family} weights on {vendor} cards ({gpu.name})")
+    devices = "CPUs" if vendor == "CPU" else f"{vendor} cards"
+    raise ValueError(f"no engine runs {family} weights on {devices} ({gpu.name})")
 
 
 def backend_for(engine: str, gpu: Gpu) -> str:
-    """The profile key of ``engine`` on ``gpu``: llama.cpp's Metal build on Apple, else its CUDA
-    (HIP) build; vLLM's and SGLang's ROCm builds on AMD cards; other engines have one profile."""
+    """The profile key of ``engine`` on ``gpu``: llama.cpp's CPU backend on a CPU, its Metal build on
+    Apple, else its CUDA (HIP) build; vLLM's and SGLang's ROCm builds on AMD cards; other engines have one profile."""
     check_engine_name(engine)
     if engine in ROCM_PROFILED_ENGINES and card_vendor(gpu) == "AMD":
         return f"{engine}/rocm"
     if engine != "llama.cpp":
         return engine
+    if gpu.is_cpu:
+        return "llama.cpp/cpu"
     return "llama.cpp/metal" if gpu.is_apple else "llama.cpp/cuda"
 
 

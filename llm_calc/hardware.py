@@ -115,7 +115,8 @@ CARD_LADDER = (1, 2, 4, 8, *range(16, MAX_CARDS + 1, 8))
 def usable_memory_bytes(gpu: Gpu) -> int:
     """Memory a model may use on this card. [bytes]
 
-    Discrete cards: the whole memory (the runtime overhead is counted separately). Apple: only
+    Discrete cards and CPUs: the whole memory (the runtime overhead is counted separately; on a
+    CPU the operating system's share is not known here, so none is taken off). Apple: only
     the share of unified memory the GPU may wire; the rest stays with macOS and other apps.
     """
     if not gpu.is_apple:
@@ -198,10 +199,11 @@ def cards_needed(
     """Fewest cards (from ``CARD_LADDER``) the model fits on with the engine of ``profile`` (its
     memory reservation, ``engine_need_bytes``; ``None``: the whole card); ``None`` if none.
 
-    Apple machines are counted one at a time: unified memory is not pooled across Macs.
+    Apple machines and CPUs are counted one at a time: neither Macs' unified memory nor CPU
+    sockets' system memory is pooled (``Gpu.stands_alone``).
     """
     usable = usable_memory_bytes(gpu)
-    return _first_fit(_ladder_needs(spec, memory, usable, parallel), usable, gpu.is_apple, profile)
+    return _first_fit(_ladder_needs(spec, memory, usable, parallel), usable, gpu.stands_alone, profile)
 
 
 STRICTEST_RESERVATION = min(CARD_FRACTION.values()) * min(FREE_FRACTION.values())
@@ -871,7 +873,7 @@ def size_on_gpus(
     by_vendor: dict[str, tuple[str, str, EngineProfile]] = {}
     # By mode and the engine's card and free fractions (all ``engine_need_bytes`` reads of a
     # profile): the bytes each asked card holds and the memory the engine needs for them; with the
-    # usable bytes and ``is_apple`` added, the fewest cards (all that ``_first_fit`` reads of a card).
+    # usable bytes and ``stands_alone`` added, the fewest cards (all that ``_first_fit`` reads of a card).
     asked_by_engine: dict[tuple[str, float, float], tuple[int, float]] = {}
     fewest: dict[tuple[str, float, float, int, bool], int | None] = {}
     results = []
@@ -895,12 +897,12 @@ def size_on_gpus(
             asked_parts = work.fixed_and_sequences(gpu_count, mode)
             asked_by_engine[engine_key] = sum(asked_parts), engine_need_bytes(*asked_parts, profile)
         asked, asked_need = asked_by_engine[engine_key]
-        fit_key = (*engine_key, usable, gpu.is_apple)
+        fit_key = (*engine_key, usable, gpu.stands_alone)
         if fit_key not in fewest:
-            fewest[fit_key] = _first_fit(needs[mode], usable, gpu.is_apple, profile)
+            fewest[fit_key] = _first_fit(needs[mode], usable, gpu.stands_alone, profile)
         needed = fewest[fit_key]
         # within the memory the engine takes (vLLM: 0.9 of the card), as max_concurrency counts it
-        fits = asked_need <= usable and not (gpu.is_apple and gpu_count > 1)
+        fits = asked_need <= usable and not (gpu.stands_alone and gpu_count > 1)
         used = gpu_count if fits else needed
         result_speed = None
         if used and profile is not None and not refusal:
@@ -1016,7 +1018,7 @@ def serving_curve(
     profile = profile_for(name, gpu)
     memory = inference_memory(spec, full)
     limit = max_concurrency(spec, full, memory, gpu, cards, profile, mode)
-    if limit is None or limit < 1 or (gpu.is_apple and cards > 1):
+    if limit is None or limit < 1 or (gpu.stands_alone and cards > 1):
         raise ValueError(
             f"not one sequence of {full.context_tokens:,} tokens fits beside the weights on {cards} x {gpu.name} "
             f"with {name}"

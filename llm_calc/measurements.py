@@ -323,6 +323,10 @@ def load_measurements(path: Path | str = MEASUREMENTS_PATH) -> tuple[Measurement
             if row["unit"] not in ("GiB", "GB"):
                 raise CatalogError(f"{where}, column unit: a memory bound needs GiB or GB")
             row["measured"] = usable_memory_bytes(find_gpu(row["gpu"])) / UNITS[row["unit"]]
+        if row["gpu"] and find_gpu(row["gpu"]).is_cpu != (row["backend"] == "cpu"):
+            raise CatalogError(f"{where}, column backend: cpu exactly when the device is a CPU of the catalog")
+        if row["gpu"] and row["backend"] == "cpu" and row["engine"] != "llama.cpp":
+            raise CatalogError(f"{where}, column engine: only llama.cpp's CPU backend is modelled on a CPU")
         elif row["measured"] is None:
             raise CatalogError(f"{where}, column measured: expected a positive number, got an empty cell")
         rows.append(Measurement(**row))

@@ -637,8 +637,18 @@ class TrainingFit:
         return self.memory_per_gpu_bytes <= self.usable_bytes
 
 
+def trains_on(gpu: Gpu) -> bool:
+    """Whether training on ``gpu`` is modelled: on GPUs and Apple silicon, not on a CPU (no MFU or
+    memory behaviour of CPU training is known here)."""
+    return not gpu.is_cpu
+
+
 def training_fit(spec: ModelSpec, setup: TrainingSetup, gpu: Gpu) -> TrainingFit:
-    """Whether ``setup`` fits ``gpu``, the GPU count and the ZeRO stage that would."""
+    """Whether ``setup`` fits ``gpu``, the GPU count and the ZeRO stage that would.
+
+    Raises ``ValueError`` for a device training is not modelled on (``trains_on``)."""
+    if not trains_on(gpu):
+        raise ValueError(f"training on a CPU ({gpu.name}) is not modelled; choose a GPU")
     usable = usable_memory_bytes(gpu)
     stage = next(
         (z for z in range(4) if training_memory(spec, replace(setup, zero_stage=z)).total_bytes <= usable), None

@@ -78,7 +78,9 @@ def accuracy_block() -> str:
     held = [c.measurement for c in comparisons if not (c.measurement.used_for_fit or c.is_bound or c.superseded)]
     superseded = superseded_summary(comparisons)
     bounds = [c for c in comparisons if c.is_bound]
-    vendors = sorted({find_gpu(r.gpu).vendor for r in rows if r.kind in ("decode", "prefill")})
+    speed_devices = {find_gpu(r.gpu) for r in rows if r.kind in ("decode", "prefill")}
+    vendors = sorted({g.vendor for g in speed_devices if not g.is_cpu})
+    cpu_vendors = sorted({g.vendor for g in speed_devices if g.is_cpu})
     speed_engines = sorted({r.engine for r in rows if r.kind in ("decode", "prefill")})
     sources = {r.source for r in rows}
     own = sorted({find_gpu(r.gpu).name for r in rows if r.is_own_run})
@@ -94,7 +96,9 @@ def accuracy_block() -> str:
         f"{len(rows):,} rows from {len(sources):,} sources, each row with its source: a URL, or the report of our "
         f"own run under `data/own_measurements/`): GGUF file sizes from "
         f"llama.cpp, decode and prompt-processing speeds from {', '.join(speed_engines[:-1])} and {speed_engines[-1]} "
-        f"on {', '.join(vendors[:-1])} and {vendors[-1]} GPUs, peak GPU memory from Hugging Face's optimization "
+        f"on {', '.join(vendors[:-1])} and {vendors[-1]} GPUs"
+        + (f" and {', '.join(cpu_vendors[:-1])} and {cpu_vendors[-1]} CPUs" if len(cpu_vendors) > 1 else "")
+        + f", peak GPU memory from Hugging Face's optimization "
         f"guide{' and our own `measure` runs on ' + ', '.join(own) if own else ''}, and the QLoRA paper's "
         '"fits on one GPU" claims.'
         + (
@@ -122,7 +126,7 @@ def accuracy_block() -> str:
         "",
         *[_claim(c) for c in bounds],
         "",
-        "**Decode speed by engine, by one card or several, by dense or MoE model** (held-out "
+        "**Decode speed by engine, by device (one card, several, one CPU), by dense or MoE model** (held-out "
         f"{' and '.join(KIND_LABELS[k].lower() for k in BREAKDOWN_KINDS)} rows; the goals are issue 12's, reported "
         "met or not, never a CI gate). An engine fitted on a single source has its rows estimated by the pooled fit "
         "of the other sources.",

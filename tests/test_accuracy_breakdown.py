@@ -43,6 +43,8 @@ ROWS = [
     ("h", "weights_file", "meta-llama/Llama-2-7b-hf", "llama-quantize", "", "", 0, "", "none", 12.55, 20),
     # and a row of a vLLM release older than its profile describes (measured 2024-10): apart
     ("i", "decode", "meta-llama/Llama-3.1-8B", "vllm", "cuda", "NVIDIA H100 SXM", 1, "", "none", 20, 40),
+    # a CPU socket: a group of its own beside the cards
+    ("j", "decode", "meta-llama/Llama-2-7b-hf", "llama.cpp", "cpu", "AMD EPYC 9554 (192 GB)", 1, "", "none", 30, 24),
 ]  # fmt: skip
 MEASURED_IN = {"i": "2024-10"}  # the others 2026-01, after every profile's first release
 ESTIMATES = {row[0]: row[-1] for row in ROWS}
@@ -101,7 +103,7 @@ def test_the_goals_are_the_issue_s_figures():
 
 def test_by_cards_medians_ranges_and_goals_worked_by_hand(comparisons):
     cards = _by_group(comparisons, "cards")
-    assert list(cards) == ["one card", "several cards"]
+    assert list(cards) == ["one card", "several cards", "one CPU"]
     one, several = cards["one card"], cards["several cards"]
     # one card: a +10 % (110/100), b -20 % (40/50), e +30 % (13/10); |errors| 10, 20, 30 -> median 20 %
     assert one.rows == 3 and one.median_abs_error == pytest.approx(0.20)
@@ -110,14 +112,18 @@ def test_by_cards_medians_ranges_and_goals_worked_by_hand(comparisons):
     # several cards: c +50 % (1500/1000), d -5 % (19/20); median of 5 and 50 = 27.5 %, within 30 %
     assert several.rows == 2 and several.median_abs_error == pytest.approx(0.275)
     assert several.target == 0.30 and several.target_met is True
+    # one CPU: j -20 % (24/30), no goal (the issue's goals name cards)
+    cpu = cards["one CPU"]
+    assert cpu.rows == 1 and cpu.median_abs_error == pytest.approx(0.20) and cpu.target is None
 
 
 def test_by_dense_or_moe_worked_by_hand(comparisons):
     experts = _by_group(comparisons, "experts")
     assert list(experts) == ["dense", "MoE"]
-    # dense: a (Llama-2-7B) 10 %, b 20 %, d (Llama-3.1-8B) 5 % -> median 10 %; no goal of its own
+    # dense: a (Llama-2-7B) 10 %, b 20 %, d (Llama-3.1-8B) 5 %, j (the CPU) 20 % -> median of 10 and 20:
+    # 15 %; no goal of its own
     dense = experts["dense"]
-    assert dense.rows == 3 and dense.median_abs_error == pytest.approx(0.10)
+    assert dense.rows == 4 and dense.median_abs_error == pytest.approx(0.15)
     assert dense.target is None and dense.target_met is None
     # MoE: c (DeepSeek-V3, 256 routed experts) 50 %, e (Mixtral 8x7B) 30 % -> median 40 % > 30 %
     moe = experts["MoE"]
@@ -136,10 +142,11 @@ def test_by_engine_every_profile_listed_with_its_status_and_rows(comparisons, tm
     engines = _by_group(comparisons, "engine", load_profiles(path))
     assert list(engines) == list(PROFILE_KEYS)
     # llama.cpp/cuda: a (10 %); llama.cpp/metal: b (20 %; g is a fitted row, left out);
-    # vllm: c 50 %, d 5 % -> median 27.5 %; sglang: e 30 %; the rest have no rows
+    # llama.cpp/cpu: j (20 %); vllm: c 50 %, d 5 % -> median 27.5 %; sglang: e 30 %; the rest have no rows
     assert {k: (g.rows, g.median_abs_error) for k, g in engines.items() if g.rows} == {
         "llama.cpp/cuda": (1, pytest.approx(0.10)),
         "llama.cpp/metal": (1, pytest.approx(0.20)),
+        "llama.cpp/cpu": (1, pytest.approx(0.20)),
         "vllm": (2, pytest.approx(0.275)),
         "sglang": (1, pytest.approx(0.30)),
     }
@@ -149,9 +156,9 @@ def test_by_engine_every_profile_listed_with_its_status_and_rows(comparisons, tm
 
 
 def test_the_three_groupings_cover_the_same_rows(comparisons):
-    # 5 breakdown rows: a-e (f is a prompt speed, g a fitted row, h a file size, i an earlier release)
+    # 6 breakdown rows: a-e and j (f is a prompt speed, g a fitted row, h a file size, i an earlier release)
     for grouping in GROUPINGS:
-        assert sum(g.rows for g in breakdown(comparisons, grouping)) == 5, grouping
+        assert sum(g.rows for g in breakdown(comparisons, grouping)) == 6, grouping
 
 
 def test_rows_of_earlier_releases_are_listed_apart_with_how_they_ran(comparisons):
@@ -162,7 +169,7 @@ def test_rows_of_earlier_releases_are_listed_apart_with_how_they_ran(comparisons
     assert (vllm.engine, vllm.rows, vllm.dates) == ("vllm", 1, ("2024-10", "2024-10"))
     assert vllm.median_abs_error == pytest.approx(1.0) and vllm.median_speed_ratio == pytest.approx(0.5)
     decode = next(s for s in summarize(comparisons) if s.kind == "decode")
-    assert decode.held_out_rows == 4  # a, b, d, e: not g (fitted), not i (earlier release)
+    assert decode.held_out_rows == 5  # a, b, d, e, j: not g (fitted), not i (earlier release)
 
 
 def test_a_time_row_s_speed_ratio_is_inverted():
@@ -194,12 +201,12 @@ def test_the_breakdowns_of_the_shipped_rows_count_every_held_out_decode_speed_on
 def test_the_accuracy_page_shows_the_breakdowns_and_the_engine_profiles():
     at = open_app_page("app_pages/accuracy.py")
     tables = {frame.value.columns[0]: frame.value for frame in at.dataframe}
-    assert {"engine profile", "cards", "dense or MoE", "profile"} <= set(tables)
-    cards = tables["cards"]
-    assert list(cards["cards"]) == ["one card", "several cards"]
-    assert list(cards["goal"]) == ["≤ 15%", "≤ 30%"]
+    assert {"engine profile", "device", "dense or MoE", "profile"} <= set(tables)
+    cards = tables["device"]
+    assert list(cards["device"]) == ["one card", "several cards", "one CPU"]
+    assert list(cards["goal"]) == ["≤ 15%", "≤ 30%", "—"]
     expected = {g.group: g.rows for g in breakdown(SHIPPED, "cards")}
-    assert dict(zip(cards["cards"], cards["rows"], strict=True)) == expected
+    assert dict(zip(cards["device"], cards["rows"], strict=True)) == expected
     from ui.accuracy_tables import missed_goal_notes
 
     captions = [c.value for c in at.caption]

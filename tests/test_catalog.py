@@ -68,7 +68,7 @@ def test_gpu_catalog_spans_vendors_and_classes():
         "NVIDIA RTX 5090",
     ):
         assert needed in names
-    assert {g.gpu_class for g in gpus} == {"datacenter", "workstation", "consumer", "apple"}
+    assert {g.gpu_class for g in gpus} == {"datacenter", "workstation", "consumer", "apple", "cpu"}
     assert all(g.source for g in gpus)
     assert all(g.price_source for g in gpus if g.price_per_hour_usd)
 

@@ -26,7 +26,7 @@ from llm_calc.accuracy import (
     superseded_summary,
     track_records,
 )
-from llm_calc.catalog import DATA_DIR, find_gpu, find_model
+from llm_calc.catalog import DATA_DIR, Gpu, find_gpu, find_model
 from llm_calc.engine_fit import SPEED_KINDS
 from llm_calc.engines import PROFILES_PATH, default_profiles
 from llm_calc.hardware import DECODE_BANDWIDTH_EFFICIENCY
@@ -121,7 +121,7 @@ def goals(summaries: list[ErrorSummary]) -> None:
 
 
 def breakdowns(comparisons: list[Comparison]) -> None:
-    """The held-out decode errors by engine, by one card or several, by dense or MoE model."""
+    """The held-out decode errors by engine, by device (one card, several, one CPU), by dense or MoE model."""
     st.caption(
         f"Held-out {' and '.join(KIND_LABELS[k].lower() for k in BREAKDOWN_KINDS)} rows, each estimated with "
         "constants fitted without its own source. The goals are issue 12's; an engine fitted on a single source "
@@ -183,12 +183,17 @@ def estimate_against_measurement(comparisons: list[Comparison]) -> None:
     )
 
 
+def _vendor_label(gpu: Gpu) -> str:
+    """A device's vendor as the vendor chart groups it: CPUs apart from the same maker's GPUs."""
+    return f"{gpu.vendor} CPU" if gpu.is_cpu else gpu.vendor
+
+
 def decode_error_by_vendor(comparisons: list[Comparison]) -> None:
     """The decode rows' errors grouped by the card's vendor."""
     decode = [c for c in comparisons if c.measurement.kind == "decode"]
     st.plotly_chart(
         error_by_group_figure(
-            [find_gpu(c.measurement.gpu).vendor for c in decode],
+            [_vendor_label(find_gpu(c.measurement.gpu)) for c in decode],
             [c.error for c in decode],
             [c.measurement.id for c in decode],
         ),

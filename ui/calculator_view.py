@@ -52,6 +52,15 @@ def apple_memory_note() -> None:
     )
 
 
+def cpu_note() -> None:
+    """What a CPU row of the comparison is."""
+    st.caption(
+        "CPU: one socket with the memory its name states, run by llama.cpp's CPU backend (the only "
+        "CPU engine modelled), its decode bound by the memory channels. The whole RAM is counted: "
+        "leave room for the operating system. One socket per deployment."
+    )
+
+
 @dataclass(frozen=True)
 class CustomCard:
     """The "Your own card" expander's fields, as typed (checked by ``Gpu.custom`` later)."""
