@@ -296,4 +296,34 @@ st.page_link(
     query_params={"model": "Llama 3 70B", "precision": "q4_k_m", "gpu_class": "apple"},
 )
 
+# --- CPUs -------------------------------------------------------------------------------------
+st.header("Running models on a CPU")
+cpu_model = find_model("meta-llama/Llama-3.1-8B")
+cpu_settings = InferenceSettings(weight_format="q4_k_m", context_tokens=4096)
+server, desktop, gpu = (
+    find_gpu(name) for name in ("AMD EPYC 9554 (192 GB)", "AMD Ryzen 9 7950X (64 GB)", "NVIDIA RTX 4090")
+)
+_, (on_server, on_desktop, on_gpu) = size_on_gpus(cpu_model.spec, cpu_settings, (server, desktop, gpu))
+cpu_profile = profile_for("llama.cpp", server)
+held_out = cpu_profile.cv_median_abs_error
+cpu_error = f"median error {held_out:.0%} held out" if held_out is not None else cpu_profile.status
+st.write(
+    "Without a GPU, llama.cpp's CPU backend runs a model from system memory. Decode reads every weight once "
+    "per token, so its speed follows the **memory channels**, not the cores: "
+    f"{cpu_model.name} at 4 bits generates about **{on_server.speed.decode_tokens_per_s:.0f} tokens/s** on one "
+    f"{server.name} socket (12 channels, {server.bandwidth_gbs:,.1f} GB/s), "
+    f"**{on_desktop.speed.decode_tokens_per_s:.0f}** on an {desktop.name} desktop (2 channels, "
+    f"{desktop.bandwidth_gbs:,.1f} GB/s) and **{on_gpu.speed.decode_tokens_per_s:.0f}** on an {gpu.name} "
+    f"({gpu.bandwidth_gbs:,.0f} GB/s). Reading a prompt is compute-bound, where a CPU's vector units are far "
+    f"behind tensor cores: 4,096 tokens take {on_server.speed.prefill_seconds:,.1f} s on the EPYC and "
+    f"{on_gpu.speed.prefill_seconds:,.1f} s on the GPU. The CPU profile is fitted on {cpu_profile.fit_rows} "
+    f"published runs from {cpu_profile.sources} sources ({cpu_error}), none of them with several users at once."
+)
+st.page_link(
+    "app_pages/hardware_calculator.py",
+    label="Compare CPUs in the calculator →",
+    icon=":material/memory:",
+    query_params={"model": cpu_model.name, "precision": "q4_k_m", "context": "4096", "gpu_class": "cpu"},
+)
+
 primer_footer("app_pages/primer_hardware.py")

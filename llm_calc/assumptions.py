@@ -79,6 +79,15 @@ def inference_assumptions() -> list[Assumption]:
             "stays with the system. Raisable with `sudo sysctl iogpu.wired_limit_mb`.",
             "Apple Metal MTLDevice.recommendedMaxWorkingSetSize, as llama.cpp reports at start-up.",
         ),
+        Assumption(
+            "A CPU",
+            "one socket, its whole RAM; peak = vector FP32 at base clock",
+            "Memory bandwidth is channels × MT/s × 8 bytes; the compute peak counts cores × FP32 FLOPs a "
+            "cycle (their FMA units) × base clock, not AMX or other matrix units, and llama.cpp's CPU "
+            "profile fits its prefill MFU against it. The operating system's share of RAM is not taken "
+            "off. Only llama.cpp's CPU backend is modelled; sockets are not pooled.",
+            "data/gpus.csv (each CPU's source); llama.cpp README, supported backends.",
+        ),
         *[
             Assumption(
                 f"Engine: {p.key}",

@@ -24,6 +24,8 @@ DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 GPU_CLASSES = ("datacenter", "workstation", "consumer", "apple", "cpu")
 """Kinds of device in ``gpus.csv``: discrete cards by market, Apple silicon (one chip with its
 unified memory), and CPUs (one socket with its system memory, run by llama.cpp's CPU backend)."""
+STANDALONE_CLASSES = ("apple", "cpu")
+"""Classes a deployment takes one of (``Gpu.stands_alone``): no link joins them to others."""
 INTERCONNECTS = ("nvlink", "infinity-fabric", "pcie3", "pcie4", "pcie5")
 """Links between the cards of one server, as ``gpus.csv`` names them: NVIDIA NVLink, AMD Infinity
 Fabric, or PCIe by generation for cards without a fabric (consumer and PCIe cards)."""
@@ -128,7 +130,7 @@ class Gpu:
     def stands_alone(self) -> bool:
         """Whether a deployment takes one of it, never several: neither Macs' unified memory nor
         CPU sockets' system memory is pooled into one model by the engines modelled here."""
-        return self.is_apple or self.is_cpu
+        return self.gpu_class in STANDALONE_CLASSES
 
     @property
     def tile_weight_stream_gbs(self) -> float:
@@ -372,6 +374,11 @@ def load_gpus(path: Path | str = DATA_DIR / "gpus.csv") -> tuple[Gpu, ...]:
             raise CatalogError(
                 f"{path.name} row {row_number}, column interconnect: a link needs its bandwidth and a source, "
                 "and a bandwidth needs its link"
+            )
+        if row["interconnect"] and row["class"] in STANDALONE_CLASSES:
+            raise CatalogError(
+                f"{path.name} row {row_number}, column interconnect: a {row['class']} device stands alone, "
+                "with no link to others"
             )
         if (row["weight_stream_gbs"] is not None) != bool(row["weight_stream_source"]):
             raise CatalogError(

@@ -8,6 +8,8 @@ import pytest
 from apptest_pages import APP, open_app_link, open_app_page, unseparated_numbers
 from streamlit.testing.v1 import AppTest
 
+from llm_calc.catalog import default_gpus
+
 CALCULATOR = "app_pages/hardware_calculator.py"
 
 
@@ -259,3 +261,20 @@ def test_the_speed_with_eager_transformers_names_its_kv_cache_copies():
     at.selectbox(key="engine").set_value("vllm").run()
     why = next(m.value for m in at.markdown if "Each decode step reads" in m.value)
     assert "rebuilds the KV cache" not in why
+
+
+def test_the_calculator_compares_cpus_run_by_llama_cpp_and_explains_their_memory_channels():
+    at = open_calculator()
+    at.selectbox(key="precision").set_value("q4_k_m")
+    at.multiselect(key="gpu_class").set_value(["cpu"])
+    at.run()
+    assert not at.exception
+    assert any("llama.cpp's CPU backend" in c.value for c in at.caption)
+    table = at.dataframe[0].value
+    assert set(table["card"]) == {g.name for g in default_gpus() if g.is_cpu}
+    explain = at.selectbox(key="explain")
+    epyc = next(i for i, label in enumerate(explain.options) if label.startswith("AMD EPYC 9554"))
+    explain.select_index(epyc).run()
+    why = next(m.value for m in at.markdown if "Each decode step reads" in m.value)
+    assert "The CPU's memory channels deliver it" in why and "at its vector FP32 peak" in why
+    assert "llama.cpp overhead" in why and "interconnect" not in why

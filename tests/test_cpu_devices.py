@@ -5,13 +5,16 @@ Expected values are derived by hand in the comments (bytes from the architecture
 as typed), never from the code under test."""
 
 import json
+from pathlib import Path
 
 import pytest
 
-from llm_calc.catalog import GPU_CLASSES, Gpu, default_gpus, find_model
+from llm_calc.catalog import DATA_DIR, GPU_CLASSES, CatalogError, Gpu, default_gpus, find_model, load_gpus
 from llm_calc.cli import main
+from llm_calc.engine_fit import profile_key
 from llm_calc.engines import EngineProfile, card_vendor, check_engine, format_family, pick_engine, profile_for
 from llm_calc.hardware import serving_curve, size_on_gpus, speed, usable_memory_bytes
+from llm_calc.measurements import COLUMNS, load_measurements
 from llm_calc.memory import InferenceSettings, inference_memory
 from llm_calc.training import TrainingSetup, training_fit, trains_on
 
@@ -115,3 +118,38 @@ def test_what_is_not_modelled_on_a_cpu_is_one_line_and_exit_2(capsys, args, mess
     assert main(args) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err
+
+
+def _one_row(tmp_path, **changes) -> Path:
+    """A measurements file of one llama.cpp decode row on a catalog CPU, with ``changes``."""
+    row = dict.fromkeys(COLUMNS, "")
+    row.update(
+        id="r", kind="decode", hf_id="meta-llama/Llama-2-7b-hf", precision="q4_0", engine="llama.cpp",
+        backend="cpu", gpu="AMD EPYC 9554 (192 GB)", gpu_count="1", parallelism="none", concurrency="1",
+        prompt_tokens="0", output_tokens="128", context_tokens="0", measured="30", unit="tokens/s", bound="exact",
+        used_for_fit="false", date="2026-01", source="https://example.org/r",
+    )  # fmt: skip
+    row.update(changes)
+    path = tmp_path / "rows.csv"
+    path.write_text(",".join(COLUMNS) + "\n" + ",".join(row[c] for c in COLUMNS) + "\n", encoding="utf-8")
+    return path
+
+
+def test_a_cpu_row_is_llama_cpp_s_cpu_backend_on_a_catalog_cpu(tmp_path):
+    (row,) = load_measurements(_one_row(tmp_path))
+    assert profile_key(row) == "llama.cpp/cpu"
+    with pytest.raises(CatalogError, match="column backend: a CPU of the catalog runs llama.cpp's cpu backend only"):
+        load_measurements(_one_row(tmp_path, engine="vllm"))
+    with pytest.raises(CatalogError, match="column backend: a CPU of the catalog runs llama.cpp's cpu backend only"):
+        load_measurements(_one_row(tmp_path, backend="cuda"))
+    with pytest.raises(CatalogError, match="column gpu: llama.cpp's cpu backend runs on a CPU of the catalog"):
+        load_measurements(_one_row(tmp_path, gpu="NVIDIA RTX 4090"))
+
+
+def test_a_cpu_row_of_the_catalog_has_no_link(tmp_path):
+    path = tmp_path / "gpus.csv"
+    text = (DATA_DIR / "gpus.csv").read_text(encoding="utf-8")
+    row = next(line for line in text.splitlines() if line.startswith("AMD EPYC 9554"))
+    path.write_text(text.replace(row, row.replace(",,,,,", ",pcie5,64,a link,,")), encoding="utf-8")
+    with pytest.raises(CatalogError, match="column interconnect: a cpu device stands alone"):
+        load_gpus(path)

@@ -22,7 +22,8 @@ def test_readme_lists_every_assumption_with_its_current_value():
 
 def test_readme_catalog_sizes_match_the_data():
     assert f"{len(default_models())} models" in README
-    assert f"{len(default_gpus())} cards" in README
+    cpus = sum(1 for gpu in default_gpus() if gpu.is_cpu)
+    assert f"{len(default_gpus()) - cpus} cards and {cpus} CPUs" in README
     assert f"{len(api_models())} models' context windows" in README
     assert len(REGISTRY) == 7 and "seven real tokenizers" in README
 

@@ -342,19 +342,32 @@ def speed_explanation(explained: GpuResult, memory: MemoryBreakdown, settings: I
     """One deployment's decode step in words: bytes read per card, at what bandwidth, step time, the bound."""
     why = explained.speed
     batch, context = settings.batch, settings.context_tokens
+    bandwidth = (
+        f"at {why.efficiency:.0%} of its datasheet bandwidth (≈ {why.card_bandwidth_gbs:,.0f} GB/s, decimal as "
+        f"datasheets quote it){weight_ceiling_text(why.weight_stream_gbs)}{kv_copy_text(why)}"
+    )
+    if explained.cards_used == 1:
+        reader = "The CPU's memory channels deliver" if explained.gpu.is_cpu else "The card reads"
+        peak = " at its vector FP32 peak" if explained.gpu.is_cpu else ""
+        reading = (
+            f"{reader} it {bandwidth}: **{why.memory_seconds * 1000:,.1f} ms** per step; the step's FLOPs take "
+            f"{why.compute_seconds * 1000:,.2f} ms{peak}, plus {why.step_overhead_seconds * 1000:,.2f} ms of "
+            f"{why.engine} overhead"
+        )
+    else:
+        reading = (
+            f"On {explained.cards_used:,} cards each card reads **{why.card_read_bytes / GIB:,.2f} GiB** — its "
+            f"share of the weights and the KV cache it holds (a full copy where the cache is replicated) — "
+            f"{bandwidth}: **{why.memory_seconds * 1000:,.1f} ms** per step (pipeline stages one after another); "
+            f"the step's FLOPs take {why.compute_seconds * 1000:,.2f} ms, plus "
+            f"{why.step_overhead_seconds * 1000:,.2f} ms of {why.engine} overhead and "
+            f"{why.communication_seconds * 1000:,.2f} ms over the interconnect"
+        )
     return (
         f"Each decode step reads **{why.read_bytes / GIB:,.2f} GiB**: the weights a token touches "
         f"({(why.read_bytes - memory.kv_cache_bytes) / GIB:,.2f} GiB) plus the whole KV cache "
         f"({memory.kv_cache_bytes / GIB:,.2f} GiB for {batch:,} × {context:,} tokens). "
-        f"On {explained.cards_used:,} card(s) each card reads **{why.card_read_bytes / GIB:,.2f} GiB** — its "
-        f"share of the weights and the KV cache it holds (a full copy where the cache is replicated) — "
-        f"at {why.efficiency:.0%} of its datasheet bandwidth (≈ {why.card_bandwidth_gbs:,.0f} GB/s, decimal as "
-        f"datasheets quote it){weight_ceiling_text(why.weight_stream_gbs)}{kv_copy_text(why)}: "
-        f"**{why.memory_seconds * 1000:,.1f} ms** per step (pipeline stages one "
-        f"after another); the step's FLOPs take {why.compute_seconds * 1000:,.2f} ms, plus "
-        f"{why.step_overhead_seconds * 1000:,.2f} ms of {why.engine} overhead and "
-        f"{why.communication_seconds * 1000:,.2f} ms over the interconnect, so decode is "
-        f"**{'memory-bandwidth' if why.bandwidth_bound else 'compute'}-bound**: "
+        f"{reading}, so decode is **{'memory-bandwidth' if why.bandwidth_bound else 'compute'}-bound**: "
         f"{why.decode_tokens_per_s:,.1f} tokens/s per sequence, {why.aggregate_tokens_per_s:,.0f} for "
         f"the batch. A prompt filling the context takes about {why.prefill_seconds:,.1f} s to prefill."
     )
