@@ -26,6 +26,7 @@ from llm_calc.training import (
     training_run,
 )
 from llm_calc.units import format_gib
+from ui.charts import context_label
 from ui.model_picker import CUSTOM_SIZES_B
 from ui.primer import primer_footer
 
@@ -323,7 +324,12 @@ st.page_link(
     "app_pages/hardware_calculator.py",
     label="Compare CPUs in the calculator →",
     icon=":material/memory:",
-    query_params={"model": cpu_model.name, "precision": "q4_k_m", "context": "4096", "gpu_class": "cpu"},
+    query_params={
+        "model": cpu_model.name,
+        "precision": "q4_k_m",
+        "context": context_label(cpu_settings.context_tokens),
+        "gpu_class": "cpu",
+    },
 )
 
 primer_footer("app_pages/primer_hardware.py")

@@ -44,7 +44,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import statistics
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -525,10 +525,8 @@ def breakdown(
         if missing:
             raise ValueError(f"no engine profile for {', '.join(missing)}")
     errors: dict[str, list[float]] = {name: [] for name in names}
-    for c in comparisons:
-        m = c.measurement
-        if m.kind in BREAKDOWN_KINDS and not c.is_bound and not m.used_for_fit and not c.superseded:
-            errors[group_of(m, grouping)].append(c.error)
+    for c in _breakdown_rows(comparisons):
+        errors[group_of(c.measurement, grouping)].append(c.error)
     return [
         GroupSummary(
             grouping=grouping,
@@ -542,6 +540,22 @@ def breakdown(
         )
         for name in names
     ]
+
+
+def _breakdown_rows(comparisons: Iterable[Comparison]) -> Iterator[Comparison]:
+    """The rows the breakdowns are over: held-out decode speeds (:data:`BREAKDOWN_KINDS`), ``exact``,
+    not ``used_for_fit``, of the releases each profile describes."""
+    for c in comparisons:
+        m = c.measurement
+        if m.kind in BREAKDOWN_KINDS and not c.is_bound and not m.used_for_fit and not c.superseded:
+            yield c
+
+
+def one_device_error(comparisons: Iterable[Comparison]) -> tuple[int, float | None]:
+    """(rows, median absolute error) of the breakdown rows on one device, card or CPU socket alike:
+    what the one-card group would be with the CPU rows, which :func:`breakdown` shows apart."""
+    errors = [abs(c.error) for c in _breakdown_rows(comparisons) if c.measurement.gpu_count == 1]
+    return len(errors), _median(errors)
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from llm_calc.catalog import find_gpu, find_model  # noqa: E402
 from llm_calc.engines import default_profiles  # noqa: E402
 from ui.accuracy_tables import (  # noqa: E402
     breakdown_rows,
+    cpu_group_note,
     markdown_table,
     missed_goal_notes,
     profile_rows,
@@ -87,9 +88,9 @@ def accuracy_block() -> str:
     breakdowns = []
     for grouping in GROUPINGS:
         breakdowns += ["", *markdown_table(breakdown_rows(breakdown(comparisons, grouping)))]
-    misses = missed_goal_notes(comparisons)
-    if misses:
-        breakdowns += ["", " ".join(misses)]
+    notes = [note for note in [*missed_goal_notes(comparisons), cpu_group_note(comparisons)] if note]
+    if notes:
+        breakdowns += ["", " ".join(notes)]
     lines = [
         BEGIN,
         f"The *Accuracy* page puts every estimate beside a measurement (`data/measurements.csv`, "

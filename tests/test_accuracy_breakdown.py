@@ -21,6 +21,7 @@ from llm_calc.accuracy import (
     compare,
     default_measurements,
     group_of,
+    one_device_error,
     summarize,
     superseded_summary,
 )
@@ -115,6 +116,8 @@ def test_by_cards_medians_ranges_and_goals_worked_by_hand(comparisons):
     # one CPU: j -20 % (24/30), no goal (the goals name cards)
     cpu = cards["one CPU"]
     assert cpu.rows == 1 and cpu.median_abs_error == pytest.approx(0.20) and cpu.target is None
+    # one device, card or CPU: a 10 %, b 20 %, e 30 %, j 20 % -> median of 20 and 20 = 20 %
+    assert one_device_error(comparisons) == (4, pytest.approx(0.20))
 
 
 def test_by_dense_or_moe_worked_by_hand(comparisons):

@@ -112,6 +112,31 @@ def test_a_custom_card_whose_tensor_cores_cannot_keep_up_with_its_memory_is_flag
     assert not [w for w in at.warning if "tensor cores can stream at most" in w.value]
 
 
+def test_a_custom_cpu_socket_is_run_by_llama_cpp_s_cpu_backend():
+    # a desktop with two channels of DDR5-5600: 2 x 5,600 MT/s x 8 bytes = 89.6 GB/s; 16 cores x 64 FLOPs a
+    # cycle x 4.3 GHz = 4.4 TFLOPS; no tensor-core tile warning for a CPU
+    at = open_calculator()
+    at.selectbox(key="precision").set_value("q4_k_m")
+    at.toggle(key="custom_card").set_value(True)
+    at.radio(key="card_kind").set_value("CPU socket")
+    at.text_input(key="card_name").set_value("My desktop")
+    at.number_input(key="card_mem").set_value(96.0)
+    at.number_input(key="card_bw").set_value(89.6)
+    at.number_input(key="card_tflops").set_value(4.4)
+    at.run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    mine = table[table["card"] == "My desktop"].iloc[0]
+    assert mine["class"] == "cpu"
+    # Llama 3.1 8B at Q4_K_M reads at least 4.5 GB a token: no faster than 89.6 / 4.5 = 19.9 tokens/s
+    assert 0 < mine["decode (tokens/s per sequence)"] < 89.6 / 4.5
+    assert not [w for w in at.warning if "tensor cores can stream at most" in w.value]
+    explain = at.selectbox(key="explain")
+    explain.select_index(next(i for i, label in enumerate(explain.options) if label.startswith("My desktop"))).run()
+    why = next(m.value for m in at.markdown if "Each decode step reads" in m.value)
+    assert "The CPU's memory channels deliver it" in why and "llama.cpp overhead" in why
+
+
 def test_filters_that_exclude_every_card_warn():
     at = open_calculator()
     at.multiselect(key="vendor").set_value([]).run()

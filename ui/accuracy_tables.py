@@ -8,12 +8,15 @@ from llm_calc.accuracy import (
     BREAKDOWN_KINDS,
     GROUPING_LABELS,
     KIND_LABELS,
+    ONE_CPU,
+    SINGLE_CARD_DECODE_ERROR_TARGET,
     Comparison,
     ErrorSummary,
     GroupSummary,
     SupersededSummary,
     TrackRecord,
     breakdown,
+    one_device_error,
 )
 from llm_calc.engines import EngineProfile, copies_kv_cache, releases_described
 from llm_calc.units import MICROSECONDS_PER_SECOND
@@ -108,6 +111,20 @@ def missed_goal_notes(comparisons: list[Comparison]) -> list[str]:
                     "whose step time is mostly its host's (CPU and library releases, rarely stated)."
                 )
     return notes
+
+
+def cpu_group_note(comparisons: list[Comparison]) -> str:
+    """Why the CPU rows are a device group of their own, and the one-card figure they would make
+    counted with the cards; "" without CPU rows."""
+    cpu = next(g for g in breakdown(comparisons, "cards") if g.group == ONE_CPU)
+    if not cpu.rows:
+        return ""
+    rows, error = one_device_error(comparisons)
+    return (
+        f"A CPU socket is no card, and issue 12's goals name cards, so its {cpu.rows:,} rows are a group of "
+        f"their own; counted with the one-card rows, the {rows:,} rows of one device have a median error of "
+        f"{percent(error)} (one-card goal {goal_text(SINGLE_CARD_DECODE_ERROR_TARGET)})."
+    )
 
 
 def track_record_rows(records: list[TrackRecord]) -> list[dict[str, str | int]]:

@@ -33,6 +33,7 @@ from llm_calc.hardware import DECODE_BANDWIDTH_EFFICIENCY
 from llm_calc.measurements import Measurement
 from ui.accuracy_tables import (
     breakdown_rows,
+    cpu_group_note,
     missed_goal_notes,
     profile_rows,
     summary_rows,
@@ -131,8 +132,9 @@ def breakdowns(comparisons: list[Comparison]) -> None:
         st.markdown(f"**By {GROUPING_LABELS[grouping]}**")
         table = pd.DataFrame(breakdown_rows(breakdown(comparisons, grouping)))
         st.dataframe(table, hide_index=True, width="stretch", height="content")  # every engine, no inner scroll
-    for note in missed_goal_notes(comparisons):
-        st.caption(note)
+    for note in [*missed_goal_notes(comparisons), cpu_group_note(comparisons)]:
+        if note:
+            st.caption(note)
     st.markdown("**By engine and card**")
     st.caption(
         "The same rows by engine profile and card: what Serving and the calculator show beside a deployment of "

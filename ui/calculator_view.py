@@ -71,20 +71,35 @@ class CustomCard:
     bandwidth_gbs: float
     tflops_16bit: float
     price_per_hour_usd: float
+    gpu_class: str = "datacenter"
+    """``llm_calc.catalog.GPU_CLASSES``: a card, Apple silicon or a CPU socket (which engines run it)."""
+
+
+CUSTOM_KINDS = {"GPU card": "datacenter", "Apple silicon": "apple", "CPU socket": "cpu"}
+"""What the user's own device is, as the expander names it, and its catalog class."""
 
 
 def custom_card_inputs() -> CustomCard:
     """The "Your own card" expander: a card not in the catalog, added to the comparison when toggled."""
     with st.expander("Your own card"):
         wanted = st.toggle("Add a card not in the catalog", key="custom_card", bind="query-params")
+        kind = st.radio("Kind", list(CUSTOM_KINDS), horizontal=True, key="card_kind", bind="query-params")
         name = st.text_input("Name", value="My card", max_chars=40, key="card_name", bind="query-params")
         memory = st.number_input("Memory (GiB)", 1.0, 100_000.0, 48.0, key="card_mem", bind="query-params")
         bandwidth = st.number_input("Bandwidth (GB/s)", 1.0, 100_000.0, 1000.0, key="card_bw", bind="query-params")
-        tflops = st.number_input("Dense 16-bit TFLOPS", 1.0, 100_000.0, 200.0, key="card_tflops", bind="query-params")
+        tflops = st.number_input(
+            "Dense 16-bit TFLOPS",
+            0.01,
+            100_000.0,
+            200.0,
+            key="card_tflops",
+            bind="query-params",
+            help="A CPU: its vector FP32 peak, cores × FLOPs a cycle × base clock (as the catalog's CPUs).",
+        )
         price = st.number_input(
             "Price ($ per hour, 0 = none)", 0.0, 10_000.0, 0.0, key="card_price", bind="query-params"
         )
-    return CustomCard(wanted, name, memory, bandwidth, tflops, price)
+    return CustomCard(wanted, name, memory, bandwidth, tflops, price, CUSTOM_KINDS[kind])
 
 
 @dataclass(frozen=True)
@@ -144,7 +159,9 @@ def cards_to_compare(
     if custom.wanted:
         try:
             price = custom.price_per_hour_usd or None
-            card = Gpu.custom(custom.name, custom.memory_gib, custom.bandwidth_gbs, custom.tflops_16bit, price)
+            card = Gpu.custom(
+                custom.name, custom.memory_gib, custom.bandwidth_gbs, custom.tflops_16bit, price, custom.gpu_class
+            )
         except ValueError as error:
             st.warning(f"Your card was left out: {escape_markdown(str(error))}")
         else:
