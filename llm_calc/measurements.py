@@ -323,13 +323,13 @@ def load_measurements(path: Path | str = MEASUREMENTS_PATH) -> tuple[Measurement
             if row["unit"] not in ("GiB", "GB"):
                 raise CatalogError(f"{where}, column unit: a memory bound needs GiB or GB")
             row["measured"] = usable_memory_bytes(find_gpu(row["gpu"])) / UNITS[row["unit"]]
+        elif row["measured"] is None:
+            raise CatalogError(f"{where}, column measured: expected a positive number, got an empty cell")
         on_cpu = bool(row["gpu"]) and find_gpu(row["gpu"]).is_cpu
         if on_cpu and (row["backend"] != "cpu" or row["engine"] != "llama.cpp"):
             raise CatalogError(f"{where}, column backend: a CPU of the catalog runs llama.cpp's cpu backend only")
         if row["engine"] == "llama.cpp" and row["backend"] == "cpu" and not on_cpu:
             raise CatalogError(f"{where}, column gpu: llama.cpp's cpu backend runs on a CPU of the catalog")
-        elif row["measured"] is None:
-            raise CatalogError(f"{where}, column measured: expected a positive number, got an empty cell")
         rows.append(Measurement(**row))
     return tuple(rows)
 
