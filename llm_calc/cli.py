@@ -716,8 +716,9 @@ def print_memory_text(report: dict) -> None:
     if report["hub_checkpoint"] is not None:
         print(f"  {_checkpoint_line(report['hub_checkpoint'])}")
     print()
+    width = max([32, *(len(gpu["name"]) for gpu in report["gpus"])])
     print(
-        f"  {'card':32s} {'fits':>5s} {'needed':>6s} {'per card':>10s} {'tok/s':>8s} {'TTFT s':>8s} "
+        f"  {'card':{width}s} {'fits':>5s} {'needed':>6s} {'per card':>10s} {'tok/s':>8s} {'TTFT s':>8s} "
         f"{'engine':>21s} {'$/h':>8s}"
     )
     for gpu in report["gpus"]:
@@ -726,7 +727,7 @@ def print_memory_text(report: dict) -> None:
         price = f"{gpu['price_per_hour_usd']:.2f}" if gpu["price_per_hour_usd"] else "-"
         ttft = f"{gpu['ttft_seconds']:.2f}" if gpu.get("ttft_seconds") else "-"
         print(
-            f"  {gpu['name']:32s} {'yes' if gpu['fits'] else 'no':>5s} {needed!s:>6s} "
+            f"  {gpu['name']:{width}s} {'yes' if gpu['fits'] else 'no':>5s} {needed!s:>6s} "
             f"{format_gib(gpu['per_card_bytes']):>10s} {tps:>8s} {ttft:>8s} {gpu.get('engine') or '-':>21s} {price:>8s}"
         )
 
@@ -1160,9 +1161,10 @@ def main(argv: list[str] | None = None) -> int:
             for model in default_models():
                 print(f"{model.hf_id:42s} {format_count(model.params_published):>8s}  {model.name}")
         elif args.command == "gpus":
+            width = max(len(gpu.name) for gpu in default_gpus())
             for gpu in default_gpus():
                 print(
-                    f"{gpu.name:32s} {gpu.gpu_class:12s} {format_gib(gpu.memory_bytes):>10s} "
+                    f"{gpu.name:{width}s} {gpu.gpu_class:12s} {format_gib(gpu.memory_bytes):>10s} "
                     f"{gpu.bandwidth_gbs:>7,.0f} GB/s"
                 )
     except (UsageError, ConfigError, CatalogError, TokenizerError, MeasureError, ValueError) as error:

@@ -153,3 +153,14 @@ def test_a_cpu_row_of_the_catalog_has_no_link(tmp_path):
     path.write_text(text.replace(row, row.replace(",,,,,", ",pcie5,64,a link,,")), encoding="utf-8")
     with pytest.raises(CatalogError, match="column interconnect: a cpu device stands alone"):
         load_gpus(path)
+
+
+def test_the_memory_table_lines_up_past_the_longest_device_name(capsys):
+    # "AMD Threadripper PRO 5995WX (256 GB)" is 36 characters, past the table's 32-wide name column
+    assert main(["memory", "--model", "meta-llama/Llama-2-7b-hf", "--precision", "q4_0", "--gpu-class", "cpu"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.lstrip().startswith("card "))
+    table = lines[header : header + 1 + len(CPUS)]
+    assert len({line.index("GiB") for line in table[1:]}) == 1  # the per-card column starts in one place
+    assert len({line.rindex("llama.cpp") for line in table[1:]}) == 1
+    assert table[0].index("fits") < table[1].index("yes") + len("yes")
