@@ -316,7 +316,8 @@ st.write(
     f"**{on_desktop.speed.decode_tokens_per_s:.0f}** on an {desktop.name} desktop (2 channels, "
     f"{desktop.bandwidth_gbs:,.1f} GB/s) and **{on_gpu.speed.decode_tokens_per_s:.0f}** on an {gpu.name} "
     f"({gpu.bandwidth_gbs:,.0f} GB/s). Reading a prompt is compute-bound, where a CPU's vector units are far "
-    f"behind tensor cores: 4,096 tokens take {on_server.speed.prefill_seconds:,.1f} s on the EPYC and "
+    f"behind tensor cores: {cpu_settings.context_tokens:,} tokens take {on_server.speed.prefill_seconds:,.1f} s "
+    "on the EPYC and "
     f"{on_gpu.speed.prefill_seconds:,.1f} s on the GPU. The CPU profile is fitted on {cpu_profile.fit_rows} "
     f"published runs from {cpu_profile.sources} sources ({cpu_error}), none of them with several users at once."
 )
