@@ -1,6 +1,8 @@
 """Speed measurements built by hand for the fit's tests, in the file's own row type."""
 
-from llm_calc.measurements import Measurement
+from pathlib import Path
+
+from llm_calc.measurements import COLUMNS, Measurement
 
 
 def speed_row(
@@ -51,3 +53,10 @@ def speed_row(
         library_versions="",
         **more,
     )
+
+
+def one_row_file(path: Path, **cells: str) -> Path:
+    """``path`` written as a measurements file of one row: ``cells`` by column, the others empty."""
+    row = dict.fromkeys(COLUMNS, "") | cells
+    path.write_text(",".join(COLUMNS) + "\n" + ",".join(row[c] for c in COLUMNS) + "\n", encoding="utf-8")
+    return path

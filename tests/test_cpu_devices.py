@@ -8,13 +8,14 @@ import json
 from pathlib import Path
 
 import pytest
+from speed_rows import one_row_file
 
 from llm_calc.catalog import DATA_DIR, GPU_CLASSES, CatalogError, Gpu, default_gpus, find_model, load_gpus
 from llm_calc.cli import main
 from llm_calc.engine_fit import profile_key
 from llm_calc.engines import EngineProfile, card_vendor, check_engine, format_family, pick_engine, profile_for
 from llm_calc.hardware import serving_curve, size_on_gpus, speed, usable_memory_bytes
-from llm_calc.measurements import COLUMNS, load_measurements
+from llm_calc.measurements import load_measurements
 from llm_calc.memory import InferenceSettings, inference_memory
 from llm_calc.training import TrainingSetup, training_fit, trains_on
 
@@ -122,17 +123,13 @@ def test_what_is_not_modelled_on_a_cpu_is_one_line_and_exit_2(capsys, args, mess
 
 def _one_row(tmp_path, **changes) -> Path:
     """A measurements file of one llama.cpp decode row on a catalog CPU, with ``changes``."""
-    row = dict.fromkeys(COLUMNS, "")
-    row.update(
+    row = dict(
         id="r", kind="decode", hf_id="meta-llama/Llama-2-7b-hf", precision="q4_0", engine="llama.cpp",
         backend="cpu", gpu="AMD EPYC 9554 (192 GB)", gpu_count="1", parallelism="none", concurrency="1",
         prompt_tokens="0", output_tokens="128", context_tokens="0", measured="30", unit="tokens/s", bound="exact",
         used_for_fit="false", date="2026-01", source="https://example.org/r",
     )  # fmt: skip
-    row.update(changes)
-    path = tmp_path / "rows.csv"
-    path.write_text(",".join(COLUMNS) + "\n" + ",".join(row[c] for c in COLUMNS) + "\n", encoding="utf-8")
-    return path
+    return one_row_file(tmp_path / "rows.csv", **(row | changes))
 
 
 def test_a_cpu_row_is_llama_cpp_s_cpu_backend_on_a_catalog_cpu(tmp_path):

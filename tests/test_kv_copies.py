@@ -6,14 +6,14 @@ import dataclasses
 import json
 
 import pytest
-from speed_rows import speed_row
+from speed_rows import one_row_file, speed_row
 
 from llm_calc.catalog import CatalogError, find_gpu, find_model
 from llm_calc.cli import main
 from llm_calc.engine_fit import fit, row_cost, usable_costs
 from llm_calc.engines import ENGINES, PROFILES_PATH, copies_kv_cache, kv_cache_passes, load_profiles, profile_for
 from llm_calc.hardware import _workload, decode_cost, speed
-from llm_calc.measurements import COLUMNS, load_measurements
+from llm_calc.measurements import load_measurements
 from llm_calc.memory import InferenceSettings, inference_memory
 from ui.accuracy_tables import profile_rows
 
@@ -136,17 +136,13 @@ def test_rows_that_cannot_tell_the_copies_hold_them_at_the_datasheet():
 
 
 def _measurements_file(tmp_path, **changes):
-    row = {column: "" for column in COLUMNS}
-    row.update(
+    row = dict(
         id="r", kind="decode", hf_id="meta-llama/Llama-2-7b-hf", precision="fp16", engine="transformers",
         engine_version="4.46.0", backend="cuda", gpu="NVIDIA H100 SXM", gpu_count="1", parallelism="none",
         concurrency="1", prompt_tokens="0", output_tokens="128", context_tokens="0", measured="30", unit="tokens/s",
         bound="exact", used_for_fit="false", date="2026-01", source="https://example.org/r",
     )  # fmt: skip
-    row.update(changes)
-    path = tmp_path / "rows.csv"
-    path.write_text(",".join(COLUMNS) + "\n" + ",".join(row[c] for c in COLUMNS) + "\n", encoding="utf-8")
-    return path
+    return one_row_file(tmp_path / "rows.csv", **(row | changes))
 
 
 def test_a_row_names_its_attention_and_a_wrong_one_is_refused(tmp_path):
