@@ -765,3 +765,15 @@ def default_cross_validated_predictions() -> dict[str, float]:
 def predict_row(row: Measurement, profile: EngineProfile) -> float:
     """Our estimate of a speed row, in its unit, with an engine profile."""
     return row_cost(row).predict(*profile.constants, request_overhead_seconds=profile.request_overhead_seconds)
+
+
+@cache
+def most_users_measured() -> dict[str, int]:
+    """Per profile key, the most sequences any of its shipped speed rows ran at once: where it is 1,
+    no measurement tests its estimates beyond one user. Computed once per process."""
+    most: dict[str, int] = {}
+    for row in default_measurements():
+        key = profile_key(row) if row.kind in SPEED_KINDS else None
+        if key is not None:
+            most[key] = max(most.get(key, 0), row.concurrency)
+    return most

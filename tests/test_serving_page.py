@@ -165,3 +165,14 @@ def test_a_serving_engine_s_profile_says_which_releases_it_describes():
     gguf = open_app_link(SERVING, {"model": "Llama 3.1 8B", "card": "NVIDIA RTX 4090", "engine": "llama.cpp"})
     assert not gguf.exception and not gguf.error
     assert "releases from" not in " ".join(c.value for c in gguf.caption)
+
+
+def test_a_curve_no_measured_run_tests_beyond_one_user_says_so():
+    # every llama.cpp row in the file is a llama-bench or single-stream run (concurrency 1); vLLM's
+    # published serving runs go up to hundreds of users
+    cpu = open_app_link(SERVING, {"card": "AMD EPYC 9554 (192 GB)", "precision": "q4_k_m"})
+    assert not cpu.exception
+    assert any("None of llama.cpp/cpu's measured runs served more than one user" in c.value for c in cpu.caption)
+    h100 = open_app_link(SERVING, {"card": "NVIDIA H100 SXM", "engine": "vllm"})
+    assert not h100.exception
+    assert not any("served more than one user" in c.value for c in h100.caption)

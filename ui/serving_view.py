@@ -10,6 +10,7 @@ import streamlit as st
 
 from llm_calc.architecture import ModelSpec
 from llm_calc.catalog import Gpu
+from llm_calc.engine_fit import most_users_measured
 from llm_calc.engines import releases_described
 from llm_calc.hardware import ServingCurve, ServingPoint
 from llm_calc.units import MICROSECONDS_PER_SECOND
@@ -98,6 +99,11 @@ def engine_note(curve: ServingCurve, spec: ModelSpec) -> None:
         + ". Constants in data/engine_profiles.csv, from data/measurements.csv."
     )
     track_record_note(curve.engine, curve.gpu)
+    if most_users_measured().get(profile.key, 0) <= 1:
+        st.caption(
+            f"None of {profile.key}'s measured runs served more than one user at a time: beyond one user "
+            "this curve rests on the step-time model alone."
+        )
 
 
 def serving_metrics(curve: ServingCurve, point: ServingPoint | None, min_per_user_tokens_per_s: float) -> None:
